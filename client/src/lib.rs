@@ -1,0 +1,1 @@
+//! A thin client for respd (filled in by the client work).

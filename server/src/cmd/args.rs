@@ -1,0 +1,209 @@
+//! Argument parsing shared by handlers, with Redis's error texts.
+
+use crate::resp::{parse_i64, Reply};
+use bytes::Bytes;
+
+pub const ERR_NOT_INT: &str = "ERR value is not an integer or out of range";
+pub const ERR_NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const ERR_SYNTAX: &str = "ERR syntax error";
+pub const ERR_WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const ERR_NO_KEY: &str = "ERR no such key";
+pub const ERR_OVERFLOW: &str = "ERR increment or decrement would overflow";
+
+/// The WRONGTYPE error.
+pub fn wrongtype() -> Reply {
+    Reply::error(ERR_WRONGTYPE)
+}
+
+/// The syntax error.
+pub fn syntax() -> Reply {
+    Reply::error(ERR_SYNTAX)
+}
+
+/// Parses an integer argument, or the Redis error.
+pub fn int(b: &[u8]) -> Result<i64, Reply> {
+    parse_i64(b).ok_or(Reply::error(ERR_NOT_INT))
+}
+
+/// Parses a float the way Redis's `string2ld`/`strtold` accepts it ("inf", "1e3", " 1" is refused).
+pub fn parse_float(b: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(b).ok()?;
+    if s.is_empty()
+        || s.starts_with(|c: char| c.is_whitespace())
+        || s.ends_with(|c: char| c.is_whitespace())
+    {
+        return None;
+    }
+    let lower = s.to_ascii_lowercase();
+    let v = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => {
+            if lower.contains("nan") || lower.contains("inf") {
+                return None;
+            }
+            s.parse::<f64>().ok()?
+        }
+    };
+    if v.is_nan() {
+        return None;
+    }
+    Some(v)
+}
+
+/// Parses a float argument, or the Redis error.
+pub fn float(b: &[u8]) -> Result<f64, Reply> {
+    parse_float(b).ok_or(Reply::error(ERR_NOT_FLOAT))
+}
+
+/// Case-insensitive comparison of an argument with an option name.
+pub fn eq(a: &[u8], opt: &str) -> bool {
+    a.eq_ignore_ascii_case(opt.as_bytes())
+}
+
+/// Formats an integer as a bulk-able Bytes.
+pub fn int_bytes(i: i64) -> Bytes {
+    Bytes::from(i.to_string())
+}
+
+/// Lossy text of an argument, for error messages.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Redis-style glob matching (`*`, `?`, `[...]` with ranges and `^`, `\` escapes), as `stringmatchlen`.
+pub fn glob_match(pat: &[u8], s: &[u8], nocase: bool) -> bool {
+    fn eqc(a: u8, b: u8, nocase: bool) -> bool {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    }
+    fn rec(p: &[u8], s: &[u8], nocase: bool, depth: usize) -> bool {
+        if depth > 1000 {
+            return false; // Pathological patterns: refuse rather than recurse without bound.
+        }
+        let (mut pi, mut si) = (0, 0);
+        while pi < p.len() {
+            match p[pi] {
+                b'*' => {
+                    while pi + 1 < p.len() && p[pi + 1] == b'*' {
+                        pi += 1;
+                    }
+                    if pi + 1 == p.len() {
+                        return true;
+                    }
+                    for k in si..=s.len() {
+                        if rec(&p[pi + 1..], &s[k..], nocase, depth + 1) {
+                            return true;
+                        }
+                    }
+                    return false;
+                }
+                b'?' => {
+                    if si >= s.len() {
+                        return false;
+                    }
+                    si += 1;
+                }
+                b'[' => {
+                    if si >= s.len() {
+                        return false;
+                    }
+                    pi += 1;
+                    let not = pi < p.len() && p[pi] == b'^';
+                    if not {
+                        pi += 1;
+                    }
+                    let mut matched = false;
+                    loop {
+                        if pi >= p.len() {
+                            pi -= 1; // Unterminated class: Redis treats the end as the end.
+                            break;
+                        }
+                        if p[pi] == b'\\' && pi + 2 < p.len() {
+                            pi += 1;
+                            if p[pi] == s[si] {
+                                matched = true;
+                            }
+                        } else if p[pi] == b']' {
+                            break;
+                        } else if pi + 2 < p.len() && p[pi + 1] == b'-' {
+                            let (mut a, mut b) = (p[pi], p[pi + 2]);
+                            if a > b {
+                                std::mem::swap(&mut a, &mut b);
+                            }
+                            let c = s[si];
+                            let (a2, b2, c2) = if nocase {
+                                (
+                                    a.to_ascii_lowercase(),
+                                    b.to_ascii_lowercase(),
+                                    c.to_ascii_lowercase(),
+                                )
+                            } else {
+                                (a, b, c)
+                            };
+                            if c2 >= a2 && c2 <= b2 {
+                                matched = true;
+                            }
+                            pi += 2;
+                        } else if eqc(p[pi], s[si], nocase) {
+                            matched = true;
+                        }
+                        pi += 1;
+                    }
+                    if not {
+                        matched = !matched;
+                    }
+                    if !matched {
+                        return false;
+                    }
+                    si += 1;
+                }
+                b'\\' if pi + 1 < p.len() => {
+                    pi += 1;
+                    if si >= s.len() || !eqc(p[pi], s[si], nocase) {
+                        return false;
+                    }
+                    si += 1;
+                }
+                c => {
+                    if si >= s.len() || !eqc(c, s[si], nocase) {
+                        return false;
+                    }
+                    si += 1;
+                }
+            }
+            pi += 1;
+        }
+        si == s.len()
+    }
+    rec(pat, s, nocase, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match(b"*", b"anything", false));
+        assert!(glob_match(b"h?llo", b"hello", false));
+        assert!(glob_match(b"h[ae]llo", b"hallo", false));
+        assert!(!glob_match(b"h[^e]llo", b"hello", false));
+        assert!(glob_match(b"h[a-b]llo", b"hbllo", false));
+        assert!(glob_match(b"exp:*:det", b"exp:1:2:det", false));
+        assert!(!glob_match(b"a\\*", b"ab", false));
+        assert!(glob_match(b"a\\*", b"a*", false));
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(parse_float(b"1.5"), Some(1.5));
+        assert_eq!(parse_float(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_float(b"nan"), None);
+        assert_eq!(parse_float(b" 1"), None);
+        assert_eq!(parse_float(b"abc"), None);
+    }
+}

@@ -1,0 +1,609 @@
+//! Generic key commands: existence, expiry, renaming, iteration, databases.
+
+use super::{eq, glob_match, int, syntax, text, CommandSpec, Ctx, Flags, ERR_NO_KEY};
+use crate::keyspace::{Value, SHARDS};
+use crate::resp::Reply;
+use crate::server::NotifyClass;
+use crate::{command, container, subcommand};
+use bytes::Bytes;
+
+const W: Flags = Flags::WRITE;
+const WF: Flags = Flags(Flags::WRITE.0 | Flags::FAST.0);
+const RF: Flags = Flags(Flags::READONLY.0 | Flags::FAST.0);
+const R: Flags = Flags::READONLY;
+const ACL_WK: &[&str] = &["keyspace", "write", "fast"];
+const ACL_WKS: &[&str] = &["keyspace", "write", "slow"];
+const ACL_RK: &[&str] = &["keyspace", "read", "fast"];
+const ACL_RKS: &[&str] = &["keyspace", "read", "slow"];
+
+/// The generic keyspace family.
+pub static COMMANDS: &[CommandSpec] = &[
+    command!("del", -2, W, (1, -1, 1), "generic", "1.0.0", ACL_WKS, del, "Deletes one or more keys."),
+    command!("unlink", -2, WF, (1, -1, 1), "generic", "4.0.0", ACL_WK, del, "Asynchronously deletes one or more keys."),
+    command!("exists", -2, RF, (1, -1, 1), "generic", "1.0.0", ACL_RK, exists, "Determines whether one or more keys exist."),
+    command!("type", 2, RF, (1, 1, 1), "generic", "1.0.0", ACL_RK, type_cmd, "Determines the type of value stored at a key."),
+    command!("expire", -3, WF, (1, 1, 1), "generic", "1.0.0", ACL_WK, expire, "Sets the expiration time of a key in seconds."),
+    command!("pexpire", -3, WF, (1, 1, 1), "generic", "2.6.0", ACL_WK, pexpire, "Sets the expiration time of a key in milliseconds."),
+    command!("expireat", -3, WF, (1, 1, 1), "generic", "1.2.0", ACL_WK, expireat, "Sets the expiration time of a key to a Unix timestamp."),
+    command!("pexpireat", -3, WF, (1, 1, 1), "generic", "2.6.0", ACL_WK, pexpireat, "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    command!("ttl", 2, RF, (1, 1, 1), "generic", "1.0.0", ACL_RK, ttl, "Returns the expiration time in seconds of a key."),
+    command!("pttl", 2, RF, (1, 1, 1), "generic", "2.6.0", ACL_RK, pttl, "Returns the expiration time in milliseconds of a key."),
+    command!("expiretime", 2, RF, (1, 1, 1), "generic", "7.0.0", ACL_RK, expiretime, "Returns the expiration time of a key as a Unix timestamp."),
+    command!("pexpiretime", 2, RF, (1, 1, 1), "generic", "7.0.0", ACL_RK, pexpiretime, "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    command!("persist", 2, WF, (1, 1, 1), "generic", "2.2.0", ACL_WK, persist, "Removes the expiration time of a key."),
+    command!("keys", 2, R, (0, 0, 0), "generic", "1.0.0", &["keyspace", "read", "slow", "dangerous"], keys, "Returns all key names that match a pattern."),
+    command!("scan", -2, R, (0, 0, 0), "generic", "2.8.0", ACL_RKS, scan, "Iterates over the key names in the database."),
+    command!("rename", 3, W, (1, 2, 1), "generic", "1.0.0", ACL_WKS, rename, "Renames a key and overwrites the destination."),
+    command!("renamenx", 3, WF, (1, 2, 1), "generic", "1.0.0", ACL_WK, renamenx, "Renames a key only when the target key name doesn't exist."),
+    command!("randomkey", 1, R, (0, 0, 0), "generic", "1.0.0", ACL_RKS, randomkey, "Returns a random key name from the database."),
+    command!("dbsize", 1, RF, (0, 0, 0), "server", "1.0.0", ACL_RK, dbsize, "Returns the number of keys in the database."),
+    command!("flushdb", -1, W, (0, 0, 0), "server", "1.0.0", &["keyspace", "write", "slow", "dangerous"], flushdb, "Remove all keys from the current database."),
+    command!("flushall", -1, W, (0, 0, 0), "server", "1.0.0", &["keyspace", "write", "slow", "dangerous"], flushall, "Removes all keys from all databases."),
+    command!("select", 2, Flags(Flags::LOADING.0 | Flags::STALE.0 | Flags::FAST.0), (0, 0, 0), "connection", "1.0.0", &["fast", "connection"], select, "Changes the selected database."),
+    command!("swapdb", 3, WF, (0, 0, 0), "server", "4.0.0", &["keyspace", "write", "fast", "dangerous"], swapdb, "Swaps two Redis databases."),
+    command!("move", 3, WF, (1, 1, 1), "generic", "1.0.0", ACL_WK, move_cmd, "Moves a key to another database."),
+    command!("copy", -3, Flags(Flags::WRITE.0 | Flags::DENYOOM.0), (1, 2, 1), "generic", "6.2.0", ACL_WKS, copy, "Copies the value of a key to a new key."),
+    command!("touch", -2, RF, (1, -1, 1), "generic", "3.2.1", ACL_RK, touch, "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    container!("object", -2, Flags::NONE, "generic", "2.2.3", OBJECT_SUBS, "A container for object introspection commands."),
+];
+
+static OBJECT_SUBS: &[CommandSpec] = &[
+    subcommand!(
+        "object",
+        "encoding",
+        3,
+        R,
+        (2, 2, 1),
+        "2.2.3",
+        ACL_RKS,
+        object_encoding,
+        "Returns the internal encoding of a Redis object."
+    ),
+    subcommand!(
+        "object",
+        "freq",
+        3,
+        R,
+        (2, 2, 1),
+        "4.0.0",
+        ACL_RKS,
+        object_freq,
+        "Returns the logarithmic access frequency counter of a Redis object."
+    ),
+    subcommand!(
+        "object",
+        "idletime",
+        3,
+        R,
+        (2, 2, 1),
+        "2.2.3",
+        ACL_RKS,
+        object_idletime,
+        "Returns the time since the last access to a Redis object."
+    ),
+    subcommand!(
+        "object",
+        "refcount",
+        3,
+        R,
+        (2, 2, 1),
+        "2.2.3",
+        ACL_RKS,
+        object_refcount,
+        "Returns the reference count of a value of a key."
+    ),
+    subcommand!(
+        "object",
+        "help",
+        2,
+        Flags(Flags::LOADING.0 | Flags::STALE.0),
+        (0, 0, 0),
+        "6.2.0",
+        &["keyspace", "slow"],
+        object_help,
+        "Returns helpful text about the different subcommands."
+    ),
+];
+
+fn del(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let keys = &a[1..];
+    let gone: Vec<Bytes> = ctx.with_keys(keys, |v| {
+        keys.iter()
+            .filter(|k| v.remove(k).is_some())
+            .cloned()
+            .collect()
+    });
+    for k in &gone {
+        ctx.notify(NotifyClass::Generic, "del", k);
+    }
+    Reply::Int(gone.len() as i64)
+}
+
+fn exists(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let keys = &a[1..];
+    Reply::Int(ctx.with_keys(keys, |v| keys.iter().filter(|k| v.exists(k)).count()) as i64)
+}
+
+fn type_cmd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let t = ctx.with_key(&a[1], |v| v.peek(&a[1]).map(|e| e.value.type_name()));
+    Reply::simple(t.unwrap_or("none"))
+}
+
+/// EXPIRE and friends: `unit_ms` for the P forms, `absolute` for the AT forms.
+fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: bool, absolute: bool) -> Reply {
+    let name = text(&a[0]).to_ascii_lowercase();
+    let n = match int(&a[2]) {
+        Ok(n) => n,
+        Err(e) => return e,
+    };
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for o in &a[3..] {
+        if eq(o, "nx") {
+            nx = true;
+        } else if eq(o, "xx") {
+            xx = true;
+        } else if eq(o, "gt") {
+            gt = true;
+        } else if eq(o, "lt") {
+            lt = true;
+        } else {
+            return Reply::err(format!("Unsupported option {}", text(o)));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Reply::error("ERR NX and XX, GT or LT options at the same time are not compatible");
+    }
+    if gt && lt {
+        return Reply::error("ERR GT and LT options at the same time are not compatible");
+    }
+    let invalid = || Reply::err(format!("invalid expire time in '{name}' command"));
+    let key = &a[1];
+    let r = ctx.with_key(key, |v| {
+        let now = v.now() as i64;
+        let ms = if unit_ms {
+            Some(n)
+        } else {
+            n.checked_mul(1000)
+        };
+        let when = match ms {
+            Some(ms) if absolute => Some(ms),
+            Some(ms) => ms.checked_add(now),
+            None => None,
+        };
+        let Some(when) = when else {
+            return Err(invalid());
+        };
+        let Some(e) = v.peek(key) else { return Ok(0) };
+        let cur = e.expire_at();
+        if nx && cur.is_some() || xx && cur.is_none() {
+            return Ok(0);
+        }
+        if gt && cur.is_none_or(|c| when <= c as i64) {
+            return Ok(0);
+        }
+        if lt && cur.is_some_and(|c| when >= c as i64) {
+            return Ok(0);
+        }
+        if when <= now {
+            v.remove(key);
+            return Ok(2);
+        }
+        v.set_expire(key, Some(when as u64));
+        Ok(1)
+    });
+    match r {
+        Ok(2) => {
+            ctx.notify(NotifyClass::Generic, "del", key);
+            Reply::Int(1)
+        }
+        Ok(1) => {
+            ctx.notify(NotifyClass::Generic, "expire", key);
+            Reply::Int(1)
+        }
+        Ok(n) => Reply::Int(n),
+        Err(e) => e,
+    }
+}
+
+fn expire(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    expire_generic(ctx, a, false, false)
+}
+fn pexpire(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    expire_generic(ctx, a, true, false)
+}
+fn expireat(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    expire_generic(ctx, a, false, true)
+}
+fn pexpireat(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    expire_generic(ctx, a, true, true)
+}
+
+/// (exists, expire time, now) of a key, without counting an access.
+fn expiry_of(ctx: &mut Ctx, key: &[u8]) -> Option<(Option<u64>, u64)> {
+    ctx.with_key(key, |v| {
+        let now = v.now();
+        v.peek(key).map(|e| (e.expire_at(), now))
+    })
+}
+
+fn ttl_generic(ctx: &mut Ctx, key: &[u8], f: impl Fn(u64, u64) -> i64) -> Reply {
+    match expiry_of(ctx, key) {
+        None => Reply::Int(-2),
+        Some((None, _)) => Reply::Int(-1),
+        Some((Some(t), now)) => Reply::Int(f(t, now)),
+    }
+}
+
+fn ttl(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    ttl_generic(ctx, &a[1], |t, now| {
+        ((t.saturating_sub(now) + 500) / 1000) as i64
+    })
+}
+fn pttl(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    ttl_generic(ctx, &a[1], |t, now| t.saturating_sub(now) as i64)
+}
+fn expiretime(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    ttl_generic(ctx, &a[1], |t, _| (t / 1000) as i64)
+}
+fn pexpiretime(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    ttl_generic(ctx, &a[1], |t, _| t as i64)
+}
+
+fn persist(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let key = &a[1];
+    let done = ctx.with_key(key, |v| {
+        if v.peek(key).is_some_and(|e| e.expire_at().is_some()) {
+            v.set_expire(key, None)
+        } else {
+            false
+        }
+    });
+    if done {
+        ctx.notify(NotifyClass::Generic, "persist", key);
+    }
+    Reply::Int(done as i64)
+}
+
+fn keys(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let pat = &a[1];
+    let all = pat.as_ref() == b"*";
+    let found = ctx.with_db(|v| v.keys());
+    Reply::bulks(
+        found
+            .into_iter()
+            .filter(|k| all || glob_match(pat, k, false)),
+    )
+}
+
+/// SCAN's cursor is the next shard to visit: every key present for the whole iteration is
+/// returned exactly once, whatever happens to the others meanwhile.
+fn scan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let cursor = match std::str::from_utf8(&a[1])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        Some(c) => c,
+        None => return Reply::error("ERR invalid cursor"),
+    };
+    let mut pattern: Option<&Bytes> = None;
+    let mut count: usize = 10;
+    let mut typ: Option<String> = None;
+    let mut i = 2;
+    while i < a.len() {
+        if i + 1 >= a.len() {
+            return syntax();
+        }
+        if eq(&a[i], "match") {
+            pattern = Some(&a[i + 1]);
+        } else if eq(&a[i], "count") {
+            match int(&a[i + 1]) {
+                Ok(c) if c >= 1 => count = c as usize,
+                Ok(_) => return syntax(),
+                Err(e) => return e,
+            }
+        } else if eq(&a[i], "type") {
+            typ = Some(text(&a[i + 1]).to_ascii_lowercase());
+        } else {
+            return syntax();
+        }
+        i += 2;
+    }
+    let mut shard = cursor as usize;
+    let mut out = Vec::new();
+    if shard < SHARDS {
+        ctx.with_db(|v| {
+            while shard < SHARDS && out.len() < count {
+                out.extend(v.shard_keys(shard, |k, e| {
+                    pattern.is_none_or(|p| glob_match(p, k, false))
+                        && typ.as_deref().is_none_or(|t| t == e.value.type_name())
+                }));
+                shard += 1;
+            }
+        });
+    } else {
+        shard = SHARDS;
+    }
+    let next = if shard >= SHARDS { 0 } else { shard };
+    Reply::Array(vec![
+        Reply::bulk(Bytes::from(next.to_string())),
+        Reply::bulks(out),
+    ])
+}
+
+fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Reply {
+    let (src, dst) = (&a[1], &a[2]);
+    let r = ctx.with_keys(&[src, dst], |v| {
+        if v.peek(src).is_none() {
+            return Err(Reply::error(ERR_NO_KEY));
+        }
+        if src == dst {
+            return Ok(if nx { 0 } else { 1 });
+        }
+        if nx && v.exists(dst) {
+            return Ok(0);
+        }
+        let Some(e) = v.remove(src) else {
+            return Err(Reply::error(ERR_NO_KEY));
+        };
+        let ttl = e.expire_at();
+        v.set(dst.clone(), e.value, ttl);
+        Ok(1)
+    });
+    match r {
+        Ok(n) => {
+            if n == 1 && src != dst {
+                ctx.notify(NotifyClass::Generic, "rename_from", src);
+                ctx.notify(NotifyClass::Generic, "rename_to", dst);
+            }
+            if nx {
+                Reply::Int(n)
+            } else {
+                Reply::Ok
+            }
+        }
+        Err(e) => e,
+    }
+}
+
+fn rename(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    rename_generic(ctx, a, false)
+}
+fn renamenx(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    rename_generic(ctx, a, true)
+}
+
+fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
+    Reply::opt_bulk(ctx.with_db(|v| v.random_key()))
+}
+
+fn dbsize(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
+    Reply::Int(ctx.with_db(|v| v.dbsize()) as i64)
+}
+
+fn flush_mode(a: &[Bytes]) -> Result<(), Reply> {
+    match a.len() {
+        1 => Ok(()),
+        2 if eq(&a[1], "async") || eq(&a[1], "sync") => Ok(()),
+        _ => Err(syntax()),
+    }
+}
+
+fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    if let Err(e) = flush_mode(a) {
+        return e;
+    }
+    let db = ctx.conn.db;
+    ctx.with_db(|v| v.flush(db));
+    Reply::Ok
+}
+
+fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    if let Err(e) = flush_mode(a) {
+        return e;
+    }
+    let n = ctx.srv.ks.db_count();
+    ctx.with_all(|v| {
+        for db in 0..n {
+            v.flush(db);
+        }
+    });
+    Reply::Ok
+}
+
+/// Parses a database index, with Redis's errors.
+pub fn db_index(ctx: &Ctx, raw: &[u8]) -> Result<usize, Reply> {
+    let i = int(raw)?;
+    if i < 0 || i as usize >= ctx.srv.ks.db_count() {
+        return Err(Reply::error("ERR DB index is out of range"));
+    }
+    Ok(i as usize)
+}
+
+fn select(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    match db_index(ctx, &a[1]) {
+        Ok(db) => {
+            ctx.conn.db = db;
+            ctx.conn
+                .handle
+                .db
+                .store(db, std::sync::atomic::Ordering::Relaxed);
+            Reply::Ok
+        }
+        Err(e) => e,
+    }
+}
+
+fn swapdb(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let n = ctx.srv.ks.db_count() as i64;
+    let x = match crate::resp::parse_i64(&a[1]) {
+        Some(x) => x,
+        None => return Reply::error("ERR invalid first DB index"),
+    };
+    let y = match crate::resp::parse_i64(&a[2]) {
+        Some(y) => y,
+        None => return Reply::error("ERR invalid second DB index"),
+    };
+    if x < 0 || x >= n || y < 0 || y >= n {
+        return Reply::error("ERR DB index is out of range");
+    }
+    let (x, y) = (x as usize, y as usize);
+    ctx.with_dbs(&[x, y], |v| v.swap_dbs(x, y));
+    Reply::Ok
+}
+
+fn move_cmd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let dst = match db_index(ctx, &a[2]) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    let src = ctx.conn.db;
+    if src == dst {
+        return Reply::error("ERR source and destination objects are the same");
+    }
+    let key = &a[1];
+    let moved = ctx.with_dbs(&[src, dst], |v| {
+        if v.peek(key).is_none() || v.peek_in(dst, key).is_some() {
+            return false;
+        }
+        match v.remove(key) {
+            Some(e) => {
+                let ttl = e.expire_at();
+                v.set_in(dst, key.clone(), e.value, ttl);
+                true
+            }
+            None => false,
+        }
+    });
+    if moved {
+        ctx.notify(NotifyClass::Generic, "move_from", key);
+    }
+    Reply::Int(moved as i64)
+}
+
+fn copy(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let (src, dst) = (&a[1], &a[2]);
+    let src_db = ctx.conn.db;
+    let mut dst_db = src_db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < a.len() {
+        if eq(&a[i], "replace") {
+            replace = true;
+        } else if eq(&a[i], "db") && i + 1 < a.len() {
+            match db_index(ctx, &a[i + 1]) {
+                Ok(d) => dst_db = d,
+                Err(e) => return e,
+            }
+            i += 1;
+        } else {
+            return syntax();
+        }
+        i += 1;
+    }
+    if src_db == dst_db && src == dst {
+        return Reply::error("ERR source and destination objects are the same");
+    }
+    let done = ctx.with_dbs(&[src_db, dst_db], |v| {
+        let Some(e) = v.peek(src) else { return false };
+        let (val, ttl) = (e.value.clone(), e.expire_at());
+        if v.peek_in(dst_db, dst).is_some() {
+            if !replace {
+                return false;
+            }
+            v.remove_in(dst_db, dst);
+        }
+        v.set_in(dst_db, dst.clone(), val, ttl);
+        true
+    });
+    if done {
+        ctx.srv
+            .notify_keyspace(dst_db, NotifyClass::Generic, "copy_to", dst);
+    }
+    Reply::Int(done as i64)
+}
+
+fn touch(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let keys = &a[1..];
+    Reply::Int(ctx.with_keys(keys, |v| keys.iter().filter(|k| v.get(k).is_some()).count()) as i64)
+}
+
+fn object_encoding(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let enc = ctx.with_key(&a[2], |v| v.peek(&a[2]).map(|e| e.value.encoding()));
+    match enc {
+        Some(e) => Reply::bulk(Bytes::from_static(e.as_bytes())),
+        None => Reply::Nil,
+    }
+}
+
+fn lfu_policy(ctx: &Ctx) -> bool {
+    ctx.srv
+        .config()
+        .get("maxmemory-policy")
+        .is_some_and(|p| p.contains("lfu"))
+}
+
+fn object_freq(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let f = ctx.with_key(&a[2], |v| v.peek(&a[2]).map(|e| e.freq));
+    let Some(f) = f else { return Reply::Nil };
+    if !lfu_policy(ctx) {
+        return Reply::error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+    }
+    Reply::Int(f as i64)
+}
+
+fn object_idletime(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let r = ctx.with_key(&a[2], |v| {
+        let now = (v.now() / 1000) as u32;
+        v.peek(&a[2]).map(|e| now.saturating_sub(e.last_access))
+    });
+    let Some(idle) = r else { return Reply::Nil };
+    if lfu_policy(ctx) {
+        return Reply::error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+    }
+    Reply::Int(idle as i64)
+}
+
+fn object_refcount(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let r = ctx.with_key(&a[2], |v| {
+        v.peek(&a[2]).map(|e| match &e.value {
+            // Redis shares the integers 0..9999 between keys.
+            Value::Str(b) => match crate::resp::parse_i64(b) {
+                Some(n) if (0..10000).contains(&n) => i32::MAX as i64,
+                _ => 1,
+            },
+            _ => 1,
+        })
+    });
+    r.map_or(Reply::Nil, Reply::Int)
+}
+
+fn object_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
+    help_reply(
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    )
+}
+
+/// A HELP reply in Redis's layout.
+pub fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
+    let mut out = vec![Reply::Simple(
+        format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
+    )];
+    out.extend(lines.iter().map(|l| Reply::Simple(l.to_string().into())));
+    out.push(Reply::simple("HELP"));
+    out.push(Reply::simple("    Print this help."));
+    Reply::Array(out)
+}

@@ -1,0 +1,173 @@
+//! Commands: the table that describes them and the generic checks every command passes before
+//! its handler runs (unknown command, arity, authentication, MULTI queuing, subscribed context).
+//! One module per command family; each exports `COMMANDS`, and [`table`] joins them.
+
+pub mod args;
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+mod table;
+
+pub use args::*;
+pub use table::{lookup, table, CommandSpec, Flags};
+
+use crate::keyspace::{Locked, View};
+use crate::resp::Reply;
+use crate::server::{Conn, Shared};
+use bytes::Bytes;
+use std::time::Instant;
+
+/// A command handler: it reads its arguments (`args[0]` is the command name) and returns the reply.
+pub type Handler = fn(&mut Ctx, &[Bytes]) -> Reply;
+
+/// What a handler sees: the server, its own connection, and (inside EXEC) the locks already held.
+pub struct Ctx<'a, 'k> {
+    pub srv: &'a Shared,
+    pub conn: &'a mut Conn,
+    /// Every shard of every database, held for the whole of an EXEC.
+    pub held: Option<&'a mut Locked<'k>>,
+}
+
+impl<'a, 'k> Ctx<'a, 'k> {
+    /// Runs `f` with the shards of `keys` in the selected database locked.
+    pub fn with_keys<K: AsRef<[u8]>, R>(
+        &mut self,
+        keys: &[K],
+        f: impl FnOnce(&mut View) -> R,
+    ) -> R {
+        let db = self.conn.db;
+        let (r, expired) = match self.held.as_deref_mut() {
+            Some(l) => run_view(l, db, f),
+            None => run_view(&mut self.srv.ks.lock_keys(db, keys), db, f),
+        };
+        self.after(expired, db);
+        r
+    }
+
+    /// Runs `f` with one key's shard locked.
+    pub fn with_key<R>(&mut self, key: &[u8], f: impl FnOnce(&mut View) -> R) -> R {
+        self.with_keys(&[key], f)
+    }
+
+    /// Runs `f` with every shard of the given databases locked (KEYS, SCAN, FLUSHDB, SWAPDB, MOVE).
+    pub fn with_dbs<R>(&mut self, dbs: &[usize], f: impl FnOnce(&mut View) -> R) -> R {
+        let db = self.conn.db;
+        let (r, expired) = match self.held.as_deref_mut() {
+            Some(l) => run_view(l, db, f),
+            None => run_view(&mut self.srv.ks.lock_dbs(dbs), db, f),
+        };
+        self.after(expired, db);
+        r
+    }
+
+    /// Runs `f` with every shard of the selected database locked.
+    pub fn with_db<R>(&mut self, f: impl FnOnce(&mut View) -> R) -> R {
+        let db = self.conn.db;
+        self.with_dbs(&[db], f)
+    }
+
+    /// Runs `f` with everything locked (FLUSHALL).
+    pub fn with_all<R>(&mut self, f: impl FnOnce(&mut View) -> R) -> R {
+        let all: Vec<usize> = (0..self.srv.ks.db_count()).collect();
+        self.with_dbs(&all, f)
+    }
+
+    /// Bookkeeping for keys a command found expired.
+    fn after(&mut self, expired: Vec<Bytes>, db: usize) {
+        if expired.is_empty() {
+            return;
+        }
+        self.srv
+            .ks
+            .stats
+            .expired
+            .fetch_add(expired.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        for k in expired {
+            self.srv
+                .notify_keyspace(db, crate::server::NotifyClass::Expired, "expired", &k);
+        }
+    }
+
+    /// Counts a read lookup as a keyspace hit or miss (INFO stats).
+    pub fn count_lookup(&self, hit: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if hit {
+            self.srv.ks.stats.hits.fetch_add(1, Relaxed);
+        } else {
+            self.srv.ks.stats.misses.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Sends a keyspace notification for `key` in the selected database.
+    pub fn notify(&self, class: crate::server::NotifyClass, event: &str, key: &[u8]) {
+        self.srv.notify_keyspace(self.conn.db, class, event, key);
+    }
+}
+
+/// Runs `f` on a view of `db` and hands back the keys it found expired.
+fn run_view<R>(l: &mut Locked, db: usize, f: impl FnOnce(&mut View) -> R) -> (R, Vec<Bytes>) {
+    let mut v = l.view(db);
+    let r = f(&mut v);
+    (r, std::mem::take(&mut v.expired))
+}
+
+/// The handler of a container command called without a subcommand (only COMMAND allows that).
+pub fn container_handler(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    if eq(&a[0], "command") {
+        return server::command_all(ctx);
+    }
+    Reply::err(format!(
+        "unknown subcommand. Try {} HELP.",
+        text(&a[0]).to_ascii_uppercase()
+    ))
+}
+
+/// Runs one command through the generic checks and its handler.
+pub fn dispatch(srv: &Shared, conn: &mut Conn, held: Option<&mut Locked>, args: &[Bytes]) -> Reply {
+    let spec = match lookup(args) {
+        Ok(spec) => spec,
+        Err(e) => {
+            if conn.multi.is_some() {
+                conn.multi_error = true;
+            }
+            return e;
+        }
+    };
+    if !spec.arity_ok(args.len()) {
+        if conn.multi.is_some() {
+            conn.multi_error = true;
+        }
+        return Reply::err(format!(
+            "wrong number of arguments for '{}' command",
+            spec.full_name()
+        ));
+    }
+    if !conn.authed && !spec.flags.contains(Flags::NOAUTH) && srv.auth_required() {
+        if conn.multi.is_some() {
+            conn.multi_error = true;
+        }
+        return Reply::error("NOAUTH Authentication required.");
+    }
+    if conn.in_subscribed_context() && !spec.flags.contains(Flags::PUBSUB_OK) {
+        return Reply::err(format!(
+            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.full_name()
+        ));
+    }
+    if conn.multi.is_some() && !spec.flags.contains(Flags::NO_QUEUE) {
+        if spec.flags.contains(Flags::NO_MULTI) {
+            conn.multi_error = true;
+            return Reply::err(format!("Command not allowed inside a transaction"));
+        }
+        if let Some(q) = conn.multi.as_mut() {
+            q.push(args.to_vec());
+        }
+        return Reply::simple("QUEUED");
+    }
+    let start = Instant::now();
+    let mut ctx = Ctx { srv, conn, held };
+    let reply = (spec.handler)(&mut ctx, args);
+    srv.record_call(spec, args, start.elapsed(), reply.is_error(), ctx.conn.id);
+    reply
+}

@@ -1,0 +1,272 @@
+//! The command table: one static description per command, the single source for dispatch, the
+//! arity and unknown-command errors, and COMMAND's replies.
+
+use super::Handler;
+use crate::resp::Reply;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Command flags, as COMMAND INFO lists them, plus dispatch rules of our own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flags(pub u32);
+
+impl Flags {
+    pub const NONE: Flags = Flags(0);
+    pub const WRITE: Flags = Flags(1);
+    pub const READONLY: Flags = Flags(1 << 1);
+    pub const DENYOOM: Flags = Flags(1 << 2);
+    pub const ADMIN: Flags = Flags(1 << 3);
+    pub const PUBSUB: Flags = Flags(1 << 4);
+    pub const NOSCRIPT: Flags = Flags(1 << 5);
+    pub const BLOCKING: Flags = Flags(1 << 6);
+    pub const LOADING: Flags = Flags(1 << 7);
+    pub const STALE: Flags = Flags(1 << 8);
+    pub const FAST: Flags = Flags(1 << 9);
+    pub const NOAUTH: Flags = Flags(1 << 10);
+    /// Runs at once even inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+    pub const NO_QUEUE: Flags = Flags(1 << 11);
+    /// Refused inside MULTI (WATCH, SUBSCRIBE is allowed by Redis but we follow its rules per command).
+    pub const NO_MULTI: Flags = Flags(1 << 12);
+    /// Allowed in the RESP2 subscribed context.
+    pub const PUBSUB_OK: Flags = Flags(1 << 13);
+    pub const SENTINEL: Flags = Flags(1 << 14);
+    pub const ALLOW_BUSY: Flags = Flags(1 << 15);
+    pub const MAY_REPLICATE: Flags = Flags(1 << 16);
+    pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 17);
+
+    pub const fn or(self, o: Flags) -> Flags {
+        Flags(self.0 | o.0)
+    }
+    pub const fn contains(self, o: Flags) -> bool {
+        self.0 & o.0 == o.0
+    }
+
+    /// The names COMMAND INFO shows.
+    pub fn names(self) -> Vec<&'static str> {
+        const NAMES: &[(Flags, &str)] = &[
+            (Flags::WRITE, "write"),
+            (Flags::READONLY, "readonly"),
+            (Flags::DENYOOM, "denyoom"),
+            (Flags::ADMIN, "admin"),
+            (Flags::PUBSUB, "pubsub"),
+            (Flags::NOSCRIPT, "noscript"),
+            (Flags::BLOCKING, "blocking"),
+            (Flags::LOADING, "loading"),
+            (Flags::STALE, "stale"),
+            (Flags::FAST, "fast"),
+            (Flags::NOAUTH, "no_auth"),
+            (Flags::ALLOW_BUSY, "allow_busy"),
+            (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        ];
+        NAMES
+            .iter()
+            .filter(|(f, _)| self.contains(*f))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, o: Flags) -> Flags {
+        self.or(o)
+    }
+}
+
+/// One command (or subcommand) as Redis's command table describes it.
+pub struct CommandSpec {
+    /// Lower-case name; a subcommand has its own name only (`get` under `config`).
+    pub name: &'static str,
+    /// Redis arity: N means exactly N arguments with the name, -N at least N.
+    pub arity: i32,
+    pub flags: Flags,
+    /// Key positions: first, last (negative counts from the end), step; 0 0 0 for none.
+    pub keys: (i32, i32, i32),
+    /// COMMAND DOCS group (`string`, `generic`, `connection`, `server`, ...).
+    pub group: &'static str,
+    /// One line for COMMAND DOCS.
+    pub summary: &'static str,
+    /// Redis version that introduced it, for COMMAND DOCS.
+    pub since: &'static str,
+    /// ACL categories without the '@'.
+    pub acl: &'static [&'static str],
+    pub handler: Handler,
+    /// Subcommands of a container command (CONFIG, CLIENT, OBJECT, ...).
+    pub subcommands: &'static [CommandSpec],
+    /// The container's name, for a subcommand.
+    pub parent: Option<&'static str>,
+}
+
+impl CommandSpec {
+    pub fn arity_ok(&self, n: usize) -> bool {
+        let n = n as i32;
+        if self.arity >= 0 {
+            n == self.arity
+        } else {
+            n >= -self.arity
+        }
+    }
+
+    /// `config|get` for a subcommand, the name otherwise.
+    pub fn full_name(&self) -> String {
+        match self.parent {
+            Some(p) => format!("{}|{}", p, self.name),
+            None => self.name.to_string(),
+        }
+    }
+
+    /// The keys among `args`, by the key positions.
+    pub fn key_args<'a>(&self, args: &'a [Bytes]) -> Vec<&'a Bytes> {
+        let (first, last, step) = self.keys;
+        if first <= 0 || step <= 0 {
+            return Vec::new();
+        }
+        let n = args.len() as i32;
+        let last = if last < 0 { n + last } else { last.min(n - 1) };
+        let mut out = Vec::new();
+        let mut i = first;
+        while i <= last && i < n {
+            out.push(&args[i as usize]);
+            i += step;
+        }
+        out
+    }
+}
+
+/// A builder-style shorthand for table entries, so each family's table reads as a list.
+#[macro_export]
+macro_rules! command {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $group:literal, $since:literal, $acl:expr, $handler:expr, $summary:literal) => {
+        $crate::cmd::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $keys,
+            group: $group,
+            summary: $summary,
+            since: $since,
+            acl: $acl,
+            handler: $handler,
+            subcommands: &[],
+            parent: None,
+        }
+    };
+}
+
+/// A container command with subcommands; the container itself only answers HELP-style errors.
+#[macro_export]
+macro_rules! container {
+    ($name:literal, $arity:expr, $flags:expr, $group:literal, $since:literal, $subs:expr, $summary:literal) => {
+        $crate::cmd::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: (0, 0, 0),
+            group: $group,
+            summary: $summary,
+            since: $since,
+            acl: &[],
+            handler: $crate::cmd::container_handler,
+            subcommands: $subs,
+            parent: None,
+        }
+    };
+}
+
+/// A subcommand of `$parent`.
+#[macro_export]
+macro_rules! subcommand {
+    ($parent:literal, $name:literal, $arity:expr, $flags:expr, $keys:expr, $since:literal, $acl:expr, $handler:expr, $summary:literal) => {
+        $crate::cmd::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $keys,
+            group: "",
+            summary: $summary,
+            since: $since,
+            acl: $acl,
+            handler: $handler,
+            subcommands: &[],
+            parent: Some($parent),
+        }
+    };
+}
+
+/// Every family's commands.
+fn families() -> [&'static [CommandSpec]; 4] {
+    [
+        super::strings::COMMANDS,
+        super::keys::COMMANDS,
+        super::connection::COMMANDS,
+        super::server::COMMANDS,
+    ]
+}
+
+/// All top-level commands, by lower-case name.
+pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
+    static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut m = HashMap::new();
+        for fam in families() {
+            for c in fam {
+                m.insert(c.name, c);
+            }
+        }
+        m
+    })
+}
+
+fn lower<'b>(name: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b str> {
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    std::str::from_utf8(&buf[..name.len()]).ok()
+}
+
+/// Finds the spec for a request, descending into subcommands; the Redis error reply otherwise.
+pub fn lookup(args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
+    let mut buf = [0u8; 64];
+    let spec = lower(&args[0], &mut buf).and_then(|n| table().get(n).copied());
+    let Some(spec) = spec else {
+        return Err(unknown_command(args));
+    };
+    if spec.subcommands.is_empty() || args.len() < 2 {
+        return Ok(spec);
+    }
+    let mut buf = [0u8; 64];
+    let sub = lower(&args[1], &mut buf).and_then(|n| spec.subcommands.iter().find(|s| s.name == n));
+    match sub {
+        Some(s) => Ok(s),
+        None => Err(Reply::err(format!(
+            "unknown subcommand '{}'. Try {} HELP.",
+            trunc(&args[1], 128),
+            spec.name.to_ascii_uppercase()
+        ))),
+    }
+}
+
+fn trunc(b: &[u8], n: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(n)]).into_owned()
+}
+
+/// Redis's unknown-command error, quoting up to 128 bytes of arguments.
+pub fn unknown_command(args: &[Bytes]) -> Reply {
+    let mut rest = String::new();
+    for a in &args[1..] {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        rest.push_str(&format!("'{}' ", trunc(a, room)));
+    }
+    Reply::err(format!(
+        "unknown command '{}', with args beginning with: {}",
+        trunc(&args[0], 128),
+        rest
+    ))
+}

@@ -1,0 +1,188 @@
+//! One client connection: read requests, run them, flush their replies together.
+
+use crate::cmd;
+use crate::resp::{Out, ProtoError, Reply, RequestParser};
+use crate::server::{ClientHandle, Conn, Shared};
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Notify};
+
+/// Flush replies once this much output is pending, even mid-batch, to bound memory.
+const FLUSH_AT: usize = 1 << 20;
+
+/// The protected-mode refusal Redis sends to non-loopback clients when no password is set.
+const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Serves one client until it quits, is killed, breaks the protocol or the server stops.
+pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
+    let _ = sock.set_nodelay(true);
+    let laddr = sock.local_addr().unwrap_or(addr);
+    let (mut rd, mut wr) = sock.into_split();
+
+    {
+        let (max, protected) = {
+            let c = srv.config();
+            (
+                c.num("maxclients") as usize,
+                c.flag("protected-mode") && c.requirepass().is_none(),
+            )
+        };
+        let n = srv.clients.lock().unwrap_or_else(|e| e.into_inner()).len();
+        if n >= max {
+            srv.stats.rejected_connections.fetch_add(1, Relaxed);
+            let _ = wr
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
+            return;
+        }
+        if protected && !addr.ip().is_loopback() {
+            srv.stats.rejected_connections.fetch_add(1, Relaxed);
+            let _ = wr.write_all(DENIED.as_bytes()).await;
+            return;
+        }
+    }
+
+    let (push_tx, mut push_rx) = mpsc::unbounded_channel();
+    let id = srv.next_client_id.fetch_add(1, Relaxed);
+    let handle = Arc::new(ClientHandle {
+        id,
+        addr,
+        laddr,
+        created: std::time::Instant::now(),
+        name: Mutex::new(None),
+        lib_name: Mutex::new(None),
+        lib_ver: Mutex::new(None),
+        db: AtomicUsize::new(0),
+        resp: AtomicU8::new(2),
+        last_cmd: Mutex::new("NULL".into()),
+        last_interaction: AtomicU64::new(srv.uptime_ms()),
+        killed: AtomicBool::new(false),
+        kill: Notify::new(),
+        omem: AtomicUsize::new(0),
+        qbuf: AtomicUsize::new(0),
+        subs: AtomicUsize::new(0),
+        psubs: AtomicUsize::new(0),
+        multi: AtomicU64::new(0),
+        push: push_tx,
+    });
+    srv.clients
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id, handle.clone());
+    let mut conn = Conn {
+        id,
+        db: 0,
+        resp: 2,
+        authed: false,
+        user: "default".into(),
+        handle: handle.clone(),
+        close_after_reply: false,
+        multi: None,
+        multi_error: false,
+        watching: Vec::new(),
+        watch_dirty: Arc::new(AtomicBool::new(false)),
+        subscriptions: Default::default(),
+        psubscriptions: Default::default(),
+        block: None,
+    };
+    let mut parser = RequestParser::new();
+    let mut out = Out::new();
+    let mut stop = srv.shutdown.subscribe();
+
+    let result: std::io::Result<()> = async {
+        loop {
+            // Run every complete request in the buffer, then flush their replies together.
+            loop {
+                let limits = srv.limits();
+                let auth_req = !conn.authed && srv.auth_required();
+                match parser.next_command(&limits, auth_req) {
+                    Ok(Some(args)) => {
+                        handle.last_interaction.store(srv.uptime_ms(), Relaxed);
+                        let reply = cmd::dispatch(&srv, &mut conn, None, &args);
+                        out.push(&reply, conn.resp);
+                        if conn.close_after_reply {
+                            flush(&mut wr, &mut out, &srv).await?;
+                            return Ok(());
+                        }
+                        if out.len() >= FLUSH_AT {
+                            flush(&mut wr, &mut out, &srv).await?;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        report_protocol_error(&e, &addr);
+                        if e.replies() {
+                            out.push(&Reply::Error(format!("ERR {e}").into()), conn.resp);
+                        }
+                        flush(&mut wr, &mut out, &srv).await?;
+                        return Ok(());
+                    }
+                }
+            }
+            flush(&mut wr, &mut out, &srv).await?;
+            handle.qbuf.store(parser.pending_bytes(), Relaxed);
+            if handle.killed.load(Relaxed) || *stop.borrow() {
+                return Ok(());
+            }
+            tokio::select! {
+                n = rd.read_buf(parser.read_target()) => {
+                    let n = n?;
+                    if n == 0 {
+                        // A client that vanishes mid-value: dropping the parser frees what it held.
+                        return Ok(());
+                    }
+                    srv.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                }
+                Some(msg) = push_rx.recv() => {
+                    out.push(&msg, conn.resp);
+                    while let Ok(m) = push_rx.try_recv() {
+                        out.push(&m, conn.resp);
+                        if out.len() >= FLUSH_AT { break; }
+                    }
+                }
+                _ = handle.kill.notified() => return Ok(()),
+                _ = stop.changed() => return Ok(()),
+            }
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::debug!("client {addr}: {e}");
+    }
+    cmd::connection::cleanup(&srv, &mut conn);
+    srv.clients
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id);
+}
+
+fn report_protocol_error(e: &ProtoError, addr: &SocketAddr) {
+    match e {
+        ProtoError::QueryBufferLimit => {
+            tracing::warn!("closing client {addr} that reached max query buffer length")
+        }
+        _ => tracing::debug!("protocol error from client {addr}: {e}"),
+    }
+}
+
+/// Writes all pending output, large values straight from their `Bytes`.
+async fn flush(wr: &mut OwnedWriteHalf, out: &mut Out, srv: &Shared) -> std::io::Result<()> {
+    while !out.is_empty() {
+        let n = {
+            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(16);
+            out.slices(&mut slices, 16);
+            wr.write_vectored(&slices).await?
+        };
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        srv.stats.net_output_bytes.fetch_add(n as u64, Relaxed);
+        out.advance(n);
+    }
+    Ok(())
+}

@@ -1,0 +1,544 @@
+//! The keyspace: 16 databases, each split into shards by key hash, each shard behind its own lock,
+//! so clients working on different keys proceed in parallel. Handlers reach it through a [`View`]
+//! that holds the locks of the shards they named, always taken in shard order.
+
+pub mod stream;
+mod value;
+pub mod zset;
+
+pub use value::{Entry, Value};
+
+use bytes::Bytes;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Shards per database.
+pub const SHARDS: usize = 16;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The shard a key lives in. A fixed hash, so shard order is stable for the server's life.
+pub fn shard_of(key: &[u8]) -> usize {
+    let mut h =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .build_hasher();
+    h.write(key);
+    (h.finish() as usize) % SHARDS
+}
+
+/// One shard of a database: its keys, the index of their expiry times, and the watchers of its keys.
+#[derive(Default)]
+pub struct Shard {
+    pub(crate) map: HashMap<Bytes, Entry>,
+    /// (expiry time, key) of every key with a TTL, for active expiry.
+    pub(crate) expires: BTreeSet<(u64, Bytes)>,
+    /// Keys under WATCH, with the flags of the transactions watching them.
+    pub(crate) watched: HashMap<Bytes, Vec<Arc<AtomicBool>>>,
+}
+
+impl Shard {
+    fn touch(&mut self, key: &[u8]) {
+        if !self.watched.is_empty() {
+            if let Some(ws) = self.watched.get(key) {
+                for w in ws {
+                    w.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    fn touch_all(&mut self) {
+        for ws in self.watched.values() {
+            for w in ws {
+                w.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn remove_entry(&mut self, key: &[u8]) -> Option<Entry> {
+        let (k, e) = self.map.remove_entry(key)?;
+        if let Some(t) = e.expire_at {
+            self.expires.remove(&(t, k));
+        }
+        Some(e)
+    }
+
+    /// Number of keys (expired ones not yet reclaimed included, as Redis counts them).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// One database.
+pub struct Db {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+impl Db {
+    fn new() -> Self {
+        Db {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+        }
+    }
+}
+
+/// Counters kept by the keyspace, shown by INFO.
+#[derive(Default)]
+pub struct KsStats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub expired: AtomicU64,
+}
+
+/// All databases.
+pub struct Keyspace {
+    dbs: Box<[Db]>,
+    pub stats: KsStats,
+}
+
+fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    // A handler that panicked left the shard consistent (every mutation is a single map call), so
+    // a poisoned lock is taken over rather than taking the server down.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Keyspace {
+    /// `n` empty databases.
+    pub fn new(n: usize) -> Self {
+        Keyspace {
+            dbs: (0..n.max(1)).map(|_| Db::new()).collect(),
+            stats: KsStats::default(),
+        }
+    }
+
+    /// Number of databases.
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Locks the shards holding `keys` in database `db`, in shard order.
+    pub fn lock_keys<'k, K: AsRef<[u8]>>(&'k self, db: usize, keys: &[K]) -> Locked<'k> {
+        let mut idx: Vec<usize> = keys.iter().map(|k| shard_of(k.as_ref())).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let shards = &self.dbs[db].shards;
+        Locked {
+            guards: idx.into_iter().map(|i| (db, i, lock(&shards[i]))).collect(),
+        }
+    }
+
+    /// Locks every shard of the given databases (ascending db order, then shard order).
+    pub fn lock_dbs(&self, dbs: &[usize]) -> Locked<'_> {
+        let mut dbs = dbs.to_vec();
+        dbs.sort_unstable();
+        dbs.dedup();
+        let mut guards = Vec::with_capacity(dbs.len() * SHARDS);
+        for db in dbs {
+            for (i, m) in self.dbs[db].shards.iter().enumerate() {
+                guards.push((db, i, lock(m)));
+            }
+        }
+        Locked { guards }
+    }
+
+    /// Locks everything: used by EXEC and by commands that span databases.
+    pub fn lock_all(&self) -> Locked<'_> {
+        let all: Vec<usize> = (0..self.dbs.len()).collect();
+        self.lock_dbs(&all)
+    }
+
+    /// Keys and keys with expiry per database, for INFO keyspace.
+    pub fn db_sizes(&self) -> Vec<(usize, usize, usize)> {
+        let mut out = Vec::new();
+        for (i, db) in self.dbs.iter().enumerate() {
+            let (mut k, mut e) = (0, 0);
+            for s in db.shards.iter() {
+                let s = lock(s);
+                k += s.map.len();
+                e += s.expires.len();
+            }
+            if k > 0 {
+                out.push((i, k, e));
+            }
+        }
+        out
+    }
+
+    /// One round of active expiry: removes up to `budget` expired keys per shard. Returns the
+    /// expired (db, key) pairs so the caller can send notifications.
+    pub fn expire_cycle(&self, budget: usize) -> Vec<(usize, Bytes)> {
+        let now = now_ms();
+        let mut gone = Vec::new();
+        for (dbi, db) in self.dbs.iter().enumerate() {
+            for s in db.shards.iter() {
+                let mut s = lock(s);
+                for _ in 0..budget {
+                    let Some((t, k)) = s.expires.first().cloned() else {
+                        break;
+                    };
+                    if t > now {
+                        break;
+                    }
+                    s.expires.pop_first();
+                    s.map.remove(&k);
+                    s.touch(&k);
+                    gone.push((dbi, k));
+                }
+            }
+        }
+        self.stats
+            .expired
+            .fetch_add(gone.len() as u64, Ordering::Relaxed);
+        gone
+    }
+}
+
+/// Shards locked by one command (or by EXEC for a whole transaction).
+pub struct Locked<'k> {
+    /// (db, shard, guard), sorted by db then shard.
+    guards: Vec<(usize, usize, MutexGuard<'k, Shard>)>,
+}
+
+impl<'k> Locked<'k> {
+    /// A view of database `db` through these locks.
+    pub fn view(&mut self, db: usize) -> View<'_, 'k> {
+        View {
+            db,
+            now: now_ms(),
+            locked: self,
+            expired: Vec::new(),
+        }
+    }
+}
+
+/// A handler's access to the keys it locked. Expired keys are removed when looked up (lazy expiry).
+pub struct View<'v, 'k> {
+    pub db: usize,
+    now: u64,
+    locked: &'v mut Locked<'k>,
+    /// Keys this view found expired, for notifications.
+    pub expired: Vec<Bytes>,
+}
+
+impl<'v, 'k> View<'v, 'k> {
+    /// The current time as this command sees it (one clock reading per command, as Redis does).
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Switches the view to another database (locked by the same `Locked`).
+    pub fn set_db(&mut self, db: usize) {
+        self.db = db;
+    }
+
+    fn shard_in(&mut self, db: usize, key: &[u8]) -> &mut Shard {
+        let si = shard_of(key);
+        let pos = self
+            .locked
+            .guards
+            .binary_search_by(|(d, s, _)| (*d, *s).cmp(&(db, si)));
+        match pos {
+            Ok(p) => &mut self.locked.guards[p].2,
+            // Handlers lock the keys they touch; reaching here is a bug in a handler's key list.
+            Err(_) => panic!("shard {si} of db {db} not locked for this command"),
+        }
+    }
+
+    fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        self.shard_in(self.db, key)
+    }
+
+    fn expire_if_needed(&mut self, db: usize, key: &[u8]) {
+        let now = self.now;
+        let s = self.shard_in(db, key);
+        let dead = matches!(s.map.get(key), Some(e) if e.expire_at.is_some_and(|t| t <= now));
+        if dead {
+            s.remove_entry(key);
+            s.touch(key);
+            self.expired.push(Bytes::copy_from_slice(key));
+        }
+    }
+
+    /// Looks a key up for reading; counts a keyspace hit or miss.
+    pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_needed(self.db, key);
+        let now_s = (self.now / 1000) as u32;
+        self.shard(key).map.get_mut(key).map(|e| {
+            e.touch_access(now_s);
+            &*e
+        })
+    }
+
+    /// Looks a key up without counting it as an access (EXISTS, TYPE, TTL and friends).
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_needed(self.db, key);
+        self.shard(key).map.get(key)
+    }
+
+    /// Looks a key up for writing. Watchers of the key see it as modified.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(self.db, key);
+        let now_s = (self.now / 1000) as u32;
+        let s = self.shard(key);
+        if !s.map.contains_key(key) {
+            return None;
+        }
+        s.touch(key);
+        let e = s.map.get_mut(key)?;
+        e.touch_access(now_s);
+        Some(e)
+    }
+
+    /// Whether the key exists (and is not expired).
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.peek(key).is_some()
+    }
+
+    /// Stores a value, replacing any previous one and its TTL.
+    pub fn set(&mut self, key: Bytes, value: Value, expire_at: Option<u64>) {
+        self.set_in(self.db, key, value, expire_at)
+    }
+
+    /// `set` in another locked database.
+    pub fn set_in(&mut self, db: usize, key: Bytes, value: Value, expire_at: Option<u64>) {
+        let now_s = (self.now / 1000) as u32;
+        let s = self.shard_in(db, &key);
+        s.touch(&key);
+        if let Some(old) = s.map.get(&key) {
+            if let Some(t) = old.expire_at {
+                s.expires.remove(&(t, key.clone()));
+            }
+        }
+        if let Some(t) = expire_at {
+            s.expires.insert((t, key.clone()));
+        }
+        s.map.insert(key, Entry::new(value, expire_at, now_s));
+    }
+
+    /// Replaces the value and keeps the TTL (SET KEEPTTL, in-place updates).
+    pub fn set_keep_ttl(&mut self, key: Bytes, value: Value) {
+        let ttl = self.peek(&key).and_then(|e| e.expire_at);
+        self.set(key, value, ttl);
+    }
+
+    /// Removes a key; returns its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.remove_in(self.db, key)
+    }
+
+    /// `remove` in another locked database.
+    pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        self.expire_if_needed(db, key);
+        let s = self.shard_in(db, key);
+        let e = s.remove_entry(key)?;
+        s.touch(key);
+        Some(e)
+    }
+
+    /// Looks up a key in another locked database, without counting an access.
+    pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_needed(db, key);
+        self.shard_in(db, key).map.get(key)
+    }
+
+    /// Sets or clears a key's expiry time. Returns false if the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at: Option<u64>) -> bool {
+        self.expire_if_needed(self.db, key);
+        let s = self.shard(key);
+        let Some((k, e)) = s.map.get_key_value(key) else {
+            return false;
+        };
+        let k = k.clone();
+        let old = e.expire_at;
+        if let Some(t) = old {
+            s.expires.remove(&(t, k.clone()));
+        }
+        if let Some(t) = at {
+            s.expires.insert((t, k.clone()));
+        }
+        if let Some(e) = s.map.get_mut(key) {
+            e.expire_at = at;
+        }
+        s.touch(key);
+        true
+    }
+
+    /// Every live key of the current database (needs all its shards locked).
+    pub fn keys(&mut self) -> Vec<Bytes> {
+        let now = self.now;
+        let db = self.db;
+        let mut out = Vec::new();
+        for (d, _, g) in self.locked.guards.iter() {
+            if *d != db {
+                continue;
+            }
+            out.extend(
+                g.map
+                    .iter()
+                    .filter(|(_, e)| !e.expire_at.is_some_and(|t| t <= now))
+                    .map(|(k, _)| k.clone()),
+            );
+        }
+        out
+    }
+
+    /// Live keys of one shard of the current database, for SCAN (that shard must be locked).
+    pub fn shard_keys(
+        &mut self,
+        shard: usize,
+        mut filter: impl FnMut(&Bytes, &Entry) -> bool,
+    ) -> Vec<Bytes> {
+        let now = self.now;
+        let db = self.db;
+        let Ok(p) = self
+            .locked
+            .guards
+            .binary_search_by(|(d, s, _)| (*d, *s).cmp(&(db, shard)))
+        else {
+            return Vec::new();
+        };
+        self.locked.guards[p]
+            .2
+            .map
+            .iter()
+            .filter(|(k, e)| !e.expire_at.is_some_and(|t| t <= now) && filter(k, e))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Number of databases.
+    pub fn db_count(&self) -> usize {
+        self.locked
+            .guards
+            .iter()
+            .map(|(d, _, _)| d + 1)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// (keys, keys with a TTL) of the current database (all its shards locked).
+    pub fn db_stats(&self) -> (usize, usize) {
+        self.locked
+            .guards
+            .iter()
+            .filter(|(d, _, _)| *d == self.db)
+            .fold((0, 0), |(k, e), (_, _, g)| {
+                (k + g.map.len(), e + g.expires.len())
+            })
+    }
+
+    /// Number of keys in the current database (needs all its shards locked).
+    pub fn dbsize(&self) -> usize {
+        self.locked
+            .guards
+            .iter()
+            .filter(|(d, _, _)| *d == self.db)
+            .map(|(_, _, g)| g.map.len())
+            .sum()
+    }
+
+    /// Empties database `db` (all its shards locked); returns how many keys it held.
+    pub fn flush(&mut self, db: usize) -> usize {
+        let mut n = 0;
+        for (d, _, g) in self.locked.guards.iter_mut() {
+            if *d == db {
+                n += g.map.len();
+                g.touch_all();
+                g.map = HashMap::new();
+                g.expires = BTreeSet::new();
+            }
+        }
+        n
+    }
+
+    /// Exchanges the contents of two databases (all shards of both locked).
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        for si in 0..SHARDS {
+            let pa = self
+                .locked
+                .guards
+                .binary_search_by(|(d, s, _)| (*d, *s).cmp(&(a, si)));
+            let pb = self
+                .locked
+                .guards
+                .binary_search_by(|(d, s, _)| (*d, *s).cmp(&(b, si)));
+            if let (Ok(pa), Ok(pb)) = (pa, pb) {
+                let (lo, hi) = (pa.min(pb), pa.max(pb));
+                let (left, right) = self.locked.guards.split_at_mut(hi);
+                let x = &mut left[lo].2;
+                let y = &mut right[0].2;
+                x.touch_all();
+                y.touch_all();
+                std::mem::swap(&mut x.map, &mut y.map);
+                std::mem::swap(&mut x.expires, &mut y.expires);
+            }
+        }
+    }
+
+    /// A random live key of the current database (all its shards locked).
+    pub fn random_key(&mut self) -> Option<Bytes> {
+        use rand::Rng;
+        let db = self.db;
+        let now = self.now;
+        let total = self.dbsize();
+        if total == 0 {
+            return None;
+        }
+        let mut rng = rand::rng();
+        // A few random probes; expired keys found on the way are skipped.
+        for _ in 0..100 {
+            let mut idx = rng.random_range(0..total);
+            for (d, _, g) in self.locked.guards.iter() {
+                if *d != db {
+                    continue;
+                }
+                if idx < g.map.len() {
+                    if let Some((k, e)) = g.map.iter().nth(idx) {
+                        if !e.expire_at.is_some_and(|t| t <= now) {
+                            return Some(k.clone());
+                        }
+                    }
+                    break;
+                }
+                idx -= g.map.len();
+            }
+        }
+        None
+    }
+
+    /// Registers a WATCH flag on a key.
+    pub fn watch(&mut self, key: &Bytes, flag: Arc<AtomicBool>) {
+        self.shard(key)
+            .watched
+            .entry(key.clone())
+            .or_default()
+            .push(flag);
+    }
+
+    /// Removes a WATCH flag from a key.
+    pub fn unwatch(&mut self, key: &[u8], flag: &Arc<AtomicBool>) {
+        let s = self.shard(key);
+        if let Some(v) = s.watched.get_mut(key) {
+            v.retain(|f| !Arc::ptr_eq(f, flag));
+            if v.is_empty() {
+                s.watched.remove(key);
+            }
+        }
+    }
+}

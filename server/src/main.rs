@@ -1,0 +1,116 @@
+//! The `respd` binary: flags -> Config -> serve.
+
+use anyhow::Context;
+
+#[global_allocator]
+static ALLOC: respd::alloc::Counting = respd::alloc::Counting;
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A Redis-compatible key-value server.
+#[derive(Parser, Debug)]
+#[command(name = "respd", disable_version_flag = true)]
+struct Flags {
+    /// YAML configuration file (keys are Redis parameter names).
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Print the version and release tag, then exit.
+    #[arg(long, short = 'v')]
+    version: bool,
+    /// Any Redis parameter as `--name value` (`--port 6380 --bind 127.0.0.1 --requirepass x`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    params: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    if flags.version {
+        println!("{}", respd::version_string());
+        return ExitCode::SUCCESS;
+    }
+    let config = match load_config(&flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("respd: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    match serve(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("respd: {e:#}");
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Embedded defaults, then the file, then `--name value` flags.
+fn load_config(flags: &Flags) -> anyhow::Result<respd::Config> {
+    let mut config = respd::Config::default();
+    if let Some(path) = &flags.config {
+        config.apply_file(path)?;
+    }
+    let mut it = flags.params.iter();
+    while let Some(name) = it.next() {
+        let Some(key) = name.strip_prefix("--") else {
+            anyhow::bail!("unexpected argument '{name}': parameters are given as --name value");
+        };
+        let Some(value) = it.next() else {
+            anyhow::bail!("missing value for '--{key}'");
+        };
+        config.set_checked(key, value, " on the command line")?;
+    }
+    Ok(config)
+}
+
+fn init_logging(config: &respd::Config) {
+    let level = match config.get("loglevel").unwrap_or("notice") {
+        "debug" => "debug",
+        "verbose" => "info",
+        "notice" => "info",
+        "warning" => "warn",
+        _ => "error",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RESPD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+#[tokio::main]
+async fn serve(config: respd::Config) -> anyhow::Result<()> {
+    let listeners = respd::bind(&config).await.context("cannot listen")?;
+    for l in &listeners {
+        if let Ok(a) = l.local_addr() {
+            tracing::info!(
+                "{} ready to accept connections on {a}",
+                respd::version_string()
+            );
+        }
+    }
+    let srv = respd::Shared::new(config);
+    respd::server::notify_systemd_ready();
+    respd::run(listeners, srv, shutdown_signal()).await;
+    tracing::info!("respd stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}

@@ -1,0 +1,8 @@
+//! RESP: request parsing (multibulk and inline) and reply encoding (RESP2 and RESP3).
+
+mod parse;
+mod reply;
+
+pub use parse::parse_i64 as parse_i64_pub;
+pub use parse::{parse_i64, split_inline_args, Limits, ProtoError, RequestParser};
+pub use reply::{fmt_double, Out, Reply};

@@ -1,0 +1,323 @@
+//! Replies and their encoding. Large bulk replies are queued as the stored `Bytes` itself, so a
+//! 128 MiB GET is written from the value with no copy into an output buffer.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+/// Bulks at least this large are written from their own `Bytes`, not copied.
+const ZERO_COPY_MIN: usize = 16 * 1024;
+
+/// A reply, independent of the protocol version it will be encoded in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `+OK`.
+    Ok,
+    /// A status line such as `+PONG`.
+    Simple(Cow<'static, str>),
+    /// An error line, with its code: `ERR ...`, `WRONGTYPE ...`.
+    Error(Cow<'static, str>),
+    Int(i64),
+    Bulk(Bytes),
+    /// RESP2 `$-1`, RESP3 `_`.
+    Nil,
+    /// RESP2 `*-1`, RESP3 `_`.
+    NilArray,
+    Array(Vec<Reply>),
+    /// RESP3 map; a flat array in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// RESP3 set; an array in RESP2.
+    Set(Vec<Reply>),
+    /// RESP3 double; a bulk string in RESP2.
+    Double(f64),
+    /// RESP3 boolean; 1 or 0 in RESP2.
+    Bool(bool),
+    /// RESP3 push; an array in RESP2.
+    Push(Vec<Reply>),
+    /// RESP3 verbatim string (`txt`); a bulk string in RESP2.
+    Verbatim(Bytes),
+    /// Bytes already encoded (prebuilt constant replies).
+    Raw(&'static [u8]),
+}
+
+impl Reply {
+    /// An `ERR` error with the given text.
+    pub fn err(msg: impl Into<String>) -> Reply {
+        Reply::Error(Cow::Owned(format!("ERR {}", msg.into())))
+    }
+    /// An error whose text already starts with its code.
+    pub fn error(msg: &'static str) -> Reply {
+        Reply::Error(Cow::Borrowed(msg))
+    }
+    pub fn bulk(b: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(b.into())
+    }
+    pub fn simple(s: &'static str) -> Reply {
+        Reply::Simple(Cow::Borrowed(s))
+    }
+    /// A bulk string, or nil for `None`.
+    pub fn opt_bulk(b: Option<Bytes>) -> Reply {
+        b.map_or(Reply::Nil, Reply::Bulk)
+    }
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+    pub fn bulks<I: IntoIterator<Item = Bytes>>(it: I) -> Reply {
+        Reply::Array(it.into_iter().map(Reply::Bulk).collect())
+    }
+}
+
+/// Formats a double as Redis 7.0 does for replies and stored values (`%.17g`, `inf`, `-inf`).
+pub fn fmt_double(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d.is_nan() {
+        return "nan".into();
+    }
+    if d == d.trunc() && d.abs() < 1e17 {
+        // Integral values print without exponent or fraction, as %.17g does below 1e17.
+        return format!("{}", d as i64);
+    }
+    g17(d)
+}
+
+/// C's `%.17g`.
+fn g17(d: f64) -> String {
+    let e = format!("{:.16e}", d); // d.ddddddddddddddddde±x
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..17).contains(&exp) {
+        let decimals = (16 - exp).max(0) as usize;
+        let s = format!("{:.*}", decimals, d);
+        trim_zeros(s)
+    } else {
+        let m = trim_zeros(mant.to_string());
+        format!("{}e{}{:02}", m, if exp < 0 { '-' } else { '+' }, exp.abs())
+    }
+}
+
+fn trim_zeros(s: String) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// A connection's pending output: small replies are encoded into a buffer, large bulks are
+/// queued as their own `Bytes`.
+#[derive(Debug, Default)]
+pub struct Out {
+    buf: BytesMut,
+    chunks: VecDeque<Bytes>,
+    queued: usize,
+}
+
+impl Out {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes waiting to be written.
+    pub fn len(&self) -> usize {
+        self.queued + self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends raw protocol bytes.
+    pub fn raw(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
+
+    /// Encodes a reply for protocol version `resp` (2 or 3).
+    pub fn push(&mut self, r: &Reply, resp: u8) {
+        let b = &mut self.buf;
+        match r {
+            Reply::Ok => b.extend_from_slice(b"+OK\r\n"),
+            Reply::Simple(s) => line(b, b'+', s.as_bytes()),
+            Reply::Error(s) => {
+                // Like Redis, newlines cannot break the protocol.
+                let clean: Vec<u8> = s
+                    .bytes()
+                    .map(|c| if c == b'\r' || c == b'\n' { b' ' } else { c })
+                    .collect();
+                line(b, b'-', &clean);
+            }
+            Reply::Int(i) => line(b, b':', itoa(*i).as_bytes()),
+            Reply::Bulk(v) => self.bulk(b'$', v),
+            Reply::Verbatim(v) => {
+                if resp >= 3 {
+                    line(b, b'=', (v.len() + 4).to_string().as_bytes());
+                    b.extend_from_slice(b"txt:");
+                    b.extend_from_slice(v);
+                    b.extend_from_slice(b"\r\n");
+                } else {
+                    self.bulk(b'$', v)
+                }
+            }
+            Reply::Nil => b.extend_from_slice(if resp >= 3 { b"_\r\n" } else { b"$-1\r\n" }),
+            Reply::NilArray => b.extend_from_slice(if resp >= 3 { b"_\r\n" } else { b"*-1\r\n" }),
+            Reply::Array(items) => {
+                line(b, b'*', items.len().to_string().as_bytes());
+                for i in items {
+                    self.push(i, resp);
+                }
+            }
+            Reply::Set(items) => {
+                line(
+                    b,
+                    if resp >= 3 { b'~' } else { b'*' },
+                    items.len().to_string().as_bytes(),
+                );
+                for i in items {
+                    self.push(i, resp);
+                }
+            }
+            Reply::Push(items) => {
+                line(
+                    b,
+                    if resp >= 3 { b'>' } else { b'*' },
+                    items.len().to_string().as_bytes(),
+                );
+                for i in items {
+                    self.push(i, resp);
+                }
+            }
+            Reply::Map(pairs) => {
+                if resp >= 3 {
+                    line(b, b'%', pairs.len().to_string().as_bytes());
+                } else {
+                    line(b, b'*', (pairs.len() * 2).to_string().as_bytes());
+                }
+                for (k, v) in pairs {
+                    self.push(k, resp);
+                    self.push(v, resp);
+                }
+            }
+            Reply::Double(d) => {
+                if resp >= 3 {
+                    let s = if d.is_infinite() {
+                        if *d > 0.0 {
+                            "inf".to_string()
+                        } else {
+                            "-inf".to_string()
+                        }
+                    } else {
+                        fmt_double(*d)
+                    };
+                    line(b, b',', s.as_bytes());
+                } else {
+                    let s = fmt_double(*d);
+                    line(b, b'$', s.len().to_string().as_bytes());
+                    line_body(b, s.as_bytes());
+                }
+            }
+            Reply::Bool(t) => {
+                if resp >= 3 {
+                    b.extend_from_slice(if *t { b"#t\r\n" } else { b"#f\r\n" });
+                } else {
+                    b.extend_from_slice(if *t { b":1\r\n" } else { b":0\r\n" });
+                }
+            }
+            Reply::Raw(bytes) => b.extend_from_slice(bytes),
+        }
+    }
+
+    fn bulk(&mut self, kind: u8, v: &Bytes) {
+        line(&mut self.buf, kind, v.len().to_string().as_bytes());
+        if v.len() >= ZERO_COPY_MIN {
+            // Flush what is buffered, then queue the value itself: no copy.
+            if !self.buf.is_empty() {
+                let head = self.buf.split().freeze();
+                self.queued += head.len();
+                self.chunks.push_back(head);
+            }
+            self.queued += v.len();
+            self.chunks.push_back(v.clone());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.buf.extend_from_slice(v);
+            self.buf.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// Up to `max` slices of pending output, in order, for a vectored write.
+    pub fn slices<'a>(&'a self, dst: &mut Vec<IoSlice<'a>>, max: usize) {
+        dst.clear();
+        for c in self.chunks.iter().take(max) {
+            dst.push(IoSlice::new(c));
+        }
+        if dst.len() < max && !self.buf.is_empty() {
+            dst.push(IoSlice::new(&self.buf));
+        }
+    }
+
+    /// Drops the first `n` written bytes.
+    pub fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            if let Some(front) = self.chunks.front_mut() {
+                if n >= front.len() {
+                    n -= front.len();
+                    self.queued -= front.len();
+                    self.chunks.pop_front();
+                } else {
+                    let _ = front.split_to(n);
+                    self.queued -= n;
+                    n = 0;
+                }
+            } else {
+                let _ = self.buf.split_to(n.min(self.buf.len()));
+                n = 0;
+            }
+        }
+        if self.buf.is_empty() && self.buf.capacity() > 1 << 20 {
+            self.buf = BytesMut::new(); // Give back a buffer grown by one large reply.
+        }
+    }
+}
+
+fn line(b: &mut BytesMut, kind: u8, body: &[u8]) {
+    b.put_u8(kind);
+    line_body(b, body);
+}
+
+fn line_body(b: &mut BytesMut, body: &[u8]) {
+    b.extend_from_slice(body);
+    b.extend_from_slice(b"\r\n");
+}
+
+fn itoa(i: i64) -> String {
+    i.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_format_like_redis() {
+        assert_eq!(fmt_double(1.5), "1.5");
+        assert_eq!(fmt_double(3.0), "3");
+        assert_eq!(fmt_double(0.1), "0.10000000000000001");
+        assert_eq!(fmt_double(f64::INFINITY), "inf");
+        assert_eq!(fmt_double(1e20), "1e+20");
+        assert_eq!(fmt_double(1.5e-7), "1.4999999999999999e-07");
+    }
+
+    #[test]
+    fn large_bulk_is_queued_without_copy() {
+        let v = Bytes::from(vec![7u8; ZERO_COPY_MIN * 2]);
+        let mut o = Out::new();
+        o.push(&Reply::Bulk(v.clone()), 2);
+        let mut s = Vec::new();
+        o.slices(&mut s, 8);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[1].as_ptr(), v.as_ptr());
+        assert_eq!(o.len(), v.len() + 2 + format!("${}\r\n", v.len()).len());
+    }
+}

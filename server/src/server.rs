@@ -1,0 +1,453 @@
+//! The listener and the state every connection shares: keyspace, configuration, clients, stats.
+
+use crate::cmd::CommandSpec;
+use crate::config::Config;
+use crate::connection;
+use crate::keyspace::Keyspace;
+use crate::resp::{Limits, Reply};
+use bytes::Bytes;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::JoinSet;
+
+/// Keyspace notification classes (`notify-keyspace-events` letters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyClass {
+    Generic,
+    String,
+    List,
+    Set,
+    Hash,
+    ZSet,
+    Stream,
+    Expired,
+    Evicted,
+    KeyMiss,
+    New,
+}
+
+/// Server-wide counters for INFO.
+#[derive(Default)]
+pub struct Stats {
+    pub connections_received: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub evicted_keys: AtomicU64,
+    pub blocked_clients: AtomicU64,
+}
+
+/// Per-command call counters (INFO commandstats).
+#[derive(Default)]
+pub struct CmdStat {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// One SLOWLOG entry.
+#[derive(Debug, Clone)]
+pub struct SlowEntry {
+    pub id: u64,
+    pub time: u64,
+    pub micros: u64,
+    pub args: Vec<Bytes>,
+    pub addr: String,
+    pub name: Bytes,
+}
+
+/// What other tasks may see or change of a client (CLIENT LIST, CLIENT KILL, pub/sub delivery).
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created: Instant,
+    pub name: Mutex<Option<Bytes>>,
+    pub lib_name: Mutex<Option<Bytes>>,
+    pub lib_ver: Mutex<Option<Bytes>>,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    pub last_cmd: Mutex<String>,
+    /// Milliseconds since the server started, at the last command.
+    pub last_interaction: AtomicU64,
+    pub killed: AtomicBool,
+    pub kill: Notify,
+    /// Pending output bytes and query buffer size, for CLIENT LIST.
+    pub omem: AtomicUsize,
+    pub qbuf: AtomicUsize,
+    pub subs: AtomicUsize,
+    pub psubs: AtomicUsize,
+    pub multi: AtomicU64,
+    /// Push messages (pub/sub, keyspace notifications) for this client's connection.
+    pub push: mpsc::UnboundedSender<Reply>,
+}
+
+impl ClientHandle {
+    /// Asks the connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        self.kill.notify_one();
+    }
+}
+
+/// A blocking command waiting for keys (filled in by blocking list/zset/stream commands).
+#[derive(Debug, Clone)]
+pub struct BlockOn {
+    pub keys: Vec<Bytes>,
+    pub deadline: Option<Instant>,
+}
+
+/// Per-connection state, owned by the connection's task.
+pub struct Conn {
+    pub id: u64,
+    pub db: usize,
+    pub resp: u8,
+    pub authed: bool,
+    pub user: String,
+    pub handle: Arc<ClientHandle>,
+    /// Close once the current reply is written (QUIT).
+    pub close_after_reply: bool,
+    /// Commands queued by MULTI.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command was refused while queuing: EXEC answers EXECABORT.
+    pub multi_error: bool,
+    /// WATCHed keys (db, key) and the flag a change to any of them sets.
+    pub watching: Vec<(usize, Bytes)>,
+    pub watch_dirty: Arc<AtomicBool>,
+    pub subscriptions: HashSet<Bytes>,
+    pub psubscriptions: HashSet<Bytes>,
+    /// Set by a blocking command that found nothing to do yet.
+    pub block: Option<BlockOn>,
+}
+
+impl Conn {
+    /// Whether only pub/sub commands are allowed (RESP2 with subscriptions).
+    pub fn in_subscribed_context(&self) -> bool {
+        self.resp == 2 && (!self.subscriptions.is_empty() || !self.psubscriptions.is_empty())
+    }
+}
+
+/// State shared by all connections.
+pub struct Shared {
+    pub ks: Keyspace,
+    pub config: RwLock<Config>,
+    pub stats: Stats,
+    pub cmdstats: OnceLock<HashMap<String, CmdStat>>,
+    pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    pub next_client_id: AtomicU64,
+    pub started: Instant,
+    pub run_id: String,
+    /// The address actually bound (port 0 resolves here).
+    pub local_addr: Mutex<Option<SocketAddr>>,
+    pub slowlog: Mutex<VecDeque<SlowEntry>>,
+    pub slowlog_next_id: AtomicU64,
+    /// Hot copies of settings read on every request.
+    max_bulk: AtomicU64,
+    query_buffer_limit: AtomicU64,
+    auth_required: AtomicBool,
+    slowlog_slower_than: std::sync::atomic::AtomicI64,
+    /// Set when the server should stop (SHUTDOWN or a signal).
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    /// Shared state for a configuration.
+    pub fn new(config: Config) -> Arc<Self> {
+        let dbs = config.num("databases") as usize;
+        let (tx, _) = watch::channel(false);
+        let run_id: String = (0..40)
+            .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
+            .collect();
+        let s = Arc::new(Shared {
+            ks: Keyspace::new(dbs),
+            config: RwLock::new(config),
+            stats: Stats::default(),
+            cmdstats: OnceLock::new(),
+            clients: Mutex::new(BTreeMap::new()),
+            next_client_id: AtomicU64::new(1),
+            started: Instant::now(),
+            run_id,
+            local_addr: Mutex::new(None),
+            slowlog: Mutex::new(VecDeque::new()),
+            slowlog_next_id: AtomicU64::new(0),
+            max_bulk: AtomicU64::new(0),
+            query_buffer_limit: AtomicU64::new(0),
+            auth_required: AtomicBool::new(false),
+            slowlog_slower_than: std::sync::atomic::AtomicI64::new(10000),
+            shutdown: tx,
+        });
+        s.config_changed();
+        s
+    }
+
+    /// Reads the configuration.
+    pub fn config(&self) -> std::sync::RwLockReadGuard<'_, Config> {
+        self.config.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Refreshes the hot copies after the configuration changed.
+    pub fn config_changed(&self) {
+        let c = self.config();
+        self.max_bulk.store(c.num("proto-max-bulk-len"), Relaxed);
+        self.query_buffer_limit
+            .store(c.num("client-query-buffer-limit"), Relaxed);
+        self.auth_required.store(c.requirepass().is_some(), Relaxed);
+        let slower = c
+            .get("slowlog-log-slower-than")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10000);
+        self.slowlog_slower_than.store(slower, Relaxed);
+    }
+
+    /// Protocol limits now in force.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_bulk: self.max_bulk.load(Relaxed),
+            query_buffer: self.query_buffer_limit.load(Relaxed),
+        }
+    }
+
+    /// Whether clients must AUTH first.
+    pub fn auth_required(&self) -> bool {
+        self.auth_required.load(Relaxed)
+    }
+
+    /// Milliseconds since start.
+    pub fn uptime_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Counts a command call and logs it to the slowlog when slow.
+    pub fn record_call(
+        &self,
+        spec: &CommandSpec,
+        args: &[Bytes],
+        took: Duration,
+        failed: bool,
+        client: u64,
+    ) {
+        self.stats.commands_processed.fetch_add(1, Relaxed);
+        let micros = took.as_micros() as u64;
+        let stats = self.cmdstats.get_or_init(|| {
+            let mut m = HashMap::new();
+            for c in crate::cmd::table().values() {
+                m.insert(c.full_name(), CmdStat::default());
+                for s in c.subcommands {
+                    m.insert(s.full_name(), CmdStat::default());
+                }
+            }
+            m
+        });
+        let key = match spec.parent {
+            Some(p) => format!("{}|{}", p, spec.name),
+            None => spec.name.to_string(),
+        };
+        if let Some(st) = stats.get(&key) {
+            st.calls.fetch_add(1, Relaxed);
+            st.usec.fetch_add(micros, Relaxed);
+            if failed {
+                st.failed.fetch_add(1, Relaxed);
+            }
+        }
+        let slower = self.slowlog_slower_than.load(Relaxed);
+        if slower >= 0 && micros >= slower as u64 {
+            self.slowlog_push(args, micros, client);
+        }
+    }
+
+    fn slowlog_push(&self, args: &[Bytes], micros: u64, client: u64) {
+        let max = self.config().num("slowlog-max-len") as usize;
+        let (addr, name) = match self
+            .clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&client)
+        {
+            Some(h) => (
+                h.addr.to_string(),
+                h.name
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+                    .unwrap_or_default(),
+            ),
+            None => (String::new(), Bytes::new()),
+        };
+        // Like Redis: at most 32 arguments, each at most 128 bytes.
+        let mut shown: Vec<Bytes> = args
+            .iter()
+            .take(if args.len() > 32 { 31 } else { 32 })
+            .map(|a| {
+                if a.len() > 128 {
+                    Bytes::from(format!(
+                        "{}... ({} more bytes)",
+                        String::from_utf8_lossy(&a[..128]),
+                        a.len() - 128
+                    ))
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        if args.len() > 32 {
+            shown.push(Bytes::from(format!(
+                "... ({} more arguments)",
+                args.len() - 31
+            )));
+        }
+        let e = SlowEntry {
+            id: self.slowlog_next_id.fetch_add(1, Relaxed),
+            time: crate::keyspace::now_ms() / 1000,
+            micros,
+            args: shown,
+            addr,
+            name,
+        };
+        let mut log = self.slowlog.lock().unwrap_or_else(|e| e.into_inner());
+        log.push_front(e);
+        while log.len() > max {
+            log.pop_back();
+        }
+    }
+
+    /// Sends a keyspace notification (the pub/sub work fills this in).
+    pub fn notify_keyspace(&self, _db: usize, _class: NotifyClass, _event: &str, _key: &[u8]) {}
+
+    /// Asks the server to stop.
+    pub fn request_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Binds the configured addresses.
+pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
+    let port = config.port();
+    let mut out = Vec::new();
+    let mut last_err = None;
+    for (i, a) in config.bind().iter().enumerate() {
+        let optional = config
+            .get("bind")
+            .unwrap_or("")
+            .split_whitespace()
+            .nth(i)
+            .is_some_and(|s| s.starts_with('-'));
+        let addr = if a.contains(':') {
+            format!("[{a}]:{port}")
+        } else {
+            format!("{a}:{port}")
+        };
+        match TcpListener::bind(&addr).await {
+            Ok(l) => out.push(l),
+            Err(e) if optional => tracing::debug!("optional bind {addr} skipped: {e}"),
+            Err(e) => last_err = Some(std::io::Error::new(e.kind(), format!("{addr}: {e}"))),
+        }
+    }
+    if let Some(e) = last_err {
+        return Err(e);
+    }
+    if out.is_empty() {
+        return Err(std::io::Error::other("no address to listen on"));
+    }
+    Ok(out)
+}
+
+/// Serves clients on `listeners` until `shutdown` completes or a client sends SHUTDOWN; then stops
+/// accepting, lets connections finish the replies in flight and returns.
+pub async fn run(
+    listeners: Vec<TcpListener>,
+    srv: Arc<Shared>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    if let Some(l) = listeners.first() {
+        if let Ok(a) = l.local_addr() {
+            *srv.local_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(a);
+        }
+    }
+    let (conn_tx, mut conn_rx) = mpsc::channel::<(tokio::net::TcpStream, SocketAddr)>(128);
+    let mut accept_tasks = JoinSet::new();
+    for l in listeners {
+        let tx = conn_tx.clone();
+        accept_tasks.spawn(async move {
+            loop {
+                match l.accept().await {
+                    Ok(c) => {
+                        if tx.send(c).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        // Out of descriptors and similar: back off instead of spinning.
+                        tracing::warn!("accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+    }
+    drop(conn_tx);
+    let expire_srv = srv.clone();
+    let expirer = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tick.tick().await;
+            for (db, key) in expire_srv.ks.expire_cycle(200) {
+                expire_srv.notify_keyspace(db, NotifyClass::Expired, "expired", &key);
+            }
+        }
+    });
+    let mut conns = JoinSet::new();
+    let mut stop = srv.shutdown.subscribe();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = stop.changed() => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            c = conn_rx.recv() => {
+                let Some((sock, addr)) = c else { break };
+                srv.stats.connections_received.fetch_add(1, Relaxed);
+                let s = srv.clone();
+                conns.spawn(async move { connection::serve(s, sock, addr).await });
+            }
+        }
+    }
+    tracing::info!("shutting down: no new connections, finishing replies in flight");
+    accept_tasks.abort_all();
+    expirer.abort();
+    srv.request_shutdown();
+    // Connections finish the batch they are executing and flush it; give them a bounded time.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    conns.abort_all();
+}
+
+/// Tells systemd (Type=notify) that the server is ready, when run under it.
+pub fn notify_systemd_ready() {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let mut path = path.to_string_lossy().into_owned();
+    if let Some(abs) = path.strip_prefix('@') {
+        path = format!("\0{abs}"); // Abstract socket namespace.
+    }
+    let sent = std::os::unix::net::UnixDatagram::unbound().and_then(|s| {
+        if let Some(name) = path.strip_prefix('\0') {
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+            s.send_to_addr(b"READY=1\nSTATUS=ready to accept connections", &addr)
+        } else {
+            s.send_to(b"READY=1\nSTATUS=ready to accept connections", &path)
+        }
+    });
+    if let Err(e) = sent {
+        tracing::warn!("could not notify systemd: {e}");
+    }
+}
