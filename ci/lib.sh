@@ -1,0 +1,32 @@
+# Helpers shared by the ci/ scripts.
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "need root to run: $*" >&2; return 1; fi
+}
+
+apt_install() {
+    local missing=()
+    for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+pip_install() {
+    local missing=()
+    for p in "$@"; do python3 -c "import ${p%%=*}" 2>/dev/null || missing+=("$p"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    python3 -m pip install -q --disable-pip-version-check "${missing[@]}"
+}
+
+ensure_deps() {
+    apt_install redis-server redis-tools
+    # The distribution's redis-server service is not what the tests use: they start their own.
+    if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
+        as_root systemctl stop redis-server || true
+    fi
+    pip_install redis numpy pytest
+}
