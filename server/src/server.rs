@@ -96,11 +96,16 @@ impl ClientHandle {
     }
 }
 
-/// A blocking command waiting for keys (filled in by blocking list/zset/stream commands).
+/// A blocking command that found nothing to serve. Its handler sets `Conn::block` (outside MULTI,
+/// and only if the timeout has not passed) and returns any reply, which is discarded; the
+/// connection then waits until one of `keys` is signalled ready (`Shared::signal_ready`), the
+/// deadline passes (it then sends `timeout_reply`) or the client goes away, and runs the same
+/// command again.
 #[derive(Debug, Clone)]
 pub struct BlockOn {
     pub keys: Vec<Bytes>,
     pub deadline: Option<Instant>,
+    pub timeout_reply: Reply,
 }
 
 /// Per-connection state, owned by the connection's task.
@@ -315,6 +320,9 @@ impl Shared {
             log.pop_back();
         }
     }
+
+    /// Wakes clients blocked on `key` in `db` (the blocking-commands work fills this in).
+    pub fn signal_ready(&self, _db: usize, _key: &[u8]) {}
 
     /// Sends a keyspace notification (the pub/sub work fills this in).
     pub fn notify_keyspace(&self, _db: usize, _class: NotifyClass, _event: &str, _key: &[u8]) {}

@@ -99,6 +99,13 @@ impl<'a, 'k> Ctx<'a, 'k> {
         }
     }
 
+    /// Tells clients blocked on `key` (BLPOP, BZPOPMIN, XREAD BLOCK, ...) in the selected database
+    /// that it may now serve them. Every command that adds to a list, sorted set or stream, or
+    /// moves a key into place, calls it.
+    pub fn signal_ready(&self, key: &[u8]) {
+        self.srv.signal_ready(self.conn.db, key);
+    }
+
     /// Sends a keyspace notification for `key` in the selected database.
     pub fn notify(&self, class: crate::server::NotifyClass, event: &str, key: &[u8]) {
         self.srv.notify_keyspace(self.conn.db, class, event, key);
