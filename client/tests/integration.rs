@@ -1,0 +1,7 @@
+//! Integration tests against a real respd (in-process) and a real redis-server (spawned).
+
+mod it {
+    pub mod cli;
+    pub mod lib_tests;
+    pub mod servers;
+}

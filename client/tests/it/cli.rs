@@ -1,0 +1,126 @@
+//! respd-cli: output, byte-exact files, and exit codes for each error.
+
+use std::process::{Command, Output, Stdio};
+
+use super::servers::{free_port, redis_server, respd};
+
+fn cli(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_respd-cli"))
+        .arg("--url")
+        .arg(url)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run respd-cli")
+}
+
+#[test]
+fn ping_put_get_info_ls_rm() {
+    let s = respd();
+    let dir = std::env::temp_dir().join(format!("respd-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = cli(&s.url, &["ping"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "PONG\n");
+    let src = dir.join("in.bin");
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 256) as u8).collect();
+    std::fs::write(&src, &data).unwrap();
+    let dst = dir.join("out.bin");
+    for chunk in ["1000000", "7777"] {
+        assert!(cli(
+            &s.url,
+            &[
+                "--chunk-size",
+                chunk,
+                "put",
+                "d:file",
+                src.to_str().unwrap()
+            ]
+        )
+        .status
+        .success());
+        assert!(cli(&s.url, &["get", "d:file", dst.to_str().unwrap()])
+            .status
+            .success());
+        assert_eq!(std::fs::read(&dst).unwrap(), data);
+    }
+    let info = cli(&s.url, &["info", "d:file"]);
+    assert_eq!(
+        String::from_utf8_lossy(&info.stdout),
+        "chunked value: 100000 bytes in 13 parts\n"
+    );
+    let a = respd_client::NpyArray::from_vec(vec![4, 3], &[0.5f64; 12]).unwrap();
+    std::fs::write(dir.join("a.npy"), a.to_npy()).unwrap();
+    assert!(cli(
+        &s.url,
+        &["put", "d:arr", dir.join("a.npy").to_str().unwrap()]
+    )
+    .status
+    .success());
+    let info = cli(&s.url, &["info", "d:arr"]);
+    assert!(String::from_utf8_lossy(&info.stdout).starts_with("float64 (4, 3) ("));
+    let ls = cli(&s.url, &["ls", "d:"]);
+    assert_eq!(String::from_utf8_lossy(&ls.stdout), "d:arr\nd:file\n");
+    // rm without --yes and without a terminal refuses.
+    let rm = cli(&s.url, &["rm", "d:"]);
+    assert_eq!(rm.status.code(), Some(1));
+    assert!(cli(&s.url, &["rm", "--yes", "d:"]).status.success());
+    assert_eq!(cli(&s.url, &["ls", ""]).stdout, b"");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn errors_have_messages_and_exit_codes() {
+    let s = respd();
+    let missing = cli(&s.url, &["get", "nope", "-"]);
+    assert_eq!(missing.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("key not found: nope"));
+    let dead = cli(&format!("redis://127.0.0.1:{}", free_port()), &["ping"]);
+    assert_eq!(dead.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&dead.stderr).contains("connection error"));
+    let bad = cli("nonsense://x", &["ping"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bad URL"));
+    let usage = cli(&s.url, &["frobnicate"]);
+    assert_eq!(usage.status.code(), Some(2));
+    if let Some(r) = redis_server() {
+        let mut c = redis::Client::open(r.url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        redis::cmd("RPUSH").arg("l").arg("x").exec(&mut c).unwrap();
+        let wrong = cli(&r.url, &["get", "l", "-"]);
+        assert_eq!(wrong.status.code(), Some(4));
+        assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong type"));
+    }
+}
+
+#[test]
+fn publish_and_subscribe() {
+    let Some(r) = redis_server() else { return };
+    let sub = Command::new(env!("CARGO_BIN_EXE_respd-cli"))
+        .args(["--url", &r.url, "subscribe", "news", "--count", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Publish until the subscriber is there (bounded).
+    let mut delivered = false;
+    for _ in 0..100 {
+        let mut p = Command::new(env!("CARGO_BIN_EXE_respd-cli"))
+            .args(["--url", &r.url, "publish", "news", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        p.stdin.take().unwrap().write_all(b"hi there").unwrap();
+        let out = p.wait_with_output().unwrap();
+        if String::from_utf8_lossy(&out.stdout).trim() == "1" {
+            delivered = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(delivered);
+    let out = sub.wait_with_output().unwrap();
+    assert_eq!(out.stdout, b"news\thi there\n");
+}

@@ -1,0 +1,114 @@
+//! Start servers for the tests: respd in-process on 127.0.0.1:0, redis-server as a child process.
+
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running server; stops when dropped.
+pub struct Server {
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    child: Option<Child>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// respd in this process.
+pub fn respd() -> Server {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(l.local_addr().expect("addr")).expect("send addr");
+            let shared = respd::Shared::new(respd::Config::default());
+            respd::run(vec![l], shared, async move {
+                let _ = stop_rx.await;
+            })
+            .await;
+        });
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("respd started");
+    Server {
+        url: format!("redis://{addr}"),
+        stop: Some(stop_tx),
+        thread: Some(thread),
+        child: None,
+    }
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Debian's redis-server, or `None` (with a message) when it is not installed.
+pub fn redis_server() -> Option<Server> {
+    let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+    let port = free_port();
+    let child = Command::new(&bin)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(child) = child else {
+        eprintln!("SKIP: {bin} not found; redis-server comparisons not run");
+        return None;
+    };
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(Server {
+        url: format!("redis://{addr}"),
+        stop: None,
+        thread: None,
+        child: Some(child),
+    })
+}
+
+/// Both servers (respd always, redis-server when installed).
+pub fn both() -> Vec<(&'static str, Server)> {
+    let mut v = vec![("respd", respd())];
+    if let Some(r) = redis_server() {
+        v.push(("redis-server", r));
+    }
+    v
+}
