@@ -458,10 +458,9 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
     if want("commandstats") {
         section(&mut o, "Commandstats");
         if let Some(st) = srv.cmdstats.get() {
-            let mut names: Vec<&String> = st.keys().collect();
-            names.sort();
-            for n in names {
-                let c = &st[n];
+            let mut all: Vec<&(String, crate::server::CmdStat)> = st.values().collect();
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            for (n, c) in all {
                 let calls = c.calls.load(Relaxed);
                 if calls == 0 {
                     continue;
@@ -614,7 +613,7 @@ fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
         c.store(0, Relaxed);
     }
     if let Some(st) = ctx.srv.cmdstats.get() {
-        for c in st.values() {
+        for (_, c) in st.values() {
             c.calls.store(0, Relaxed);
             c.usec.store(0, Relaxed);
             c.failed.store(0, Relaxed);

@@ -155,6 +155,8 @@ pub static PARAMS: &[Param] = &[
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
     ),
     p("io-threads", Kind::Int { min: 1, max: 128 }, "1"),
+    // respd's own: runtime worker threads, 0 = one per core but one.
+    fixed("worker-threads", Kind::Int { min: 0, max: 1024 }, "0"),
     p("unixsocket", Kind::Str, ""),
     p("tls-port", Kind::Int { min: 0, max: 65535 }, "0"),
 ];
