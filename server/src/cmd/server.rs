@@ -192,7 +192,7 @@ static COMMAND_SUBS: &[CommandSpec] = &[
     subcommand!(
         "command",
         "getkeys",
-        -3,
+        -4,
         LS,
         (0, 0, 0),
         "2.8.13",
@@ -578,7 +578,9 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             ));
         };
         if !seen.insert(param.name) {
-            return Reply::err(format!("Duplicate parameter - {name}"));
+            return Reply::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            ));
         }
         if param.immutable {
             return Reply::err(format!(
@@ -691,7 +693,7 @@ fn command_info(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     Reply::Array(
         a[2..]
             .iter()
-            .map(|n| find_spec(n).map_or(Reply::NilArray, spec_info))
+            .map(|n| find_spec(n).map_or(Reply::Nil, spec_info))
             .collect(),
     )
 }
