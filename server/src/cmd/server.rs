@@ -549,12 +549,21 @@ fn config_get(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let mut seen = std::collections::HashSet::new();
     for pat in &a[2..] {
         let pat = text(pat).to_ascii_lowercase();
-        for (name, v) in c.iter() {
-            if glob_match(pat.as_bytes(), name.as_bytes(), true) && seen.insert(name) {
-                out.push((
-                    Reply::bulk(Bytes::from_static(name.as_bytes())),
-                    Reply::bulk(Bytes::from(v.to_string())),
-                ));
+        for p in crate::config::PARAMS {
+            for name in std::iter::once(p.name).chain(p.alias) {
+                if glob_match(pat.as_bytes(), name.as_bytes(), true) && seen.insert(name) {
+                    let mut v = c.get(p.name).unwrap_or_default().to_string();
+                    if p.name == "dir" {
+                        // Redis shows the working directory it changed into: an absolute path.
+                        if let Ok(abs) = std::fs::canonicalize(&v) {
+                            v = abs.display().to_string();
+                        }
+                    }
+                    out.push((
+                        Reply::bulk(Bytes::from_static(name.as_bytes())),
+                        Reply::bulk(Bytes::from(v)),
+                    ));
+                }
             }
         }
     }
@@ -585,6 +594,11 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         if param.immutable {
             return Reply::err(format!(
                 "CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            ));
+        }
+        if param.protected && next.get("enable-protected-configs") != Some("yes") {
+            return Reply::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
             ));
         }
         if let Err(msg) = next.set(&name, &text(&p[1])) {
