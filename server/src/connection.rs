@@ -133,7 +133,16 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
             if handle.killed.load(Relaxed) || *stop.borrow() {
                 return Ok(());
             }
+            // Redis's `timeout`: idle clients are closed, except subscribers.
+            let idle_limit = srv.idle_timeout();
+            let idle = tokio::time::sleep(std::time::Duration::from_secs(idle_limit.max(1)));
+            let may_time_out =
+                idle_limit > 0 && conn.subscriptions.is_empty() && conn.psubscriptions.is_empty();
             tokio::select! {
+                _ = idle, if may_time_out => {
+                    tracing::debug!("closing idle client {addr}");
+                    return Ok(());
+                }
                 n = rd.read_buf(parser.read_target()) => {
                     let n = n?;
                     if n == 0 {

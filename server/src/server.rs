@@ -161,6 +161,7 @@ pub struct Shared {
     max_bulk: AtomicU64,
     query_buffer_limit: AtomicU64,
     auth_required: AtomicBool,
+    idle_timeout: AtomicU64,
     slowlog_slower_than: std::sync::atomic::AtomicI64,
     /// Set when the server should stop (SHUTDOWN or a signal).
     pub shutdown: watch::Sender<bool>,
@@ -190,6 +191,7 @@ impl Shared {
             max_bulk: AtomicU64::new(0),
             query_buffer_limit: AtomicU64::new(0),
             auth_required: AtomicBool::new(false),
+            idle_timeout: AtomicU64::new(0),
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(10000),
             shutdown: tx,
         });
@@ -209,6 +211,7 @@ impl Shared {
         self.query_buffer_limit
             .store(c.num("client-query-buffer-limit"), Relaxed);
         self.auth_required.store(c.requirepass().is_some(), Relaxed);
+        self.idle_timeout.store(c.num("timeout"), Relaxed);
         let slower = c
             .get("slowlog-log-slower-than")
             .and_then(|v| v.parse().ok())
@@ -222,6 +225,11 @@ impl Shared {
             max_bulk: self.max_bulk.load(Relaxed),
             query_buffer: self.query_buffer_limit.load(Relaxed),
         }
+    }
+
+    /// Seconds after which an idle client is closed (`timeout`), 0 for never.
+    pub fn idle_timeout(&self) -> u64 {
+        self.idle_timeout.load(Relaxed)
     }
 
     /// Whether clients must AUTH first.

@@ -179,3 +179,13 @@ fn resp3_replies() {
     assert_eq!(c.cmd(&[b"GET", b"nope"]), b"_\r\n");
     assert!(c.cmd(&[b"CONFIG", b"GET", b"port"]).starts_with(b"%1\r\n"));
 }
+
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let srv = TestServer::start(&[("timeout", "1")]);
+    let mut c = srv.client();
+    assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n");
+    let t = std::time::Instant::now();
+    assert!(c.closed());
+    assert!(t.elapsed() >= Duration::from_millis(900));
+}
