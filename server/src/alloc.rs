@@ -64,9 +64,11 @@ pub fn mark_installed() {
     INSTALLED.store(1, Relaxed);
 }
 
-/// Bytes held on the heap: exact under [`Counting`], else the resident set size.
+/// Bytes held on the heap for data: exact under [`Counting`] (else the resident set size),
+/// without the idle large-value buffers kept for reuse, which Redis's allocator would not count
+/// either.
 pub fn used_memory() -> usize {
-    if INSTALLED.load(Relaxed) == 1 {
+    let heap = if INSTALLED.load(Relaxed) == 1 {
         COUNTERS
             .iter()
             .map(|c| c.0.load(Relaxed))
@@ -74,7 +76,8 @@ pub fn used_memory() -> usize {
             .max(0) as usize
     } else {
         rss()
-    }
+    };
+    heap.saturating_sub(crate::resp::pool::idle_bytes())
 }
 
 /// Resident set size from /proc.

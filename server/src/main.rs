@@ -37,7 +37,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config);
+    if let Err(e) = init_logging(&config) {
+        eprintln!("respd: {e:#}");
+        return ExitCode::from(2);
+    }
     match serve(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -67,20 +70,34 @@ fn load_config(flags: &Flags) -> anyhow::Result<respd::Config> {
     Ok(config)
 }
 
-fn init_logging(config: &respd::Config) {
+/// Logs to standard output (journald under systemd), or appended to `logfile` when set.
+fn init_logging(config: &respd::Config) -> anyhow::Result<()> {
     let level = match config.get("loglevel").unwrap_or("notice") {
         "debug" => "debug",
-        "verbose" => "info",
-        "notice" => "info",
+        "verbose" | "notice" => "info",
         "warning" => "warn",
         _ => "error",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RESPD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match config.get("logfile").filter(|f| !f.is_empty()) {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open logfile '{path}'"))?;
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
+        }
+        None => builder.init(),
+    }
+    Ok(())
 }
 
 /// Worker threads: `worker-threads`, or by default one per core but one, which is left to the

@@ -162,6 +162,8 @@ pub struct Shared {
     query_buffer_limit: AtomicU64,
     auth_required: AtomicBool,
     idle_timeout: AtomicU64,
+    maxmemory: AtomicU64,
+    policy: Mutex<crate::keyspace::Policy>,
     slowlog_slower_than: std::sync::atomic::AtomicI64,
     /// Set when the server should stop (SHUTDOWN or a signal).
     pub shutdown: watch::Sender<bool>,
@@ -192,6 +194,8 @@ impl Shared {
             query_buffer_limit: AtomicU64::new(0),
             auth_required: AtomicBool::new(false),
             idle_timeout: AtomicU64::new(0),
+            maxmemory: AtomicU64::new(0),
+            policy: Mutex::new(crate::keyspace::Policy::NoEviction),
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(10000),
             shutdown: tx,
         });
@@ -212,6 +216,9 @@ impl Shared {
             .store(c.num("client-query-buffer-limit"), Relaxed);
         self.auth_required.store(c.requirepass().is_some(), Relaxed);
         self.idle_timeout.store(c.num("timeout"), Relaxed);
+        self.maxmemory.store(c.num("maxmemory"), Relaxed);
+        *self.policy.lock().unwrap_or_else(|e| e.into_inner()) =
+            crate::keyspace::Policy::parse(c.get("maxmemory-policy").unwrap_or("noeviction"));
         let slower = c
             .get("slowlog-log-slower-than")
             .and_then(|v| v.parse().ok())
@@ -230,6 +237,30 @@ impl Shared {
     /// Seconds after which an idle client is closed (`timeout`), 0 for never.
     pub fn idle_timeout(&self) -> u64 {
         self.idle_timeout.load(Relaxed)
+    }
+
+    /// Evicts keys until memory is under `maxmemory`; false if that is not possible (OOM).
+    pub fn make_room(&self) -> bool {
+        let max = self.maxmemory.load(Relaxed);
+        if max == 0 || (crate::alloc::used_memory() as u64) <= max {
+            return true;
+        }
+        crate::resp::pool::clear(); // Under pressure, buffers kept for reuse go first.
+        let policy = *self.policy.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: a value freed by another thread meanwhile must not make this spin.
+        for _ in 0..10_000 {
+            if (crate::alloc::used_memory() as u64) <= max {
+                return true;
+            }
+            match self.ks.evict_one(policy) {
+                Some((db, key)) => {
+                    self.stats.evicted_keys.fetch_add(1, Relaxed);
+                    self.notify_keyspace(db, NotifyClass::Evicted, "evicted", &key);
+                }
+                None => return false,
+            }
+        }
+        (crate::alloc::used_memory() as u64) <= max
     }
 
     /// Whether clients must AUTH first.

@@ -182,6 +182,9 @@ pub fn dispatch(srv: &Shared, conn: &mut Conn, held: Option<&mut Locked>, args: 
         }
         return Reply::simple("QUEUED");
     }
+    if held.is_none() && spec.flags.contains(Flags::DENYOOM) && !srv.make_room() {
+        return Reply::error("OOM command not allowed when used memory > 'maxmemory'.");
+    }
     let start = Instant::now();
     conn.now_ms = srv.unix_ms_at(start);
     let mut ctx = Ctx { srv, conn, held };

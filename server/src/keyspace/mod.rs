@@ -2,10 +2,12 @@
 //! so clients working on different keys proceed in parallel. Handlers reach it through a [`View`]
 //! that holds the locks of the shards they named, always taken in shard order.
 
+mod evict;
 pub mod stream;
 mod value;
 pub mod zset;
 
+pub use evict::Policy;
 pub use value::{Entry, Value};
 
 use bytes::Bytes;

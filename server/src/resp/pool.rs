@@ -56,6 +56,12 @@ pub fn purge() {
     drop(stale); // Freed outside the lock.
 }
 
+/// Frees every idle buffer at once (memory pressure).
+pub fn clear() {
+    let all = std::mem::take(&mut *pool());
+    drop(all);
+}
+
 /// Bytes held idle in the pool.
 pub fn idle_bytes() -> usize {
     pool().iter().map(|b| b.buf.capacity()).sum()
