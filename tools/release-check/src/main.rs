@@ -41,6 +41,8 @@ enum Command {
         #[arg(long)]
         unreleased: bool,
     },
+    /// Print the tag that names this tree's workspace version (0.0.1 -> V00-00-01).
+    WorkspaceTag,
 }
 
 fn main() -> ExitCode {
@@ -52,6 +54,12 @@ fn main() -> ExitCode {
             no_git,
         } => run_check(&flags.root, base, *history, *no_git),
         Command::BuildInfo { tag, unreleased } => build_info(&flags.root, tag, *unreleased),
+        Command::WorkspaceTag => load_workspace_version(&flags.root).and_then(|v| {
+            let t = check::workspace_tag(&v)
+                .with_context(|| format!("workspace version {v} has no tag form"))?;
+            println!("{t}");
+            Ok(())
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
