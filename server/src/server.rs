@@ -129,6 +129,8 @@ pub struct Conn {
     pub psubscriptions: HashSet<Bytes>,
     /// Set by a blocking command that found nothing to do yet.
     pub block: Option<BlockOn>,
+    /// The running command's clock (Unix ms), read once per command by dispatch.
+    pub now_ms: u64,
 }
 
 impl Conn {
@@ -143,10 +145,13 @@ pub struct Shared {
     pub ks: Keyspace,
     pub config: RwLock<Config>,
     pub stats: Stats,
-    pub cmdstats: OnceLock<HashMap<String, CmdStat>>,
+    /// Call counters per command, keyed by the address of its static spec (no string work per call).
+    pub cmdstats: OnceLock<HashMap<usize, (String, CmdStat), foldhash::fast::RandomState>>,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
     pub next_client_id: AtomicU64,
     pub started: Instant,
+    /// Unix time in ms at `started`: command clocks are derived from one monotonic reading.
+    started_unix_ms: u64,
     pub run_id: String,
     /// The address actually bound (port 0 resolves here).
     pub local_addr: Mutex<Option<SocketAddr>>,
@@ -177,6 +182,7 @@ impl Shared {
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
             started: Instant::now(),
+            started_unix_ms: crate::keyspace::now_ms(),
             run_id,
             local_addr: Mutex::new(None),
             slowlog: Mutex::new(VecDeque::new()),
@@ -223,6 +229,11 @@ impl Shared {
         self.auth_required.load(Relaxed)
     }
 
+    /// Unix milliseconds at a monotonic instant.
+    pub fn unix_ms_at(&self, t: Instant) -> u64 {
+        self.started_unix_ms + t.saturating_duration_since(self.started).as_millis() as u64
+    }
+
     /// Milliseconds since start.
     pub fn uptime_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
@@ -240,20 +251,22 @@ impl Shared {
         self.stats.commands_processed.fetch_add(1, Relaxed);
         let micros = took.as_micros() as u64;
         let stats = self.cmdstats.get_or_init(|| {
-            let mut m = HashMap::new();
+            let mut m = HashMap::default();
             for c in crate::cmd::table().values() {
-                m.insert(c.full_name(), CmdStat::default());
+                m.insert(
+                    *c as *const CommandSpec as usize,
+                    (c.full_name(), CmdStat::default()),
+                );
                 for s in c.subcommands {
-                    m.insert(s.full_name(), CmdStat::default());
+                    m.insert(
+                        s as *const CommandSpec as usize,
+                        (s.full_name(), CmdStat::default()),
+                    );
                 }
             }
             m
         });
-        let key = match spec.parent {
-            Some(p) => format!("{}|{}", p, spec.name),
-            None => spec.name.to_string(),
-        };
-        if let Some(st) = stats.get(&key) {
+        if let Some((_, st)) = stats.get(&(spec as *const CommandSpec as usize)) {
             st.calls.fetch_add(1, Relaxed);
             st.usec.fetch_add(micros, Relaxed);
             if failed {
