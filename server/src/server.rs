@@ -417,6 +417,7 @@ pub async fn run(
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
             tick.tick().await;
+            crate::resp::pool::purge();
             for (db, key) in expire_srv.ks.expire_cycle(200) {
                 expire_srv.notify_keyspace(db, NotifyClass::Expired, "expired", &key);
             }
