@@ -51,7 +51,7 @@ impl Subscription {
             conn.set_read_timeout(Some(Duration::from_secs(10)))?;
             let v = conn.recv_response()?;
             if let redis::Value::ServerError(e) = v {
-                return Err(Error::Server(format!("{e:?}")));
+                return Err(Error::Server(e.to_string()));
             }
         }
         Ok(Subscription { conn })
