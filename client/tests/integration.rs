@@ -2,6 +2,7 @@
 
 mod it {
     pub mod cli;
+    pub mod cluster;
     pub mod lib_tests;
     pub mod servers;
 }
