@@ -10,6 +10,7 @@ pub mod keys;
 pub mod server;
 pub mod setops;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 mod table;
 

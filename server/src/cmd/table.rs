@@ -195,7 +195,7 @@ macro_rules! subcommand {
 }
 
 /// Every family's commands.
-fn families() -> [&'static [CommandSpec]; 6] {
+fn families() -> [&'static [CommandSpec]; 7] {
     [
         super::strings::COMMANDS,
         super::keys::COMMANDS,
@@ -203,6 +203,7 @@ fn families() -> [&'static [CommandSpec]; 6] {
         super::server::COMMANDS,
         super::hashes::COMMANDS,
         super::sets::COMMANDS,
+        super::sort::COMMANDS,
     ]
 }
 
