@@ -157,6 +157,8 @@ pub struct Shared {
     query_buffer_limit: AtomicU64,
     auth_required: AtomicBool,
     slowlog_slower_than: std::sync::atomic::AtomicI64,
+    /// Hash/set/zset encoding thresholds (OBJECT ENCODING), read on every write to those types.
+    pub encoding_limits: crate::keyspace::EncodingLimits,
     /// Set when the server should stop (SHUTDOWN or a signal).
     pub shutdown: watch::Sender<bool>,
 }
@@ -185,6 +187,7 @@ impl Shared {
             query_buffer_limit: AtomicU64::new(0),
             auth_required: AtomicBool::new(false),
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(10000),
+            encoding_limits: Default::default(),
             shutdown: tx,
         });
         s.config_changed();
@@ -208,6 +211,7 @@ impl Shared {
             .and_then(|v| v.parse().ok())
             .unwrap_or(10000);
         self.slowlog_slower_than.store(slower, Relaxed);
+        self.encoding_limits.load_from(&c);
     }
 
     /// Protocol limits now in force.

@@ -42,11 +42,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// The `hash-max-listpack-*` limits from the configuration.
 pub fn limits(ctx: &Ctx) -> HashLimits {
-    let c = ctx.srv.config();
-    HashLimits {
-        entries: c.num("hash-max-listpack-entries") as usize,
-        value: c.num("hash-max-listpack-value") as usize,
-    }
+    ctx.srv.encoding_limits.hash()
 }
 
 /// The hash at `key` for reading: Ok(None) if missing, WRONGTYPE if another type.

@@ -8,9 +8,9 @@ use crate::resp::Reply;
 use crate::server::NotifyClass;
 use bytes::Bytes;
 
-/// The sets of `keys`, in order (None for a missing key). `strict` makes a missing key end the
-/// lookups early, as SINTER does; otherwise every key is type-checked.
-fn load<'v>(v: &'v mut View, keys: &[Bytes]) -> Result<Vec<Option<Set>>, Reply> {
+/// The sets of `keys`, in order (None for a missing key); WRONGTYPE if any key holds another type.
+/// Copies, because the view lends one value at a time (members are refcounted `Bytes`).
+fn load(v: &mut View, keys: &[Bytes]) -> Result<Vec<Option<Set>>, Reply> {
     let mut out = Vec::with_capacity(keys.len());
     for k in keys {
         out.push(read(v, k)?.cloned());
