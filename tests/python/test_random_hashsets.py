@@ -155,3 +155,35 @@ def test_big_collections_scan_and_encoding(respd):
         cursor, part = r.sscan("s", cursor, count=50)
         seen |= set(part)
     assert {f"m{i}".encode() for i in range(1, 1000, 2)} <= seen
+
+
+@pytest.mark.parametrize(
+    "noop, change",
+    [
+        (("SADD", "s", "a"), ("SADD", "s", "new")),
+        (("SREM", "s", "zz"), ("SREM", "s", "a")),
+        (("SPOP", "s", "0"), ("SPOP", "s")),
+        (("SMOVE", "s", "t", "zz"), ("SMOVE", "s", "t", "a")),
+        (("HDEL", "h", "zz"), ("HDEL", "h", "f")),
+        (("HSETNX", "h", "f", "x"), ("HSETNX", "h", "g", "x")),
+    ],
+)
+def test_writes_that_change_nothing_leave_watch_alone(respd, redis_server, noop, change):
+    """Redis marks a WATCHed key modified only when a command really changed it."""
+    for srv in (respd, redis_server):
+        r, other = srv.client(), srv.client()
+        r.flushall()
+        r.sadd("s", "a", "b")
+        r.hset("h", "f", "v")
+        for cmd, committed in ((noop, True), (change, False)):
+            with r.pipeline() as p:
+                p.watch(noop[1])
+                other.execute_command(*cmd)
+                p.multi()
+                p.ping()
+                try:
+                    p.execute()
+                    ok = True
+                except Exception:
+                    ok = False
+            assert ok == committed, (srv.name, cmd)

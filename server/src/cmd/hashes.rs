@@ -70,6 +70,16 @@ fn write<'v>(v: &'v mut View, key: &Bytes, create: bool) -> Result<Option<&'v mu
     }
 }
 
+/// The hash at `key` without counting an access: lets a write that changes nothing leave WATCHers
+/// undisturbed, as Redis does.
+fn peek<'v>(v: &'v mut View, key: &[u8]) -> Result<Option<&'v Hash>, Reply> {
+    match v.peek(key).map(|e| &e.value) {
+        None => Ok(None),
+        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(_) => Err(wrongtype()),
+    }
+}
+
 /// Runs a read-only closure on the hash at `a[1]`, counting the lookup.
 fn with_read<R>(
     ctx: &mut Ctx,
@@ -115,10 +125,8 @@ fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let lim = limits(ctx);
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
-        if let Some(h) = write(v, key, false)? {
-            if h.contains(&a[2]) {
-                return Ok(false);
-            }
+        if peek(v, key)?.is_some_and(|h| h.contains(&a[2])) {
+            return Ok(false);
         }
         let h = write(v, key, true)?.ok_or_else(wrongtype)?;
         h.insert(a[2].clone(), a[3].clone(), lim);
@@ -158,6 +166,9 @@ fn hdel(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
         let mut evs = Events::new();
+        if !peek(v, key)?.is_some_and(|h| a[2..].iter().any(|f| h.contains(f))) {
+            return Ok((0, evs));
+        }
         let Some(h) = write(v, key, false)? else {
             return Ok((0, evs));
         };

@@ -207,6 +207,9 @@ pub fn smove(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             let has = read(v, src)?.is_some_and(|s| s.contains(m));
             return Ok((i64::from(has), evs));
         }
+        if !super::sets::peek(v, src)?.is_some_and(|s| s.contains(m)) {
+            return Ok((0, evs));
+        }
         let removed = write(v, src, false)?.is_some_and(|s| s.remove(m));
         if !removed {
             return Ok((0, evs));

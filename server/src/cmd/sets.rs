@@ -77,6 +77,16 @@ pub fn write<'v>(v: &'v mut View, key: &Bytes, create: bool) -> Result<Option<&'
     }
 }
 
+/// The set at `key` without counting an access: lets a write that changes nothing leave WATCHers
+/// undisturbed, as Redis does.
+pub fn peek<'v>(v: &'v mut View, key: &[u8]) -> Result<Option<&'v Set>, Reply> {
+    match v.peek(key).map(|e| &e.value) {
+        None => Ok(None),
+        Some(Value::Set(s)) => Ok(Some(s)),
+        Some(_) => Err(wrongtype()),
+    }
+}
+
 /// Runs a read-only closure on the set at `key`, counting the lookup.
 fn with_read<R>(ctx: &mut Ctx, key: &Bytes, f: impl FnOnce(Option<&Set>) -> R) -> Result<R, Reply> {
     let r = ctx.with_key(key, |v| read(v, key).map(|s| (s.is_some(), f(s))));
@@ -95,6 +105,9 @@ fn sadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let max = max_intset(ctx);
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
+        if peek(v, key)?.is_some_and(|s| a[2..].iter().all(|m| s.contains(m))) {
+            return Ok(0);
+        }
         let s = write(v, key, true)?.ok_or_else(wrongtype)?;
         Ok(a[2..]
             .iter()
@@ -124,6 +137,9 @@ fn srem(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
         let mut evs = Events::new();
+        if !peek(v, key)?.is_some_and(|s| a[2..].iter().any(|m| s.contains(m))) {
+            return Ok((0, evs));
+        }
         let Some(s) = write(v, key, false)? else {
             return Ok((0, evs));
         };
@@ -185,6 +201,12 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     };
     let r = ctx.with_key(key, |v| {
         let mut evs = Events::new();
+        if peek(v, key)?.is_none() {
+            return Ok((None, evs));
+        }
+        if count == Some(0) {
+            return Ok((Some(Vec::new()), evs));
+        }
         let Some(s) = write(v, key, false)? else {
             return Ok((None, evs));
         };

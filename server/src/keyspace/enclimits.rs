@@ -19,10 +19,12 @@ impl EncodingLimits {
     /// Copies the thresholds from a configuration.
     pub fn load_from(&self, c: &Config) {
         let n = |name| c.num(name) as usize;
-        self.hash_entries.store(n("hash-max-listpack-entries"), Relaxed);
+        self.hash_entries
+            .store(n("hash-max-listpack-entries"), Relaxed);
         self.hash_value.store(n("hash-max-listpack-value"), Relaxed);
         self.set_intset.store(n("set-max-intset-entries"), Relaxed);
-        self.zset_entries.store(n("zset-max-listpack-entries"), Relaxed);
+        self.zset_entries
+            .store(n("zset-max-listpack-entries"), Relaxed);
         self.zset_value.store(n("zset-max-listpack-value"), Relaxed);
     }
 
@@ -41,6 +43,9 @@ impl EncodingLimits {
 
     /// `zset-max-listpack-entries` and `-value`.
     pub fn zset(&self) -> (usize, usize) {
-        (self.zset_entries.load(Relaxed), self.zset_value.load(Relaxed))
+        (
+            self.zset_entries.load(Relaxed),
+            self.zset_value.load(Relaxed),
+        )
     }
 }
