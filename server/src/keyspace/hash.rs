@@ -15,7 +15,7 @@ pub struct HashLimits {
 /// A hash: field -> value.
 #[derive(Debug, Clone, Default)]
 pub struct Hash {
-    map: IndexMap<Bytes, Bytes>,
+    map: IndexMap<Bytes, Bytes, super::KeyHasher>,
     /// Converted to a hash table (Redis never converts back).
     table: bool,
 }

@@ -7,7 +7,7 @@ use indexmap::IndexSet;
 /// A set of strings.
 #[derive(Debug, Clone)]
 pub struct Set {
-    set: IndexSet<Bytes>,
+    set: IndexSet<Bytes, super::KeyHasher>,
     /// Still an intset: every member is an integer in canonical form.
     intset: bool,
 }
@@ -15,7 +15,7 @@ pub struct Set {
 impl Default for Set {
     fn default() -> Self {
         Set {
-            set: IndexSet::new(),
+            set: IndexSet::default(),
             intset: true,
         }
     }
