@@ -38,7 +38,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("srandmember", -2, R, (1, 1, 1), "set", "1.0.0", ACL_RS, srandmember, "Get one or multiple random members from a set"),
     command!("smove", 4, WF, (1, 2, 1), "set", "1.0.0", ACL_WF, smove, "Moves a member from one set to another."),
     command!("sinter", -2, R, (1, -1, 1), "set", "1.0.0", ACL_RS, sinter, "Returns the intersect of multiple sets."),
-    command!("sintercard", -3, R, (0, 0, 0), "set", "7.0.0", ACL_RS, sintercard, "Returns the number of members of the intersect of multiple sets."),
+    command!("sintercard", -3, Flags(Flags::READONLY.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "set", "7.0.0", ACL_RS, sintercard, "Returns the number of members of the intersect of multiple sets."),
     command!("sinterstore", -3, WD, (1, -1, 1), "set", "1.0.0", ACL_WS, sinterstore, "Stores the intersect of multiple sets in a key."),
     command!("sunion", -2, R, (1, -1, 1), "set", "1.0.0", ACL_RS, sunion, "Returns the union of multiple sets."),
     command!("sunionstore", -3, WD, (1, -1, 1), "set", "1.0.0", ACL_WS, sunionstore, "Stores the union of multiple sets in a key."),

@@ -10,27 +10,32 @@ use bytes::Bytes;
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
+const W: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0 | Flags::MOVABLEKEYS.0);
+const R: Flags = Flags(Flags::READONLY.0 | Flags::MOVABLEKEYS.0);
+const ACL_W: &[&str] = &["write", "set", "sortedset", "list", "slow", "dangerous"];
+const ACL_R: &[&str] = &["read", "set", "sortedset", "list", "slow", "dangerous"];
+
 /// The sort family.
 pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "sort",
         -2,
-        Flags(Flags::WRITE.0 | Flags::DENYOOM.0),
+        W,
         (1, 1, 1),
         "generic",
         "1.0.0",
-        &["write", "set", "sortedset", "list", "slow", "dangerous"],
+        ACL_W,
         sort,
         "Sorts the elements in a list, a set, or a sorted set, optionally storing the result."
     ),
     command!(
         "sort_ro",
         -2,
-        Flags::READONLY,
+        R,
         (1, 1, 1),
         "generic",
         "7.0.0",
-        &["read", "set", "sortedset", "list", "slow", "dangerous"],
+        ACL_R,
         sort_ro,
         "Returns the sorted elements of a list, a set, or a sorted set."
     ),

@@ -512,21 +512,20 @@ pub fn fmt_float_human(f: f64) -> String {
 }
 
 fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let by = match float(&a[2]) {
-        Ok(f) => f,
-        Err(e) => return e,
-    };
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
         let cur = match get_str(v, key)? {
-            None => 0.0,
-            Some(b) => super::parse_float(&b).ok_or(Reply::error(super::ERR_NOT_FLOAT))?,
+            None => Bytes::from_static(b"0"),
+            Some(b) => {
+                super::parse_float(&b).ok_or(Reply::error(super::ERR_NOT_FLOAT))?;
+                b
+            }
         };
-        let n = cur + by;
-        if !n.is_finite() {
-            return Err(Reply::error("ERR increment would produce NaN or Infinity"));
-        }
-        let s = Bytes::from(fmt_float_human(n));
+        float(&a[2])?;
+        // Redis adds in `long double`: 0.1 + 0.2 is "0.3" there (see ldouble).
+        let s = crate::ldouble::add_human(&cur, &a[2])
+            .map(Bytes::from)
+            .ok_or(Reply::error("ERR increment would produce NaN or Infinity"))?;
         v.set_keep_ttl(key.clone(), Value::Str(s.clone()));
         Ok(s)
     });

@@ -11,8 +11,8 @@ mod value;
 pub mod zset;
 
 pub use enclimits::EncodingLimits;
-pub use hash::{Hash, HashLimits};
 pub use evict::Policy;
+pub use hash::{Hash, HashLimits};
 pub use set::Set;
 pub use value::{Entry, Value};
 
