@@ -1,81 +1,81 @@
 //! Set algebra across keys: SINTER, SUNION, SDIFF, their STORE forms, SINTERCARD and SMOVE.
 
 use super::coll::{fire, Events};
-use super::sets::{drop_if_empty, max_intset, read, set_reply, write};
+use super::sets::{drop_if_empty, max_intset, peek, read, set_reply, write};
 use super::{eq, syntax, wrongtype, Ctx};
 use crate::keyspace::{Set, Value, View};
 use crate::resp::Reply;
 use crate::server::NotifyClass;
 use bytes::Bytes;
 
-/// The sets of `keys`, in order (None for a missing key); WRONGTYPE if any key holds another type.
-/// Copies, because the view lends one value at a time (members are refcounted `Bytes`).
-fn load(v: &mut View, keys: &[Bytes]) -> Result<Vec<Option<Set>>, Reply> {
-    let mut out = Vec::with_capacity(keys.len());
+/// Type-checks every key (WRONGTYPE if any holds another type; Redis checks them all before
+/// computing) and returns the set sizes, None for a missing key. Each lookup counts as a read.
+fn sizes(v: &mut View, keys: &[Bytes]) -> Result<Vec<Option<usize>>, Reply> {
+    keys.iter()
+        .map(|k| Ok(read(v, k)?.map(|s| s.len())))
+        .collect()
+}
+
+/// Members of the intersection in the order SINTER replies with (the smallest set's), at most
+/// `limit` of them (0: all). Works from the smallest set, so a small set against a huge one
+/// costs the small one's size.
+fn intersect(v: &mut View, keys: &[Bytes], limit: usize) -> Result<Vec<Bytes>, Reply> {
+    let sizes = sizes(v, keys)?;
+    if sizes.iter().any(Option::is_none) {
+        return Ok(Vec::new());
+    }
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by_key(|&i| sizes[i]);
+    let mut cand = peek(v, &keys[order[0]])?
+        .map(|s| s.members())
+        .unwrap_or_default();
+    for &i in &order[1..] {
+        if cand.is_empty() {
+            break;
+        }
+        if let Some(s) = peek(v, &keys[i])? {
+            cand.retain(|m| s.contains(m));
+        }
+    }
+    if limit > 0 {
+        cand.truncate(limit);
+    }
+    Ok(cand)
+}
+
+fn union(v: &mut View, keys: &[Bytes], max_intset: usize) -> Result<Set, Reply> {
+    sizes(v, keys)?;
+    let mut out = Set::new();
     for k in keys {
-        out.push(read(v, k)?.cloned());
+        if let Some(s) = peek(v, k)? {
+            for m in s.iter() {
+                out.insert(m.clone(), max_intset);
+            }
+        }
     }
     Ok(out)
 }
 
-/// The intersection of `sets` in Redis's order (the smallest set's), stopping at `limit` (0: all).
-fn intersect(sets: &[Option<Set>], limit: usize, max_intset: usize) -> Set {
-    let mut out = Set::new();
-    if sets.iter().any(|s| s.is_none()) {
-        return out;
-    }
-    let mut sets: Vec<&Set> = sets.iter().flatten().collect();
-    sets.sort_by_key(|s| s.len());
-    let Some((first, rest)) = sets.split_first() else {
-        return out;
-    };
-    for m in first.members() {
-        if rest.iter().all(|s| s.contains(&m)) {
-            out.insert(m, max_intset);
-            if limit > 0 && out.len() >= limit {
-                break;
-            }
+fn diff(v: &mut View, keys: &[Bytes], max_intset: usize) -> Result<Set, Reply> {
+    sizes(v, keys)?;
+    let mut cand: Vec<Bytes> = peek(v, &keys[0])?
+        .map(|s| s.iter().cloned().collect())
+        .unwrap_or_default();
+    for k in &keys[1..] {
+        if cand.is_empty() {
+            break;
+        }
+        if let Some(s) = peek(v, k)? {
+            cand.retain(|m| !s.contains(m));
         }
     }
-    out
+    Ok(to_set(cand, max_intset))
 }
 
-/// Members of an intersection, in the order SINTER replies with (the smallest set's order).
-fn intersect_ordered(sets: &[Option<Set>]) -> Vec<Bytes> {
-    if sets.iter().any(|s| s.is_none()) {
-        return Vec::new();
-    }
-    let mut sets: Vec<&Set> = sets.iter().flatten().collect();
-    sets.sort_by_key(|s| s.len());
-    let Some((first, rest)) = sets.split_first() else {
-        return Vec::new();
-    };
-    first
-        .members()
-        .into_iter()
-        .filter(|m| rest.iter().all(|s| s.contains(m)))
-        .collect()
-}
-
-fn union(sets: &[Option<Set>], max_intset: usize) -> Set {
+fn to_set(members: Vec<Bytes>, max_intset: usize) -> Set {
     let mut out = Set::new();
-    for s in sets.iter().flatten() {
-        for m in s.iter() {
-            out.insert(m.clone(), max_intset);
-        }
-    }
-    out
-}
-
-fn diff(sets: &[Option<Set>], max_intset: usize) -> Set {
-    let mut out = Set::new();
-    let Some(Some(first)) = sets.first() else {
-        return out;
-    };
-    for m in first.iter() {
-        if !sets[1..].iter().flatten().any(|s| s.contains(m)) {
-            out.insert(m.clone(), max_intset);
-        }
+    for m in members {
+        out.insert(m, max_intset);
     }
     out
 }
@@ -87,11 +87,12 @@ enum Op {
     Diff,
 }
 
-fn compute(op: Op, sets: &[Option<Set>], max: usize) -> Set {
+/// The result as a set built the way Redis builds it (intset while it can).
+fn compute(v: &mut View, op: Op, keys: &[Bytes], max: usize) -> Result<Set, Reply> {
     match op {
-        Op::Inter => intersect(sets, 0, max),
-        Op::Union => union(sets, max),
-        Op::Diff => diff(sets, max),
+        Op::Inter => Ok(to_set(intersect(v, keys, 0)?, max)),
+        Op::Union => union(v, keys, max),
+        Op::Diff => diff(v, keys, max),
     }
 }
 
@@ -99,10 +100,9 @@ fn read_op(ctx: &mut Ctx, a: &[Bytes], op: Op) -> Reply {
     let max = max_intset(ctx);
     let keys = &a[1..];
     let r = ctx.with_keys(keys, |v| {
-        let sets = load(v, keys)?;
         Ok(match op {
-            Op::Inter => intersect_ordered(&sets),
-            _ => compute(op, &sets, max).members(),
+            Op::Inter => intersect(v, keys, 0)?,
+            _ => compute(v, op, keys, max)?.members(),
         })
     });
     r.map_or_else(|e| e, set_reply)
@@ -113,8 +113,7 @@ fn store_op(ctx: &mut Ctx, a: &[Bytes], op: Op, event: &'static str) -> Reply {
     let dst = &a[1];
     let keys = &a[2..];
     let r = ctx.with_keys(&a[1..], |v| {
-        let sets = load(v, keys)?;
-        let out = compute(op, &sets, max);
+        let out = compute(v, op, keys, max)?;
         let n = out.len() as i64;
         let mut evs = Events::new();
         if out.is_empty() {
@@ -183,11 +182,7 @@ pub fn sintercard(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             return syntax();
         }
     }
-    let max = max_intset(ctx);
-    let r = ctx.with_keys(keys, |v| {
-        let sets = load(v, keys)?;
-        Ok(intersect(&sets, limit, max).len() as i64)
-    });
+    let r = ctx.with_keys(keys, |v| Ok(intersect(v, keys, limit)?.len() as i64));
     r.map_or_else(|e| e, Reply::Int)
 }
 
