@@ -4,7 +4,7 @@ use super::coll::{
     check_reply_size, distinct_indexes, empty_scan, fire, parse_cursor, rand_count, rand_index,
     scan_reply, Events, ScanOpts,
 };
-use super::{eq, float, int, syntax, wrongtype, CommandSpec, Ctx, Flags, ERR_OVERFLOW};
+use super::{eq, int, syntax, wrongtype, CommandSpec, Ctx, Flags, ERR_OVERFLOW};
 use crate::command;
 use crate::keyspace::hash::scan_step;
 use crate::keyspace::{Hash, HashLimits, Value, View};
@@ -285,25 +285,19 @@ fn hincrby(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let by = match float(&a[3]) {
-        Ok(f) => f,
-        Err(e) => return e,
-    };
-    if by.is_infinite() {
-        return Reply::error("ERR value is NaN or Infinity");
+    use crate::ldouble::{incr_by_float, IncrError};
+    // Redis checks the increment alone first (before the key's type).
+    match incr_by_float(None, &a[3]) {
+        Err(IncrError::NanOrInf) => return Reply::error("ERR value is NaN or Infinity"),
+        Err(_) => return Reply::error(super::ERR_NOT_FLOAT),
+        Ok(_) => {}
     }
     let r = incr_field(ctx, a, "hincrbyfloat", |cur| {
-        let s = match cur {
-            None => crate::ldouble::add_human(b"0", &a[3]),
-            Some(b) => {
-                if super::parse_float(b).is_none() {
-                    return Err(Reply::error("ERR hash value is not a float"));
-                }
-                crate::ldouble::add_human(b, &a[3])
-            }
-        };
-        s.map(Bytes::from)
-            .ok_or(Reply::error("ERR increment would produce NaN or Infinity"))
+        incr_by_float(cur.map(|b| b.as_ref()), &a[3]).map_err(|e| match e {
+            IncrError::NotFloat => Reply::error("ERR hash value is not a float"),
+            IncrError::BadIncrement => Reply::error(super::ERR_NOT_FLOAT),
+            IncrError::NanOrInf => Reply::error("ERR increment would produce NaN or Infinity"),
+        })
     });
     r.map_or_else(|e| e, Reply::Bulk)
 }
