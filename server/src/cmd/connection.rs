@@ -263,6 +263,17 @@ static CLIENT_SUBS: &[CommandSpec] = &[
     ),
     subcommand!(
         "client",
+        "unblock",
+        -3,
+        CS,
+        (0, 0, 0),
+        "5.0.0",
+        ACL_CS,
+        client_unblock,
+        "Unblocks a client blocked by a blocking command from a different connection."
+    ),
+    subcommand!(
+        "client",
         "help",
         2,
         CS,
@@ -673,6 +684,29 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     Reply::Int(n)
 }
 
+fn client_unblock(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    if a.len() > 4 {
+        return Reply::error(
+            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
+        );
+    }
+    let Some(id) = crate::resp::parse_i64(&a[2]) else {
+        return Reply::error(super::ERR_NOT_INT);
+    };
+    let error = match a.get(3) {
+        None => None,
+        Some(r) if eq(r, "timeout") => None,
+        Some(r) if eq(r, "error") => Some(Reply::error(
+            "UNBLOCKED client unblocked via CLIENT UNBLOCK",
+        )),
+        Some(_) => {
+            return Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        }
+    };
+    let done = u64::try_from(id).is_ok_and(|id| ctx.srv.blocking.unblock(id, error));
+    Reply::Int(done as i64)
+}
+
 fn client_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     help_reply(
         "CLIENT",
@@ -693,6 +727,8 @@ fn client_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
             "    Assign the name <name> to the current connection.",
             "SETINFO <option> <value>",
             "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
         ],
     )
 }

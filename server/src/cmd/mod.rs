@@ -5,6 +5,8 @@
 pub mod args;
 pub mod connection;
 pub mod keys;
+pub mod lists;
+pub mod lists_blocking;
 pub mod server;
 pub mod strings;
 mod table;

@@ -195,9 +195,11 @@ macro_rules! subcommand {
 }
 
 /// Every family's commands.
-fn families() -> [&'static [CommandSpec]; 4] {
+fn families() -> [&'static [CommandSpec]; 6] {
     [
         super::strings::COMMANDS,
+        super::lists::COMMANDS,
+        super::lists_blocking::COMMANDS,
         super::keys::COMMANDS,
         super::connection::COMMANDS,
         super::server::COMMANDS,
