@@ -88,7 +88,6 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 let auth_req = !conn.authed && srv.auth_required();
                 match parser.next_command(&limits, auth_req) {
                     Ok(Some(args)) => {
-                        handle.last_interaction.store(srv.uptime_ms(), Relaxed);
                         let mut reply = cmd::dispatch(&srv, &mut conn, None, &args);
                         // Clients blocked on keys this command fed are served before our next one.
                         blocking::serve_ready(&srv);
@@ -134,10 +133,23 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
             }
             flush(&mut wr, &mut out, &srv).await?;
             handle.qbuf.store(parser.pending_bytes(), Relaxed);
+            handle.last_interaction.store(
+                conn.now_ms.saturating_sub(srv.unix_ms_at(srv.started)),
+                Relaxed,
+            );
             if handle.killed.load(Relaxed) || *stop.borrow() {
                 return Ok(());
             }
+            // Redis's `timeout`: idle clients are closed, except subscribers.
+            let idle_limit = srv.idle_timeout();
+            let idle = tokio::time::sleep(std::time::Duration::from_secs(idle_limit.max(1)));
+            let may_time_out =
+                idle_limit > 0 && conn.subscriptions.is_empty() && conn.psubscriptions.is_empty();
             tokio::select! {
+                _ = idle, if may_time_out => {
+                    tracing::debug!("closing idle client {addr}");
+                    return Ok(());
+                }
                 n = rd.read_buf(parser.read_target()) => {
                     let n = n?;
                     if n == 0 {
