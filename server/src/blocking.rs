@@ -90,6 +90,11 @@ impl Blocking {
         self.waiters.load(Relaxed)
     }
 
+    /// Whether client `id` waits in a blocking command (CLIENT LIST flag `b`).
+    pub fn is_blocked(&self, id: u64) -> bool {
+        self.waiters.load(Relaxed) > 0 && self.lock().slots.contains_key(&id)
+    }
+
     /// Marks `key` ready if someone waits on it (`Shared::signal_ready`).
     pub fn signal(&self, db: usize, key: &[u8]) {
         if self.waiters.load(Relaxed) == 0 {

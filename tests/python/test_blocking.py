@@ -205,6 +205,9 @@ def test_client_unblock(srv, pool):
     assert c.client_unblock(wid) == 0  # Not blocked yet.
     f = pool.submit(waiter.blpop, ["k"], 0)
     wait_blocked(c, 1)
+    flags = {int(x["id"]): x["flags"] for x in c.client_list()}
+    assert flags[wid] == "b"
+    assert flags[c.client_id()] == "N"
     assert c.client_unblock(wid) == 1
     assert f.result(WAIT) is None
     wait_blocked(c, 0)

@@ -507,7 +507,13 @@ fn client_line(srv: &Shared, h: &ClientHandle, current: &str) -> String {
         .unwrap_or_default();
     let subs = h.subs.load(Relaxed);
     let psubs = h.psubs.load(Relaxed);
-    let flags = if subs + psubs > 0 { "P" } else { "N" };
+    let flags = if subs + psubs > 0 {
+        "P"
+    } else if srv.blocking.is_blocked(h.id) {
+        "b"
+    } else {
+        "N"
+    };
     let cmd = if current.is_empty() {
         h.last_cmd.lock().unwrap_or_else(|e| e.into_inner()).clone()
     } else {
