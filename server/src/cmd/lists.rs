@@ -242,12 +242,28 @@ fn rpop(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     pop_generic(ctx, a, End::Right)
 }
 
-fn llen(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let r = ctx.with_key(&a[1], |v| {
-        list_ref(v, &a[1]).map(|l| l.map_or(0, |l| l.len()))
+/// Runs `f` on the list at `key` for a read command, counting the keyspace hit or miss as
+/// Redis's lookupKeyRead does. Ok(None) if the key is missing.
+fn read_list<R>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    f: impl FnOnce(&VecDeque<Bytes>) -> Result<R, Reply>,
+) -> Result<Option<R>, Reply> {
+    let mut hit = true;
+    let r = ctx.with_key(key, |v| match list_ref(v, key)? {
+        Some(l) => f(l).map(Some),
+        None => {
+            hit = false;
+            Ok(None)
+        }
     });
-    match r {
-        Ok(n) => Reply::Int(n as i64),
+    ctx.count_lookup(hit);
+    r
+}
+
+fn llen(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    match read_list(ctx, &a[1], |l| Ok(l.len())) {
+        Ok(n) => Reply::Int(n.unwrap_or(0) as i64),
         Err(e) => e,
     }
 }
@@ -260,15 +276,12 @@ fn position(idx: i64, len: usize) -> Option<usize> {
 }
 
 fn lindex(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let r = ctx.with_key(&a[1], |v| {
-        let Some(l) = list_ref(v, &a[1])? else {
-            return Ok(None);
-        };
+    let r = read_list(ctx, &a[1], |l| {
         let idx = int(&a[2])?;
         Ok(position(idx, l.len()).and_then(|i| l.get(i).cloned()))
     });
     match r {
-        Ok(x) => Reply::opt_bulk(x),
+        Ok(x) => Reply::opt_bulk(x.flatten()),
         Err(e) => e,
     }
 }
@@ -317,17 +330,14 @@ fn lrange(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     else {
         return Reply::error(ERR_NOT_INT);
     };
-    let r = ctx.with_key(&a[1], |v| {
-        let Some(l) = list_ref(v, &a[1])? else {
-            return Ok(Vec::new());
-        };
+    let r = read_list(ctx, &a[1], |l| {
         Ok(match clamp_range(start, end, l.len()) {
             Some((s, e)) => l.range(s..=e).map(|x| Reply::Bulk(x.clone())).collect(),
             None => Vec::new(),
         })
     });
     match r {
-        Ok(items) => Reply::Array(items),
+        Ok(items) => Reply::Array(items.unwrap_or_default()),
         Err(e) => e,
     }
 }
@@ -493,10 +503,7 @@ fn lpos(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     }
     let key = &a[1];
     let elem = &a[2];
-    let r = ctx.with_key(key, |v| {
-        let Some(l) = list_ref(v, key)? else {
-            return Ok(None);
-        };
+    let r = read_list(ctx, key, |l| {
         let len = l.len();
         let from_tail = rank < 0;
         // Redis 7.0 negates RANK in a C long: LONG_MIN stays negative and so matches at once.
@@ -533,7 +540,7 @@ fn lpos(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 }
             }
         }
-        Ok(Some(found))
+        Ok(found)
     });
     match (r, count) {
         (Err(e), _) => e,
