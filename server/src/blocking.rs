@@ -252,7 +252,7 @@ pub fn serve_ready(srv: &Shared) {
                     timeout_reply: s.block.timeout_reply.clone(),
                 }
             };
-            let (reply, blocked_again) = rerun(srv, id, &job);
+            let (reply, blocked_again) = rerun(srv, id, &job, &key);
             let mut g = b.lock();
             if !g.slots.contains_key(&id) {
                 continue; // The client went away meanwhile.
@@ -281,12 +281,12 @@ pub fn serve_ready(srv: &Shared) {
 
 /// Runs a blocked client's command again as that client. Returns the reply and whether it
 /// would block again.
-fn rerun(srv: &Shared, id: u64, job: &Job) -> (Reply, bool) {
+fn rerun(srv: &Shared, id: u64, job: &Job, ready: &Bytes) -> (Reply, bool) {
     let mut conn = Conn::new(id, job.handle.clone());
     conn.db = job.db;
     conn.resp = job.resp;
     conn.authed = true;
-    conn.rerun = true;
+    conn.rerun = Some(ready.clone());
     let reply = match cmd::lookup(&job.args) {
         Ok(spec) => {
             let mut ctx = Ctx {

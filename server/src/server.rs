@@ -129,9 +129,9 @@ pub struct Conn {
     pub psubscriptions: HashSet<Bytes>,
     /// Set by a blocking command that found nothing to do yet.
     pub block: Option<BlockOn>,
-    /// The command runs again for a blocked client that a key became ready for: keys of the
-    /// wrong type are passed over then, as Redis serves only the key that became ready.
-    pub rerun: bool,
+    /// While the command runs again for a blocked client: the key that became ready. As in
+    /// Redis, that key is served first, and keys of the wrong type are passed over.
+    pub rerun: Option<Bytes>,
     /// The running command's clock (Unix ms), read once per command by dispatch.
     pub now_ms: u64,
 }
@@ -154,7 +154,7 @@ impl Conn {
             subscriptions: Default::default(),
             psubscriptions: Default::default(),
             block: None,
-            rerun: false,
+            rerun: None,
             now_ms: crate::keyspace::now_ms(),
         }
     }

@@ -290,3 +290,16 @@ def test_many_waiters_many_pushes(srv, pool):
     got = sorted(f.result(WAIT)[1] for f in futures)
     assert got == sorted(f"j{i}".encode() for i in range(n))
     assert c.exists("work") == 0
+
+
+def test_served_from_the_key_that_became_ready_first(srv, pool):
+    c = client(srv)
+    f = pool.submit(client(srv).blpop, ["k1", "k2"], 0)
+    wait_blocked(c, 1)
+    p = c.pipeline(transaction=True)
+    p.rpush("k2", "x")
+    p.rpush("k1", "y")
+    p.execute()
+    # Redis serves from k2, signalled first, though BLPOP names k1 first.
+    assert f.result(WAIT) == (b"k2", b"x")
+    assert c.lrange("k1", 0, -1) == [b"y"]

@@ -38,7 +38,7 @@ fn move_one(
     from: End,
     to: End,
 ) -> Result<Option<Bytes>, Reply> {
-    let rerun = ctx.conn.rerun;
+    let rerun = ctx.conn.rerun.is_some();
     let r = ctx.with_keys(&[src, dst], |v| {
         match v.peek(src) {
             None => return Ok(None),
@@ -114,9 +114,15 @@ fn pop_first(
     end: End,
     count: usize,
 ) -> Result<Option<(Bytes, Vec<Bytes>)>, Reply> {
-    let rerun = ctx.conn.rerun;
+    let rerun = ctx.conn.rerun.is_some();
+    // A blocked client is served from the key that became ready, like Redis does.
+    let ready = ctx.conn.rerun.clone().filter(|k| keys.contains(k));
+    let ready = ready.as_ref();
+    let order = ready
+        .into_iter()
+        .chain(keys.iter().filter(|k| Some(*k) != ready));
     let r = ctx.with_keys(keys, |v| {
-        for k in keys {
+        for k in order {
             match pop_n(v, k, end, count) {
                 Ok(Some((elems, deleted))) => return Ok(Some((k.clone(), elems, deleted))),
                 Ok(None) => {}
