@@ -7,6 +7,7 @@
 //! - [`resp`]: the protocol: request parser (with Redis's limits) and reply encoder.
 //! - [`cmd`]: the command table and one module per command family.
 //! - [`keyspace`]: databases, shards, values, expiry.
+//! - [`pubsub`]: channel and pattern subscriptions, message delivery; [`notify`]: keyspace events.
 //!
 //! Each layer uses only those below it: the keyspace knows no socket, and a handler returns a
 //! reply without writing to a connection.
@@ -16,6 +17,8 @@ pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod keyspace;
+pub mod notify;
+pub mod pubsub;
 pub mod resp;
 pub mod server;
 

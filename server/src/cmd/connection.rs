@@ -781,11 +781,7 @@ pub fn unwatch_all(srv: &Shared, conn: &mut Conn) {
     conn.watch_dirty.store(false, Relaxed);
 }
 
-/// Drops every subscription of a connection (the pub/sub work fills this in).
-pub fn unsubscribe_all(_srv: &Shared, conn: &mut Conn) {
-    conn.subscriptions.clear();
-    conn.psubscriptions.clear();
-}
+pub use super::pubsub::unsubscribe_all;
 
 /// Releases what a closing connection holds in shared state.
 pub fn cleanup(srv: &Shared, conn: &mut Conn) {

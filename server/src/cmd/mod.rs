@@ -5,6 +5,7 @@
 pub mod args;
 pub mod connection;
 pub mod keys;
+pub mod pubsub;
 pub mod server;
 pub mod strings;
 mod table;
