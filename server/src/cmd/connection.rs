@@ -759,6 +759,8 @@ fn watch(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let mut added = Vec::new();
     ctx.with_keys(keys, |v| {
         for k in keys {
+            // A key already expired is gone, not changed, when it is reclaimed: drop it first.
+            let _ = v.peek(k);
             v.watch(k, flag.clone());
             added.push((db, k.clone()));
         }
