@@ -350,11 +350,9 @@ fn getex(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                     v.set_expire(key, Some(t));
                     event = Some("expire");
                 }
-                Expiry::Persist => {
-                    if v.peek(key).is_some_and(|e| e.expire_at().is_some()) {
-                        v.set_expire(key, None);
-                        event = Some("persist");
-                    }
+                Expiry::Persist if v.peek(key).is_some_and(|e| e.expire_at().is_some()) => {
+                    v.set_expire(key, None);
+                    event = Some("persist");
                 }
                 _ => {}
             }

@@ -62,7 +62,7 @@ impl Shard {
         for (k, ws) in &self.watched {
             let live_in_other = other.is_some_and(|m| {
                 m.get(k)
-                    .is_some_and(|e| !e.expire_at.is_some_and(|t| t <= now))
+                    .is_some_and(|e| e.expire_at.is_none_or(|t| t > now))
             });
             if self.map.contains_key(k) || live_in_other {
                 for w in ws {
