@@ -17,6 +17,7 @@ pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod keyspace;
+pub mod ldouble;
 pub mod notify;
 pub mod pubsub;
 pub mod resp;
