@@ -179,6 +179,11 @@ impl PubSub {
             .collect()
     }
 
+    /// Channels with at least one subscriber (INFO pubsub_channels).
+    pub fn numchannels(&self) -> usize {
+        read(&self.channels).len()
+    }
+
     /// Subscribers of one channel (patterns not counted).
     pub fn numsub(&self, channel: &[u8]) -> usize {
         read(&self.channels).get(channel).map_or(0, |v| v.len())

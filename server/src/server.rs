@@ -395,11 +395,6 @@ impl Shared {
         self.notifier.notify(&self.pubsub, db, class, event, key);
     }
 
-    /// The hook eviction calls for each key it evicts (`evicted` event, class 'e').
-    pub fn notify_evicted(&self, db: usize, key: &[u8]) {
-        self.notify_keyspace(db, NotifyClass::Evicted, "evicted", key);
-    }
-
     /// Asks the server to stop.
     pub fn request_shutdown(&self) {
         let _ = self.shutdown.send(true);

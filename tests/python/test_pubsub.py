@@ -242,3 +242,27 @@ def test_keyspace_notifications_as_redis(flags, respd_shared, redis_shared):
     # Expiry order between two keys may differ (active vs lazy), so compare as multisets too.
     assert sorted(mine) == sorted(theirs)
     assert [e for e in mine if b"expired" not in e] == [e for e in theirs if b"expired" not in e]
+
+
+def test_evicted_events_and_info_counts():
+    from conftest import start_respd
+
+    srv = start_respd("--maxmemory-policy", "allkeys-random", "--notify-keyspace-events", "Ee")
+    try:
+        r = srv.client()
+        p = r.pubsub()
+        p.subscribe("__keyevent@0__:evicted")
+        p.psubscribe("x*", "y*")
+        for _ in range(3):
+            assert p.get_message(timeout=2) is not None
+        info = r.info("stats")
+        assert (info["pubsub_channels"], info["pubsub_patterns"]) == (1, 2)
+        used = r.info("memory")["used_memory"]
+        r.config_set("maxmemory", used + (4 << 20))
+        for i in range(40):
+            r.set(f"k{i}", b"v" * (256 << 10))
+        m = wait_msg(p)
+        assert m["channel"] == b"__keyevent@0__:evicted" and m["data"].startswith(b"k")
+        assert r.info("stats")["evicted_keys"] > 0
+    finally:
+        srv.stop()
