@@ -8,6 +8,7 @@
 //! - [`cmd`]: the command table and one module per command family.
 //! - [`keyspace`]: databases, shards, values, expiry.
 //! - [`pubsub`]: channel and pattern subscriptions, message delivery; [`notify`]: keyspace events.
+//! - [`ldouble`]: Redis's `long double` arithmetic for INCRBYFLOAT/HINCRBYFLOAT.
 //!
 //! Each layer uses only those below it: the keyspace knows no socket, and a handler returns a
 //! reply without writing to a connection.

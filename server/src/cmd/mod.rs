@@ -3,10 +3,15 @@
 //! One module per command family; each exports `COMMANDS`, and [`table`] joins them.
 
 pub mod args;
+pub mod coll;
 pub mod connection;
+pub mod hashes;
 pub mod keys;
 pub mod pubsub;
 pub mod server;
+pub mod setops;
+pub mod sets;
+pub mod sort;
 pub mod strings;
 mod table;
 
