@@ -69,6 +69,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
         subs: AtomicUsize::new(0),
         psubs: AtomicUsize::new(0),
         multi: AtomicU64::new(0),
+        obuf_soft_since: AtomicU64::new(0),
         push: push_tx,
     });
     srv.clients
@@ -79,8 +80,10 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
     let mut parser = RequestParser::new();
     let mut out = Out::new();
     let mut stop = srv.shutdown.subscribe();
+    // Pushed bytes (see `pubsub::push_cost`) moved into `out` and not yet known to be written.
+    let mut push_pending = 0usize;
 
-    let result: std::io::Result<()> = async {
+    let main = async {
         loop {
             // Run every complete request in the buffer, then flush their replies together.
             loop {
@@ -132,6 +135,9 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 }
             }
             flush(&mut wr, &mut out, &srv).await?;
+            if push_pending > 0 {
+                crate::pubsub::release(&handle, std::mem::take(&mut push_pending));
+            }
             handle.qbuf.store(parser.pending_bytes(), Relaxed);
             handle.last_interaction.store(
                 conn.now_ms.saturating_sub(srv.unix_ms_at(srv.started)),
@@ -159,8 +165,10 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                     srv.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
                 }
                 Some(msg) = push_rx.recv() => {
+                    push_pending += crate::pubsub::push_cost(&msg);
                     out.push(&msg, conn.resp);
                     while let Ok(m) = push_rx.try_recv() {
+                        push_pending += crate::pubsub::push_cost(&m);
                         out.push(&m, conn.resp);
                         if out.len() >= FLUSH_AT { break; }
                     }
@@ -169,8 +177,12 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 _ = stop.changed() => return Ok(()),
             }
         }
-    }
-    .await;
+    };
+    // A kill (CLIENT KILL, output buffer limit) also ends a write the client never reads.
+    let result: std::io::Result<()> = tokio::select! {
+        r = main => r,
+        _ = handle.kill.notified() => Ok(()),
+    };
     if let Err(e) = result {
         tracing::debug!("client {addr}: {e}");
     }

@@ -7,6 +7,7 @@
 //! - [`resp`]: the protocol: request parser (with Redis's limits) and reply encoder.
 //! - [`cmd`]: the command table and one module per command family.
 //! - [`keyspace`]: databases, shards, values, expiry.
+//! - [`pubsub`]: channel and pattern subscriptions, message delivery; [`notify`]: keyspace events.
 //! - [`ldouble`]: Redis's `long double` arithmetic for INCRBYFLOAT/HINCRBYFLOAT.
 //! - [`blocking`]: clients blocked on keys (BLPOP and friends) and their FIFO wake-up.
 //!
@@ -20,6 +21,8 @@ pub mod config;
 pub mod connection;
 pub mod keyspace;
 pub mod ldouble;
+pub mod notify;
+pub mod pubsub;
 pub mod resp;
 pub mod server;
 

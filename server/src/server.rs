@@ -84,6 +84,8 @@ pub struct ClientHandle {
     pub subs: AtomicUsize,
     pub psubs: AtomicUsize,
     pub multi: AtomicU64,
+    /// When (ms since the epoch) pending output first passed the soft limit; 0 when under it.
+    pub obuf_soft_since: AtomicU64,
     /// Push messages (pub/sub, keyspace notifications) for this client's connection.
     pub push: mpsc::UnboundedSender<Reply>,
 }
@@ -184,6 +186,10 @@ pub struct Shared {
     pub local_addr: Mutex<Option<SocketAddr>>,
     pub slowlog: Mutex<VecDeque<SlowEntry>>,
     pub slowlog_next_id: AtomicU64,
+    /// Channel and pattern subscriptions.
+    pub pubsub: crate::pubsub::PubSub,
+    /// Keyspace notification flags.
+    pub notifier: crate::notify::Notifier,
     /// Hot copies of settings read on every request.
     max_bulk: AtomicU64,
     query_buffer_limit: AtomicU64,
@@ -220,6 +226,8 @@ impl Shared {
             local_addr: Mutex::new(None),
             slowlog: Mutex::new(VecDeque::new()),
             slowlog_next_id: AtomicU64::new(0),
+            pubsub: Default::default(),
+            notifier: Default::default(),
             max_bulk: AtomicU64::new(0),
             query_buffer_limit: AtomicU64::new(0),
             auth_required: AtomicBool::new(false),
@@ -256,6 +264,12 @@ impl Shared {
             .unwrap_or(10000);
         self.slowlog_slower_than.store(slower, Relaxed);
         self.encoding_limits.load_from(&c);
+        self.notifier
+            .configure(c.get("notify-keyspace-events").unwrap_or(""));
+        let limits = crate::config::special::parse_buffer_limits(
+            c.get("client-output-buffer-limit").unwrap_or(""),
+        );
+        self.pubsub.set_limit(limits[2]);
     }
 
     /// Protocol limits now in force.
@@ -411,8 +425,10 @@ impl Shared {
         self.blocking.signal(db, key);
     }
 
-    /// Sends a keyspace notification (the pub/sub work fills this in).
-    pub fn notify_keyspace(&self, _db: usize, _class: NotifyClass, _event: &str, _key: &[u8]) {}
+    /// Sends a keyspace notification, if `notify-keyspace-events` asks for its class.
+    pub fn notify_keyspace(&self, db: usize, class: NotifyClass, event: &str, key: &[u8]) {
+        self.notifier.notify(&self.pubsub, db, class, event, key);
+    }
 
     /// Asks the server to stop.
     pub fn request_shutdown(&self) {

@@ -801,6 +801,8 @@ fn watch(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let mut added = Vec::new();
     ctx.with_keys(keys, |v| {
         for k in keys {
+            // A key already expired is gone, not changed, when it is reclaimed: drop it first.
+            let _ = v.peek(k);
             v.watch(k, flag.clone());
             added.push((db, k.clone()));
         }
@@ -823,11 +825,7 @@ pub fn unwatch_all(srv: &Shared, conn: &mut Conn) {
     conn.watch_dirty.store(false, Relaxed);
 }
 
-/// Drops every subscription of a connection (the pub/sub work fills this in).
-pub fn unsubscribe_all(_srv: &Shared, conn: &mut Conn) {
-    conn.subscriptions.clear();
-    conn.psubscriptions.clear();
-}
+pub use super::pubsub::unsubscribe_all;
 
 /// Releases what a closing connection holds in shared state.
 pub fn cleanup(srv: &Shared, conn: &mut Conn) {

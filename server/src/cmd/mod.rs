@@ -9,6 +9,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod lists_blocking;
+pub mod pubsub;
 pub mod server;
 pub mod setops;
 pub mod sets;

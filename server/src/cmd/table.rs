@@ -208,6 +208,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::hashes::COMMANDS,
     super::sets::COMMANDS,
     super::sort::COMMANDS,
+    super::pubsub::COMMANDS,
 ];
 
 type Table = HashMap<&'static str, &'static CommandSpec, foldhash::fast::RandomState>;
