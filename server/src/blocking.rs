@@ -151,6 +151,13 @@ impl Blocking {
         notify
     }
 
+    /// Forgets a client's wait, if it has one (its connection is closing).
+    pub fn forget(&self, id: u64) {
+        if self.waiters.load(Relaxed) > 0 {
+            self.remove(id);
+        }
+    }
+
     /// Forgets a waiter; returns its result if it had one.
     fn remove(&self, id: u64) -> Option<Reply> {
         let mut g = self.lock();

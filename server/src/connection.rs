@@ -13,6 +13,22 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 
+/// Counts a client in INFO's `blocked_clients` for as long as it lives.
+struct BlockedCount<'a>(&'a Shared);
+
+impl<'a> BlockedCount<'a> {
+    fn new(srv: &'a Shared) -> Self {
+        srv.stats.blocked_clients.fetch_add(1, Relaxed);
+        BlockedCount(srv)
+    }
+}
+
+impl Drop for BlockedCount<'_> {
+    fn drop(&mut self) {
+        self.0.stats.blocked_clients.fetch_sub(1, Relaxed);
+    }
+}
+
 /// Flush replies once this much output is pending, even mid-batch, to bound memory.
 const FLUSH_AT: usize = 1 << 20;
 
@@ -96,7 +112,8 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                         blocking::serve_ready(&srv);
                         if let Some(block) = conn.block.take() {
                             flush(&mut wr, &mut out, &srv).await?;
-                            srv.stats.blocked_clients.fetch_add(1, Relaxed);
+                            // Counted while blocked, also if the connection ends mid-wait.
+                            let counted = BlockedCount::new(&srv);
                             let io = blocking::WaitIo {
                                 rd: &mut rd,
                                 parser: &mut parser,
@@ -106,7 +123,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                                 stop: &mut stop,
                             };
                             let r = blocking::wait(&srv, &mut conn, &args, block, io).await;
-                            srv.stats.blocked_clients.fetch_sub(1, Relaxed);
+                            drop(counted);
                             match r? {
                                 blocking::Outcome::Reply(r) => reply = r,
                                 blocking::Outcome::Close => return Ok(()),
@@ -186,6 +203,8 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
     if let Err(e) = result {
         tracing::debug!("client {addr}: {e}");
     }
+    // A connection ended while blocked (killed mid-wait) leaves no waiter behind.
+    srv.blocking.forget(id);
     cmd::connection::cleanup(&srv, &mut conn);
     srv.clients
         .lock()
