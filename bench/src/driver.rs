@@ -255,9 +255,7 @@ pub fn run(plan: &Plan, addr: &str, progress: bool) -> Result<Measured> {
     };
     let mut last = measure_start;
     for h in handles {
-        let w = h
-            .join()
-            .map_err(|_| anyhow::anyhow!("worker panicked"))??;
+        let w = h.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
         m.hist.add(&w.hist)?;
         m.ops += w.ops;
         m.bytes += w.bytes;
@@ -322,8 +320,8 @@ fn worker(
         finish: Instant::now(),
     };
     // With a fixed rate, each request has a due time; this worker's share of the rate.
-    let interval = (plan.w.rate > 0.0)
-        .then(|| Duration::from_secs_f64(plan.w.threads as f64 / plan.w.rate));
+    let interval =
+        (plan.w.rate > 0.0).then(|| Duration::from_secs_f64(plan.w.threads as f64 / plan.w.rate));
     let mut due = t0;
     let p = plan.w.pipeline as u64;
     let mut batches: Vec<(u64, Instant, bool)> = Vec::with_capacity(nconns);
@@ -377,7 +375,8 @@ fn worker(
         if batches.is_empty() {
             break;
         }
-        for ((conn, (n, sent_at, measuring)), ops) in conns.iter_mut().zip(&batches).zip(&batch_ops) {
+        for ((conn, (n, sent_at, measuring)), ops) in conns.iter_mut().zip(&batches).zip(&batch_ops)
+        {
             for op in ops.iter().take(*n as usize) {
                 let reply = conn.read_reply()?;
                 if !measuring {
@@ -404,4 +403,54 @@ fn worker(
     }
     out.finish = Instant::now();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Workload;
+    use std::process::{Command, Stdio};
+
+    /// Drives a real redis-server when one is installed (CI installs it); skipped otherwise.
+    #[test]
+    fn counts_requests_bytes_and_hits_against_redis_server() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let Ok(mut child) = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--save", "", "--bind", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .spawn()
+        else {
+            eprintln!("redis-server not installed: skipped");
+            return;
+        };
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Conn::connect(&addr, 0).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let w = Workload {
+            ratio: "1:3".into(),
+            size: "100KiB".into(),
+            keys: 8,
+            pipeline: 4,
+            connections: 3,
+            threads: 2,
+            requests: 1000,
+            warmup: 0.0,
+            ..Workload::default()
+        };
+        let m = run(&w.plan().unwrap(), &addr, false);
+        let _ = child.kill();
+        let _ = child.wait();
+        let m = m.unwrap();
+        assert_eq!(m.ops, 1000);
+        assert_eq!((m.errors, m.misses), (0, 0));
+        // Every request moved one value, whether SET or GET.
+        assert_eq!(m.bytes, 1000 * 100 * 1024);
+        assert_eq!(m.hist.len(), 1000);
+    }
 }

@@ -179,14 +179,31 @@ impl Lab {
             ],
         )?;
         let rate = format!("{mbit}mbit");
-        // The burst must cover a GSO super-packet and a timer tick at the rate, or htb
-        // delivers well under the rate at 10 Gbit.
-        let burst = format!("{}k", (mbit / 8 / 250).max(64));
+        // About a millisecond at the rate: htb's computed default (one MTU-ish) holds a
+        // 10 Gbit class well under its rate when GSO hands it 64 KiB packets.
+        let burst = format!("{}k", (mbit / 8).max(64));
         for (ns, dev, ip) in [(&s, "rbv-s", 1), (&c, "rbv-c", 2)] {
-            sh("ip", &["-n", ns, "addr", "add", &format!("10.213.{idx}.{ip}/24"), "dev", dev])?;
+            sh(
+                "ip",
+                &[
+                    "-n",
+                    ns,
+                    "addr",
+                    "add",
+                    &format!("10.213.{idx}.{ip}/24"),
+                    "dev",
+                    dev,
+                ],
+            )?;
             sh("ip", &["-n", ns, "link", "set", dev, "up"])?;
             sh("ip", &["-n", ns, "link", "set", "lo", "up"])?;
-            sh("tc", &["-n", ns, "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "10"])?;
+            sh(
+                "tc",
+                &[
+                    "-n", ns, "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default",
+                    "10",
+                ],
+            )?;
             sh(
                 "tc",
                 &[

@@ -24,7 +24,11 @@ use std::process::ExitCode;
 use workload::{KeyPattern, Workload};
 
 #[derive(Parser)]
-#[command(version, about = "A load generator for RESP servers", args_conflicts_with_subcommands = true)]
+#[command(
+    version,
+    about = "A load generator for RESP servers",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
@@ -106,7 +110,16 @@ impl WorkloadArgs {
             macro_rules! set {
                 ($($f:ident),*) => { $( if let Some(v) = &self.$f { w.$f = v.clone(); } )* };
             }
-            set!(ratio, keys, key_pattern, key_prefix, size, pipeline, connections, threads);
+            set!(
+                ratio,
+                keys,
+                key_pattern,
+                key_prefix,
+                size,
+                pipeline,
+                connections,
+                threads
+            );
             set!(duration, min_requests, warmup, seed, rate);
             if let Some(c) = &self.command {
                 w.command = Some(c.clone());
@@ -236,7 +249,10 @@ fn emit(
         report::write_json(p, cond, links, results)?;
     }
     if let Some(p) = &out.plot {
-        std::fs::write(p, plot::svg(results, "respd-bench: payload MB/s against value size"))?;
+        std::fs::write(
+            p,
+            plot::svg(results, "respd-bench: payload MB/s against value size"),
+        )?;
     }
     Ok(())
 }
@@ -245,9 +261,12 @@ fn run(a: RunArgs) -> Result<ExitCode> {
     let addr = format!("{}:{}", a.host, a.port);
     let ws = a.workload.workloads()?;
     let mut cond = Conditions::here(ws.first().map_or(1, |w| w.seed));
-    if let Ok(info) = conn::Conn::connect(&addr, 0).and_then(|mut c| c.call_text(&[b"INFO", b"server"])) {
+    if let Ok(info) =
+        conn::Conn::connect(&addr, 0).and_then(|mut c| c.call_text(&[b"INFO", b"server"]))
+    {
         let v = conn::info_field(&info, "redis_version").unwrap_or_default();
-        cond.targets.push(format!("{}: {addr}, redis_version {v}", a.target));
+        cond.targets
+            .push(format!("{}: {addr}, redis_version {v}", a.target));
     }
     let mut results = Vec::new();
     for w in ws {
@@ -284,9 +303,9 @@ fn suite(a: SuiteArgs) -> Result<ExitCode> {
     let workloads = matrix::suite_workloads(a.quick, a.sweep.unwrap_or(!a.quick));
     let targets: Vec<String> = vec!["respd".into(), "redis".into()];
     // The size sweep runs on loopback only: over shaped links it would take far too long.
-    let (sweep, base): (Vec<Workload>, Vec<Workload>) = workloads.into_iter().partition(|w| {
-        matches!(w.size.as_str(), "1KiB" | "16KiB" | "256KiB" | "512MiB")
-    });
+    let (sweep, base): (Vec<Workload>, Vec<Workload>) = workloads
+        .into_iter()
+        .partition(|w| matches!(w.size.as_str(), "1KiB" | "16KiB" | "256KiB" | "512MiB"));
     let mut m = matrix::Matrix {
         links: a.link.clone(),
         targets: targets.clone(),
@@ -311,13 +330,25 @@ fn suite(a: SuiteArgs) -> Result<ExitCode> {
     let mode = if a.quick { "quick" } else { "full" };
     o.conditions.note = format!(
         "{}ci/throughput {mode}: {:.0} s",
-        if o.conditions.note.is_empty() { String::new() } else { format!("{}; ", o.conditions.note) },
+        if o.conditions.note.is_empty() {
+            String::new()
+        } else {
+            format!("{}; ", o.conditions.note)
+        },
         t0.elapsed().as_secs_f64()
     );
-    report::write_json(&a.out.join("report.json"), &o.conditions, &o.links, &o.results)?;
+    report::write_json(
+        &a.out.join("report.json"),
+        &o.conditions,
+        &o.links,
+        &o.results,
+    )?;
     std::fs::write(
         a.out.join("throughput.svg"),
-        plot::svg(&o.results, "respd and redis-server: payload MB/s against value size"),
+        plot::svg(
+            &o.results,
+            "respd and redis-server: payload MB/s against value size",
+        ),
     )?;
     let md = format!(
         "# Throughput ({mode})\n\n```\n{}```\n\n{}\n## respd / redis\n\n{}",

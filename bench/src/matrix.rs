@@ -40,7 +40,9 @@ pub fn parse_rate(s: &str) -> Result<u64> {
     } else {
         anyhow::bail!("bad link {s:?}: use local, 1gbit, 10gbit or NNNmbit");
     };
-    let n: u64 = num.parse().with_context(|| format!("bad link rate {s:?}"))?;
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("bad link rate {s:?}"))?;
     Ok(n * mult)
 }
 
@@ -125,7 +127,9 @@ impl Matrix {
                         let m = lab::in_netns(link.client_ns.as_deref(), move || {
                             driver::run(&p, &addr, progress)
                         })
-                        .with_context(|| format!("{} on {} over {}", plan.label(), s.target, link.name))?;
+                        .with_context(|| {
+                            format!("{} on {} over {}", plan.label(), s.target, link.name)
+                        })?;
                         let mut r = BenchResult::new(&s.target, &link.name, plan, &m);
                         r.link_fraction = limit.map(|l| r.mb_per_sec / l);
                         if let Some(e) = &m.first_error {
@@ -172,7 +176,9 @@ pub fn suite_workloads(quick: bool, sweep: bool) -> Vec<Workload> {
     }
     let mut sizes = vec!["1MiB", "16MiB", "128MiB"];
     if sweep {
-        sizes = vec!["1KiB", "16KiB", "256KiB", "1MiB", "16MiB", "128MiB", "512MiB"];
+        sizes = vec![
+            "1KiB", "16KiB", "256KiB", "1MiB", "16MiB", "128MiB", "512MiB",
+        ];
     }
     for size in sizes {
         for (ratio, op) in [("1:0", "SET"), ("0:1", "GET")] {
@@ -196,11 +202,16 @@ pub fn suite_workloads(quick: bool, sweep: bool) -> Vec<Workload> {
     ws
 }
 
+/// Whether a figure is a real positive number (not zero, negative or NaN).
+fn positive(f: f64) -> bool {
+    f.is_finite() && f > 0.0
+}
+
 /// Checks that every expected figure is there and positive; the problems found.
 pub fn check(out: &Outcome, workloads: &[Workload], targets: &[String]) -> Vec<String> {
     let mut problems = Vec::new();
     for l in &out.links {
-        if !(l.limit_mb_per_sec > 0.0) {
+        if !positive(l.limit_mb_per_sec) {
             problems.push(format!("link {}: no limit measured", l.link));
         }
     }
@@ -219,14 +230,12 @@ pub fn check(out: &Outcome, workloads: &[Workload], targets: &[String]) -> Vec<S
                     None => problems.push(format!("{what}: missing")),
                     Some(r) => {
                         let figures = [r.ops_per_sec, r.mb_per_sec, r.p50_us, r.p99_us, r.max_us];
-                        if r.requests == 0 || figures.iter().any(|f| !(*f > 0.0)) {
+                        if r.requests == 0 || figures.iter().any(|f| !positive(*f)) {
                             problems.push(format!("{what}: a figure is zero or missing"));
                         }
                         if r.errors > 0 || r.misses > 0 {
-                            problems.push(format!(
-                                "{what}: {} errors, {} misses",
-                                r.errors, r.misses
-                            ));
+                            problems
+                                .push(format!("{what}: {} errors, {} misses", r.errors, r.misses));
                         }
                     }
                 }

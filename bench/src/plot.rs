@@ -38,8 +38,15 @@ fn lines_for(results: &[BenchResult], op: &str) -> Lines {
 
 /// The chart: a SET panel and a GET panel, log-log.
 pub fn svg(results: &[BenchResult], title: &str) -> String {
-    let panels = [("SET", lines_for(results, "SET")), ("GET", lines_for(results, "GET"))];
-    let all = || panels.iter().flat_map(|(_, l)| l.values().flat_map(|m| m.iter()));
+    let panels = [
+        ("SET", lines_for(results, "SET")),
+        ("GET", lines_for(results, "GET")),
+    ];
+    let all = || {
+        panels
+            .iter()
+            .flat_map(|(_, l)| l.values().flat_map(|m| m.iter()))
+    };
     let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for (&x, &y) in all() {
         xmin = xmin.min((x as f64).log2());
@@ -133,7 +140,8 @@ pub fn svg(results: &[BenchResult], title: &str) -> String {
             py((ymin + ymax) / 2.0)
         );
         for ((target, link), pts) in lines {
-            let color = COLORS[targets.iter().position(|t| *t == target).unwrap_or(0) % COLORS.len()];
+            let color =
+                COLORS[targets.iter().position(|t| *t == target).unwrap_or(0) % COLORS.len()];
             let dash = DASHES[links.iter().position(|l| *l == link).unwrap_or(0) % DASHES.len()];
             let path: Vec<String> = pts
                 .iter()

@@ -240,7 +240,9 @@ pub fn markdown(results: &[BenchResult]) -> String {
 
 /// respd/redis ratios for every workload and link measured on both.
 pub fn ratios(results: &[BenchResult], a: &str, b: &str) -> String {
-    let mut s = format!("| link | workload | size | {a}/{b} ops/s | {a}/{b} p99 |\n|---|---|---:|---:|---:|\n");
+    let mut s = format!(
+        "| link | workload | size | {a}/{b} ops/s | {a}/{b} p99 |\n|---|---|---:|---:|---:|\n"
+    );
     for ra in results.iter().filter(|r| r.target == a) {
         let Some(rb) = results.iter().find(|r| {
             r.target == b

@@ -131,7 +131,10 @@ impl Workload {
             }
         };
         if lo > hi || hi > 512 << 20 {
-            bail!("value size {:?} must be a range within 0..=512MiB", self.size);
+            bail!(
+                "value size {:?} must be a range within 0..=512MiB",
+                self.size
+            );
         }
         let (sets, gets) = self
             .ratio
