@@ -13,6 +13,8 @@ pub struct Conditions {
     pub host: String,
     pub kernel: String,
     pub cpus: usize,
+    /// /proc/loadavg when the run started: the machine is shared, so figures move with it.
+    pub loadavg: String,
     pub bench_version: String,
     /// `target: version` of every server measured.
     pub targets: Vec<String>,
@@ -36,6 +38,11 @@ impl Conditions {
             host: read("/proc/sys/kernel/hostname"),
             kernel: read("/proc/sys/kernel/osrelease"),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            loadavg: read("/proc/loadavg")
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
             bench_version: env!("CARGO_PKG_VERSION").into(),
             targets: Vec::new(),
             seed,
@@ -146,8 +153,8 @@ pub fn conditions_text(c: &Conditions, links: &[LinkLimit]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "host {} ({} cpus, Linux {}), respd-bench {}, seed {}",
-        c.host, c.cpus, c.kernel, c.bench_version, c.seed
+        "host {} ({} cpus, Linux {}, load {}), respd-bench {}, seed {}",
+        c.host, c.cpus, c.kernel, c.loadavg, c.bench_version, c.seed
     );
     for t in &c.targets {
         let _ = writeln!(s, "target {t}");
