@@ -229,15 +229,25 @@ fn positive(f: f64) -> bool {
     f.is_finite() && f > 0.0
 }
 
-/// Checks that every expected figure is there and positive; the problems found.
-pub fn check(out: &Outcome, workloads: &[Workload], targets: &[String]) -> Vec<String> {
+/// Checks that every expected figure is there and positive, on every measured link or only on
+/// `only_link`; the problems found.
+pub fn check(
+    out: &Outcome,
+    workloads: &[Workload],
+    targets: &[String],
+    only_link: Option<&str>,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for l in &out.links {
         if !positive(l.limit_mb_per_sec) {
             problems.push(format!("link {}: no limit measured", l.link));
         }
     }
-    for l in &out.links {
+    for l in out
+        .links
+        .iter()
+        .filter(|l| only_link.is_none_or(|o| o == l.link))
+    {
         for t in targets {
             for w in workloads {
                 let Ok(p) = w.plan() else { continue };
@@ -265,4 +275,44 @@ pub fn check(out: &Outcome, workloads: &[Workload], targets: &[String]) -> Vec<S
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_wants_every_figure_on_the_links_asked() {
+        let w = Workload {
+            ratio: "0:1".into(),
+            size: "1KiB".into(),
+            ..Workload::default()
+        };
+        let p = w.plan().unwrap();
+        let link = |l: &str| LinkLimit {
+            link: l.into(),
+            limit_mb_per_sec: 100.0,
+            method: "test".into(),
+        };
+        let mut m = crate::driver::Measured {
+            hist: hdrhistogram::Histogram::new(3).unwrap(),
+            ops: 10,
+            bytes: 10_240,
+            errors: 0,
+            first_error: None,
+            misses: 0,
+            seconds: 1.0,
+        };
+        m.hist.record(1000).unwrap();
+        let out = Outcome {
+            conditions: Conditions::default(),
+            links: vec![link("local"), link("1gbit")],
+            results: vec![BenchResult::new("respd", "local", &p, &m)],
+        };
+        let t = vec!["respd".to_string()];
+        assert!(check(&out, std::slice::from_ref(&w), &t, Some("local")).is_empty());
+        let all = check(&out, &[w], &t, None);
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert!(all[0].starts_with("1gbit respd GET P1 1024: missing"));
+    }
 }
