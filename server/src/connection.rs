@@ -1,5 +1,6 @@
 //! One client connection: read requests, run them, flush their replies together.
 
+use crate::blocking;
 use crate::cmd;
 use crate::resp::{Out, ProtoError, Reply, RequestParser};
 use crate::server::{ClientHandle, Conn, Shared};
@@ -74,23 +75,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(id, handle.clone());
-    let mut conn = Conn {
-        id,
-        db: 0,
-        resp: 2,
-        authed: false,
-        user: "default".into(),
-        handle: handle.clone(),
-        close_after_reply: false,
-        multi: None,
-        multi_error: false,
-        watching: Vec::new(),
-        watch_dirty: Arc::new(AtomicBool::new(false)),
-        subscriptions: Default::default(),
-        psubscriptions: Default::default(),
-        block: None,
-        now_ms: crate::keyspace::now_ms(),
-    };
+    let mut conn = Conn::new(id, handle.clone());
     let mut parser = RequestParser::new();
     let mut out = Out::new();
     let mut stop = srv.shutdown.subscribe();
@@ -103,7 +88,29 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 let auth_req = !conn.authed && srv.auth_required();
                 match parser.next_command(&limits, auth_req) {
                     Ok(Some(args)) => {
-                        let reply = cmd::dispatch(&srv, &mut conn, None, &args);
+                        let mut reply = cmd::dispatch(&srv, &mut conn, None, &args);
+                        // Clients blocked on keys this command fed are served before our next one.
+                        blocking::serve_ready(&srv);
+                        if let Some(block) = conn.block.take() {
+                            flush(&mut wr, &mut out, &srv).await?;
+                            srv.stats.blocked_clients.fetch_add(1, Relaxed);
+                            let io = blocking::WaitIo {
+                                rd: &mut rd,
+                                parser: &mut parser,
+                                push_rx: &mut push_rx,
+                                wr: &mut wr,
+                                out: &mut out,
+                                stop: &mut stop,
+                            };
+                            let r = blocking::wait(&srv, &mut conn, &args, block, io).await;
+                            srv.stats.blocked_clients.fetch_sub(1, Relaxed);
+                            match r? {
+                                blocking::Outcome::Reply(r) => reply = r,
+                                blocking::Outcome::Close => return Ok(()),
+                            }
+                            // The reply may have fed other blocked clients (BLMOVE).
+                            blocking::serve_ready(&srv);
+                        }
                         out.push(&reply, conn.resp);
                         if conn.close_after_reply {
                             flush(&mut wr, &mut out, &srv).await?;

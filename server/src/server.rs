@@ -129,11 +129,36 @@ pub struct Conn {
     pub psubscriptions: HashSet<Bytes>,
     /// Set by a blocking command that found nothing to do yet.
     pub block: Option<BlockOn>,
+    /// While the command runs again for a blocked client: the key that became ready. As in
+    /// Redis, that key is served first, and keys of the wrong type are passed over.
+    pub rerun: Option<Bytes>,
     /// The running command's clock (Unix ms), read once per command by dispatch.
     pub now_ms: u64,
 }
 
 impl Conn {
+    /// The state of a fresh connection (db 0, RESP2, not authenticated).
+    pub fn new(id: u64, handle: Arc<ClientHandle>) -> Conn {
+        Conn {
+            id,
+            db: 0,
+            resp: 2,
+            authed: false,
+            user: "default".into(),
+            handle,
+            close_after_reply: false,
+            multi: None,
+            multi_error: false,
+            watching: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            subscriptions: Default::default(),
+            psubscriptions: Default::default(),
+            block: None,
+            rerun: None,
+            now_ms: crate::keyspace::now_ms(),
+        }
+    }
+
     /// Whether only pub/sub commands are allowed (RESP2 with subscriptions).
     pub fn in_subscribed_context(&self) -> bool {
         self.resp == 2 && (!self.subscriptions.is_empty() || !self.psubscriptions.is_empty())
@@ -143,6 +168,8 @@ impl Conn {
 /// State shared by all connections.
 pub struct Shared {
     pub ks: Keyspace,
+    /// Clients blocked on keys.
+    pub blocking: crate::blocking::Blocking,
     pub config: RwLock<Config>,
     pub stats: Stats,
     /// Call counters per command, keyed by the address of its static spec (no string work per call).
@@ -165,6 +192,8 @@ pub struct Shared {
     maxmemory: AtomicU64,
     policy: Mutex<crate::keyspace::Policy>,
     slowlog_slower_than: std::sync::atomic::AtomicI64,
+    /// Hash/set/zset encoding thresholds (OBJECT ENCODING), read on every write to those types.
+    pub encoding_limits: crate::keyspace::EncodingLimits,
     /// Set when the server should stop (SHUTDOWN or a signal).
     pub shutdown: watch::Sender<bool>,
 }
@@ -179,6 +208,7 @@ impl Shared {
             .collect();
         let s = Arc::new(Shared {
             ks: Keyspace::new(dbs),
+            blocking: Default::default(),
             config: RwLock::new(config),
             stats: Stats::default(),
             cmdstats: OnceLock::new(),
@@ -197,6 +227,7 @@ impl Shared {
             maxmemory: AtomicU64::new(0),
             policy: Mutex::new(crate::keyspace::Policy::NoEviction),
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(10000),
+            encoding_limits: Default::default(),
             shutdown: tx,
         });
         s.config_changed();
@@ -224,6 +255,7 @@ impl Shared {
             .and_then(|v| v.parse().ok())
             .unwrap_or(10000);
         self.slowlog_slower_than.store(slower, Relaxed);
+        self.encoding_limits.load_from(&c);
     }
 
     /// Protocol limits now in force.
@@ -373,8 +405,11 @@ impl Shared {
         }
     }
 
-    /// Wakes clients blocked on `key` in `db` (the blocking-commands work fills this in).
-    pub fn signal_ready(&self, _db: usize, _key: &[u8]) {}
+    /// Marks `key` in `db` ready for the clients blocked on it; they are served, first blocked
+    /// first, once the current command (or transaction) is done (`blocking::serve_ready`).
+    pub fn signal_ready(&self, db: usize, key: &[u8]) {
+        self.blocking.signal(db, key);
+    }
 
     /// Sends a keyspace notification (the pub/sub work fills this in).
     pub fn notify_keyspace(&self, _db: usize, _class: NotifyClass, _event: &str, _key: &[u8]) {}
