@@ -6,6 +6,10 @@ pub mod args;
 pub mod connection;
 pub mod keys;
 pub mod server;
+mod stream_groups;
+mod stream_info;
+mod stream_read;
+pub mod streams;
 pub mod strings;
 mod table;
 
