@@ -164,6 +164,13 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
                     let Some(g) = s.groups.get_mut(gname) else {
                         continue;
                     };
+                    // Redis creates the consumer only when it serves it (not when blocking).
+                    let serve = gt != StreamId::MAX
+                        || (!s.entries.is_empty()
+                            && s.entries.keys().next_back().is_some_and(|l| *l > g.last_id));
+                    if !serve {
+                        continue;
+                    }
                     let (c, new) = g.consumer(cname, now);
                     c.seen_time = now;
                     if new {

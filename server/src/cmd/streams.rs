@@ -637,11 +637,6 @@ fn xsetid(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         let Some(s) = stream_mut(v, key)? else {
             return Err(Reply::error(super::ERR_NO_KEY));
         };
-        if id < s.max_deleted {
-            return Err(Reply::err(
-                "The ID specified in XSETID is smaller than current max_deleted_entry_id",
-            ));
-        }
         if !s.is_empty() {
             if id < s.last_valid_id() {
                 return Err(Reply::err(
@@ -652,6 +647,7 @@ fn xsetid(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 return Err(Reply::err("The entries_added specified in XSETID is smaller than the target stream length"));
             }
         }
+        // Redis 7.0 does not compare with max_deleted_entry_id here (later versions do).
         s.last_id = id;
         if let Some(n) = entries_added {
             s.entries_added = n;
