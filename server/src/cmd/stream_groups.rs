@@ -388,7 +388,7 @@ pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 justid = true;
             } else if eq(opt, "idle") && more {
                 j += 1;
-                dtime = Some(now as i64 - num(&a[j], "IDLE")?);
+                dtime = Some((now as i64).saturating_sub(num(&a[j], "IDLE")?));
             } else if eq(opt, "time") && more {
                 j += 1;
                 dtime = Some(num(&a[j], "TIME")?);

@@ -260,7 +260,7 @@ impl Stream {
                 break;
             }
             let remove_node = match how {
-                Trim::MaxLen(max) => self.entries.len() as u64 - live >= max,
+                Trim::MaxLen(max) => (self.entries.len() as u64).saturating_sub(live) >= max,
                 Trim::MinId(min) => node.last < min,
             };
             if remove_node {
@@ -349,10 +349,10 @@ impl Stream {
         if self.max_deleted.is_zero() || self.max_deleted < first {
             let len = self.entries.len() as u64;
             if id < first {
-                return Some(self.entries_added - len);
+                return Some(self.entries_added.saturating_sub(len));
             }
             if id == first {
-                return Some(self.entries_added - len + 1);
+                return Some(self.entries_added.saturating_sub(len) + 1);
             }
         }
         None
@@ -430,6 +430,34 @@ mod tests {
         assert_eq!(s.trim(Trim::MaxLen(120), false, 0), 30);
         assert_eq!(s.len(), 120);
         assert_eq!(s.first_id(), StreamId::new(131, 0));
+    }
+
+    #[test]
+    fn minid_and_deletes_free_nodes() {
+        let mut s = Stream::default();
+        for i in 1..=150 {
+            s.append(StreamId::new(i, 0), fields());
+        }
+        // The first node (1..=100) cannot go whole: MINID ~ stops, exact trims inside it.
+        assert_eq!(s.trim(Trim::MinId(StreamId::new(50, 0)), true, 0), 0);
+        assert_eq!(s.trim(Trim::MinId(StreamId::new(50, 0)), false, 0), 49);
+        assert_eq!(s.rax_keys(), 2);
+        for i in 50..=100 {
+            assert!(s.delete(StreamId::new(i, 0)));
+        }
+        assert!(!s.delete(StreamId::new(50, 0)));
+        assert_eq!(s.rax_keys(), 1);
+        assert_eq!(s.first_id(), StreamId::new(101, 0));
+        assert_eq!(s.estimate_distance(StreamId::new(150, 0)), Some(150));
+        assert_eq!(s.estimate_distance(StreamId::new(200, 0)), None);
+    }
+
+    #[test]
+    fn rax_node_counts() {
+        let mut s = Stream::default();
+        assert_eq!(s.rax_nodes(), 1);
+        s.append(StreamId::new(1, 0), fields());
+        assert_eq!(s.rax_nodes(), 2);
     }
 
     #[test]
