@@ -16,6 +16,7 @@ pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod keyspace;
+pub mod ldouble;
 pub mod resp;
 pub mod server;
 

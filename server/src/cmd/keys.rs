@@ -528,7 +528,9 @@ fn touch(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn object_encoding(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let enc = ctx.with_key(&a[2], |v| v.peek(&a[2]).map(|e| e.value.encoding()));
+    let enc = ctx.with_key(&a[2], |v| {
+        v.peek(&a[2]).map(|e| e.value.encoding(e.str_hint))
+    });
     match enc {
         Some(e) => Reply::bulk(Bytes::from_static(e.as_bytes())),
         None => Reply::Nil,

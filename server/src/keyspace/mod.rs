@@ -8,7 +8,7 @@ mod value;
 pub mod zset;
 
 pub use evict::Policy;
-pub use value::{Entry, Value};
+pub use value::{Entry, StrHint, Value};
 
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
@@ -393,6 +393,13 @@ impl<'v, 'k> View<'v, 'k> {
     pub fn set_keep_ttl(&mut self, key: Bytes, value: Value) {
         let ttl = self.peek(&key).and_then(|e| e.expire_at);
         self.set(key, value, ttl);
+    }
+
+    /// Records how the string at `key` was written, for OBJECT ENCODING.
+    pub fn set_str_hint(&mut self, key: &[u8], hint: StrHint) {
+        if let Some(e) = self.shard(key).map.get_mut(key) {
+            e.str_hint = hint;
+        }
     }
 
     /// Removes a key; returns its entry.

@@ -48,10 +48,12 @@ impl Value {
     }
 
     /// The encoding OBJECT ENCODING reports, as Redis 7 would choose it.
-    pub fn encoding(&self) -> &'static str {
+    pub fn encoding(&self, hint: StrHint) -> &'static str {
         match self {
+            Value::Str(_) if hint == StrHint::Raw => "raw",
             Value::Str(b) => {
-                if b.len() <= 20 && crate::resp::parse_i64_pub(b).is_some() {
+                if hint == StrHint::Auto && b.len() <= 20 && crate::resp::parse_i64_pub(b).is_some()
+                {
                     "int"
                 } else if b.len() <= 44 {
                     "embstr"
@@ -98,6 +100,18 @@ pub struct Entry {
     pub last_access: u32,
     /// Access counter, for OBJECT FREQ.
     pub freq: u8,
+    /// How Redis would have encoded this string, where that depends on the command that wrote it.
+    pub str_hint: StrHint,
+}
+
+/// Redis picks a string's encoding by the command that made it: APPEND and SETRANGE leave a
+/// "raw" string, INCRBYFLOAT never an "int" one. OBJECT ENCODING reports the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StrHint {
+    #[default]
+    Auto,
+    Raw,
+    NoInt,
 }
 
 impl Entry {
@@ -107,6 +121,7 @@ impl Entry {
             expire_at,
             last_access: now_s,
             freq: 5, // Redis's LFU_INIT_VAL.
+            str_hint: StrHint::Auto,
         }
     }
 
