@@ -311,7 +311,10 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
             });
             ctx.conn.block = Some(BlockOn {
                 keys: keys.to_vec(),
-                deadline: (ms > 0).then(|| Instant::now() + Duration::from_millis(ms)),
+                // A deadline past what Instant can hold is as good as none.
+                deadline: (ms > 0)
+                    .then(|| Instant::now().checked_add(Duration::from_millis(ms)))
+                    .flatten(),
                 timeout_reply: Reply::NilArray,
                 rerun_args,
             });
