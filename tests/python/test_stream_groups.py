@@ -117,3 +117,34 @@ def test_keyspace_events(server):
         if m and m["type"] == "pmessage":
             events.append(m["channel"].split(":", 1)[1])
     assert events == want
+
+
+def test_watch_sees_entry_changes_only(server):
+    # Redis signals WATCHers for XADD and actual XDEL/XTRIM deletions, not for group bookkeeping.
+    a, b = server.client(), server.client()
+    a.xadd("s", {"a": 1}, id="1-0")
+    a.xgroup_create("s", "g", id="0")
+
+    def aborted(change):
+        p = a.pipeline()
+        p.watch("s")
+        change()
+        p.multi()
+        p.get("x")
+        try:
+            p.execute()
+            return False
+        except redis.WatchError:
+            return True
+
+    assert not aborted(lambda: b.xreadgroup("g", "c", {"s": ">"}))
+    assert not aborted(lambda: b.xack("s", "g", "1-0"))
+    assert not aborted(lambda: b.xclaim("s", "g", "d", 0, ["1-0"], force=True))
+    assert not aborted(lambda: b.xautoclaim("s", "g", "e", 0))
+    assert not aborted(lambda: b.xgroup_createconsumer("s", "g", "z"))
+    assert not aborted(lambda: b.xgroup_setid("s", "g", "0"))
+    assert not aborted(lambda: b.xdel("s", "9-0"))
+    assert not aborted(lambda: b.execute_command("XSETID", "s", "99-0"))
+    assert aborted(lambda: b.xadd("s", {"a": 1}, id="100-0"))
+    assert aborted(lambda: b.xdel("s", "1-0"))
+    assert aborted(lambda: b.xtrim("s", maxlen=0, approximate=False))

@@ -311,14 +311,10 @@ pub fn stream_ref<'a>(v: &'a mut View, key: &[u8]) -> Result<Option<&'a Stream>,
     }
 }
 
-/// The stream at `key` for writing.
+/// The stream at `key` for writing. WATCHers are not told: callers that change entries (not only
+/// groups) call `View::mark_modified`, as Redis signals only those changes.
 pub fn stream_mut<'a>(v: &'a mut View, key: &[u8]) -> Result<Option<&'a mut Stream>, Reply> {
-    match v.peek(key) {
-        None => return Ok(None),
-        Some(e) if !matches!(e.value, Value::Stream(_)) => return Err(wrongtype()),
-        Some(_) => {}
-    }
-    match v.get_mut(key) {
+    match v.get_mut_quiet(key) {
         Some(e) => match &mut e.value {
             Value::Stream(s) => Ok(Some(s)),
             _ => Err(wrongtype()),
@@ -476,6 +472,7 @@ fn xadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         }
         s.append(id, fields);
         let trimmed = p.trim.is_some_and(|t| s.trim(t, p.approx, p.limit) > 0);
+        v.mark_modified(key);
         Ok(Some((id, trimmed)))
     });
     match r {
@@ -579,6 +576,9 @@ fn xdel(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 n += 1;
             }
         }
+        if n > 0 {
+            v.mark_modified(key);
+        }
         Ok(n)
     });
     match r {
@@ -602,7 +602,11 @@ fn xtrim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     };
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
-        Ok::<_, Reply>(stream_mut(v, key)?.map_or(0, |s| s.trim(how, p.approx, p.limit)))
+        let n = stream_mut(v, key)?.map_or(0, |s| s.trim(how, p.approx, p.limit));
+        if n > 0 {
+            v.mark_modified(key);
+        }
+        Ok::<_, Reply>(n)
     });
     match r {
         Ok(n) => {
