@@ -7,6 +7,7 @@
 //! - [`resp`]: the protocol: request parser (with Redis's limits) and reply encoder.
 //! - [`cmd`]: the command table and one module per command family.
 //! - [`keyspace`]: databases, shards, values, expiry.
+//! - [`ldouble`]: Redis's `long double` arithmetic for INCRBYFLOAT/HINCRBYFLOAT.
 //!
 //! Each layer uses only those below it: the keyspace knows no socket, and a handler returns a
 //! reply without writing to a connection.

@@ -169,6 +169,8 @@ pub struct Shared {
     maxmemory: AtomicU64,
     policy: Mutex<crate::keyspace::Policy>,
     slowlog_slower_than: std::sync::atomic::AtomicI64,
+    /// Hash/set/zset encoding thresholds (OBJECT ENCODING), read on every write to those types.
+    pub encoding_limits: crate::keyspace::EncodingLimits,
     /// Set when the server should stop (SHUTDOWN or a signal).
     pub shutdown: watch::Sender<bool>,
 }
@@ -201,6 +203,7 @@ impl Shared {
             maxmemory: AtomicU64::new(0),
             policy: Mutex::new(crate::keyspace::Policy::NoEviction),
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(10000),
+            encoding_limits: Default::default(),
             shutdown: tx,
         });
         s.config_changed();
@@ -228,6 +231,7 @@ impl Shared {
             .and_then(|v| v.parse().ok())
             .unwrap_or(10000);
         self.slowlog_slower_than.store(slower, Relaxed);
+        self.encoding_limits.load_from(&c);
     }
 
     /// Protocol limits now in force.

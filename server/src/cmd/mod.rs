@@ -3,9 +3,14 @@
 //! One module per command family; each exports `COMMANDS`, and [`table`] joins them.
 
 pub mod args;
+pub mod coll;
 pub mod connection;
+pub mod hashes;
 pub mod keys;
 pub mod server;
+pub mod setops;
+pub mod sets;
+pub mod sort;
 mod stream_groups;
 mod stream_info;
 mod stream_read;

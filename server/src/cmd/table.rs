@@ -34,6 +34,8 @@ impl Flags {
     pub const ALLOW_BUSY: Flags = Flags(1 << 15);
     pub const MAY_REPLICATE: Flags = Flags(1 << 16);
     pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 17);
+    /// Keys found by parsing the arguments (SORT, SINTERCARD, ZUNIONSTORE, ...).
+    pub const MOVABLEKEYS: Flags = Flags(1 << 18);
 
     pub const fn or(self, o: Flags) -> Flags {
         Flags(self.0 | o.0)
@@ -58,6 +60,7 @@ impl Flags {
             (Flags::NOAUTH, "no_auth"),
             (Flags::ALLOW_BUSY, "allow_busy"),
             (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
+            (Flags::MOVABLEKEYS, "movablekeys"),
         ];
         NAMES
             .iter()
@@ -195,12 +198,15 @@ macro_rules! subcommand {
 }
 
 /// Every family's commands.
-fn families() -> [&'static [CommandSpec]; 5] {
+fn families() -> [&'static [CommandSpec]; 8] {
     [
         super::strings::COMMANDS,
         super::keys::COMMANDS,
         super::connection::COMMANDS,
         super::server::COMMANDS,
+        super::hashes::COMMANDS,
+        super::sets::COMMANDS,
+        super::sort::COMMANDS,
         super::streams::COMMANDS,
     ]
 }

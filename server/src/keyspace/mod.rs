@@ -2,12 +2,18 @@
 //! so clients working on different keys proceed in parallel. Handlers reach it through a [`View`]
 //! that holds the locks of the shards they named, always taken in shard order.
 
+mod enclimits;
 mod evict;
+pub mod hash;
+pub mod set;
 pub mod stream;
 mod value;
 pub mod zset;
 
+pub use enclimits::EncodingLimits;
 pub use evict::Policy;
+pub use hash::{Hash, HashLimits};
+pub use set::Set;
 pub use value::{Entry, StrHint, Value};
 
 use bytes::Bytes;
