@@ -109,6 +109,8 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
     let keys = &a[o.streams_arg..o.streams_arg + o.nstreams];
     let id_args = &a[o.streams_arg + o.nstreams..];
     let mut created: Vec<Bytes> = Vec::new();
+    // Woken from BLOCK, Redis 7.0 serves only the stream that became ready.
+    let only = ctx.conn.rerun.clone().filter(|k| keys.contains(k));
     let r = ctx.with_keys(keys, |v| {
         let now = v.now();
         // Resolve the IDs, checking types and groups in Redis's order.
@@ -144,6 +146,9 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
         }
         let mut served = Vec::new();
         for (key, &gt) in keys.iter().zip(&ids) {
+            if only.as_ref().is_some_and(|k| k != key) {
+                continue;
+            }
             let entries = match &o.group {
                 None => {
                     let Some(s) = stream_ref(v, key)? else {

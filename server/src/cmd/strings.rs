@@ -139,11 +139,14 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         }
         let old = if get_old { get_str(v, &key)? } else { None };
         if (nx || xx) && (nx == v.exists(&key)) {
-            return Ok(if get_old {
-                Reply::opt_bulk(old)
-            } else {
-                Reply::Nil
-            });
+            return Ok((
+                if get_old {
+                    Reply::opt_bulk(old)
+                } else {
+                    Reply::Nil
+                },
+                false,
+            ));
         }
         match exp {
             Expiry::Keep => v.set_keep_ttl(key.clone(), Value::Str(val)),
@@ -154,16 +157,22 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             Expiry::At(t) => v.set(key.clone(), Value::Str(val), Some(t)),
             _ => v.set(key.clone(), Value::Str(val), None),
         }
-        Ok(if get_old {
-            Reply::opt_bulk(old)
-        } else {
-            Reply::Ok
-        })
+        Ok((
+            if get_old {
+                Reply::opt_bulk(old)
+            } else {
+                Reply::Ok
+            },
+            true,
+        ))
     });
     match r {
-        Ok(reply) => {
-            if !matches!(reply, Reply::Nil) || get_old {
+        Ok((reply, stored)) => {
+            if stored {
                 ctx.notify(NotifyClass::String, "set", &key);
+                if matches!(exp, Expiry::At(_)) {
+                    ctx.notify(NotifyClass::Generic, "expire", &key);
+                }
             }
             reply
         }
@@ -196,6 +205,7 @@ fn setex_common(ctx: &mut Ctx, a: &[Bytes], ms: bool, name: &str) -> Reply {
     match r {
         Ok(()) => {
             ctx.notify(NotifyClass::String, "set", &key);
+            ctx.notify(NotifyClass::Generic, "expire", &key);
             Reply::Ok
         }
         Err(e) => e,
@@ -326,24 +336,33 @@ fn getex(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             exp = Expiry::At(expire_at(ms, abs, raw, now, "getex")?);
         }
         let val = get_str(v, key)?;
+        let mut event = None;
         if val.is_some() {
             match exp {
                 Expiry::At(t) if t <= now => {
                     v.remove(key);
+                    event = Some("del");
                 }
                 Expiry::At(t) => {
                     v.set_expire(key, Some(t));
+                    event = Some("expire");
                 }
                 Expiry::Persist if v.peek(key).is_some_and(|e| e.expire_at().is_some()) => {
                     v.set_expire(key, None);
+                    event = Some("persist");
                 }
                 _ => {}
             }
         }
-        Ok::<_, Reply>(val)
+        Ok::<_, Reply>((val, event))
     });
     match r {
-        Ok(val) => Reply::opt_bulk(val),
+        Ok((val, event)) => {
+            if let Some(e) = event {
+                ctx.notify(NotifyClass::Generic, e, key);
+            }
+            Reply::opt_bulk(val)
+        }
         Err(e) => e,
     }
 }

@@ -198,18 +198,19 @@ macro_rules! subcommand {
 }
 
 /// Every family's commands.
-fn families() -> [&'static [CommandSpec]; 8] {
-    [
-        super::strings::COMMANDS,
-        super::keys::COMMANDS,
-        super::connection::COMMANDS,
-        super::server::COMMANDS,
-        super::hashes::COMMANDS,
-        super::sets::COMMANDS,
-        super::sort::COMMANDS,
-        super::streams::COMMANDS,
-    ]
-}
+static FAMILIES: &[&[CommandSpec]] = &[
+    super::strings::COMMANDS,
+    super::lists::COMMANDS,
+    super::lists_blocking::COMMANDS,
+    super::keys::COMMANDS,
+    super::connection::COMMANDS,
+    super::server::COMMANDS,
+    super::hashes::COMMANDS,
+    super::sets::COMMANDS,
+    super::sort::COMMANDS,
+    super::pubsub::COMMANDS,
+    super::streams::COMMANDS,
+];
 
 type Table = HashMap<&'static str, &'static CommandSpec, foldhash::fast::RandomState>;
 
@@ -218,8 +219,8 @@ pub fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut m = Table::default();
-        for fam in families() {
-            for c in fam {
+        for fam in FAMILIES {
+            for c in fam.iter() {
                 m.insert(c.name, c);
             }
         }

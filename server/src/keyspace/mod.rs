@@ -68,10 +68,18 @@ impl Shard {
         }
     }
 
-    fn touch_all(&mut self) {
-        for ws in self.watched.values() {
-            for w in ws {
-                w.store(true, Ordering::Relaxed);
+    /// Marks the watchers FLUSHDB or SWAPDB concern, as Redis does: keys present here, or live
+    /// in `other`, the contents about to take this shard's place.
+    fn touch_replaced(&self, other: Option<&HashMap<Bytes, Entry, KeyHasher>>, now: u64) {
+        for (k, ws) in &self.watched {
+            let live_in_other = other.is_some_and(|m| {
+                m.get(k)
+                    .is_some_and(|e| e.expire_at.is_none_or(|t| t > now))
+            });
+            if self.map.contains_key(k) || live_in_other {
+                for w in ws {
+                    w.store(true, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -545,7 +553,7 @@ impl<'v, 'k> View<'v, 'k> {
         for (d, _, g) in self.locked.guards.iter_mut() {
             if *d == db {
                 n += g.map.len();
-                g.touch_all();
+                g.touch_replaced(None, self.now);
                 g.map = HashMap::default();
                 g.expires = BTreeSet::new();
             }
@@ -572,8 +580,8 @@ impl<'v, 'k> View<'v, 'k> {
                 let (left, right) = self.locked.guards.split_at_mut(hi);
                 let x = &mut left[lo].2;
                 let y = &mut right[0].2;
-                x.touch_all();
-                y.touch_all();
+                x.touch_replaced(Some(&y.map), self.now);
+                y.touch_replaced(Some(&x.map), self.now);
                 std::mem::swap(&mut x.map, &mut y.map);
                 std::mem::swap(&mut x.expires, &mut y.expires);
             }
