@@ -99,3 +99,17 @@ def test_two_readers_both_served(server):
     r.xadd("s", {"a": "1"}, id="1-0")
     for res in results:
         assert res() == [["s", [("1-0", {"a": "1"})]]]
+
+
+def test_woken_reader_gets_the_ready_stream_only(server):
+    # Redis 7.0 answers a woken XREAD with the stream that became ready, even if another of its
+    # streams got entries in the same transaction.
+    r = server.client(decode_responses=True, socket_timeout=10)
+    waiter = server.client(decode_responses=True, socket_timeout=10)
+    res = in_thread(lambda: waiter.xread({"a": "$", "b": "$"}, block=5000))
+    time.sleep(0.2)
+    p = r.pipeline(transaction=True)
+    p.xadd("b", {"x": "1"}, id="1-0")
+    p.xadd("a", {"y": "2"}, id="1-0")
+    p.execute()
+    assert res() == [["b", [("1-0", {"x": "1"})]]]
