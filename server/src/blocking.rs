@@ -138,7 +138,8 @@ impl Blocking {
             Slot {
                 db: conn.db,
                 keys: block.keys.clone(),
-                args: args.to_vec(),
+                // XREAD's `$` stays what it meant at the first call.
+                args: block.rerun_args.clone().unwrap_or_else(|| args.to_vec()),
                 resp: conn.resp,
                 handle: conn.handle.clone(),
                 block,
@@ -463,6 +464,7 @@ pub fn block_or_timeout(
         keys,
         deadline,
         timeout_reply,
+        rerun_args: None,
     });
     Reply::Nil
 }

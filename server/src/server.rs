@@ -108,6 +108,10 @@ pub struct BlockOn {
     pub keys: Vec<Bytes>,
     pub deadline: Option<Instant>,
     pub timeout_reply: Reply,
+    /// The arguments to run again instead of the original ones, when the first run resolved
+    /// something that must not be resolved again (XREAD's `$` becomes the stream's last ID at
+    /// the time of the first call). None: run the original arguments.
+    pub rerun_args: Option<Vec<Bytes>>,
 }
 
 /// Per-connection state, owned by the connection's task.

@@ -14,6 +14,11 @@ pub mod server;
 pub mod setops;
 pub mod sets;
 pub mod sort;
+mod stream_groups;
+mod stream_info;
+mod stream_read;
+mod stream_write;
+pub mod streams;
 pub mod strings;
 mod table;
 

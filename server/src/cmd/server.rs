@@ -796,7 +796,11 @@ fn command_getkeys(_ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if !spec.arity_ok(args.len()) {
         return Reply::error("ERR Invalid number of arguments specified for command");
     }
-    let keys = spec.key_args(args);
+    let keys = if spec.name == "xread" || spec.name == "xreadgroup" {
+        super::streams::read_keys(args)
+    } else {
+        spec.key_args(args)
+    };
     if keys.is_empty() {
         return Reply::error("ERR The command has no key arguments");
     }

@@ -209,6 +209,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::sets::COMMANDS,
     super::sort::COMMANDS,
     super::pubsub::COMMANDS,
+    super::streams::COMMANDS,
 ];
 
 type Table = HashMap<&'static str, &'static CommandSpec, foldhash::fast::RandomState>;

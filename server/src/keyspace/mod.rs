@@ -365,6 +365,21 @@ impl<'v, 'k> View<'v, 'k> {
         Some(e)
     }
 
+    /// Looks a key up to change what Redis does not count as a modification (a stream's consumer
+    /// groups, XSETID): WATCHers are not told, as in Redis.
+    pub fn get_mut_quiet(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(self.db, key);
+        let now_s = (self.now / 1000) as u32;
+        let e = self.shard(key).map.get_mut(key)?;
+        e.touch_access(now_s);
+        Some(e)
+    }
+
+    /// Tells WATCHers of `key` that it changed (after a `get_mut_quiet` that did change it).
+    pub fn mark_modified(&mut self, key: &[u8]) {
+        self.shard(key).touch(key);
+    }
+
     /// Whether the key exists (and is not expired).
     pub fn exists(&mut self, key: &[u8]) -> bool {
         self.peek(key).is_some()

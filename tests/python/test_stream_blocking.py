@@ -1,0 +1,115 @@
+"""XREAD / XREADGROUP with BLOCK, with real concurrent clients. Skipped while respd's connection
+does not block yet (the blocking machinery lands separately); every wait is bounded."""
+
+import threading
+import time
+
+import pytest
+import redis
+
+
+@pytest.fixture(params=["respd", "redis"])
+def server(request, respd, redis_server):
+    s = respd if request.param == "respd" else redis_server
+    r = s.client()
+    t0 = time.monotonic()
+    r.xread({"__probe": "$"}, block=300)
+    if time.monotonic() - t0 < 0.2:
+        pytest.skip(f"{request.param} does not block on XREAD BLOCK yet")
+    return s
+
+
+def in_thread(fn):
+    """Runs fn in a thread; returns a getter that waits (bounded) for its result or exception."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except Exception as e:  # noqa: BLE001 - handed to the test
+            box["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+
+    def result(timeout=5.0):
+        t.join(timeout)
+        assert not t.is_alive(), "blocked client was not served in time"
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return result
+
+
+def test_xread_block_gets_only_new_entries(server):
+    r = server.client(decode_responses=True, socket_timeout=10)
+    r.xadd("s", {"old": "1"}, id="1-0")
+    waiter = server.client(decode_responses=True, socket_timeout=10)
+    res = in_thread(lambda: waiter.xread({"s": "$"}, block=5000))
+    time.sleep(0.2)
+    r.xadd("s", {"new": "1"}, id="2-0")
+    assert res() == [["s", [("2-0", {"new": "1"})]]]
+
+
+def test_xread_dollar_on_missing_key(server):
+    # `$` is the stream's last ID as of the first call (0-0 for a missing key), not at wake-up.
+    r = server.client(decode_responses=True, socket_timeout=10)
+    waiter = server.client(decode_responses=True, socket_timeout=10)
+    res = in_thread(lambda: waiter.xread({"other": "0", "s": "$"}, block=0))
+    time.sleep(0.2)
+    r.xadd("s", {"a": "1"}, id="5-0")
+    assert res() == [["s", [("5-0", {"a": "1"})]]]
+
+
+def test_xread_block_times_out(server):
+    r = server.client(socket_timeout=10)
+    t0 = time.monotonic()
+    assert r.xread({"s": "$"}, block=200) in (None, [], {})
+    assert 0.15 <= time.monotonic() - t0 < 3
+
+
+def test_xreadgroup_block(server):
+    r = server.client(decode_responses=True, socket_timeout=10)
+    r.xgroup_create("s", "g", id="$", mkstream=True)
+    waiter = server.client(decode_responses=True, socket_timeout=10)
+    res = in_thread(lambda: waiter.xreadgroup("g", "c", {"s": ">"}, block=5000))
+    time.sleep(0.2)
+    r.xadd("s", {"a": "1"}, id="1-0")
+    assert res() == [["s", [("1-0", {"a": "1"})]]]
+    assert r.xpending("s", "g")["consumers"] == [{"name": "c", "pending": 1}]
+
+
+def test_xgroup_destroy_wakes_with_nogroup(server):
+    r = server.client(decode_responses=True, socket_timeout=10)
+    r.xgroup_create("s", "g", id="$", mkstream=True)
+    waiter = server.client(decode_responses=True, socket_timeout=10)
+    res = in_thread(lambda: waiter.xreadgroup("g", "c", {"s": ">"}, block=5000))
+    time.sleep(0.2)
+    r.xgroup_destroy("s", "g")
+    with pytest.raises(redis.ResponseError, match="NOGROUP"):
+        res()
+
+
+def test_two_readers_both_served(server):
+    r = server.client(decode_responses=True, socket_timeout=10)
+    waiters = [server.client(decode_responses=True, socket_timeout=10) for _ in range(2)]
+    results = [in_thread(lambda w=w: w.xread({"s": "$"}, block=5000)) for w in waiters]
+    time.sleep(0.2)
+    r.xadd("s", {"a": "1"}, id="1-0")
+    for res in results:
+        assert res() == [["s", [("1-0", {"a": "1"})]]]
+
+
+def test_woken_reader_gets_the_ready_stream_only(server):
+    # Redis 7.0 answers a woken XREAD with the stream that became ready, even if another of its
+    # streams got entries in the same transaction.
+    r = server.client(decode_responses=True, socket_timeout=10)
+    waiter = server.client(decode_responses=True, socket_timeout=10)
+    res = in_thread(lambda: waiter.xread({"a": "$", "b": "$"}, block=5000))
+    time.sleep(0.2)
+    p = r.pipeline(transaction=True)
+    p.xadd("b", {"x": "1"}, id="1-0")
+    p.xadd("a", {"y": "2"}, id="1-0")
+    p.execute()
+    assert res() == [["b", [("1-0", {"x": "1"})]]]
