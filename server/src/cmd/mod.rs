@@ -8,6 +8,10 @@ pub mod keys;
 pub mod server;
 pub mod strings;
 mod table;
+mod zpop;
+mod zrange;
+mod zsetops;
+pub mod zsets;
 
 pub use args::*;
 pub use table::{lookup, table, CommandSpec, Flags};

@@ -195,12 +195,13 @@ macro_rules! subcommand {
 }
 
 /// Every family's commands.
-fn families() -> [&'static [CommandSpec]; 4] {
+fn families() -> [&'static [CommandSpec]; 5] {
     [
         super::strings::COMMANDS,
         super::keys::COMMANDS,
         super::connection::COMMANDS,
         super::server::COMMANDS,
+        super::zsets::COMMANDS,
     ]
 }
 

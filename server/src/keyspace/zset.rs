@@ -186,8 +186,7 @@ impl ZSet {
     /// Sets the encoding a freshly built set (a STORE destination) gets in Redis: listpack when
     /// it fits the limits.
     pub fn settle_encoding(&mut self, max_entries: usize, max_value: usize) {
-        self.listpack =
-            self.len() <= max_entries && self.dict.keys().all(|m| m.len() <= max_value);
+        self.listpack = self.len() <= max_entries && self.dict.keys().all(|m| m.len() <= max_value);
     }
 
     /// Forces the skiplist encoding (ZADD creating a set whose first member is too long).
@@ -553,7 +552,10 @@ impl ZSet {
                 _ => ul.span -= 1,
             }
         }
-        let (prev, next) = (self.nodes[x as usize].prev, self.nodes[x as usize].levels[0].next);
+        let (prev, next) = (
+            self.nodes[x as usize].prev,
+            self.nodes[x as usize].levels[0].next,
+        );
         if next != NIL {
             self.nodes[next as usize].prev = prev;
         } else {

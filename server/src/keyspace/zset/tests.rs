@@ -27,7 +27,12 @@ fn basics() {
     assert_eq!(z.rank(b"zz"), None);
     assert_eq!(z.at_rank(0), Some((b("b"), 2.0)));
     assert_eq!(z.range_by_rank(0, 10, true)[0].0, b("a"));
-    let r = ScoreRange { min: 2.0, max: 3.0, minex: true, maxex: false };
+    let r = ScoreRange {
+        min: 2.0,
+        max: 3.0,
+        minex: true,
+        maxex: false,
+    };
     assert_eq!(z.count_score(&r), 1);
     assert!(z.remove(b"c"));
     assert!(!z.remove(b"c"));
@@ -43,11 +48,21 @@ fn lex_ranges() {
     for m in ["a", "b", "c", "d", "e"] {
         z.insert(b(m), 0.0);
     }
-    let r = LexRange { min: LexBound::Excl(b("a")), max: LexBound::Incl(b("c")) };
-    let got: Vec<Bytes> = z.range_by_lex(&r, false, 0, None).into_iter().map(|x| x.0).collect();
+    let r = LexRange {
+        min: LexBound::Excl(b("a")),
+        max: LexBound::Incl(b("c")),
+    };
+    let got: Vec<Bytes> = z
+        .range_by_lex(&r, false, 0, None)
+        .into_iter()
+        .map(|x| x.0)
+        .collect();
     assert_eq!(got, vec![b("b"), b("c")]);
     assert_eq!(z.count_lex(&r), 2);
-    let all = LexRange { min: LexBound::NegInf, max: LexBound::PosInf };
+    let all = LexRange {
+        min: LexBound::NegInf,
+        max: LexBound::PosInf,
+    };
     assert_eq!(z.range_by_lex(&all, true, 1, Some(2))[0].0, b("d"));
     assert_eq!(z.remove_range_by_lex(&r), 2);
     assert_eq!(z.len(), 3);
