@@ -223,7 +223,9 @@ fn generic(
         if card {
             return Ok((Reply::Int(res.len() as i64), None));
         }
+        // Built as a skiplist, as Redis does; a stored result then settles into its encoding.
         let mut z = ZSet::new();
+        z.set_skiplist();
         for (m, s) in res {
             z.insert(m, s);
         }

@@ -303,7 +303,13 @@ enum AddOutcome {
     NaN,
 }
 
-fn add_one(z: &mut ZSet, f: AddFlags, member: &Bytes, score: f64) -> AddOutcome {
+fn add_one(
+    z: &mut ZSet,
+    f: AddFlags,
+    member: &Bytes,
+    score: f64,
+    lp: (usize, usize),
+) -> AddOutcome {
     match z.score(member) {
         Some(cur) => {
             if f.nx {
@@ -326,6 +332,7 @@ fn add_one(z: &mut ZSet, f: AddFlags, member: &Bytes, score: f64) -> AddOutcome 
             if f.xx {
                 return AddOutcome::Skipped;
             }
+            z.grow_encoding(member.len(), lp.0, lp.1);
             z.insert(member.clone(), score);
             AddOutcome::Added(score)
         }
@@ -406,11 +413,10 @@ fn zadd_apply(
         let (mut added, mut updated, mut last) = (0, 0, None);
         let mut nan = false;
         for (score, m) in pairs {
-            match add_one(z, f, m, *score) {
+            match add_one(z, f, m, *score, lp) {
                 AddOutcome::Added(s) => {
                     added += 1;
                     last = Some(s);
-                    z.grow_encoding(m.len(), lp.0, lp.1);
                 }
                 AddOutcome::Updated(s) => {
                     updated += 1;

@@ -174,11 +174,11 @@ impl ZSet {
         }
     }
 
-    /// Switches the reported encoding to skiplist once the set exceeds Redis's listpack limits
-    /// (`zset-max-listpack-entries`, `zset-max-listpack-value`); `added` is the longest member
-    /// just added.
-    pub fn grow_encoding(&mut self, added: usize, max_entries: usize, max_value: usize) {
-        if self.listpack && (self.len() > max_entries || added > max_value) {
+    /// Switches the reported encoding to skiplist when adding a member of `len` bytes would exceed
+    /// Redis's listpack limits (`zset-max-listpack-entries`, `zset-max-listpack-value`). Call it
+    /// before inserting a new member, as Redis converts before the insert.
+    pub fn grow_encoding(&mut self, len: usize, max_entries: usize, max_value: usize) {
+        if self.listpack && (self.len() + 1 > max_entries || len > max_value) {
             self.listpack = false;
         }
     }
@@ -187,6 +187,19 @@ impl ZSet {
     /// it fits the limits.
     pub fn settle_encoding(&mut self, max_entries: usize, max_value: usize) {
         self.listpack = self.len() <= max_entries && self.dict.keys().all(|m| m.len() <= max_value);
+        if self.listpack {
+            // A listpack stores -0 as the integer 0.
+            for s in self.dict.values_mut() {
+                if *s == 0.0 {
+                    *s = 0.0;
+                }
+            }
+            for n in self.nodes.iter_mut().skip(1) {
+                if n.score == 0.0 {
+                    n.score = 0.0;
+                }
+            }
+        }
     }
 
     /// Forces the skiplist encoding (ZADD creating a set whose first member is too long).
@@ -202,6 +215,12 @@ impl ZSet {
     /// Adds `member` or changes its score; returns the previous score.
     pub fn insert(&mut self, member: Bytes, score: f64) -> Option<f64> {
         debug_assert!(!score.is_nan());
+        // A listpack stores -0 as the integer 0; only the skiplist keeps the sign.
+        let score = if self.listpack && score == 0.0 {
+            0.0
+        } else {
+            score
+        };
         match self.dict.get_mut(&member) {
             Some(old) => {
                 let prev = *old;
