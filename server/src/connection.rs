@@ -89,6 +89,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
         subscriptions: Default::default(),
         psubscriptions: Default::default(),
         block: None,
+        now_ms: crate::keyspace::now_ms(),
     };
     let mut parser = RequestParser::new();
     let mut out = Out::new();
@@ -102,7 +103,6 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 let auth_req = !conn.authed && srv.auth_required();
                 match parser.next_command(&limits, auth_req) {
                     Ok(Some(args)) => {
-                        handle.last_interaction.store(srv.uptime_ms(), Relaxed);
                         let reply = cmd::dispatch(&srv, &mut conn, None, &args);
                         out.push(&reply, conn.resp);
                         if conn.close_after_reply {
@@ -126,10 +126,23 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
             }
             flush(&mut wr, &mut out, &srv).await?;
             handle.qbuf.store(parser.pending_bytes(), Relaxed);
+            handle.last_interaction.store(
+                conn.now_ms.saturating_sub(srv.unix_ms_at(srv.started)),
+                Relaxed,
+            );
             if handle.killed.load(Relaxed) || *stop.borrow() {
                 return Ok(());
             }
+            // Redis's `timeout`: idle clients are closed, except subscribers.
+            let idle_limit = srv.idle_timeout();
+            let idle = tokio::time::sleep(std::time::Duration::from_secs(idle_limit.max(1)));
+            let may_time_out =
+                idle_limit > 0 && conn.subscriptions.is_empty() && conn.psubscriptions.is_empty();
             tokio::select! {
+                _ = idle, if may_time_out => {
+                    tracing::debug!("closing idle client {addr}");
+                    return Ok(());
+                }
                 n = rd.read_buf(parser.read_target()) => {
                     let n = n?;
                     if n == 0 {

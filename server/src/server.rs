@@ -129,6 +129,8 @@ pub struct Conn {
     pub psubscriptions: HashSet<Bytes>,
     /// Set by a blocking command that found nothing to do yet.
     pub block: Option<BlockOn>,
+    /// The running command's clock (Unix ms), read once per command by dispatch.
+    pub now_ms: u64,
 }
 
 impl Conn {
@@ -143,10 +145,13 @@ pub struct Shared {
     pub ks: Keyspace,
     pub config: RwLock<Config>,
     pub stats: Stats,
-    pub cmdstats: OnceLock<HashMap<String, CmdStat>>,
+    /// Call counters per command, keyed by the address of its static spec (no string work per call).
+    pub cmdstats: OnceLock<HashMap<usize, (String, CmdStat), foldhash::fast::RandomState>>,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
     pub next_client_id: AtomicU64,
     pub started: Instant,
+    /// Unix time in ms at `started`: command clocks are derived from one monotonic reading.
+    started_unix_ms: u64,
     pub run_id: String,
     /// The address actually bound (port 0 resolves here).
     pub local_addr: Mutex<Option<SocketAddr>>,
@@ -156,6 +161,9 @@ pub struct Shared {
     max_bulk: AtomicU64,
     query_buffer_limit: AtomicU64,
     auth_required: AtomicBool,
+    idle_timeout: AtomicU64,
+    maxmemory: AtomicU64,
+    policy: Mutex<crate::keyspace::Policy>,
     slowlog_slower_than: std::sync::atomic::AtomicI64,
     /// Set when the server should stop (SHUTDOWN or a signal).
     pub shutdown: watch::Sender<bool>,
@@ -177,6 +185,7 @@ impl Shared {
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
             started: Instant::now(),
+            started_unix_ms: crate::keyspace::now_ms(),
             run_id,
             local_addr: Mutex::new(None),
             slowlog: Mutex::new(VecDeque::new()),
@@ -184,6 +193,9 @@ impl Shared {
             max_bulk: AtomicU64::new(0),
             query_buffer_limit: AtomicU64::new(0),
             auth_required: AtomicBool::new(false),
+            idle_timeout: AtomicU64::new(0),
+            maxmemory: AtomicU64::new(0),
+            policy: Mutex::new(crate::keyspace::Policy::NoEviction),
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(10000),
             shutdown: tx,
         });
@@ -203,6 +215,10 @@ impl Shared {
         self.query_buffer_limit
             .store(c.num("client-query-buffer-limit"), Relaxed);
         self.auth_required.store(c.requirepass().is_some(), Relaxed);
+        self.idle_timeout.store(c.num("timeout"), Relaxed);
+        self.maxmemory.store(c.num("maxmemory"), Relaxed);
+        *self.policy.lock().unwrap_or_else(|e| e.into_inner()) =
+            crate::keyspace::Policy::parse(c.get("maxmemory-policy").unwrap_or("noeviction"));
         let slower = c
             .get("slowlog-log-slower-than")
             .and_then(|v| v.parse().ok())
@@ -218,9 +234,43 @@ impl Shared {
         }
     }
 
+    /// Seconds after which an idle client is closed (`timeout`), 0 for never.
+    pub fn idle_timeout(&self) -> u64 {
+        self.idle_timeout.load(Relaxed)
+    }
+
+    /// Evicts keys until memory is under `maxmemory`; false if that is not possible (OOM).
+    pub fn make_room(&self) -> bool {
+        let max = self.maxmemory.load(Relaxed);
+        if max == 0 || (crate::alloc::used_memory() as u64) <= max {
+            return true;
+        }
+        crate::resp::pool::clear(); // Under pressure, buffers kept for reuse go first.
+        let policy = *self.policy.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: a value freed by another thread meanwhile must not make this spin.
+        for _ in 0..10_000 {
+            if (crate::alloc::used_memory() as u64) <= max {
+                return true;
+            }
+            match self.ks.evict_one(policy) {
+                Some((db, key)) => {
+                    self.stats.evicted_keys.fetch_add(1, Relaxed);
+                    self.notify_keyspace(db, NotifyClass::Evicted, "evicted", &key);
+                }
+                None => return false,
+            }
+        }
+        (crate::alloc::used_memory() as u64) <= max
+    }
+
     /// Whether clients must AUTH first.
     pub fn auth_required(&self) -> bool {
         self.auth_required.load(Relaxed)
+    }
+
+    /// Unix milliseconds at a monotonic instant.
+    pub fn unix_ms_at(&self, t: Instant) -> u64 {
+        self.started_unix_ms + t.saturating_duration_since(self.started).as_millis() as u64
     }
 
     /// Milliseconds since start.
@@ -240,20 +290,22 @@ impl Shared {
         self.stats.commands_processed.fetch_add(1, Relaxed);
         let micros = took.as_micros() as u64;
         let stats = self.cmdstats.get_or_init(|| {
-            let mut m = HashMap::new();
+            let mut m = HashMap::default();
             for c in crate::cmd::table().values() {
-                m.insert(c.full_name(), CmdStat::default());
+                m.insert(
+                    *c as *const CommandSpec as usize,
+                    (c.full_name(), CmdStat::default()),
+                );
                 for s in c.subcommands {
-                    m.insert(s.full_name(), CmdStat::default());
+                    m.insert(
+                        s as *const CommandSpec as usize,
+                        (s.full_name(), CmdStat::default()),
+                    );
                 }
             }
             m
         });
-        let key = match spec.parent {
-            Some(p) => format!("{}|{}", p, spec.name),
-            None => spec.name.to_string(),
-        };
-        if let Some(st) = stats.get(&key) {
+        if let Some((_, st)) = stats.get(&(spec as *const CommandSpec as usize)) {
             st.calls.fetch_add(1, Relaxed);
             st.usec.fetch_add(micros, Relaxed);
             if failed {
@@ -404,6 +456,7 @@ pub async fn run(
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
             tick.tick().await;
+            crate::resp::pool::purge();
             for (db, key) in expire_srv.ks.expire_cycle(200) {
                 expire_srv.notify_keyspace(db, NotifyClass::Expired, "expired", &key);
             }

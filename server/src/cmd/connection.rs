@@ -387,7 +387,7 @@ fn hello(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         ctx.conn.authed = true;
     }
     if !ctx.conn.authed && ctx.srv.auth_required() {
-        return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(n) = name {
         set_name(&ctx.conn.handle, n);

@@ -42,8 +42,13 @@ impl<'a, 'k> Ctx<'a, 'k> {
     ) -> R {
         let db = self.conn.db;
         let (r, expired) = match self.held.as_deref_mut() {
-            Some(l) => run_view(l, db, f),
-            None => run_view(&mut self.srv.ks.lock_keys(db, keys), db, f),
+            Some(l) => run_view(l, db, self.conn.now_ms, f),
+            None => run_view(
+                &mut self.srv.ks.lock_keys(db, keys),
+                db,
+                self.conn.now_ms,
+                f,
+            ),
         };
         self.after(expired, db);
         r
@@ -58,8 +63,8 @@ impl<'a, 'k> Ctx<'a, 'k> {
     pub fn with_dbs<R>(&mut self, dbs: &[usize], f: impl FnOnce(&mut View) -> R) -> R {
         let db = self.conn.db;
         let (r, expired) = match self.held.as_deref_mut() {
-            Some(l) => run_view(l, db, f),
-            None => run_view(&mut self.srv.ks.lock_dbs(dbs), db, f),
+            Some(l) => run_view(l, db, self.conn.now_ms, f),
+            None => run_view(&mut self.srv.ks.lock_dbs(dbs), db, self.conn.now_ms, f),
         };
         self.after(expired, db);
         r
@@ -117,8 +122,13 @@ impl<'a, 'k> Ctx<'a, 'k> {
 }
 
 /// Runs `f` on a view of `db` and hands back the keys it found expired.
-fn run_view<R>(l: &mut Locked, db: usize, f: impl FnOnce(&mut View) -> R) -> (R, Vec<Bytes>) {
-    let mut v = l.view(db);
+fn run_view<R>(
+    l: &mut Locked,
+    db: usize,
+    now: u64,
+    f: impl FnOnce(&mut View) -> R,
+) -> (R, Vec<Bytes>) {
+    let mut v = l.view_at(db, now);
     let r = f(&mut v);
     (r, std::mem::take(&mut v.expired))
 }
@@ -169,14 +179,18 @@ pub fn dispatch(srv: &Shared, conn: &mut Conn, held: Option<&mut Locked>, args: 
     if conn.multi.is_some() && !spec.flags.contains(Flags::NO_QUEUE) {
         if spec.flags.contains(Flags::NO_MULTI) {
             conn.multi_error = true;
-            return Reply::err(format!("Command not allowed inside a transaction"));
+            return Reply::err("Command not allowed inside a transaction");
         }
         if let Some(q) = conn.multi.as_mut() {
             q.push(args.to_vec());
         }
         return Reply::simple("QUEUED");
     }
+    if held.is_none() && spec.flags.contains(Flags::DENYOOM) && !srv.make_room() {
+        return Reply::error("OOM command not allowed when used memory > 'maxmemory'.");
+    }
     let start = Instant::now();
+    conn.now_ms = srv.unix_ms_at(start);
     let mut ctx = Ctx { srv, conn, held };
     let reply = (spec.handler)(&mut ctx, args);
     srv.record_call(spec, args, start.elapsed(), reply.is_error(), ctx.conn.id);

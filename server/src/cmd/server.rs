@@ -192,7 +192,7 @@ static COMMAND_SUBS: &[CommandSpec] = &[
     subcommand!(
         "command",
         "getkeys",
-        -3,
+        -4,
         LS,
         (0, 0, 0),
         "2.8.13",
@@ -458,10 +458,9 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
     if want("commandstats") {
         section(&mut o, "Commandstats");
         if let Some(st) = srv.cmdstats.get() {
-            let mut names: Vec<&String> = st.keys().collect();
-            names.sort();
-            for n in names {
-                let c = &st[n];
+            let mut all: Vec<&(String, crate::server::CmdStat)> = st.values().collect();
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            for (n, c) in all {
                 let calls = c.calls.load(Relaxed);
                 if calls == 0 {
                     continue;
@@ -550,12 +549,21 @@ fn config_get(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let mut seen = std::collections::HashSet::new();
     for pat in &a[2..] {
         let pat = text(pat).to_ascii_lowercase();
-        for (name, v) in c.iter() {
-            if glob_match(pat.as_bytes(), name.as_bytes(), true) && seen.insert(name) {
-                out.push((
-                    Reply::bulk(Bytes::from_static(name.as_bytes())),
-                    Reply::bulk(Bytes::from(v.to_string())),
-                ));
+        for p in crate::config::PARAMS {
+            for name in std::iter::once(p.name).chain(p.alias) {
+                if glob_match(pat.as_bytes(), name.as_bytes(), true) && seen.insert(name) {
+                    let mut v = c.get(p.name).unwrap_or_default().to_string();
+                    if p.name == "dir" {
+                        // Redis shows the working directory it changed into: an absolute path.
+                        if let Ok(abs) = std::fs::canonicalize(&v) {
+                            v = abs.display().to_string();
+                        }
+                    }
+                    out.push((
+                        Reply::bulk(Bytes::from_static(name.as_bytes())),
+                        Reply::bulk(Bytes::from(v)),
+                    ));
+                }
             }
         }
     }
@@ -579,11 +587,18 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             ));
         };
         if !seen.insert(param.name) {
-            return Reply::err(format!("Duplicate parameter - {name}"));
+            return Reply::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            ));
         }
         if param.immutable {
             return Reply::err(format!(
                 "CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            ));
+        }
+        if param.protected && next.get("enable-protected-configs") != Some("yes") {
+            return Reply::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
             ));
         }
         if let Err(msg) = next.set(&name, &text(&p[1])) {
@@ -614,7 +629,7 @@ fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
         c.store(0, Relaxed);
     }
     if let Some(st) = ctx.srv.cmdstats.get() {
-        for c in st.values() {
+        for (_, c) in st.values() {
             c.calls.store(0, Relaxed);
             c.usec.store(0, Relaxed);
             c.failed.store(0, Relaxed);
@@ -692,7 +707,7 @@ fn command_info(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     Reply::Array(
         a[2..]
             .iter()
-            .map(|n| find_spec(n).map_or(Reply::NilArray, spec_info))
+            .map(|n| find_spec(n).map_or(Reply::Nil, spec_info))
             .collect(),
     )
 }

@@ -140,8 +140,7 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             exp = Expiry::At(expire_at(ms, abs, raw, now, "set")?);
         }
         let old = if get_old { get_str(v, &key)? } else { None };
-        let exists = v.exists(&key);
-        if (nx && exists) || (xx && !exists) {
+        if (nx || xx) && (nx == v.exists(&key)) {
             return Ok(if get_old {
                 Reply::opt_bulk(old)
             } else {
@@ -337,10 +336,8 @@ fn getex(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 Expiry::At(t) => {
                     v.set_expire(key, Some(t));
                 }
-                Expiry::Persist => {
-                    if v.peek(key).is_some_and(|e| e.expire_at().is_some()) {
-                        v.set_expire(key, None);
-                    }
+                Expiry::Persist if v.peek(key).is_some_and(|e| e.expire_at().is_some()) => {
+                    v.set_expire(key, None);
                 }
                 _ => {}
             }

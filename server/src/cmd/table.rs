@@ -205,11 +205,13 @@ fn families() -> [&'static [CommandSpec]; 5] {
     ]
 }
 
+type Table = HashMap<&'static str, &'static CommandSpec, foldhash::fast::RandomState>;
+
 /// All top-level commands, by lower-case name.
-pub fn table() -> &'static HashMap<&'static str, &'static CommandSpec> {
-    static TABLE: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut m = HashMap::new();
+        let mut m = Table::default();
         for fam in families() {
             for c in fam {
                 m.insert(c.name, c);

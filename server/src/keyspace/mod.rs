@@ -2,15 +2,17 @@
 //! so clients working on different keys proceed in parallel. Handlers reach it through a [`View`]
 //! that holds the locks of the shards they named, always taken in shard order.
 
+mod evict;
 pub mod stream;
 mod value;
 pub mod zset;
 
+pub use evict::Policy;
 pub use value::{Entry, Value};
 
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -26,19 +28,23 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The shard a key lives in. A fixed hash, so shard order is stable for the server's life.
+/// The hasher of the keyspace maps: keyed per process, and much faster than SipHash.
+pub type KeyHasher = foldhash::fast::RandomState;
+
+/// The shard a key lives in. One seed for the process, so shard order is stable for its life.
 pub fn shard_of(key: &[u8]) -> usize {
-    let mut h =
-        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-            .build_hasher();
-    h.write(key);
-    (h.finish() as usize) % SHARDS
+    static SEED: std::sync::OnceLock<foldhash::fast::FixedState> = std::sync::OnceLock::new();
+    let h = SEED
+        .get_or_init(|| foldhash::fast::FixedState::with_seed(rand::random()))
+        .hash_one(key);
+    // The top bits: the maps inside a shard use their own seeds, so no correlation with them.
+    (h >> 58) as usize % SHARDS
 }
 
 /// One shard of a database: its keys, the index of their expiry times, and the watchers of its keys.
 #[derive(Default)]
 pub struct Shard {
-    pub(crate) map: HashMap<Bytes, Entry>,
+    pub(crate) map: HashMap<Bytes, Entry, KeyHasher>,
     /// (expiry time, key) of every key with a TTL, for active expiry.
     pub(crate) expires: BTreeSet<(u64, Bytes)>,
     /// Keys under WATCH, with the flags of the transactions watching them.
@@ -131,12 +137,19 @@ impl Keyspace {
 
     /// Locks the shards holding `keys` in database `db`, in shard order.
     pub fn lock_keys<'k, K: AsRef<[u8]>>(&'k self, db: usize, keys: &[K]) -> Locked<'k> {
+        let shards = &self.dbs[db].shards;
+        if let [k] = keys {
+            // The common case: one key, no allocation.
+            let i = shard_of(k.as_ref());
+            return Locked {
+                guards: Guards::One([(db, i, lock(&shards[i]))]),
+            };
+        }
         let mut idx: Vec<usize> = keys.iter().map(|k| shard_of(k.as_ref())).collect();
         idx.sort_unstable();
         idx.dedup();
-        let shards = &self.dbs[db].shards;
         Locked {
-            guards: idx.into_iter().map(|i| (db, i, lock(&shards[i]))).collect(),
+            guards: Guards::Many(idx.into_iter().map(|i| (db, i, lock(&shards[i]))).collect()),
         }
     }
 
@@ -151,7 +164,9 @@ impl Keyspace {
                 guards.push((db, i, lock(m)));
             }
         }
-        Locked { guards }
+        Locked {
+            guards: Guards::Many(guards),
+        }
     }
 
     /// Locks everything: used by EXEC and by commands that span databases.
@@ -206,18 +221,49 @@ impl Keyspace {
     }
 }
 
+type Held<'k> = (usize, usize, MutexGuard<'k, Shard>);
+
+/// Locked shards: (db, shard, guard), sorted by db then shard.
+enum Guards<'k> {
+    One([Held<'k>; 1]),
+    Many(Vec<Held<'k>>),
+}
+
+impl<'k> std::ops::Deref for Guards<'k> {
+    type Target = [Held<'k>];
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Guards::One(g) => g,
+            Guards::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Guards<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Guards::One(g) => g,
+            Guards::Many(v) => v,
+        }
+    }
+}
+
 /// Shards locked by one command (or by EXEC for a whole transaction).
 pub struct Locked<'k> {
-    /// (db, shard, guard), sorted by db then shard.
-    guards: Vec<(usize, usize, MutexGuard<'k, Shard>)>,
+    guards: Guards<'k>,
 }
 
 impl<'k> Locked<'k> {
     /// A view of database `db` through these locks.
     pub fn view(&mut self, db: usize) -> View<'_, 'k> {
+        self.view_at(db, now_ms())
+    }
+
+    /// A view with the command's clock reading `now` (Unix ms), taken once by the caller.
+    pub fn view_at(&mut self, db: usize, now: u64) -> View<'_, 'k> {
         View {
             db,
-            now: now_ms(),
+            now,
             locked: self,
             expired: Vec::new(),
         }
@@ -264,6 +310,9 @@ impl<'v, 'k> View<'v, 'k> {
     fn expire_if_needed(&mut self, db: usize, key: &[u8]) {
         let now = self.now;
         let s = self.shard_in(db, key);
+        if s.expires.is_empty() {
+            return; // No key of this shard has a TTL: skip the lookup.
+        }
         let dead = matches!(s.map.get(key), Some(e) if e.expire_at.is_some_and(|t| t <= now));
         if dead {
             s.remove_entry(key);
@@ -317,15 +366,27 @@ impl<'v, 'k> View<'v, 'k> {
         let now_s = (self.now / 1000) as u32;
         let s = self.shard_in(db, &key);
         s.touch(&key);
-        if let Some(old) = s.map.get(&key) {
-            if let Some(t) = old.expire_at {
-                s.expires.remove(&(t, key.clone()));
+        let entry = Entry::new(value, expire_at, now_s);
+        match s.map.get_mut(&key) {
+            Some(slot) => {
+                let old_t = slot.expire_at;
+                *slot = entry;
+                if old_t != expire_at {
+                    if let Some(t) = old_t {
+                        s.expires.remove(&(t, key.clone()));
+                    }
+                    if let Some(t) = expire_at {
+                        s.expires.insert((t, key));
+                    }
+                }
+            }
+            None => {
+                if let Some(t) = expire_at {
+                    s.expires.insert((t, key.clone()));
+                }
+                s.map.insert(key, entry);
             }
         }
-        if let Some(t) = expire_at {
-            s.expires.insert((t, key.clone()));
-        }
-        s.map.insert(key, Entry::new(value, expire_at, now_s));
     }
 
     /// Replaces the value and keeps the TTL (SET KEEPTTL, in-place updates).
@@ -388,7 +449,7 @@ impl<'v, 'k> View<'v, 'k> {
             out.extend(
                 g.map
                     .iter()
-                    .filter(|(_, e)| !e.expire_at.is_some_and(|t| t <= now))
+                    .filter(|(_, e)| e.expire_at.is_none_or(|t| t > now))
                     .map(|(k, _)| k.clone()),
             );
         }
@@ -414,7 +475,7 @@ impl<'v, 'k> View<'v, 'k> {
             .2
             .map
             .iter()
-            .filter(|(k, e)| !e.expire_at.is_some_and(|t| t <= now) && filter(k, e))
+            .filter(|(k, e)| e.expire_at.is_none_or(|t| t > now) && filter(k, e))
             .map(|(k, _)| k.clone())
             .collect()
     }
@@ -457,7 +518,7 @@ impl<'v, 'k> View<'v, 'k> {
             if *d == db {
                 n += g.map.len();
                 g.touch_all();
-                g.map = HashMap::new();
+                g.map = HashMap::default();
                 g.expires = BTreeSet::new();
             }
         }
@@ -510,7 +571,7 @@ impl<'v, 'k> View<'v, 'k> {
                 }
                 if idx < g.map.len() {
                     if let Some((k, e)) = g.map.iter().nth(idx) {
-                        if !e.expire_at.is_some_and(|t| t <= now) {
+                        if e.expire_at.is_none_or(|t| t > now) {
                             return Some(k.clone());
                         }
                     }

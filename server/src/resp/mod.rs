@@ -1,6 +1,7 @@
 //! RESP: request parsing (multibulk and inline) and reply encoding (RESP2 and RESP3).
 
 mod parse;
+pub mod pool;
 mod reply;
 
 pub use parse::parse_i64 as parse_i64_pub;

@@ -2,7 +2,7 @@
 //! limits and the same error texts. A bulk of at least [`BIG_ARG`] bytes gets a buffer of exactly its
 //! declared size, read into directly and frozen into the argument: one copy from the kernel, none after.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
 /// Bulks this large are read into a dedicated buffer of their exact size (Redis: PROTO_MBULK_BIG_ARG).
@@ -72,7 +72,7 @@ enum State {
         args: Vec<Bytes>,
         remaining: usize,
         len: usize,
-        buf: BytesMut,
+        buf: Vec<u8>,
     },
 }
 
@@ -95,7 +95,7 @@ impl RequestParser {
 
     /// The buffer the next socket read should fill. For a large bulk that is its own buffer,
     /// whose spare capacity is exactly what the bulk still lacks.
-    pub fn read_target(&mut self) -> &mut BytesMut {
+    pub fn read_target(&mut self) -> &mut (dyn BufMut + Send) {
         match &mut self.state {
             State::BigBulk { buf, .. } => buf,
             _ => {
@@ -194,7 +194,7 @@ impl RequestParser {
                             self.buf.advance(used);
                             // Exactly the declared size: no growth while it arrives, and the stored
                             // value holds no slack.
-                            let mut big = BytesMut::with_capacity(len + 2);
+                            let mut big = super::pool::take(len + 2);
                             let have = self.buf.len().min(len + 2);
                             big.extend_from_slice(&self.buf[..have]);
                             self.buf.advance(have);
@@ -247,8 +247,9 @@ impl RequestParser {
                     };
                     return Ok(None);
                 }
-                buf.truncate(len); // Like Redis, the trailing CRLF is skipped, not checked.
-                args.push(buf.freeze());
+                // Like Redis, the trailing CRLF is skipped, not checked.
+                buf.truncate(len);
+                args.push(super::pool::freeze(buf));
                 let remaining = remaining - 1;
                 if remaining == 0 {
                     return Ok(Some(args));
@@ -445,7 +446,7 @@ mod tests {
         let limits = Limits::default();
         let mut out = Vec::new();
         for &b in input {
-            p.read_target().extend_from_slice(&[b]);
+            p.read_target().put_slice(&[b]);
             while let Some(c) = p.next_command(&limits, false)? {
                 out.push(c);
             }
@@ -472,7 +473,7 @@ mod tests {
         let limits = Limits::default();
         let mut got = None;
         for chunk in input.chunks(1000) {
-            p.read_target().extend_from_slice(chunk);
+            p.read_target().put_slice(chunk);
             if let Some(c) = p.next_command(&limits, false).unwrap() {
                 got = Some(c);
             }

@@ -151,11 +151,11 @@ impl Out {
                     .collect();
                 line(b, b'-', &clean);
             }
-            Reply::Int(i) => line(b, b':', itoa(*i).as_bytes()),
+            Reply::Int(i) => num(b, b':', *i),
             Reply::Bulk(v) => self.bulk(b'$', v),
             Reply::Verbatim(v) => {
                 if resp >= 3 {
-                    line(b, b'=', (v.len() + 4).to_string().as_bytes());
+                    num(b, b'=', (v.len() + 4) as i64);
                     b.extend_from_slice(b"txt:");
                     b.extend_from_slice(v);
                     b.extend_from_slice(b"\r\n");
@@ -166,36 +166,28 @@ impl Out {
             Reply::Nil => b.extend_from_slice(if resp >= 3 { b"_\r\n" } else { b"$-1\r\n" }),
             Reply::NilArray => b.extend_from_slice(if resp >= 3 { b"_\r\n" } else { b"*-1\r\n" }),
             Reply::Array(items) => {
-                line(b, b'*', items.len().to_string().as_bytes());
+                num(b, b'*', (items.len()) as i64);
                 for i in items {
                     self.push(i, resp);
                 }
             }
             Reply::Set(items) => {
-                line(
-                    b,
-                    if resp >= 3 { b'~' } else { b'*' },
-                    items.len().to_string().as_bytes(),
-                );
+                num(b, if resp >= 3 { b'~' } else { b'*' }, items.len() as i64);
                 for i in items {
                     self.push(i, resp);
                 }
             }
             Reply::Push(items) => {
-                line(
-                    b,
-                    if resp >= 3 { b'>' } else { b'*' },
-                    items.len().to_string().as_bytes(),
-                );
+                num(b, if resp >= 3 { b'>' } else { b'*' }, items.len() as i64);
                 for i in items {
                     self.push(i, resp);
                 }
             }
             Reply::Map(pairs) => {
                 if resp >= 3 {
-                    line(b, b'%', pairs.len().to_string().as_bytes());
+                    num(b, b'%', (pairs.len()) as i64);
                 } else {
-                    line(b, b'*', (pairs.len() * 2).to_string().as_bytes());
+                    num(b, b'*', (pairs.len() * 2) as i64);
                 }
                 for (k, v) in pairs {
                     self.push(k, resp);
@@ -216,7 +208,7 @@ impl Out {
                     line(b, b',', s.as_bytes());
                 } else {
                     let s = fmt_double(*d);
-                    line(b, b'$', s.len().to_string().as_bytes());
+                    num(b, b'$', (s.len()) as i64);
                     line_body(b, s.as_bytes());
                 }
             }
@@ -232,7 +224,7 @@ impl Out {
     }
 
     fn bulk(&mut self, kind: u8, v: &Bytes) {
-        line(&mut self.buf, kind, v.len().to_string().as_bytes());
+        num(&mut self.buf, kind, v.len() as i64);
         if v.len() >= ZERO_COPY_MIN {
             // Flush what is buffered, then queue the value itself: no copy.
             if !self.buf.is_empty() {
@@ -294,8 +286,25 @@ fn line_body(b: &mut BytesMut, body: &[u8]) {
     b.extend_from_slice(b"\r\n");
 }
 
-fn itoa(i: i64) -> String {
-    i.to_string()
+/// Writes `<kind><n>\r\n` without allocating.
+fn num(b: &mut BytesMut, kind: u8, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    b.put_u8(kind);
+    if n < 0 {
+        b.put_u8(b'-');
+    }
+    b.extend_from_slice(&digits[i..]);
+    b.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]

@@ -1,0 +1,6 @@
+//! Integration tests: a real respd on 127.0.0.1:0, spoken to in raw RESP.
+
+mod binary;
+mod common;
+mod protocol;
+mod shutdown;

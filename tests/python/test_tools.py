@@ -1,0 +1,53 @@
+"""redis-cli and redis-benchmark, unchanged, against respd."""
+
+import re
+import subprocess
+
+
+def cli(srv, *args, input=None):
+    return subprocess.run(["redis-cli", "-p", str(srv.port), *args], input=input,
+                          capture_output=True, timeout=60, check=True).stdout
+
+
+def test_redis_cli_commands_and_inline(respd):
+    assert cli(respd, "PING") == b"PONG\n"
+    assert cli(respd, "SET", "greeting", "hello world") == b"OK\n"
+    assert cli(respd, "GET", "greeting") == b"hello world\n"
+    assert cli(respd, "--no-raw", "MGET", "greeting", "nope") == b'1) "hello world"\n2) (nil)\n'
+    assert b"redis_version:" in cli(respd, "INFO", "server")
+    assert cli(respd, "-3", "HELLO", "3").startswith(b"server redis\nversion 7.0.15\nproto 3\n")
+    # Commands piped on stdin, one per line (inline protocol through redis-cli).
+    out = cli(respd, input=b"SET a 1\nINCR a\nGET a\n")
+    assert out == b"OK\n2\n2\n"
+
+
+def test_redis_cli_pipe_mode(respd):
+    proto = b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\nk%d\r\n$1\r\nv\r\n" % (len(str(i)) + 1, i) for i in range(5000))
+    out = cli(respd, "--pipe", input=proto)
+    assert b"errors: 0, replies: 5000" in out
+    assert cli(respd, "DBSIZE") == b"5000\n"
+
+
+def test_redis_cli_scan_and_bigkeys(respd):
+    for i in range(50):
+        cli(respd, "SET", f"scan:{i}", "x" * i)
+    keys = cli(respd, "--scan", "--pattern", "scan:*").split()
+    assert len(keys) == 50
+    out = cli(respd, "--bigkeys")
+    assert b"Biggest string found" in out and b"scan:49" in out
+
+
+def test_redis_benchmark_runs_without_errors(respd):
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(respd.port), "-t", "ping,set,get,incr,mset", "-n", "20000",
+         "-c", "20", "-P", "8", "-q"], capture_output=True, timeout=120, check=True)
+    text = out.stdout.decode() + out.stderr.decode()
+    assert "ERR" not in text and "error" not in text.lower(), text
+    rates = re.findall(r"([A-Z_]+)[A-Za-z0-9 ()]*: ([0-9.]+) requests per second", text)
+    names = {n for n, _ in rates}
+    assert {"PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET"} <= names, text
+    assert all(float(r) > 0 for _, r in rates)
+    # Large values through redis-benchmark too.
+    out = subprocess.run(["redis-benchmark", "-p", str(respd.port), "-t", "set,get", "-n", "200",
+                          "-c", "4", "-d", str(1 << 20), "-q"], capture_output=True, timeout=120, check=True)
+    assert out.stdout.count(b"requests per second") == 2
