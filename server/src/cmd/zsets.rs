@@ -125,11 +125,7 @@ pub(crate) fn store_result(
 
 /// The listpack limits (`zset-max-listpack-entries`, `zset-max-listpack-value`).
 pub(crate) fn lp_limits(ctx: &Ctx) -> (usize, usize) {
-    let c = ctx.srv.config();
-    (
-        c.num("zset-max-listpack-entries") as usize,
-        c.num("zset-max-listpack-value") as usize,
-    )
+    ctx.srv.zset_listpack_limits()
 }
 
 /// Notifications after a store: the event when something was stored, `del` when an old key went.
