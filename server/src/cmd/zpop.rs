@@ -232,6 +232,10 @@ pub fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         return syntax();
     }
     let withscores = a.len() == 4;
+    // Redis would try to build a reply of any size and run out of memory; refuse absurd ones.
+    if count < 0 && count.unsigned_abs() > MAX_RANDOM_REPLY {
+        return Reply::error("ERR value is out of range");
+    }
     if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Reply::error("ERR value is out of range");
     }
@@ -264,6 +268,9 @@ pub fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         Err(e) => e,
     }
 }
+
+/// The most elements ZRANDMEMBER with a negative count returns (16 Mi).
+const MAX_RANDOM_REPLY: u64 = 1 << 24;
 
 /// A score as a listpack stores it (Redis's d2string): integers print without exponent.
 fn listpack_score(s: f64) -> String {
