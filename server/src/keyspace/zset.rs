@@ -3,7 +3,6 @@
 //! The skip list lives in an arena (`Vec` of nodes linked by index), which keeps it in safe Rust.
 
 use bytes::Bytes;
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 const MAX_LEVEL: usize = 32;
@@ -17,12 +16,62 @@ struct Level {
     span: u32,
 }
 
+const EMPTY: Level = Level { next: NIL, span: 0 };
+
+/// A node's forward links. The first two live inside the node (94% of nodes have at most two
+/// levels at P = 1/4), so a search step touches one node, as in Redis's C layout, instead of
+/// chasing a separate allocation.
 #[derive(Debug, Clone)]
+#[repr(C)]
+struct Levels {
+    inline: [Level; 2],
+    more: Vec<Level>,
+    n: u8,
+}
+
+impl Levels {
+    fn new(n: usize) -> Self {
+        Levels {
+            inline: [EMPTY; 2],
+            more: vec![EMPTY; n.saturating_sub(2)],
+            n: n as u8,
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<Level> {
+        (i < self.n as usize).then(|| self[i])
+    }
+}
+
+impl std::ops::Index<usize> for Levels {
+    type Output = Level;
+    fn index(&self, i: usize) -> &Level {
+        if i < 2 {
+            &self.inline[i]
+        } else {
+            &self.more[i - 2]
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Levels {
+    fn index_mut(&mut self, i: usize) -> &mut Level {
+        if i < 2 {
+            &mut self.inline[i]
+        } else {
+            &mut self.more[i - 2]
+        }
+    }
+}
+
+/// A skip list node; the fields a search reads come first, in one cache line.
+#[derive(Debug, Clone)]
+#[repr(C)]
 struct Node {
-    member: Bytes,
     score: f64,
     prev: u32,
-    levels: Vec<Level>,
+    levels: Levels,
+    member: Bytes,
 }
 
 /// A score interval, as ZRANGEBYSCORE parses it (`(` marks an exclusive end).
@@ -101,10 +150,24 @@ impl LexRange {
     }
 }
 
-fn cmp(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
+#[cfg(test)]
+fn cmp(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> std::cmp::Ordering {
     s1.partial_cmp(&s2)
-        .unwrap_or(Ordering::Equal)
+        .unwrap_or(std::cmp::Ordering::Equal)
         .then_with(|| m1.cmp(m2))
+}
+
+/// Whether node `n` sorts before (score, member). The member is read only on a score tie: it
+/// sits in the node's second cache line and behind a pointer.
+#[inline]
+fn before(n: &Node, score: f64, member: &[u8]) -> bool {
+    n.score < score || (n.score == score && n.member[..] < *member)
+}
+
+/// Whether node `n` sorts after (score, member).
+#[inline]
+fn after(n: &Node, score: f64, member: &[u8]) -> bool {
+    n.score > score || (n.score == score && n.member[..] > *member)
 }
 
 /// A sorted set.
@@ -136,7 +199,7 @@ impl ZSet {
             member: Bytes::new(),
             score: 0.0,
             prev: NIL,
-            levels: vec![Level { next: NIL, span: 0 }; MAX_LEVEL],
+            levels: Levels::new(MAX_LEVEL),
         };
         ZSet {
             dict: HashMap::new(),
@@ -485,7 +548,7 @@ impl ZSet {
                     break;
                 }
                 let n = &self.nodes[nx as usize];
-                if cmp(n.score, &n.member, score, &member) == Ordering::Less {
+                if before(n, score, &member) {
                     rank[i] += self.nodes[x as usize].levels[i].span;
                     x = nx;
                 } else {
@@ -508,7 +571,7 @@ impl ZSet {
             member,
             score,
             prev: NIL,
-            levels: vec![Level { next: NIL, span: 0 }; level],
+            levels: Levels::new(level),
         });
         for i in 0..level {
             let u = update[i] as usize;
@@ -544,7 +607,7 @@ impl ZSet {
                     break;
                 }
                 let n = &self.nodes[nx as usize];
-                if cmp(n.score, &n.member, score, member) == Ordering::Less {
+                if before(n, score, member) {
                     x = nx;
                 } else {
                     break;
@@ -561,7 +624,7 @@ impl ZSet {
             return;
         }
         for (i, u) in update.iter().enumerate().take(self.level) {
-            let xl = self.nodes[x as usize].levels.get(i).copied();
+            let xl = self.nodes[x as usize].levels.get(i);
             let ul = &mut self.nodes[*u as usize].levels[i];
             match xl {
                 Some(xl) if ul.next == x => {
@@ -586,7 +649,7 @@ impl ZSet {
         // Drop the member's bytes now; the slot is reused by the next insert.
         let slot = &mut self.nodes[x as usize];
         slot.member = Bytes::new();
-        slot.levels = Vec::new();
+        slot.levels = Levels::new(0);
         self.free.push(x);
         if self.dict.is_empty() {
             // Give the arena back when the set empties.
@@ -606,7 +669,7 @@ impl ZSet {
                     break;
                 }
                 let n = &self.nodes[nx as usize];
-                if cmp(n.score, &n.member, score, member) != Ordering::Greater {
+                if !after(n, score, member) {
                     rank += self.nodes[x as usize].levels[i].span as usize;
                     x = nx;
                 } else {
