@@ -1,1 +1,376 @@
-fn main() {}
+//! respd-bench: a load generator for RESP servers (respd, redis-server, anything else).
+//!
+//! # Layout
+//! - [`workload`]: the seeded command stream (mix, keys, sizes) from flags or YAML.
+//! - [`conn`]: a lean RESP connection (vectored writes, large bulks read in place).
+//! - [`driver`]: worker threads, pipelining, fixed-rate scheduling, one histogram per worker.
+//! - [`report`] and [`plot`]: conditions, table, JSON, markdown, SVG.
+//! - [`lab`]: servers on free ports and shaped links between network namespaces.
+//! - [`matrix`]: several targets and links in one run (`compare`, `suite`).
+
+mod conn;
+mod driver;
+mod lab;
+mod matrix;
+mod plot;
+mod report;
+mod workload;
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand};
+use report::{BenchResult, Conditions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use workload::{KeyPattern, Workload};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "A load generator for RESP servers",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Drive a running server (the default).
+    Run(RunArgs),
+    /// Start respd (this workspace's) and redis-server, run the workloads on both in turn,
+    /// print respd/redis ratios. `--link 1gbit,10gbit` runs them over shaped links (root).
+    Compare(CompareArgs),
+    /// The CI throughput report (ci/throughput): local, 1 Gbit and 10 Gbit, respd and redis.
+    Suite(SuiteArgs),
+}
+
+/// Workload settings; each given flag overrides the YAML file's value in every workload.
+#[derive(Args, Clone, Default)]
+struct WorkloadArgs {
+    /// YAML file with one workload, or `workloads: [...]`.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Command template instead of the SET/GET mix: `__key__`, `__data__` are filled in.
+    #[arg(long)]
+    command: Option<String>,
+    /// SET:GET ratio, e.g. 1:0, 0:1, 1:10.
+    #[arg(long)]
+    ratio: Option<String>,
+    /// Number of keys.
+    #[arg(long)]
+    keys: Option<u64>,
+    #[arg(long, value_enum)]
+    key_pattern: Option<KeyPattern>,
+    #[arg(long)]
+    key_prefix: Option<String>,
+    /// Value size (3, 1KiB, 128MiB) or range (1KiB-4KiB).
+    #[arg(short = 'd', long)]
+    size: Option<String>,
+    /// Pipeline depth.
+    #[arg(short = 'P', long)]
+    pipeline: Option<usize>,
+    /// Connections.
+    #[arg(short = 'c', long)]
+    connections: Option<usize>,
+    /// Worker threads.
+    #[arg(short = 't', long)]
+    threads: Option<usize>,
+    /// Seconds to measure.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Measure exactly this many requests instead of a duration.
+    #[arg(short = 'n', long)]
+    requests: Option<u64>,
+    /// With --duration: go on until at least this many requests were measured.
+    #[arg(long)]
+    min_requests: Option<u64>,
+    /// Seconds of load before measuring.
+    #[arg(long)]
+    warmup: Option<f64>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Fixed request rate (requests/s); latency counts from each request's scheduled time.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Do not SET the key space before a workload that reads.
+    #[arg(long)]
+    no_prefill: bool,
+}
+
+impl WorkloadArgs {
+    fn workloads(&self) -> Result<Vec<Workload>> {
+        let mut ws = match &self.config {
+            Some(p) => workload::load_yaml(p)?,
+            None => vec![Workload::default()],
+        };
+        for w in &mut ws {
+            macro_rules! set {
+                ($($f:ident),*) => { $( if let Some(v) = &self.$f { w.$f = v.clone(); } )* };
+            }
+            set!(
+                ratio,
+                keys,
+                key_pattern,
+                key_prefix,
+                size,
+                pipeline,
+                connections,
+                threads
+            );
+            set!(duration, min_requests, warmup, seed, rate);
+            if let Some(c) = &self.command {
+                w.command = Some(c.clone());
+            }
+            if let Some(n) = self.requests {
+                w.requests = n;
+            }
+            if self.no_prefill {
+                w.prefill = false;
+            }
+        }
+        Ok(ws)
+    }
+}
+
+#[derive(Args, Clone, Default)]
+struct Output {
+    /// Write the results as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write an SVG chart of MB/s against value size.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args, Clone, Default)]
+struct RunArgs {
+    #[arg(short = 'H', long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(short = 'p', long, default_value_t = 6379)]
+    port: u16,
+    /// The target's name in reports.
+    #[arg(long, default_value = "server")]
+    target: String,
+    /// The link's name in reports.
+    #[arg(long, default_value = "local")]
+    link: String,
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    #[command(flatten)]
+    out: Output,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// Links, comma-separated: local, 1gbit, 10gbit, NNNmbit (shaped links need root).
+    #[arg(long, default_value = "local", value_delimiter = ',')]
+    link: Vec<String>,
+    /// Runs per target and workload (alternating order); the median is reported.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// Seconds of bulk TCP transfer measuring each link's limit (0: skip).
+    #[arg(long, default_value_t = 3.0)]
+    limit_secs: f64,
+    #[command(flatten)]
+    servers: ServerArgs,
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    #[command(flatten)]
+    out: Output,
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// respd binary (default: beside this binary, else target/release/respd, built if missing).
+    #[arg(long)]
+    respd: Option<PathBuf>,
+    /// redis-server binary.
+    #[arg(long, default_value = "redis-server")]
+    redis_server: PathBuf,
+}
+
+#[derive(Args)]
+struct SuiteArgs {
+    /// Short runs (under 5 minutes in all).
+    #[arg(long)]
+    quick: bool,
+    /// Where report.json, report.md and throughput.svg go.
+    #[arg(long, default_value = "target/throughput")]
+    out: PathBuf,
+    /// Links, comma-separated.
+    #[arg(long, default_value = "local,1gbit,10gbit", value_delimiter = ',')]
+    link: Vec<String>,
+    /// Also sweep value sizes from 1 KiB to 512 MiB (default in the full run).
+    #[arg(long)]
+    sweep: Option<bool>,
+    #[command(flatten)]
+    servers: ServerArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        None => run(cli.run),
+        Some(Cmd::Run(a)) => run(a),
+        Some(Cmd::Compare(a)) => compare(a),
+        Some(Cmd::Suite(a)) => suite(a),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("respd-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn emit(
+    out: &Output,
+    cond: &Conditions,
+    links: &[report::LinkLimit],
+    results: &[BenchResult],
+) -> Result<()> {
+    print!("{}", report::conditions_text(cond, links));
+    println!();
+    print!("{}", report::table(results));
+    let errors: u64 = results.iter().map(|r| r.errors).sum();
+    println!(
+        "\n{} result(s), {} request(s) measured, {errors} error(s)",
+        results.len(),
+        results.iter().map(|r| r.requests).sum::<u64>()
+    );
+    if let Some(p) = &out.json {
+        report::write_json(p, cond, links, results)?;
+    }
+    if let Some(p) = &out.plot {
+        std::fs::write(
+            p,
+            plot::svg(results, "respd-bench: payload MB/s against value size"),
+        )?;
+    }
+    Ok(())
+}
+
+fn run(a: RunArgs) -> Result<ExitCode> {
+    let addr = format!("{}:{}", a.host, a.port);
+    let ws = a.workload.workloads()?;
+    let mut cond = Conditions::here(ws.first().map_or(1, |w| w.seed));
+    if let Ok(info) =
+        conn::Conn::connect(&addr, 0).and_then(|mut c| c.call_text(&[b"INFO", b"server"]))
+    {
+        let v = conn::info_field(&info, "redis_version").unwrap_or_default();
+        cond.targets
+            .push(format!("{}: {addr}, redis_version {v}", a.target));
+    }
+    let mut results = Vec::new();
+    for w in ws {
+        let plan = w.plan()?;
+        let m = driver::run(&plan, &addr, !a.out.quiet)?;
+        if let Some(e) = &m.first_error {
+            eprintln!("{}: {} error replies, first: {e}", plan.label(), m.errors);
+        }
+        results.push(BenchResult::new(&a.target, &a.link, &plan, &m));
+    }
+    emit(&a.out, &cond, &[], &results)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare(a: CompareArgs) -> Result<ExitCode> {
+    let m = matrix::Matrix {
+        links: a.link,
+        targets: vec!["respd".into(), "redis".into()],
+        workloads: a.workload.workloads()?,
+        rounds: a.rounds,
+        limit_secs: a.limit_secs,
+        respd: a.servers.respd,
+        redis: a.servers.redis_server,
+        progress: !a.out.quiet,
+    };
+    let o = m.run()?;
+    emit(&a.out, &o.conditions, &o.links, &o.results)?;
+    println!("\n{}", report::ratios(&o.results, "respd", "redis"));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn suite(a: SuiteArgs) -> Result<ExitCode> {
+    let t0 = std::time::Instant::now();
+    let workloads = matrix::suite_workloads(a.quick, a.sweep.unwrap_or(!a.quick));
+    let targets: Vec<String> = vec!["respd".into(), "redis".into()];
+    // The size sweep runs on loopback only: over shaped links it would take far too long.
+    let (sweep, base): (Vec<Workload>, Vec<Workload>) = workloads
+        .into_iter()
+        .partition(|w| matches!(w.size.as_str(), "1KiB" | "16KiB" | "256KiB" | "512MiB"));
+    let mut m = matrix::Matrix {
+        links: a.link.clone(),
+        targets: targets.clone(),
+        workloads: base.clone(),
+        rounds: 1,
+        limit_secs: if a.quick { 2.0 } else { 4.0 },
+        respd: a.servers.respd.clone(),
+        redis: a.servers.redis_server.clone(),
+        progress: false,
+    };
+    let mut o = m.run()?;
+    let mut problems = matrix::check(&o, &base, &targets, None);
+    if !sweep.is_empty() && a.link.iter().any(|l| l == "local") {
+        m.links = vec!["local".into()];
+        m.workloads = sweep.clone();
+        m.limit_secs = 0.0;
+        let s = m.run()?;
+        o.results.extend(s.results);
+        problems.extend(matrix::check(&o, &sweep, &targets, Some("local")));
+    }
+    std::fs::create_dir_all(&a.out)?;
+    let mode = if a.quick { "quick" } else { "full" };
+    o.conditions.note = format!(
+        "{}ci/throughput {mode}: {:.0} s",
+        if o.conditions.note.is_empty() {
+            String::new()
+        } else {
+            format!("{}; ", o.conditions.note)
+        },
+        t0.elapsed().as_secs_f64()
+    );
+    report::write_json(
+        &a.out.join("report.json"),
+        &o.conditions,
+        &o.links,
+        &o.results,
+    )?;
+    std::fs::write(
+        a.out.join("throughput.svg"),
+        plot::svg(
+            &o.results,
+            "respd and redis-server: payload MB/s against value size",
+        ),
+    )?;
+    let md = format!(
+        "# Throughput ({mode})\n\n```\n{}```\n\n{}\n## respd / redis\n\n{}",
+        report::conditions_text(&o.conditions, &o.links),
+        report::markdown(&o.results),
+        report::ratios(&o.results, "respd", "redis")
+    );
+    std::fs::write(a.out.join("report.md"), &md)?;
+    println!("{md}");
+    if o.links.iter().all(|l| l.link == "local") && a.link.len() > 1 {
+        println!("note: remote links were skipped ({})", o.conditions.note);
+    }
+    if problems.is_empty() {
+        println!(
+            "throughput: {} figures present and positive, 0 failed",
+            o.results.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for p in &problems {
+            println!("problem: {p}");
+        }
+        bail!("{} problem(s) in the throughput report", problems.len())
+    }
+}

@@ -1,5 +1,6 @@
 //! One client connection: read requests, run them, flush their replies together.
 
+use crate::blocking;
 use crate::cmd;
 use crate::resp::{Out, ProtoError, Reply, RequestParser};
 use crate::server::{ClientHandle, Conn, Shared};
@@ -11,6 +12,22 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
+
+/// Counts a client in INFO's `blocked_clients` for as long as it lives.
+struct BlockedCount<'a>(&'a Shared);
+
+impl<'a> BlockedCount<'a> {
+    fn new(srv: &'a Shared) -> Self {
+        srv.stats.blocked_clients.fetch_add(1, Relaxed);
+        BlockedCount(srv)
+    }
+}
+
+impl Drop for BlockedCount<'_> {
+    fn drop(&mut self) {
+        self.0.stats.blocked_clients.fetch_sub(1, Relaxed);
+    }
+}
 
 /// Flush replies once this much output is pending, even mid-batch, to bound memory.
 const FLUSH_AT: usize = 1 << 20;
@@ -68,34 +85,21 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
         subs: AtomicUsize::new(0),
         psubs: AtomicUsize::new(0),
         multi: AtomicU64::new(0),
+        obuf_soft_since: AtomicU64::new(0),
         push: push_tx,
     });
     srv.clients
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(id, handle.clone());
-    let mut conn = Conn {
-        id,
-        db: 0,
-        resp: 2,
-        authed: false,
-        user: "default".into(),
-        handle: handle.clone(),
-        close_after_reply: false,
-        multi: None,
-        multi_error: false,
-        watching: Vec::new(),
-        watch_dirty: Arc::new(AtomicBool::new(false)),
-        subscriptions: Default::default(),
-        psubscriptions: Default::default(),
-        block: None,
-        now_ms: crate::keyspace::now_ms(),
-    };
+    let mut conn = Conn::new(id, handle.clone());
     let mut parser = RequestParser::new();
     let mut out = Out::new();
     let mut stop = srv.shutdown.subscribe();
+    // Pushed bytes (see `pubsub::push_cost`) moved into `out` and not yet known to be written.
+    let mut push_pending = 0usize;
 
-    let result: std::io::Result<()> = async {
+    let main = async {
         loop {
             // Run every complete request in the buffer, then flush their replies together.
             loop {
@@ -103,7 +107,30 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 let auth_req = !conn.authed && srv.auth_required();
                 match parser.next_command(&limits, auth_req) {
                     Ok(Some(args)) => {
-                        let reply = cmd::dispatch(&srv, &mut conn, None, &args);
+                        let mut reply = cmd::dispatch(&srv, &mut conn, None, &args);
+                        // Clients blocked on keys this command fed are served before our next one.
+                        blocking::serve_ready(&srv);
+                        if let Some(block) = conn.block.take() {
+                            flush(&mut wr, &mut out, &srv).await?;
+                            // Counted while blocked, also if the connection ends mid-wait.
+                            let counted = BlockedCount::new(&srv);
+                            let io = blocking::WaitIo {
+                                rd: &mut rd,
+                                parser: &mut parser,
+                                push_rx: &mut push_rx,
+                                wr: &mut wr,
+                                out: &mut out,
+                                stop: &mut stop,
+                            };
+                            let r = blocking::wait(&srv, &mut conn, &args, block, io).await;
+                            drop(counted);
+                            match r? {
+                                blocking::Outcome::Reply(r) => reply = r,
+                                blocking::Outcome::Close => return Ok(()),
+                            }
+                            // The reply may have fed other blocked clients (BLMOVE).
+                            blocking::serve_ready(&srv);
+                        }
                         out.push(&reply, conn.resp);
                         if conn.close_after_reply {
                             flush(&mut wr, &mut out, &srv).await?;
@@ -125,6 +152,9 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 }
             }
             flush(&mut wr, &mut out, &srv).await?;
+            if push_pending > 0 {
+                crate::pubsub::release(&handle, std::mem::take(&mut push_pending));
+            }
             handle.qbuf.store(parser.pending_bytes(), Relaxed);
             handle.last_interaction.store(
                 conn.now_ms.saturating_sub(srv.unix_ms_at(srv.started)),
@@ -152,8 +182,10 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                     srv.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
                 }
                 Some(msg) = push_rx.recv() => {
+                    push_pending += crate::pubsub::push_cost(&msg);
                     out.push(&msg, conn.resp);
                     while let Ok(m) = push_rx.try_recv() {
+                        push_pending += crate::pubsub::push_cost(&m);
                         out.push(&m, conn.resp);
                         if out.len() >= FLUSH_AT { break; }
                     }
@@ -162,11 +194,17 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 _ = stop.changed() => return Ok(()),
             }
         }
-    }
-    .await;
+    };
+    // A kill (CLIENT KILL, output buffer limit) also ends a write the client never reads.
+    let result: std::io::Result<()> = tokio::select! {
+        r = main => r,
+        _ = handle.kill.notified() => Ok(()),
+    };
     if let Err(e) = result {
         tracing::debug!("client {addr}: {e}");
     }
+    // A connection ended while blocked (killed mid-wait) leaves no waiter behind.
+    srv.blocking.forget(id);
     cmd::connection::cleanup(&srv, &mut conn);
     srv.clients
         .lock()

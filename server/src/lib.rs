@@ -7,15 +7,22 @@
 //! - [`resp`]: the protocol: request parser (with Redis's limits) and reply encoder.
 //! - [`cmd`]: the command table and one module per command family.
 //! - [`keyspace`]: databases, shards, values, expiry.
+//! - [`pubsub`]: channel and pattern subscriptions, message delivery; [`notify`]: keyspace events.
+//! - [`ldouble`]: Redis's `long double` arithmetic for INCRBYFLOAT/HINCRBYFLOAT.
+//! - [`blocking`]: clients blocked on keys (BLPOP and friends) and their FIFO wake-up.
 //!
 //! Each layer uses only those below it: the keyspace knows no socket, and a handler returns a
 //! reply without writing to a connection.
 
 pub mod alloc;
+pub mod blocking;
 pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod keyspace;
+pub mod ldouble;
+pub mod notify;
+pub mod pubsub;
 pub mod resp;
 pub mod server;
 

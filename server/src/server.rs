@@ -84,6 +84,8 @@ pub struct ClientHandle {
     pub subs: AtomicUsize,
     pub psubs: AtomicUsize,
     pub multi: AtomicU64,
+    /// When (ms since the epoch) pending output first passed the soft limit; 0 when under it.
+    pub obuf_soft_since: AtomicU64,
     /// Push messages (pub/sub, keyspace notifications) for this client's connection.
     pub push: mpsc::UnboundedSender<Reply>,
 }
@@ -129,11 +131,36 @@ pub struct Conn {
     pub psubscriptions: HashSet<Bytes>,
     /// Set by a blocking command that found nothing to do yet.
     pub block: Option<BlockOn>,
+    /// While the command runs again for a blocked client: the key that became ready. As in
+    /// Redis, that key is served first, and keys of the wrong type are passed over.
+    pub rerun: Option<Bytes>,
     /// The running command's clock (Unix ms), read once per command by dispatch.
     pub now_ms: u64,
 }
 
 impl Conn {
+    /// The state of a fresh connection (db 0, RESP2, not authenticated).
+    pub fn new(id: u64, handle: Arc<ClientHandle>) -> Conn {
+        Conn {
+            id,
+            db: 0,
+            resp: 2,
+            authed: false,
+            user: "default".into(),
+            handle,
+            close_after_reply: false,
+            multi: None,
+            multi_error: false,
+            watching: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            subscriptions: Default::default(),
+            psubscriptions: Default::default(),
+            block: None,
+            rerun: None,
+            now_ms: crate::keyspace::now_ms(),
+        }
+    }
+
     /// Whether only pub/sub commands are allowed (RESP2 with subscriptions).
     pub fn in_subscribed_context(&self) -> bool {
         self.resp == 2 && (!self.subscriptions.is_empty() || !self.psubscriptions.is_empty())
@@ -143,6 +170,8 @@ impl Conn {
 /// State shared by all connections.
 pub struct Shared {
     pub ks: Keyspace,
+    /// Clients blocked on keys.
+    pub blocking: crate::blocking::Blocking,
     pub config: RwLock<Config>,
     pub stats: Stats,
     /// Call counters per command, keyed by the address of its static spec (no string work per call).
@@ -157,6 +186,10 @@ pub struct Shared {
     pub local_addr: Mutex<Option<SocketAddr>>,
     pub slowlog: Mutex<VecDeque<SlowEntry>>,
     pub slowlog_next_id: AtomicU64,
+    /// Channel and pattern subscriptions.
+    pub pubsub: crate::pubsub::PubSub,
+    /// Keyspace notification flags.
+    pub notifier: crate::notify::Notifier,
     /// Hot copies of settings read on every request.
     max_bulk: AtomicU64,
     query_buffer_limit: AtomicU64,
@@ -167,6 +200,8 @@ pub struct Shared {
     maxmemory: AtomicU64,
     policy: Mutex<crate::keyspace::Policy>,
     slowlog_slower_than: std::sync::atomic::AtomicI64,
+    /// Hash/set/zset encoding thresholds (OBJECT ENCODING), read on every write to those types.
+    pub encoding_limits: crate::keyspace::EncodingLimits,
     /// Set when the server should stop (SHUTDOWN or a signal).
     pub shutdown: watch::Sender<bool>,
 }
@@ -181,6 +216,7 @@ impl Shared {
             .collect();
         let s = Arc::new(Shared {
             ks: Keyspace::new(dbs),
+            blocking: Default::default(),
             config: RwLock::new(config),
             stats: Stats::default(),
             cmdstats: OnceLock::new(),
@@ -192,6 +228,8 @@ impl Shared {
             local_addr: Mutex::new(None),
             slowlog: Mutex::new(VecDeque::new()),
             slowlog_next_id: AtomicU64::new(0),
+            pubsub: Default::default(),
+            notifier: Default::default(),
             max_bulk: AtomicU64::new(0),
             query_buffer_limit: AtomicU64::new(0),
             auth_required: AtomicBool::new(false),
@@ -200,6 +238,7 @@ impl Shared {
             maxmemory: AtomicU64::new(0),
             policy: Mutex::new(crate::keyspace::Policy::NoEviction),
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(10000),
+            encoding_limits: Default::default(),
             shutdown: tx,
         });
         s.config_changed();
@@ -229,6 +268,13 @@ impl Shared {
             .and_then(|v| v.parse().ok())
             .unwrap_or(10000);
         self.slowlog_slower_than.store(slower, Relaxed);
+        self.encoding_limits.load_from(&c);
+        self.notifier
+            .configure(c.get("notify-keyspace-events").unwrap_or(""));
+        let limits = crate::config::special::parse_buffer_limits(
+            c.get("client-output-buffer-limit").unwrap_or(""),
+        );
+        self.pubsub.set_limit(limits[2]);
     }
 
     /// Protocol limits now in force.
@@ -386,11 +432,16 @@ impl Shared {
         }
     }
 
-    /// Wakes clients blocked on `key` in `db` (the blocking-commands work fills this in).
-    pub fn signal_ready(&self, _db: usize, _key: &[u8]) {}
+    /// Marks `key` in `db` ready for the clients blocked on it; they are served, first blocked
+    /// first, once the current command (or transaction) is done (`blocking::serve_ready`).
+    pub fn signal_ready(&self, db: usize, key: &[u8]) {
+        self.blocking.signal(db, key);
+    }
 
-    /// Sends a keyspace notification (the pub/sub work fills this in).
-    pub fn notify_keyspace(&self, _db: usize, _class: NotifyClass, _event: &str, _key: &[u8]) {}
+    /// Sends a keyspace notification, if `notify-keyspace-events` asks for its class.
+    pub fn notify_keyspace(&self, db: usize, class: NotifyClass, event: &str, key: &[u8]) {
+        self.notifier.notify(&self.pubsub, db, class, event, key);
+    }
 
     /// Asks the server to stop.
     pub fn request_shutdown(&self) {

@@ -263,6 +263,17 @@ static CLIENT_SUBS: &[CommandSpec] = &[
     ),
     subcommand!(
         "client",
+        "unblock",
+        -3,
+        CS,
+        (0, 0, 0),
+        "5.0.0",
+        ACL_CS,
+        client_unblock,
+        "Unblocks a client blocked by a blocking command from a different connection."
+    ),
+    subcommand!(
+        "client",
         "help",
         2,
         CS,
@@ -496,7 +507,13 @@ fn client_line(srv: &Shared, h: &ClientHandle, current: &str) -> String {
         .unwrap_or_default();
     let subs = h.subs.load(Relaxed);
     let psubs = h.psubs.load(Relaxed);
-    let flags = if subs + psubs > 0 { "P" } else { "N" };
+    let flags = if subs + psubs > 0 {
+        "P"
+    } else if srv.blocking.is_blocked(h.id) {
+        "b"
+    } else {
+        "N"
+    };
     let cmd = if current.is_empty() {
         h.last_cmd.lock().unwrap_or_else(|e| e.into_inner()).clone()
     } else {
@@ -673,6 +690,29 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     Reply::Int(n)
 }
 
+fn client_unblock(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    if a.len() > 4 {
+        return Reply::error(
+            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
+        );
+    }
+    let Some(id) = crate::resp::parse_i64(&a[2]) else {
+        return Reply::error(super::ERR_NOT_INT);
+    };
+    let error = match a.get(3) {
+        None => None,
+        Some(r) if eq(r, "timeout") => None,
+        Some(r) if eq(r, "error") => Some(Reply::error(
+            "UNBLOCKED client unblocked via CLIENT UNBLOCK",
+        )),
+        Some(_) => {
+            return Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        }
+    };
+    let done = u64::try_from(id).is_ok_and(|id| ctx.srv.blocking.unblock(id, error));
+    Reply::Int(done as i64)
+}
+
 fn client_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     help_reply(
         "CLIENT",
@@ -693,6 +733,8 @@ fn client_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
             "    Assign the name <name> to the current connection.",
             "SETINFO <option> <value>",
             "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
         ],
     )
 }
@@ -759,6 +801,8 @@ fn watch(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let mut added = Vec::new();
     ctx.with_keys(keys, |v| {
         for k in keys {
+            // A key already expired is gone, not changed, when it is reclaimed: drop it first.
+            let _ = v.peek(k);
             v.watch(k, flag.clone());
             added.push((db, k.clone()));
         }
@@ -781,11 +825,7 @@ pub fn unwatch_all(srv: &Shared, conn: &mut Conn) {
     conn.watch_dirty.store(false, Relaxed);
 }
 
-/// Drops every subscription of a connection (the pub/sub work fills this in).
-pub fn unsubscribe_all(_srv: &Shared, conn: &mut Conn) {
-    conn.subscriptions.clear();
-    conn.psubscriptions.clear();
-}
+pub use super::pubsub::unsubscribe_all;
 
 /// Releases what a closing connection holds in shared state.
 pub fn cleanup(srv: &Shared, conn: &mut Conn) {

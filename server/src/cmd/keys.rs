@@ -354,6 +354,7 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Reply {
             if n == 1 && src != dst {
                 ctx.notify(NotifyClass::Generic, "rename_from", src);
                 ctx.notify(NotifyClass::Generic, "rename_to", dst);
+                ctx.signal_ready(dst);
             }
             if nx {
                 Reply::Int(n)
@@ -448,6 +449,9 @@ fn swapdb(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     }
     let (x, y) = (x as usize, y as usize);
     ctx.with_dbs(&[x, y], |v| v.swap_dbs(x, y));
+    // Keys clients wait on may now hold something, as after Redis's SWAPDB.
+    ctx.srv.blocking.signal_db(x);
+    ctx.srv.blocking.signal_db(y);
     Reply::Ok
 }
 
@@ -476,6 +480,7 @@ fn move_cmd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     });
     if moved {
         ctx.notify(NotifyClass::Generic, "move_from", key);
+        ctx.srv.signal_ready(dst, key);
     }
     Reply::Int(moved as i64)
 }
@@ -518,6 +523,7 @@ fn copy(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if done {
         ctx.srv
             .notify_keyspace(dst_db, NotifyClass::Generic, "copy_to", dst);
+        ctx.srv.signal_ready(dst_db, dst);
     }
     Reply::Int(done as i64)
 }
@@ -528,7 +534,9 @@ fn touch(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn object_encoding(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let enc = ctx.with_key(&a[2], |v| v.peek(&a[2]).map(|e| e.value.encoding()));
+    let enc = ctx.with_key(&a[2], |v| {
+        v.peek(&a[2]).map(|e| e.value.encoding(e.str_hint))
+    });
     match enc {
         Some(e) => Reply::bulk(Bytes::from_static(e.as_bytes())),
         None => Reply::Nil,

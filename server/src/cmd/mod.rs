@@ -3,9 +3,17 @@
 //! One module per command family; each exports `COMMANDS`, and [`table`] joins them.
 
 pub mod args;
+pub mod coll;
 pub mod connection;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
+pub mod lists_blocking;
+pub mod pubsub;
 pub mod server;
+pub mod setops;
+pub mod sets;
+pub mod sort;
 pub mod strings;
 mod table;
 mod zpop;
@@ -192,7 +200,13 @@ pub fn dispatch(srv: &Shared, conn: &mut Conn, held: Option<&mut Locked>, args: 
     let start = Instant::now();
     conn.now_ms = srv.unix_ms_at(start);
     let mut ctx = Ctx { srv, conn, held };
-    let reply = (spec.handler)(&mut ctx, args);
+    let mut reply = (spec.handler)(&mut ctx, args);
+    if ctx.held.is_some() {
+        // Inside EXEC nothing blocks: a blocking command answers as if it had timed out.
+        if let Some(b) = ctx.conn.block.take() {
+            reply = b.timeout_reply;
+        }
+    }
     srv.record_call(spec, args, start.elapsed(), reply.is_error(), ctx.conn.id);
     reply
 }

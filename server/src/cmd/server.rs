@@ -431,7 +431,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         let k = &srv.ks.stats;
         let _ = write!(
             o,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\n",
             s.connections_received.load(Relaxed),
             s.commands_processed.load(Relaxed),
             s.net_input_bytes.load(Relaxed),
@@ -441,6 +441,8 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
             s.evicted_keys.load(Relaxed),
             k.hits.load(Relaxed),
             k.misses.load(Relaxed),
+            srv.pubsub.numchannels(),
+            srv.pubsub.numpat(),
         );
     }
     if want("replication") {

@@ -1,10 +1,8 @@
 //! String commands.
 
-use super::{
-    eq, float, int, syntax, wrongtype, CommandSpec, Ctx, Flags, ERR_NOT_INT, ERR_OVERFLOW,
-};
+use super::{eq, int, syntax, wrongtype, CommandSpec, Ctx, Flags, ERR_NOT_INT, ERR_OVERFLOW};
 use crate::command;
-use crate::keyspace::{Value, View};
+use crate::keyspace::{StrHint, Value, View};
 use crate::resp::Reply;
 use crate::server::NotifyClass;
 use bytes::{Bytes, BytesMut};
@@ -141,11 +139,14 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         }
         let old = if get_old { get_str(v, &key)? } else { None };
         if (nx || xx) && (nx == v.exists(&key)) {
-            return Ok(if get_old {
-                Reply::opt_bulk(old)
-            } else {
-                Reply::Nil
-            });
+            return Ok((
+                if get_old {
+                    Reply::opt_bulk(old)
+                } else {
+                    Reply::Nil
+                },
+                false,
+            ));
         }
         match exp {
             Expiry::Keep => v.set_keep_ttl(key.clone(), Value::Str(val)),
@@ -156,16 +157,22 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             Expiry::At(t) => v.set(key.clone(), Value::Str(val), Some(t)),
             _ => v.set(key.clone(), Value::Str(val), None),
         }
-        Ok(if get_old {
-            Reply::opt_bulk(old)
-        } else {
-            Reply::Ok
-        })
+        Ok((
+            if get_old {
+                Reply::opt_bulk(old)
+            } else {
+                Reply::Ok
+            },
+            true,
+        ))
     });
     match r {
-        Ok(reply) => {
-            if !matches!(reply, Reply::Nil) || get_old {
+        Ok((reply, stored)) => {
+            if stored {
                 ctx.notify(NotifyClass::String, "set", &key);
+                if matches!(exp, Expiry::At(_)) {
+                    ctx.notify(NotifyClass::Generic, "expire", &key);
+                }
             }
             reply
         }
@@ -198,6 +205,7 @@ fn setex_common(ctx: &mut Ctx, a: &[Bytes], ms: bool, name: &str) -> Reply {
     match r {
         Ok(()) => {
             ctx.notify(NotifyClass::String, "set", &key);
+            ctx.notify(NotifyClass::Generic, "expire", &key);
             Reply::Ok
         }
         Err(e) => e,
@@ -328,24 +336,33 @@ fn getex(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             exp = Expiry::At(expire_at(ms, abs, raw, now, "getex")?);
         }
         let val = get_str(v, key)?;
+        let mut event = None;
         if val.is_some() {
             match exp {
                 Expiry::At(t) if t <= now => {
                     v.remove(key);
+                    event = Some("del");
                 }
                 Expiry::At(t) => {
                     v.set_expire(key, Some(t));
+                    event = Some("expire");
                 }
                 Expiry::Persist if v.peek(key).is_some_and(|e| e.expire_at().is_some()) => {
                     v.set_expire(key, None);
+                    event = Some("persist");
                 }
                 _ => {}
             }
         }
-        Ok::<_, Reply>(val)
+        Ok::<_, Reply>((val, event))
     });
     match r {
-        Ok(val) => Reply::opt_bulk(val),
+        Ok((val, event)) => {
+            if let Some(e) = event {
+                ctx.notify(NotifyClass::Generic, e, key);
+            }
+            Reply::opt_bulk(val)
+        }
         Err(e) => e,
     }
 }
@@ -369,7 +386,11 @@ fn append(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             }
         };
         let len = new.len();
+        let existed = v.exists(&a[1]);
         v.set_keep_ttl(a[1].clone(), Value::Str(new));
+        if existed {
+            v.set_str_hint(&a[1], StrHint::Raw);
+        }
         Ok(len)
     });
     match r {
@@ -448,6 +469,7 @@ fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         b.resize(new_len, 0);
         b[off..off + patch.len()].copy_from_slice(patch);
         v.set_keep_ttl(a[1].clone(), Value::Str(b.freeze()));
+        v.set_str_hint(&a[1], StrHint::Raw);
         Ok(new_len as i64)
     });
     match r {
@@ -503,31 +525,20 @@ fn decrby(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     }
 }
 
-/// Formats a float as INCRBYFLOAT stores it: the shortest exact decimal, never an exponent.
-pub fn fmt_float_human(f: f64) -> String {
-    if f == 0.0 {
-        return "0".into();
-    }
-    format!("{f}")
-}
-
 fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let by = match float(&a[2]) {
-        Ok(f) => f,
-        Err(e) => return e,
-    };
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
-        let cur = match get_str(v, key)? {
-            None => 0.0,
-            Some(b) => super::parse_float(&b).ok_or(Reply::error(super::ERR_NOT_FLOAT))?,
-        };
-        let n = cur + by;
-        if !n.is_finite() {
-            return Err(Reply::error("ERR increment would produce NaN or Infinity"));
-        }
-        let s = Bytes::from(fmt_float_human(n));
+        let cur = get_str(v, key)?;
+        let s = crate::ldouble::incr_by_float(cur.as_deref(), &a[2]).map_err(|e| match e {
+            crate::ldouble::IncrError::NotFloat | crate::ldouble::IncrError::BadIncrement => {
+                Reply::error(super::ERR_NOT_FLOAT)
+            }
+            crate::ldouble::IncrError::NanOrInf => {
+                Reply::error("ERR increment would produce NaN or Infinity")
+            }
+        })?;
         v.set_keep_ttl(key.clone(), Value::Str(s.clone()));
+        v.set_str_hint(key, StrHint::NoInt);
         Ok(s)
     });
     match r {

@@ -34,6 +34,8 @@ impl Flags {
     pub const ALLOW_BUSY: Flags = Flags(1 << 15);
     pub const MAY_REPLICATE: Flags = Flags(1 << 16);
     pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 17);
+    /// Keys found by parsing the arguments (SORT, SINTERCARD, ZUNIONSTORE, ...).
+    pub const MOVABLEKEYS: Flags = Flags(1 << 18);
 
     pub const fn or(self, o: Flags) -> Flags {
         Flags(self.0 | o.0)
@@ -58,6 +60,7 @@ impl Flags {
             (Flags::NOAUTH, "no_auth"),
             (Flags::ALLOW_BUSY, "allow_busy"),
             (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
+            (Flags::MOVABLEKEYS, "movablekeys"),
         ];
         NAMES
             .iter()
@@ -195,15 +198,19 @@ macro_rules! subcommand {
 }
 
 /// Every family's commands.
-fn families() -> [&'static [CommandSpec]; 5] {
-    [
-        super::strings::COMMANDS,
-        super::keys::COMMANDS,
-        super::connection::COMMANDS,
-        super::server::COMMANDS,
-        super::zsets::COMMANDS,
-    ]
-}
+static FAMILIES: &[&[CommandSpec]] = &[
+    super::strings::COMMANDS,
+    super::lists::COMMANDS,
+    super::lists_blocking::COMMANDS,
+    super::keys::COMMANDS,
+    super::connection::COMMANDS,
+    super::server::COMMANDS,
+    super::hashes::COMMANDS,
+    super::sets::COMMANDS,
+    super::sort::COMMANDS,
+    super::pubsub::COMMANDS,
+    super::zsets::COMMANDS,
+];
 
 type Table = HashMap<&'static str, &'static CommandSpec, foldhash::fast::RandomState>;
 
@@ -212,8 +219,8 @@ pub fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut m = Table::default();
-        for fam in families() {
-            for c in fam {
+        for fam in FAMILIES {
+            for c in fam.iter() {
                 m.insert(c.name, c);
             }
         }

@@ -3,6 +3,7 @@
 //! SET, in that order of precedence.
 
 mod params;
+pub mod special;
 
 pub use params::{Kind, Param, PARAMS};
 
@@ -88,7 +89,16 @@ impl Config {
     /// Sets one parameter after Redis's checks; the error is the reason, without the key.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
         let p = params::find(name).ok_or_else(|| "unknown parameter".to_string())?;
-        let v = p.normalize(value)?;
+        let v = match p.name {
+            "notify-keyspace-events" => {
+                special::format_keyspace_events(special::parse_keyspace_events(value)?)
+            }
+            "client-output-buffer-limit" => {
+                let cur = self.values.get(p.name).map_or("", |s| s.as_str());
+                special::merge_buffer_limits(cur, value)?
+            }
+            _ => p.normalize(value)?,
+        };
         self.values.insert(p.name, v);
         Ok(())
     }

@@ -2,13 +2,19 @@
 //! so clients working on different keys proceed in parallel. Handlers reach it through a [`View`]
 //! that holds the locks of the shards they named, always taken in shard order.
 
+mod enclimits;
 mod evict;
+pub mod hash;
+pub mod set;
 pub mod stream;
 mod value;
 pub mod zset;
 
+pub use enclimits::EncodingLimits;
 pub use evict::Policy;
-pub use value::{Entry, Value};
+pub use hash::{Hash, HashLimits};
+pub use set::Set;
+pub use value::{Entry, StrHint, Value};
 
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
@@ -62,10 +68,18 @@ impl Shard {
         }
     }
 
-    fn touch_all(&mut self) {
-        for ws in self.watched.values() {
-            for w in ws {
-                w.store(true, Ordering::Relaxed);
+    /// Marks the watchers FLUSHDB or SWAPDB concern, as Redis does: keys present here, or live
+    /// in `other`, the contents about to take this shard's place.
+    fn touch_replaced(&self, other: Option<&HashMap<Bytes, Entry, KeyHasher>>, now: u64) {
+        for (k, ws) in &self.watched {
+            let live_in_other = other.is_some_and(|m| {
+                m.get(k)
+                    .is_some_and(|e| e.expire_at.is_none_or(|t| t > now))
+            });
+            if self.map.contains_key(k) || live_in_other {
+                for w in ws {
+                    w.store(true, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -395,6 +409,13 @@ impl<'v, 'k> View<'v, 'k> {
         self.set(key, value, ttl);
     }
 
+    /// Records how the string at `key` was written, for OBJECT ENCODING.
+    pub fn set_str_hint(&mut self, key: &[u8], hint: StrHint) {
+        if let Some(e) = self.shard(key).map.get_mut(key) {
+            e.str_hint = hint;
+        }
+    }
+
     /// Removes a key; returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         self.remove_in(self.db, key)
@@ -517,7 +538,7 @@ impl<'v, 'k> View<'v, 'k> {
         for (d, _, g) in self.locked.guards.iter_mut() {
             if *d == db {
                 n += g.map.len();
-                g.touch_all();
+                g.touch_replaced(None, self.now);
                 g.map = HashMap::default();
                 g.expires = BTreeSet::new();
             }
@@ -544,8 +565,8 @@ impl<'v, 'k> View<'v, 'k> {
                 let (left, right) = self.locked.guards.split_at_mut(hi);
                 let x = &mut left[lo].2;
                 let y = &mut right[0].2;
-                x.touch_all();
-                y.touch_all();
+                x.touch_replaced(Some(&y.map), self.now);
+                y.touch_replaced(Some(&x.map), self.now);
                 std::mem::swap(&mut x.map, &mut y.map);
                 std::mem::swap(&mut x.expires, &mut y.expires);
             }

@@ -1,17 +1,19 @@
 //! Stored values.
 
+use super::hash::Hash;
+use super::set::Set;
 use super::stream::Stream;
 use super::zset::ZSet;
 use bytes::Bytes;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
 /// A value of any Redis type. Strings are `Bytes`, so large values are never copied.
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(Bytes),
-    Hash(HashMap<Bytes, Bytes>),
+    Hash(Box<Hash>),
     List(VecDeque<Bytes>),
-    Set(HashSet<Bytes>),
+    Set(Box<Set>),
     ZSet(Box<ZSet>),
     Stream(Box<Stream>),
 }
@@ -34,24 +36,21 @@ impl Value {
         const OVERHEAD: usize = 16;
         match self {
             Value::Str(b) => b.len() + OVERHEAD,
-            Value::Hash(h) => {
-                h.iter()
-                    .map(|(k, v)| k.len() + v.len() + 2 * OVERHEAD + 16)
-                    .sum::<usize>()
-                    + 64
-            }
+            Value::Hash(h) => h.mem_usage(),
             Value::List(l) => l.iter().map(|v| v.len() + OVERHEAD + 8).sum::<usize>() + 64,
-            Value::Set(s) => s.iter().map(|v| v.len() + OVERHEAD + 8).sum::<usize>() + 64,
+            Value::Set(s) => s.mem_usage(),
             Value::ZSet(z) => z.mem_usage(),
             Value::Stream(s) => s.mem_usage(),
         }
     }
 
     /// The encoding OBJECT ENCODING reports, as Redis 7 would choose it.
-    pub fn encoding(&self) -> &'static str {
+    pub fn encoding(&self, hint: StrHint) -> &'static str {
         match self {
+            Value::Str(_) if hint == StrHint::Raw => "raw",
             Value::Str(b) => {
-                if b.len() <= 20 && crate::resp::parse_i64_pub(b).is_some() {
+                if hint == StrHint::Auto && b.len() <= 20 && crate::resp::parse_i64_pub(b).is_some()
+                {
                     "int"
                 } else if b.len() <= 44 {
                     "embstr"
@@ -60,18 +59,17 @@ impl Value {
                 }
             }
             Value::Hash(h) => {
-                if h.len() <= 128 && h.iter().all(|(k, v)| k.len() <= 64 && v.len() <= 64) {
-                    "listpack"
-                } else {
+                if h.is_table() {
                     "hashtable"
+                } else {
+                    "listpack"
                 }
             }
             Value::List(_) => "quicklist",
+            // Redis 7.0 has no listpack sets (7.2 added them).
             Value::Set(s) => {
-                if s.len() <= 512 && s.iter().all(|m| crate::resp::parse_i64_pub(m).is_some()) {
+                if s.is_intset() {
                     "intset"
-                } else if s.len() <= 128 && s.iter().all(|m| m.len() <= 64) {
-                    "listpack"
                 } else {
                     "hashtable"
                 }
@@ -92,6 +90,18 @@ pub struct Entry {
     pub last_access: u32,
     /// Access counter, for OBJECT FREQ.
     pub freq: u8,
+    /// How Redis would have encoded this string, where that depends on the command that wrote it.
+    pub str_hint: StrHint,
+}
+
+/// Redis picks a string's encoding by the command that made it: APPEND and SETRANGE leave a
+/// "raw" string, INCRBYFLOAT never an "int" one. OBJECT ENCODING reports the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StrHint {
+    #[default]
+    Auto,
+    Raw,
+    NoInt,
 }
 
 impl Entry {
@@ -101,6 +111,7 @@ impl Entry {
             expire_at,
             last_access: now_s,
             freq: 5, // Redis's LFU_INIT_VAL.
+            str_hint: StrHint::Auto,
         }
     }
 

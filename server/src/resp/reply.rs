@@ -39,6 +39,8 @@ pub enum Reply {
     Verbatim(Bytes),
     /// Bytes already encoded (prebuilt constant replies).
     Raw(&'static [u8]),
+    /// Several replies in a row for one command (SUBSCRIBE with several channels).
+    Seq(Vec<Reply>),
 }
 
 impl Reply {
@@ -220,6 +222,11 @@ impl Out {
                 }
             }
             Reply::Raw(bytes) => b.extend_from_slice(bytes),
+            Reply::Seq(items) => {
+                for i in items {
+                    self.push(i, resp);
+                }
+            }
         }
     }
 

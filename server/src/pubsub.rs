@@ -1,0 +1,203 @@
+//! The pub/sub registry: which clients listen to which channels and patterns, and delivery of
+//! messages to their push queues under the pubsub output buffer limit.
+//!
+//! Only pub/sub commands, PUBLISH and keyspace notifications take its locks; the ordinary request
+//! path never does. A message is one `Reply` whose payload `Bytes` every subscriber shares, so a
+//! large message costs one copy however many clients receive it.
+
+use crate::config::special::BufLimit;
+use crate::resp::Reply;
+use crate::server::ClientHandle;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+type Subscribers = HashMap<Bytes, Vec<Arc<ClientHandle>>>;
+
+/// Channel and pattern subscriptions of all clients.
+#[derive(Default)]
+pub struct PubSub {
+    channels: RwLock<Subscribers>,
+    patterns: RwLock<Subscribers>,
+    /// Number of (client, channel or pattern) subscriptions: zero lets notifications skip all work.
+    total: AtomicUsize,
+    hard: AtomicU64,
+    soft: AtomicU64,
+    soft_secs: AtomicU64,
+}
+
+fn read(l: &RwLock<Subscribers>) -> RwLockReadGuard<'_, Subscribers> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write(l: &RwLock<Subscribers>) -> RwLockWriteGuard<'_, Subscribers> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The bytes a pushed reply stands for in a client's pending output (`omem`): the publisher adds
+/// it when queueing, the connection takes it off once written, both with this same function.
+pub fn push_cost(r: &Reply) -> usize {
+    match r {
+        Reply::Bulk(b) => b.len() + 16,
+        Reply::Push(items) | Reply::Array(items) => 16 + items.iter().map(push_cost).sum::<usize>(),
+        _ => 16,
+    }
+}
+
+fn add(map: &RwLock<Subscribers>, name: &Bytes, h: &Arc<ClientHandle>) {
+    write(map).entry(name.clone()).or_default().push(h.clone());
+}
+
+fn remove(map: &RwLock<Subscribers>, name: &[u8], id: u64) {
+    let mut m = write(map);
+    if let Some(v) = m.get_mut(name) {
+        v.retain(|h| h.id != id);
+        if v.is_empty() {
+            m.remove(name);
+        }
+    }
+}
+
+impl PubSub {
+    /// Sets the pubsub class output buffer limit.
+    pub fn set_limit(&self, l: BufLimit) {
+        self.hard.store(l.hard, Relaxed);
+        self.soft.store(l.soft, Relaxed);
+        self.soft_secs.store(l.soft_secs, Relaxed);
+    }
+
+    /// Whether any client subscribes to anything.
+    pub fn is_idle(&self) -> bool {
+        self.total.load(Relaxed) == 0
+    }
+
+    /// Adds `h` to a channel (the caller checked it was not subscribed yet).
+    pub fn subscribe(&self, channel: &Bytes, h: &Arc<ClientHandle>) {
+        add(&self.channels, channel, h);
+        self.total.fetch_add(1, Relaxed);
+    }
+
+    /// Removes client `id` from a channel it subscribed to.
+    pub fn unsubscribe(&self, channel: &[u8], id: u64) {
+        remove(&self.channels, channel, id);
+        self.total.fetch_sub(1, Relaxed);
+    }
+
+    /// Adds `h` to a pattern (the caller checked it was not subscribed yet).
+    pub fn psubscribe(&self, pattern: &Bytes, h: &Arc<ClientHandle>) {
+        add(&self.patterns, pattern, h);
+        self.total.fetch_add(1, Relaxed);
+    }
+
+    /// Removes client `id` from a pattern it subscribed to.
+    pub fn punsubscribe(&self, pattern: &[u8], id: u64) {
+        remove(&self.patterns, pattern, id);
+        self.total.fetch_sub(1, Relaxed);
+    }
+
+    /// Sends `msg` to the subscribers of `channel` and of the patterns matching it; returns how
+    /// many clients it was addressed to, as PUBLISH replies.
+    pub fn publish(&self, channel: &Bytes, msg: &Bytes) -> usize {
+        if self.is_idle() {
+            return 0;
+        }
+        let mut n = 0;
+        if let Some(subs) = read(&self.channels).get(channel) {
+            let m = Reply::Push(vec![
+                Reply::bulk(Bytes::from_static(b"message")),
+                Reply::Bulk(channel.clone()),
+                Reply::Bulk(msg.clone()),
+            ]);
+            let cost = push_cost(&m);
+            for h in subs {
+                self.deliver(h, m.clone(), cost);
+                n += 1;
+            }
+        }
+        for (pat, subs) in read(&self.patterns).iter() {
+            if !crate::cmd::glob_match(pat, channel, false) {
+                continue;
+            }
+            let m = Reply::Push(vec![
+                Reply::bulk(Bytes::from_static(b"pmessage")),
+                Reply::Bulk(pat.clone()),
+                Reply::Bulk(channel.clone()),
+                Reply::Bulk(msg.clone()),
+            ]);
+            let cost = push_cost(&m);
+            for h in subs {
+                self.deliver(h, m.clone(), cost);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Queues a message for one client, or closes the client if that would pass its output
+    /// buffer limit (hard: at once; soft: once over it for longer than the soft seconds).
+    fn deliver(&self, h: &ClientHandle, m: Reply, cost: usize) {
+        if h.killed.load(Relaxed) {
+            return;
+        }
+        let used = (h.omem.fetch_add(cost, Relaxed) + cost) as u64;
+        let hard = self.hard.load(Relaxed);
+        let soft = self.soft.load(Relaxed);
+        let mut over = hard > 0 && used >= hard;
+        if soft > 0 && used >= soft {
+            let now = crate::keyspace::now_ms().max(1);
+            let since = h.obuf_soft_since.load(Relaxed);
+            if since == 0 {
+                h.obuf_soft_since.store(now, Relaxed);
+            } else if now.saturating_sub(since) > self.soft_secs.load(Relaxed) * 1000 {
+                over = true;
+            }
+        } else {
+            h.obuf_soft_since.store(0, Relaxed);
+        }
+        if over {
+            release(h, cost);
+            tracing::warn!(
+                "client id={} addr={} scheduled to be closed for overcoming of output buffer limits",
+                h.id,
+                h.addr
+            );
+            h.kill();
+            return;
+        }
+        if h.push.send(m).is_err() {
+            release(h, cost);
+        }
+    }
+
+    /// Channels with subscribers matching `pattern` (all without one).
+    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        read(&self.channels)
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| crate::cmd::glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    /// Channels with at least one subscriber (INFO pubsub_channels).
+    pub fn numchannels(&self) -> usize {
+        read(&self.channels).len()
+    }
+
+    /// Subscribers of one channel (patterns not counted).
+    pub fn numsub(&self, channel: &[u8]) -> usize {
+        read(&self.channels).get(channel).map_or(0, |v| v.len())
+    }
+
+    /// Distinct patterns with subscribers.
+    pub fn numpat(&self) -> usize {
+        read(&self.patterns).len()
+    }
+}
+
+/// Takes `n` bytes off a client's pending output count, never below zero.
+pub fn release(h: &ClientHandle, n: usize) {
+    let _ = h
+        .omem
+        .fetch_update(Relaxed, Relaxed, |v| Some(v.saturating_sub(n)));
+}

@@ -1,0 +1,189 @@
+"""Randomized differential test for hashes, sets and SORT: seeded random command sequences on a
+small key space go to redis-server and respd, and the replies are compared one by one (in any
+order where Redis's order is unspecified). Random commands (SPOP, SRANDMEMBER, HRANDFIELD) are
+checked for their properties on respd instead, since no two servers pick the same members."""
+
+import random
+
+import pytest
+
+from resp_raw import Err, RawClient, parse
+
+SEEDS = [1, 2, 3, 4]
+STEPS = 400
+
+HASHES = ["h0", "h1", "h2"]
+SETS = ["s0", "s1", "s2", "s3"]
+OTHER = ["str", "nokey"]
+FIELDS = [f"f{i}" for i in range(8)]
+MEMBERS = [str(i) for i in range(-3, 12)] + ["a", "b", "c", "x"]
+
+
+def gen(rng):
+    """One random command and how to compare its reply: exact, unordered or pairs."""
+    hk = lambda: rng.choice(HASHES + OTHER[:1] if rng.random() < 0.05 else HASHES)
+    sk = lambda: rng.choice(SETS + OTHER if rng.random() < 0.05 else SETS)
+    f = lambda: rng.choice(FIELDS)
+    m = lambda: rng.choice(MEMBERS)
+    val = lambda: rng.choice(["1", "2", "-5", "0.5", "abc", "10", "1e3", ""])
+    ops = [
+        lambda: (["HSET", hk()] + sum(([f(), val()] for _ in range(rng.randint(1, 3))), []), "exact"),
+        lambda: (["HSETNX", hk(), f(), val()], "exact"),
+        lambda: (["HMSET", hk(), f(), val()], "exact"),
+        lambda: (["HGET", hk(), f()], "exact"),
+        lambda: (["HMGET", hk(), f(), f()], "exact"),
+        lambda: (["HDEL", hk()] + [f() for _ in range(rng.randint(1, 4))], "exact"),
+        lambda: (["HEXISTS", hk(), f()], "exact"),
+        lambda: (["HLEN", hk()], "exact"),
+        lambda: (["HSTRLEN", hk(), f()], "exact"),
+        # Small hashes are listpacks in Redis: their order is insertion order, compared exactly.
+        lambda: (["HKEYS", hk()], "exact"),
+        lambda: (["HVALS", hk()], "exact"),
+        lambda: (["HGETALL", hk()], "exact"),
+        lambda: (["HSCAN", hk(), "0"], "exact"),
+        lambda: (["HSCAN", hk(), "0", "MATCH", "f[0-3]"], "exact"),
+        lambda: (["HINCRBY", hk(), f(), str(rng.randint(-5, 5))], "exact"),
+        lambda: (["HINCRBYFLOAT", hk(), f(), rng.choice(["0.1", "-0.3", "1.5", "2", "1e-3"])], "exact"),
+        lambda: (["SADD", sk()] + [m() for _ in range(rng.randint(1, 4))], "exact"),
+        lambda: (["SREM", sk()] + [m() for _ in range(rng.randint(1, 4))], "exact"),
+        lambda: (["SISMEMBER", sk(), m()], "exact"),
+        lambda: (["SMISMEMBER", sk(), m(), m()], "exact"),
+        lambda: (["SCARD", sk()], "exact"),
+        lambda: (["SMEMBERS", sk()], "unordered"),
+        lambda: (["SINTER", sk(), sk()], "unordered"),
+        lambda: (["SUNION", sk(), sk(), sk()], "unordered"),
+        lambda: (["SDIFF", sk(), sk()], "unordered"),
+        lambda: (["SINTERSTORE", sk(), sk(), sk()], "exact"),
+        lambda: (["SUNIONSTORE", sk(), sk(), sk()], "exact"),
+        lambda: (["SDIFFSTORE", sk(), sk(), sk()], "exact"),
+        lambda: (["SINTERCARD", "2", sk(), sk(), "LIMIT", str(rng.randint(0, 3))], "exact"),
+        lambda: (["SMOVE", sk(), sk(), m()], "exact"),
+        lambda: (["SPOP", sk(), "100"], "unordered"),
+        lambda: (["SSCAN", sk(), "0"], "scan"),
+        lambda: (["OBJECT", "ENCODING", rng.choice(SETS + HASHES)], "exact"),
+        lambda: (["SORT", sk()], "exact"),
+        lambda: (["SORT", sk(), "ALPHA", "DESC", "LIMIT", "1", "3"], "exact"),
+        lambda: (["SORT", sk(), "BY", "h*->f0", "GET", "#", "GET", "h*->f1"], "exact"),
+        lambda: (["SORT", sk(), "ALPHA", "STORE", "sorted"], "exact"),
+        lambda: (["SORT", "sorted", "BY", "nosort", "DESC"], "exact"),
+        lambda: (["TYPE", rng.choice(SETS + HASHES)], "exact"),
+        lambda: (["EXISTS"] + SETS + HASHES, "exact"),
+    ]
+    return rng.choice(ops)()
+
+
+def normalize(raw, mode):
+    v = parse(raw)
+    if mode == "unordered" and isinstance(v, list):
+        return sorted(repr(x) for x in v)
+    if mode == "scan" and isinstance(v, list) and len(v) == 2 and isinstance(v[1], list):
+        return (v[0], sorted(repr(x) for x in v[1]))
+    return raw
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_sequences_match_redis(seed, respd_shared, redis_shared):
+    rng = random.Random(seed)
+    a, b = RawClient(respd_shared.port), RawClient(redis_shared.port)
+    try:
+        for c in (a, b):
+            c.cmd("FLUSHALL")
+            c.cmd("SET", "str", "x")
+        for step in range(STEPS):
+            args, mode = gen(rng)
+            ra, rb = a.cmd(*args), b.cmd(*args)
+            assert normalize(ra, mode) == normalize(rb, mode), (
+                f"seed {seed} step {step}: {args}\n respd: {ra[:300]!r}\n redis: {rb[:300]!r}"
+            )
+    finally:
+        a.close(), b.close()
+
+
+def test_random_commands_properties(respd):
+    r = respd.client()
+    members = {str(i) for i in range(20)} | {"a", "b"}
+    r.sadd("s", *members)
+    r.hset("h", mapping={f"f{i}": str(i) for i in range(10)})
+    for _ in range(50):
+        got = r.srandmember("s", 5)
+        assert len(got) == 5 and len(set(got)) == 5 and {x.decode() for x in got} <= members
+        got = r.srandmember("s", -30)
+        assert len(got) == 30 and {x.decode() for x in got} <= members
+        assert {x.decode() for x in r.srandmember("s", 100)} == members
+        assert r.srandmember("s").decode() in members
+        f = r.hrandfield("h", 4, withvalues=True)
+        assert len(f) == 8 and len(set(f[0::2])) == 4
+        assert all(b"f" + v == k for k, v in zip(f[0::2], f[1::2]))
+        f = r.hrandfield("h", -25)
+        assert len(f) == 25 and all(x.startswith(b"f") for x in f)
+        assert len(r.hrandfield("h", 100)) == 10
+    popped = set()
+    while r.scard("s") > 3:
+        got = r.spop("s", 3)
+        assert len(got) == 3 and not (set(got) & popped)
+        popped |= set(got)
+    rest = set(r.spop("s", 10))
+    assert not r.exists("s")
+    assert {x.decode() for x in popped | rest} == members
+    assert r.spop("s") is None
+
+
+def test_big_collections_scan_and_encoding(respd):
+    """Past the listpack/intset limits: table encodings, cursors that cover everything once."""
+    r = respd.client()
+    r.hset("h", mapping={f"field:{i}": i for i in range(1000)})
+    r.sadd("s", *[f"m{i}" for i in range(1000)])
+    r.sadd("i", *range(600))
+    assert r.object("encoding", "h") == b"hashtable"
+    assert r.object("encoding", "s") == b"hashtable"
+    assert r.object("encoding", "i") == b"hashtable"
+    calls, cursor, seen = 0, 0, []
+    while True:
+        cursor, part = r.hscan("h", cursor, count=10)
+        seen.extend(part)
+        calls += 1
+        if cursor == 0 or calls > 10_000:
+            break
+    assert calls > 1 and sorted(seen) == sorted(f"field:{i}".encode() for i in range(1000))
+    got = list(r.sscan_iter("s", count=7))
+    assert len(got) == 1000 and len(set(got)) == 1000
+    # Elements present for the whole scan are returned even while others are removed.
+    cursor, part = r.sscan("s", 0, count=50)
+    seen = set(part)
+    r.srem("s", *[f"m{i}" for i in range(0, 1000, 2)])
+    while cursor:
+        cursor, part = r.sscan("s", cursor, count=50)
+        seen |= set(part)
+    assert {f"m{i}".encode() for i in range(1, 1000, 2)} <= seen
+
+
+@pytest.mark.parametrize(
+    "noop, change",
+    [
+        (("SADD", "s", "a"), ("SADD", "s", "new")),
+        (("SREM", "s", "zz"), ("SREM", "s", "a")),
+        (("SPOP", "s", "0"), ("SPOP", "s")),
+        (("SMOVE", "s", "t", "zz"), ("SMOVE", "s", "t", "a")),
+        (("HDEL", "h", "zz"), ("HDEL", "h", "f")),
+        (("HSETNX", "h", "f", "x"), ("HSETNX", "h", "g", "x")),
+    ],
+)
+def test_writes_that_change_nothing_leave_watch_alone(respd, redis_server, noop, change):
+    """Redis marks a WATCHed key modified only when a command really changed it."""
+    for srv in (respd, redis_server):
+        r, other = srv.client(), srv.client()
+        r.flushall()
+        r.sadd("s", "a", "b")
+        r.hset("h", "f", "v")
+        for cmd, committed in ((noop, True), (change, False)):
+            with r.pipeline() as p:
+                p.watch(noop[1])
+                other.execute_command(*cmd)
+                p.multi()
+                p.ping()
+                try:
+                    p.execute()
+                    ok = True
+                except Exception:
+                    ok = False
+            assert ok == committed, (srv.name, cmd)
