@@ -21,6 +21,10 @@ mod stream_write;
 pub mod streams;
 pub mod strings;
 mod table;
+mod zpop;
+mod zrange;
+mod zsetops;
+pub mod zsets;
 
 pub use args::*;
 pub use table::{lookup, table, CommandSpec, Flags};

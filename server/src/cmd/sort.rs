@@ -165,8 +165,7 @@ fn sort_generic(ctx: &mut Ctx, a: &[Bytes], readonly: bool) -> Reply {
             None => (Vec::new(), true),
             Some(Value::List(l)) => (l.iter().cloned().collect(), true),
             Some(Value::Set(s)) => (s.members(), false),
-            // TODO(lead): `z.members_in_order()` from keyspace/zset.rs (ascending score order).
-            Some(Value::ZSet(_)) => (Vec::new(), true),
+            Some(Value::ZSet(z)) => (z.members_in_order(), true),
             Some(_) => return Err(wrongtype()),
         };
         if o.dontsort && !native && o.store.is_some() {

@@ -210,6 +210,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::sort::COMMANDS,
     super::pubsub::COMMANDS,
     super::streams::COMMANDS,
+    super::zsets::COMMANDS,
 ];
 
 type Table = HashMap<&'static str, &'static CommandSpec, foldhash::fast::RandomState>;

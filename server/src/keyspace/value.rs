@@ -74,13 +74,7 @@ impl Value {
                     "hashtable"
                 }
             }
-            Value::ZSet(z) => {
-                if z.len() <= 128 {
-                    "listpack"
-                } else {
-                    "skiplist"
-                }
-            }
+            Value::ZSet(z) => z.encoding(),
             Value::Stream(_) => "stream",
         }
     }

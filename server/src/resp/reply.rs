@@ -78,6 +78,9 @@ pub fn fmt_double(d: f64) -> String {
     if d.is_nan() {
         return "nan".into();
     }
+    if d == 0.0 && d.is_sign_negative() {
+        return "-0".into();
+    }
     if d == d.trunc() && d.abs() < 1e17 {
         // Integral values print without exponent or fraction, as %.17g does below 1e17.
         return format!("{}", d as i64);
@@ -319,6 +322,7 @@ mod tests {
     fn doubles_format_like_redis() {
         assert_eq!(fmt_double(1.5), "1.5");
         assert_eq!(fmt_double(3.0), "3");
+        assert_eq!(fmt_double(-0.0), "-0");
         assert_eq!(fmt_double(0.1), "0.10000000000000001");
         assert_eq!(fmt_double(f64::INFINITY), "inf");
         assert_eq!(fmt_double(1e20), "1e+20");
