@@ -1,28 +1,12 @@
 //! Pub/sub through the `redis` crate against an in-process server: channel and pattern messages,
 //! a large message to several subscribers, and a keyspace notification.
 
+use crate::common::TestServer;
 use std::time::Duration;
 
-/// Starts respd on 127.0.0.1:0 in a background runtime; returns its address.
-fn start() -> std::net::SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(l.local_addr().expect("addr")).expect("send addr");
-            let srv = respd::Shared::new(respd::Config::default());
-            respd::run(vec![l], srv, std::future::pending()).await;
-        });
-    });
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("server start")
+/// Starts respd on 127.0.0.1:0 (stopped when the returned server drops).
+fn start() -> TestServer {
+    TestServer::start(&[])
 }
 
 fn client(addr: std::net::SocketAddr) -> redis::Connection {
@@ -35,7 +19,8 @@ fn client(addr: std::net::SocketAddr) -> redis::Connection {
 
 #[test]
 fn messages_reach_channel_and_pattern_subscribers() {
-    let addr = start();
+    let srv = start();
+    let addr = srv.addr;
     let mut sub_con = client(addr);
     let mut publisher = client(addr);
     let mut sub = sub_con.as_pubsub();
@@ -59,7 +44,8 @@ fn messages_reach_channel_and_pattern_subscribers() {
 
 #[test]
 fn large_message_arrives_intact_to_each_subscriber() {
-    let addr = start();
+    let srv = start();
+    let addr = srv.addr;
     let mut cons: Vec<redis::Connection> = (0..3).map(|_| client(addr)).collect();
     // A PubSub unsubscribes when dropped: keep one per connection for the whole test.
     let mut subs: Vec<redis::PubSub> = cons.iter_mut().map(|c| c.as_pubsub()).collect();
@@ -82,7 +68,8 @@ fn large_message_arrives_intact_to_each_subscriber() {
 
 #[test]
 fn keyspace_notification_for_set() {
-    let addr = start();
+    let srv = start();
+    let addr = srv.addr;
     let mut admin = client(addr);
     let _: () = redis::cmd("CONFIG")
         .arg("SET")

@@ -1,35 +1,13 @@
 //! Blocking list commands driven by the `redis` crate against an in-process server.
 
-use std::sync::mpsc;
+use crate::common::TestServer;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Starts respd on 127.0.0.1:0 in its own runtime thread; returns its URL and a stop handle.
-fn start() -> (String, tokio::sync::oneshot::Sender<()>) {
-    let (addr_tx, addr_rx) = mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            addr_tx.send(l.local_addr().expect("addr")).expect("send");
-            let srv = respd::Shared::new(respd::Config::default());
-            respd::run(vec![l], srv, async {
-                let _ = stop_rx.await;
-            })
-            .await;
-        });
-    });
-    let addr = addr_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("server started");
-    (format!("redis://{addr}/"), stop_tx)
+/// Starts respd on 127.0.0.1:0; returns its URL and the server (stopped on drop).
+fn start() -> (String, TestServer) {
+    let srv = TestServer::start(&[]);
+    (format!("redis://{}/", srv.addr), srv)
 }
 
 fn conn(url: &str) -> redis::Connection {
@@ -123,5 +101,5 @@ fn blpop_fifo_and_timeout_with_the_redis_crate() {
         .query(&mut c)
         .expect("lrange");
     assert_eq!(dst, ["x"]);
-    let _ = stop.send(());
+    drop(stop);
 }
