@@ -278,12 +278,9 @@ fn keys(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 /// SCAN's cursor is the next shard to visit: every key present for the whole iteration is
 /// returned exactly once, whatever happens to the others meanwhile.
 fn scan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let cursor = match std::str::from_utf8(&a[1])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    {
-        Some(c) => c,
-        None => return Reply::error("ERR invalid cursor"),
+    let cursor = match super::coll::parse_cursor(&a[1]) {
+        Ok(c) => c,
+        Err(e) => return e,
     };
     let mut pattern: Option<&Bytes> = None;
     let mut count: usize = 10;

@@ -1,7 +1,7 @@
 //! Popping (ZPOPMIN, ZPOPMAX, ZMPOP and their blocking forms), ZRANDMEMBER and ZSCAN.
 
 use super::zsets::{drop_if_empty, scored_reply, zread, zwrite};
-use super::{eq, glob_match, int, syntax, Ctx, ERR_SYNTAX};
+use super::{eq, int, syntax, Ctx, ERR_SYNTAX};
 use crate::keyspace::View;
 use crate::resp::{fmt_double, Reply};
 use crate::server::{BlockOn, NotifyClass};
@@ -284,33 +284,15 @@ fn listpack_score(s: f64) -> String {
 }
 
 pub fn zscan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let cursor = match std::str::from_utf8(&a[2])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    {
-        Some(c) => c as usize,
-        None => return Reply::error("ERR invalid cursor"),
+    let cursor = match super::coll::parse_cursor(&a[2]) {
+        Ok(c) => usize::try_from(c).unwrap_or(usize::MAX),
+        Err(e) => return e,
     };
-    let mut pattern: Option<&Bytes> = None;
-    let mut count = 10usize;
-    let mut i = 3;
-    while i < a.len() {
-        if i + 1 >= a.len() {
-            return syntax();
-        }
-        if eq(&a[i], "match") {
-            pattern = Some(&a[i + 1]);
-        } else if eq(&a[i], "count") {
-            match int(&a[i + 1]) {
-                Ok(c) if c >= 1 => count = c as usize,
-                Ok(_) => return syntax(),
-                Err(e) => return e,
-            }
-        } else {
-            return syntax();
-        }
-        i += 2;
-    }
+    let opts = match super::coll::ScanOpts::parse(&a[3..]) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    let count = opts.count;
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
         zread(v, key).map(|z| {
@@ -333,7 +315,7 @@ pub fn zscan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             };
             let mut out = Vec::new();
             for (m, s) in items {
-                if pattern.is_some_and(|p| !glob_match(p, &m, false)) {
+                if !opts.matches(&m) {
                     continue;
                 }
                 let sc = if small {
