@@ -8,6 +8,7 @@ use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
@@ -70,7 +71,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
         id,
         addr,
         laddr,
-        created: std::time::Instant::now(),
+        created: Instant::now(),
         name: Mutex::new(None),
         lib_name: Mutex::new(None),
         lib_ver: Mutex::new(None),
@@ -130,14 +131,17 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                             }
                             // The reply may have fed other blocked clients (BLMOVE).
                             blocking::serve_ready(&srv);
+                            conn.clock = Instant::now();
                         }
                         out.push(&reply, conn.resp);
+                        parser.recycle(args);
                         if conn.close_after_reply {
                             flush(&mut wr, &mut out, &srv).await?;
                             return Ok(());
                         }
                         if out.len() >= FLUSH_AT {
                             flush(&mut wr, &mut out, &srv).await?;
+                            conn.clock = Instant::now();
                         }
                     }
                     Ok(None) => break,
@@ -165,11 +169,18 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
             }
             // Redis's `timeout`: idle clients are closed, except subscribers.
             let idle_limit = srv.idle_timeout();
-            let idle = tokio::time::sleep(std::time::Duration::from_secs(idle_limit.max(1)));
             let may_time_out =
                 idle_limit > 0 && conn.subscriptions.is_empty() && conn.psubscriptions.is_empty();
+            // Made only when it can fire: making one reads the clock.
+            let idle = async {
+                if may_time_out {
+                    tokio::time::sleep(Duration::from_secs(idle_limit)).await
+                } else {
+                    std::future::pending().await
+                }
+            };
             tokio::select! {
-                _ = idle, if may_time_out => {
+                _ = idle => {
                     tracing::debug!("closing idle client {addr}");
                     return Ok(());
                 }
@@ -193,6 +204,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 _ = handle.kill.notified() => return Ok(()),
                 _ = stop.changed() => return Ok(()),
             }
+            conn.clock = Instant::now();
         }
     };
     // A kill (CLIENT KILL, output buffer limit) also ends a write the client never reads.

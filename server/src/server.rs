@@ -138,8 +138,11 @@ pub struct Conn {
     /// While the command runs again for a blocked client: the key that became ready. As in
     /// Redis, that key is served first, and keys of the wrong type are passed over.
     pub rerun: Option<Bytes>,
-    /// The running command's clock (Unix ms), read once per command by dispatch.
+    /// The running command's clock (Unix ms), set by dispatch from `clock`.
     pub now_ms: u64,
+    /// When the next command starts: set by the connection after each wait (a read, a flush),
+    /// then each command starts where the one before it ended, so a command costs one clock read.
+    pub clock: Instant,
 }
 
 impl Conn {
@@ -162,6 +165,7 @@ impl Conn {
             block: None,
             rerun: None,
             now_ms: crate::keyspace::now_ms(),
+            clock: Instant::now(),
         }
     }
 

@@ -202,7 +202,7 @@ pub fn dispatch(srv: &Shared, conn: &mut Conn, held: Option<&mut Locked>, args: 
     if held.is_none() && spec.flags.contains(Flags::DENYOOM) && !srv.make_room() {
         return Reply::error("OOM command not allowed when used memory > 'maxmemory'.");
     }
-    let start = Instant::now();
+    let start = conn.clock;
     conn.now_ms = srv.unix_ms_at(start);
     let mut ctx = Ctx { srv, conn, held };
     let mut reply = (spec.handler)(&mut ctx, args);
@@ -212,6 +212,14 @@ pub fn dispatch(srv: &Shared, conn: &mut Conn, held: Option<&mut Locked>, args: 
             reply = b.timeout_reply;
         }
     }
-    srv.record_call(spec, args, start.elapsed(), reply.is_error(), ctx.conn.id);
+    let end = Instant::now();
+    ctx.conn.clock = end;
+    srv.record_call(
+        spec,
+        args,
+        end.saturating_duration_since(start),
+        reply.is_error(),
+        ctx.conn.id,
+    );
     reply
 }
