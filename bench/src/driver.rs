@@ -46,6 +46,8 @@ struct WorkerOut {
     errors: u64,
     first_error: Option<String>,
     misses: u64,
+    /// When this worker sent its first measured request.
+    start: Option<Instant>,
     finish: Instant,
 }
 
@@ -253,6 +255,9 @@ pub fn run(plan: &Plan, addr: &str, progress: bool) -> Result<Measured> {
         misses: 0,
         seconds: 0.0,
     };
+    // The measured time runs from the first measured request: a warm-up request still running
+    // when the warm-up ends (a 128 MiB SET on 1 Gbit takes a second) must not count.
+    let mut first: Option<Instant> = None;
     let mut last = measure_start;
     for h in handles {
         let w = h.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
@@ -263,8 +268,14 @@ pub fn run(plan: &Plan, addr: &str, progress: bool) -> Result<Measured> {
         m.misses += w.misses;
         m.first_error = m.first_error.or(w.first_error);
         last = last.max(w.finish);
+        first = match (first, w.start) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
-    m.seconds = last.duration_since(measure_start).as_secs_f64();
+    m.seconds = last
+        .duration_since(first.unwrap_or(measure_start))
+        .as_secs_f64();
     Ok(m)
 }
 
@@ -317,6 +328,7 @@ fn worker(
         errors: 0,
         first_error: None,
         misses: 0,
+        start: None,
         finish: Instant::now(),
     };
     // With a fixed rate, each request has a due time; this worker's share of the rate.
@@ -369,6 +381,7 @@ fn worker(
             send(conn, &sh.value, &hdr, &segs)?;
             if measuring {
                 out.bytes += payload as u64;
+                out.start.get_or_insert(sent_at);
             }
             batches.push((n, sent_at, measuring));
         }
