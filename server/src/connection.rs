@@ -155,6 +155,12 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                     }
                 }
             }
+            if !out.is_empty() {
+                // Like Redis, which writes replies only after serving every client that was
+                // ready: other ready connections run first, so a client reading many
+                // connections is woken once for a burst of replies, not once per reply.
+                tokio::task::yield_now().await;
+            }
             flush(&mut wr, &mut out, &srv).await?;
             if push_pending > 0 {
                 crate::pubsub::release(&handle, std::mem::take(&mut push_pending));

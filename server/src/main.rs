@@ -112,8 +112,17 @@ fn worker_threads(config: &respd::Config) -> usize {
 }
 
 fn serve(config: respd::Config) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(worker_threads(&config))
+    let threads = worker_threads(&config);
+    // One worker: tokio's single-threaded scheduler, which runs ready connections in the order
+    // they became ready and pays no cross-thread bookkeeping (docs/server.md has the figures).
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    builder
         .enable_all()
         .build()
         .context("cannot start the runtime")?
