@@ -1,7 +1,7 @@
 //! Eviction under `maxmemory`: Redis's approximated policies, by sampling a few keys of a random
 //! shard and evicting the best candidate (oldest access, least used, nearest expiry, or any).
 
-use super::{lock, Keyspace, SHARDS};
+use super::{lock, Key, Keyspace, SHARDS};
 use bytes::Bytes;
 use rand::Rng;
 
@@ -84,11 +84,11 @@ impl Keyspace {
                     .cycle()
                     .skip(skip)
                     .take(SAMPLES.min(pool))
-                    .cloned()
+                    .map(Key::to_bytes)
                     .collect()
             };
             let best = candidates.into_iter().min_by_key(|k| {
-                let e = &s.map[k];
+                let e = &s.map[&k[..]];
                 match policy {
                     Policy::AllKeysLru | Policy::VolatileLru => u64::from(e.last_access),
                     Policy::AllKeysLfu | Policy::VolatileLfu => u64::from(e.freq),

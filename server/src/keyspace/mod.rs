@@ -5,6 +5,7 @@
 mod enclimits;
 mod evict;
 pub mod hash;
+mod key;
 pub mod set;
 pub mod stream;
 mod value;
@@ -13,6 +14,7 @@ pub mod zset;
 pub use enclimits::EncodingLimits;
 pub use evict::Policy;
 pub use hash::{Hash, HashLimits};
+pub use key::Key;
 pub use set::Set;
 pub use value::{Entry, StrHint, Value};
 
@@ -50,7 +52,7 @@ pub fn shard_of(key: &[u8]) -> usize {
 /// One shard of a database: its keys, the index of their expiry times, and the watchers of its keys.
 #[derive(Default)]
 pub struct Shard {
-    pub(crate) map: HashMap<Bytes, Entry, KeyHasher>,
+    pub(crate) map: HashMap<Key, Entry, KeyHasher>,
     /// (expiry time, key) of every key with a TTL, for active expiry.
     pub(crate) expires: BTreeSet<(u64, Bytes)>,
     /// Keys under WATCH, with the flags of the transactions watching them.
@@ -70,13 +72,13 @@ impl Shard {
 
     /// Marks the watchers FLUSHDB or SWAPDB concern, as Redis does: keys present here, or live
     /// in `other`, the contents about to take this shard's place.
-    fn touch_replaced(&self, other: Option<&HashMap<Bytes, Entry, KeyHasher>>, now: u64) {
+    fn touch_replaced(&self, other: Option<&HashMap<Key, Entry, KeyHasher>>, now: u64) {
         for (k, ws) in &self.watched {
             let live_in_other = other.is_some_and(|m| {
-                m.get(k)
+                m.get(&k[..])
                     .is_some_and(|e| e.expire_at.is_none_or(|t| t > now))
             });
-            if self.map.contains_key(k) || live_in_other {
+            if self.map.contains_key(&k[..]) || live_in_other {
                 for w in ws {
                     w.store(true, Ordering::Relaxed);
                 }
@@ -87,7 +89,7 @@ impl Shard {
     fn remove_entry(&mut self, key: &[u8]) -> Option<Entry> {
         let (k, e) = self.map.remove_entry(key)?;
         if let Some(t) = e.expire_at {
-            self.expires.remove(&(t, k));
+            self.expires.remove(&(t, k.to_bytes()));
         }
         Some(e)
     }
@@ -222,7 +224,7 @@ impl Keyspace {
                         break;
                     }
                     s.expires.pop_first();
-                    s.map.remove(&k);
+                    s.map.remove(&k[..]);
                     s.touch(&k);
                     gone.push((dbi, k));
                 }
@@ -396,7 +398,7 @@ impl<'v, 'k> View<'v, 'k> {
         let s = self.shard_in(db, &key);
         s.touch(&key);
         let entry = Entry::new(value, expire_at, now_s);
-        match s.map.get_mut(&key) {
+        match s.map.get_mut(&key[..]) {
             Some(slot) => {
                 let old_t = slot.expire_at;
                 *slot = entry;
@@ -413,7 +415,7 @@ impl<'v, 'k> View<'v, 'k> {
                 if let Some(t) = expire_at {
                     s.expires.insert((t, key.clone()));
                 }
-                s.map.insert(key, entry);
+                s.map.insert(Key::from(key), entry);
             }
         }
     }
@@ -458,7 +460,7 @@ impl<'v, 'k> View<'v, 'k> {
         let Some((k, e)) = s.map.get_key_value(key) else {
             return false;
         };
-        let k = k.clone();
+        let k = k.to_bytes();
         let old = e.expire_at;
         if let Some(t) = old {
             s.expires.remove(&(t, k.clone()));
@@ -486,7 +488,7 @@ impl<'v, 'k> View<'v, 'k> {
                 g.map
                     .iter()
                     .filter(|(_, e)| e.expire_at.is_none_or(|t| t > now))
-                    .map(|(k, _)| k.clone()),
+                    .map(|(k, _)| k.to_bytes()),
             );
         }
         out
@@ -496,7 +498,7 @@ impl<'v, 'k> View<'v, 'k> {
     pub fn shard_keys(
         &mut self,
         shard: usize,
-        mut filter: impl FnMut(&Bytes, &Entry) -> bool,
+        mut filter: impl FnMut(&[u8], &Entry) -> bool,
     ) -> Vec<Bytes> {
         let now = self.now;
         let db = self.db;
@@ -511,8 +513,8 @@ impl<'v, 'k> View<'v, 'k> {
             .2
             .map
             .iter()
-            .filter(|(k, e)| e.expire_at.is_none_or(|t| t > now) && filter(k, e))
-            .map(|(k, _)| k.clone())
+            .filter(|(k, e)| e.expire_at.is_none_or(|t| t > now) && filter(k.as_slice(), e))
+            .map(|(k, _)| k.to_bytes())
             .collect()
     }
 
@@ -608,7 +610,7 @@ impl<'v, 'k> View<'v, 'k> {
                 if idx < g.map.len() {
                     if let Some((k, e)) = g.map.iter().nth(idx) {
                         if e.expire_at.is_none_or(|t| t > now) {
-                            return Some(k.clone());
+                            return Some(k.to_bytes());
                         }
                     }
                     break;
