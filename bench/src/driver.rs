@@ -39,6 +39,13 @@ struct Shared {
     finished: AtomicUsize,
 }
 
+/// A pipeline sent on one connection whose replies are still to be read.
+struct Batch {
+    n: u64,
+    sent_at: Instant,
+    measuring: bool,
+}
+
 struct WorkerOut {
     hist: Histogram<u64>,
     ops: u64,
@@ -336,15 +343,12 @@ fn worker(
         (plan.w.rate > 0.0).then(|| Duration::from_secs_f64(plan.w.threads as f64 / plan.w.rate));
     let mut due = t0;
     let p = plan.w.pipeline as u64;
-    let mut batches: Vec<(u64, Instant, bool)> = Vec::with_capacity(nconns);
     let mut batch_ops: Vec<Vec<Op>> = vec![Vec::new(); nconns];
     let (mut hdr, mut segs) = (Vec::new(), Vec::new());
-    'run: loop {
-        batches.clear();
-        for (conn, ops) in conns.iter_mut().zip(batch_ops.iter_mut()) {
-            if sh.failed.load(Ordering::Relaxed) {
-                break 'run;
-            }
+    // Each connection sends its next pipeline as soon as its replies are read, as
+    // redis-benchmark does: no round in which every connection waits for the slowest.
+    let mut next =
+        |conn: &mut Conn, ops: &mut Vec<Op>, out: &mut WorkerOut| -> Result<Option<Batch>> {
             let now = Instant::now();
             let measuring = now >= measure_start;
             let mut n = p;
@@ -352,11 +356,11 @@ fn worker(
                 if plan.w.requests > 0 {
                     let got = sh.claimed.fetch_add(p, Ordering::Relaxed);
                     if got >= plan.w.requests {
-                        break;
+                        return Ok(None);
                     }
                     n = p.min(plan.w.requests - got);
                 } else if now >= end && sh.done.load(Ordering::Relaxed) >= plan.w.min_requests {
-                    break;
+                    return Ok(None);
                 }
             }
             let mut sent_at = now;
@@ -383,19 +387,30 @@ fn worker(
                 out.bytes += payload as u64;
                 out.start.get_or_insert(sent_at);
             }
-            batches.push((n, sent_at, measuring));
-        }
-        if batches.is_empty() {
-            break;
-        }
-        for ((conn, (n, sent_at, measuring)), ops) in conns.iter_mut().zip(&batches).zip(&batch_ops)
-        {
-            for op in ops.iter().take(*n as usize) {
+            Ok(Some(Batch {
+                n,
+                sent_at,
+                measuring,
+            }))
+        };
+    let mut pending: Vec<Option<Batch>> = Vec::with_capacity(nconns);
+    for (conn, ops) in conns.iter_mut().zip(batch_ops.iter_mut()) {
+        pending.push(next(conn, ops, &mut out)?);
+    }
+    'run: loop {
+        let mut busy = false;
+        for ((conn, ops), slot) in conns.iter_mut().zip(batch_ops.iter_mut()).zip(&mut pending) {
+            if sh.failed.load(Ordering::Relaxed) {
+                break 'run;
+            }
+            let Some(b) = slot.take() else { continue };
+            busy = true;
+            for op in ops.iter().take(b.n as usize) {
                 let reply = conn.read_reply()?;
-                if !measuring {
+                if !b.measuring {
                     continue;
                 }
-                let ns = sent_at.elapsed().as_nanos().max(1) as u64;
+                let ns = b.sent_at.elapsed().as_nanos().max(1) as u64;
                 out.hist.saturating_record(ns);
                 out.ops += 1;
                 match reply {
@@ -408,11 +423,15 @@ fn worker(
                     _ => {}
                 }
             }
-            if *measuring {
-                sh.done.fetch_add(*n, Ordering::Relaxed);
+            if b.measuring {
+                sh.done.fetch_add(b.n, Ordering::Relaxed);
             }
+            out.finish = Instant::now();
+            *slot = next(conn, ops, &mut out)?;
         }
-        out.finish = Instant::now();
+        if !busy {
+            break;
+        }
     }
     out.finish = Instant::now();
     Ok(out)
