@@ -18,7 +18,7 @@ fn populated(keys: &[Bytes]) -> Keyspace {
     let value = Bytes::from_static(b"0123456789abcdef");
     for k in keys {
         let mut l = ks.lock_keys(0, &[k]);
-        l.view(0).set(k.clone(), Value::Str(value.clone()), None);
+        l.view(0).set(k, Value::Str(value.clone()), None);
     }
     ks
 }
@@ -54,7 +54,7 @@ fn get_set(c: &mut Criterion) {
             i = (i + 7919) % KEYS;
             let k = &keys[i];
             let mut l = ks.lock_keys(0, &[k]);
-            l.view(0).set(k.clone(), Value::Str(value.clone()), None);
+            l.view(0).set(k, Value::Str(value.clone()), None);
         })
     });
     g.finish();

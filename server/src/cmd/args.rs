@@ -61,6 +61,21 @@ pub fn eq(a: &[u8], opt: &str) -> bool {
     a.eq_ignore_ascii_case(opt.as_bytes())
 }
 
+/// Largest argument [`stored`] copies.
+const STORE_COPY_MAX: usize = 512;
+
+/// An argument as the keyspace keeps it. A small one is copied into an allocation of its own,
+/// because cloning the request's `Bytes` would add a shared header to every stored element (one
+/// more allocation, atomic counts, a pointer chased on each read). A large one is shared, never
+/// copied.
+pub fn stored(b: &Bytes) -> Bytes {
+    if b.len() <= STORE_COPY_MAX {
+        Bytes::copy_from_slice(b)
+    } else {
+        b.clone()
+    }
+}
+
 /// Formats an integer as a bulk-able Bytes.
 pub fn int_bytes(i: i64) -> Bytes {
     Bytes::from(i.to_string())

@@ -4,7 +4,7 @@ use super::coll::{
     check_reply_size, distinct_indexes, empty_scan, fire, parse_cursor, rand_count, rand_index,
     scan_reply, Events, ScanOpts,
 };
-use super::{eq, int, syntax, wrongtype, CommandSpec, Ctx, Flags, ERR_OVERFLOW};
+use super::{eq, int, stored, syntax, wrongtype, CommandSpec, Ctx, Flags, ERR_OVERFLOW};
 use crate::command;
 use crate::keyspace::hash::scan_step;
 use crate::keyspace::{Hash, HashLimits, Value, View};
@@ -61,7 +61,7 @@ fn write<'v>(v: &'v mut View, key: &Bytes, create: bool) -> Result<Option<&'v mu
     match v.peek(key).map(|e| matches!(e.value, Value::Hash(_))) {
         Some(false) => return Err(wrongtype()),
         None if !create => return Ok(None),
-        None => v.set(key.clone(), Value::Hash(Box::default()), None),
+        None => v.set(key, Value::Hash(Box::default()), None),
         Some(true) => {}
     }
     match v.get_mut(key).map(|e| &mut e.value) {
@@ -106,7 +106,7 @@ fn set_fields(ctx: &mut Ctx, a: &[Bytes]) -> Result<i64, Reply> {
         let h = write(v, key, true)?.ok_or_else(wrongtype)?;
         let mut added = 0;
         for p in a[2..].chunks(2) {
-            added += i64::from(h.insert(p[0].clone(), p[1].clone(), lim));
+            added += i64::from(h.insert(stored(&p[0]), stored(&p[1]), lim));
         }
         Ok(added)
     })
@@ -129,7 +129,7 @@ fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             return Ok(false);
         }
         let h = write(v, key, true)?.ok_or_else(wrongtype)?;
-        h.insert(a[2].clone(), a[3].clone(), lim);
+        h.insert(stored(&a[2]), stored(&a[3]), lim);
         Ok(true)
     });
     match r {

@@ -343,7 +343,7 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Reply {
             return Err(Reply::error(ERR_NO_KEY));
         };
         let ttl = e.expire_at();
-        v.set(dst.clone(), e.value, ttl);
+        v.set(dst, e.value, ttl);
         Ok(1)
     });
     match r {
@@ -469,7 +469,7 @@ fn move_cmd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         match v.remove(key) {
             Some(e) => {
                 let ttl = e.expire_at();
-                v.set_in(dst, key.clone(), e.value, ttl);
+                v.set_in(dst, key, e.value, ttl);
                 true
             }
             None => false,
@@ -514,7 +514,7 @@ fn copy(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             }
             v.remove_in(dst_db, dst);
         }
-        v.set_in(dst_db, dst.clone(), val, ttl);
+        v.set_in(dst_db, dst, val, ttl);
         true
     });
     if done {

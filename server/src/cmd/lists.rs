@@ -2,7 +2,7 @@
 //! indexing, so LINDEX and LRANGE cost what they return. The moving and blocking commands are
 //! in `lists_blocking.rs`.
 
-use super::{eq, int, syntax, wrongtype, CommandSpec, Ctx, Flags, ERR_NOT_INT};
+use super::{eq, int, stored, syntax, wrongtype, CommandSpec, Ctx, Flags, ERR_NOT_INT};
 use crate::command;
 use crate::keyspace::{Value, View};
 use crate::resp::Reply;
@@ -115,7 +115,7 @@ fn push_generic(ctx: &mut Ctx, a: &[Bytes], end: End, only_existing: bool) -> Re
             Some(l) => l,
             None if only_existing => return Ok(0),
             None => {
-                v.set(key.clone(), Value::List(VecDeque::new()), None);
+                v.set(key, Value::List(VecDeque::new()), None);
                 match list_mut(v, key)? {
                     Some(l) => l,
                     None => return Ok(0),
@@ -141,8 +141,8 @@ pub(super) fn push_all(l: &mut VecDeque<Bytes>, elems: &[Bytes], end: End) {
     l.reserve(elems.len());
     for e in elems {
         match end {
-            End::Left => l.push_front(e.clone()),
-            End::Right => l.push_back(e.clone()),
+            End::Left => l.push_front(stored(e)),
+            End::Right => l.push_back(stored(e)),
         }
     }
 }

@@ -73,7 +73,7 @@ fn move_one(
             return Ok(None);
         };
         if !v.exists(dst) {
-            v.set(dst.clone(), Value::List(VecDeque::new()), None);
+            v.set(dst, Value::List(VecDeque::new()), None);
         }
         if let Some(l) = list_mut(v, dst)? {
             push_all(l, std::slice::from_ref(&x), to);

@@ -688,8 +688,12 @@ fn sorted_specs() -> Vec<&'static CommandSpec> {
 fn find_spec(name: &[u8]) -> Option<&'static CommandSpec> {
     let n = text(name).to_ascii_lowercase();
     match n.split_once('|') {
-        Some((p, s)) => table().get(p)?.subcommands.iter().find(|x| x.name == s),
-        None => table().get(n.as_str()).copied(),
+        Some((p, s)) => table()
+            .get(p.as_bytes())?
+            .subcommands
+            .iter()
+            .find(|x| x.name == s),
+        None => table().get(n.as_bytes()).copied(),
     }
 }
 

@@ -121,7 +121,7 @@ fn store_op(ctx: &mut Ctx, a: &[Bytes], op: Op, event: &'static str) -> Reply {
                 evs.push((NotifyClass::Generic, "del", dst.clone()));
             }
         } else {
-            v.set(dst.clone(), Value::Set(Box::new(out)), None);
+            v.set(dst, Value::Set(Box::new(out)), None);
             evs.push((NotifyClass::Set, event, dst.clone()));
         }
         Ok((n, evs))

@@ -4,7 +4,7 @@ use super::coll::{
     check_reply_size, distinct_indexes, empty_scan, fire, parse_cursor, rand_count, rand_index,
     scan_reply, Events, ScanOpts,
 };
-use super::{syntax, wrongtype, CommandSpec, Ctx, Flags};
+use super::{stored, syntax, wrongtype, CommandSpec, Ctx, Flags};
 use crate::command;
 use crate::keyspace::hash::scan_step;
 use crate::keyspace::{Set, Value, View};
@@ -68,7 +68,7 @@ pub fn write<'v>(v: &'v mut View, key: &Bytes, create: bool) -> Result<Option<&'
     match v.peek(key).map(|e| matches!(e.value, Value::Set(_))) {
         Some(false) => return Err(wrongtype()),
         None if !create => return Ok(None),
-        None => v.set(key.clone(), Value::Set(Box::default()), None),
+        None => v.set(key, Value::Set(Box::default()), None),
         Some(true) => {}
     }
     match v.get_mut(key).map(|e| &mut e.value) {
@@ -109,10 +109,7 @@ fn sadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             return Ok(0);
         }
         let s = write(v, key, true)?.ok_or_else(wrongtype)?;
-        Ok(a[2..]
-            .iter()
-            .filter(|m| s.insert((*m).clone(), max))
-            .count() as i64)
+        Ok(a[2..].iter().filter(|m| s.insert(stored(m), max)).count() as i64)
     });
     match r {
         Ok(n) => {

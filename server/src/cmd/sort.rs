@@ -268,7 +268,7 @@ fn sort_generic(ctx: &mut Ctx, a: &[Bytes], readonly: bool) -> Reply {
             v.remove(dst).map(|_| "del")
         } else {
             let list: VecDeque<Bytes> = out.into_iter().map(Option::unwrap_or_default).collect();
-            v.set(dst.clone(), Value::List(list), None);
+            v.set(dst, Value::List(list), None);
             Some("sortstore")
         };
         Ok((Reply::Int(n), ev))

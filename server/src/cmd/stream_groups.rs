@@ -101,7 +101,7 @@ pub fn xgroup(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                     Some(parse_strict_id(&a[4], 0)?)
                 };
                 if !exists {
-                    v.set(key.clone(), crate::keyspace::Value::Stream(Box::default()), None);
+                    v.set(key, crate::keyspace::Value::Stream(Box::default()), None);
                 }
                 let Some(s) = stream_mut(v, key)? else {
                     return Ok((Reply::Int(0), None));

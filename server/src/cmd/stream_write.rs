@@ -125,7 +125,7 @@ pub fn xadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             Some(e) if !matches!(e.value, Value::Stream(_)) => return Err(wrongtype()),
             Some(_) => {}
             None if p.nomkstream => return Ok(None),
-            None => v.set(key.clone(), Value::Stream(Box::default()), None),
+            None => v.set(key, Value::Stream(Box::default()), None),
         }
         let Some(s) = stream_mut(v, key)? else {
             return Ok(None);

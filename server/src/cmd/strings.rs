@@ -1,6 +1,8 @@
 //! String commands.
 
-use super::{eq, int, syntax, wrongtype, CommandSpec, Ctx, Flags, ERR_NOT_INT, ERR_OVERFLOW};
+use super::{
+    eq, int, stored, syntax, wrongtype, CommandSpec, Ctx, Flags, ERR_NOT_INT, ERR_OVERFLOW,
+};
 use crate::command;
 use crate::keyspace::{StrHint, Value, View};
 use crate::resp::Reply;
@@ -131,7 +133,7 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         i += 1;
     }
     let key = a[1].clone();
-    let val = a[2].clone();
+    let val = stored(&a[2]);
     let r = ctx.with_key(&key, |v| {
         let now = v.now();
         if let Some((ms, abs, raw)) = exp_spec {
@@ -149,13 +151,13 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             ));
         }
         match exp {
-            Expiry::Keep => v.set_keep_ttl(key.clone(), Value::Str(val)),
+            Expiry::Keep => v.set_keep_ttl(&key, Value::Str(val)),
             Expiry::At(t) if t <= now => {
                 // Already expired: Redis stores and deletes at once.
                 v.remove(&key);
             }
-            Expiry::At(t) => v.set(key.clone(), Value::Str(val), Some(t)),
-            _ => v.set(key.clone(), Value::Str(val), None),
+            Expiry::At(t) => v.set(&key, Value::Str(val), Some(t)),
+            _ => v.set(&key, Value::Str(val), None),
         }
         Ok((
             if get_old {
@@ -185,7 +187,7 @@ fn setnx(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         if v.exists(&a[1]) {
             false
         } else {
-            v.set(a[1].clone(), Value::Str(a[2].clone()), None);
+            v.set(&a[1], Value::Str(stored(&a[2])), None);
             true
         }
     });
@@ -199,7 +201,7 @@ fn setex_common(ctx: &mut Ctx, a: &[Bytes], ms: bool, name: &str) -> Reply {
     let key = a[1].clone();
     let r = ctx.with_key(&key, |v| {
         let t = expire_at(ms, false, &a[2], v.now(), name)?;
-        v.set(key.clone(), Value::Str(a[3].clone()), Some(t));
+        v.set(&key, Value::Str(stored(&a[3])), Some(t));
         Ok::<_, Reply>(())
     });
     match r {
@@ -249,7 +251,7 @@ fn mset_common(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Reply {
             return false;
         }
         for p in a[1..].chunks(2) {
-            v.set(p[0].clone(), Value::Str(p[1].clone()), None);
+            v.set(&p[0], Value::Str(stored(&p[1])), None);
         }
         true
     });
@@ -276,7 +278,7 @@ fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 fn getset(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let r = ctx.with_key(&a[1], |v| {
         let old = get_str(v, &a[1])?;
-        v.set(a[1].clone(), Value::Str(a[2].clone()), None);
+        v.set(&a[1], Value::Str(stored(&a[2])), None);
         Ok::<_, Reply>(old)
     });
     match r {
@@ -387,7 +389,7 @@ fn append(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         };
         let len = new.len();
         let existed = v.exists(&a[1]);
-        v.set_keep_ttl(a[1].clone(), Value::Str(new));
+        v.set_keep_ttl(&a[1], Value::Str(new));
         if existed {
             v.set_str_hint(&a[1], StrHint::Raw);
         }
@@ -468,7 +470,7 @@ fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         b.extend_from_slice(&cur);
         b.resize(new_len, 0);
         b[off..off + patch.len()].copy_from_slice(patch);
-        v.set_keep_ttl(a[1].clone(), Value::Str(b.freeze()));
+        v.set_keep_ttl(&a[1], Value::Str(b.freeze()));
         v.set_str_hint(&a[1], StrHint::Raw);
         Ok(new_len as i64)
     });
@@ -490,7 +492,7 @@ fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Reply {
             Some(b) => crate::resp::parse_i64(&b).ok_or(Reply::error(ERR_NOT_INT))?,
         };
         let n = cur.checked_add(by).ok_or(Reply::error(ERR_OVERFLOW))?;
-        v.set_keep_ttl(key.clone(), Value::Str(Bytes::from(n.to_string())));
+        v.set_keep_ttl(key, Value::Str(Bytes::from(n.to_string())));
         Ok::<_, Reply>(n)
     });
     match r {
@@ -537,7 +539,7 @@ fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 Reply::error("ERR increment would produce NaN or Infinity")
             }
         })?;
-        v.set_keep_ttl(key.clone(), Value::Str(s.clone()));
+        v.set_keep_ttl(key, Value::Str(s.clone()));
         v.set_str_hint(key, StrHint::NoInt);
         Ok(s)
     });

@@ -213,7 +213,8 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::zsets::COMMANDS,
 ];
 
-type Table = HashMap<&'static str, &'static CommandSpec, foldhash::fast::RandomState>;
+/// Keyed by bytes, so a request's name is looked up without a UTF-8 check.
+type Table = HashMap<&'static [u8], &'static CommandSpec, foldhash::fast::RandomState>;
 
 /// All top-level commands, by lower-case name.
 pub fn table() -> &'static Table {
@@ -222,21 +223,21 @@ pub fn table() -> &'static Table {
         let mut m = Table::default();
         for fam in FAMILIES {
             for c in fam.iter() {
-                m.insert(c.name, c);
+                m.insert(c.name.as_bytes(), c);
             }
         }
         m
     })
 }
 
-fn lower<'b>(name: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b str> {
+fn lower<'b>(name: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
     if name.len() > buf.len() {
         return None;
     }
     for (d, s) in buf.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
     }
-    std::str::from_utf8(&buf[..name.len()]).ok()
+    Some(&buf[..name.len()])
 }
 
 /// Finds the spec for a request, descending into subcommands; the Redis error reply otherwise.
@@ -250,7 +251,8 @@ pub fn lookup(args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
         return Ok(spec);
     }
     let mut buf = [0u8; 64];
-    let sub = lower(&args[1], &mut buf).and_then(|n| spec.subcommands.iter().find(|s| s.name == n));
+    let sub = lower(&args[1], &mut buf)
+        .and_then(|n| spec.subcommands.iter().find(|s| s.name.as_bytes() == n));
     match sub {
         Some(s) => Ok(s),
         None => Err(Reply::err(format!(

@@ -119,7 +119,7 @@ pub(crate) fn store_result(
         return (0, v.remove(dst).is_some());
     }
     z.settle_encoding(lp.0, lp.1);
-    v.set(dst.clone(), Value::ZSet(Box::new(z)), None);
+    v.set(dst, Value::ZSet(Box::new(z)), None);
     (n, false)
 }
 
@@ -401,7 +401,7 @@ fn zadd_apply(
             if lp.0 == 0 || pairs[0].1.len() > lp.1 {
                 z.set_skiplist();
             }
-            v.set(key.clone(), Value::ZSet(Box::new(z)), None);
+            v.set(key, Value::ZSet(Box::new(z)), None);
         }
         let Ok(Some(z)) = zwrite(v, key) else {
             return Ok((0, 0, None, false));

@@ -34,17 +34,35 @@ impl Key {
     }
 }
 
+impl Key {
+    /// `b` inline; the caller checked that it fits.
+    fn from_inline(b: &[u8]) -> Key {
+        let mut buf = [0u8; INLINE];
+        buf[..b.len()].copy_from_slice(b);
+        Key::Inline {
+            len: b.len() as u8,
+            buf,
+        }
+    }
+}
+
 impl From<Bytes> for Key {
     fn from(b: Bytes) -> Key {
         if b.len() <= INLINE {
-            let mut buf = [0u8; INLINE];
-            buf[..b.len()].copy_from_slice(&b);
-            Key::Inline {
-                len: b.len() as u8,
-                buf,
-            }
+            Key::from_inline(&b)
         } else {
             Key::Heap(b)
+        }
+    }
+}
+
+impl From<&Bytes> for Key {
+    /// Copies a short key inline; a long one is shared, not copied.
+    fn from(b: &Bytes) -> Key {
+        if b.len() <= INLINE {
+            Key::from_inline(b)
+        } else {
+            Key::Heap(b.clone())
         }
     }
 }

@@ -307,6 +307,17 @@ impl<'v, 'k> View<'v, 'k> {
     }
 
     fn shard_in(&mut self, db: usize, key: &[u8]) -> &mut Shard {
+        if let Guards::One([(d, si, _)]) = &self.locked.guards {
+            // One shard locked, as for every single-key command: the key must be in it (a
+            // handler locks the keys it touches), so the hash is not computed again.
+            debug_assert!(
+                *d != db || *si == shard_of(key),
+                "key outside the locked shard"
+            );
+            if *d == db {
+                return &mut self.locked.guards[0].2;
+            }
+        }
         let si = shard_of(key);
         let pos = self
             .locked
@@ -388,15 +399,15 @@ impl<'v, 'k> View<'v, 'k> {
     }
 
     /// Stores a value, replacing any previous one and its TTL.
-    pub fn set(&mut self, key: Bytes, value: Value, expire_at: Option<u64>) {
+    pub fn set(&mut self, key: &Bytes, value: Value, expire_at: Option<u64>) {
         self.set_in(self.db, key, value, expire_at)
     }
 
     /// `set` in another locked database.
-    pub fn set_in(&mut self, db: usize, key: Bytes, value: Value, expire_at: Option<u64>) {
+    pub fn set_in(&mut self, db: usize, key: &Bytes, value: Value, expire_at: Option<u64>) {
         let now_s = (self.now / 1000) as u32;
-        let s = self.shard_in(db, &key);
-        s.touch(&key);
+        let s = self.shard_in(db, key);
+        s.touch(key);
         let entry = Entry::new(value, expire_at, now_s);
         match s.map.get_mut(&key[..]) {
             Some(slot) => {
@@ -407,7 +418,7 @@ impl<'v, 'k> View<'v, 'k> {
                         s.expires.remove(&(t, key.clone()));
                     }
                     if let Some(t) = expire_at {
-                        s.expires.insert((t, key));
+                        s.expires.insert((t, key.clone()));
                     }
                 }
             }
@@ -421,8 +432,8 @@ impl<'v, 'k> View<'v, 'k> {
     }
 
     /// Replaces the value and keeps the TTL (SET KEEPTTL, in-place updates).
-    pub fn set_keep_ttl(&mut self, key: Bytes, value: Value) {
-        let ttl = self.peek(&key).and_then(|e| e.expire_at);
+    pub fn set_keep_ttl(&mut self, key: &Bytes, value: Value) {
+        let ttl = self.peek(key).and_then(|e| e.expire_at);
         self.set(key, value, ttl);
     }
 
