@@ -405,9 +405,9 @@ async fn flush_out(
     use tokio::io::AsyncWriteExt;
     while !out.is_empty() {
         let n = {
-            let mut slices = Vec::with_capacity(16);
-            out.slices(&mut slices, 16);
-            wr.write_vectored(&slices).await?
+            let mut slices = [std::io::IoSlice::new(&[]); 16];
+            let k = out.slices(&mut slices);
+            wr.write_vectored(&slices[..k]).await?
         };
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());

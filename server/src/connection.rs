@@ -207,7 +207,8 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                         if out.len() >= FLUSH_AT { break; }
                     }
                 }
-                _ = handle.kill.notified() => return Ok(()),
+                // A kill is seen by the select around `main`, which waits on it for the whole
+                // connection: waiting here too would register a second waiter on every read.
                 _ = stop.changed() => return Ok(()),
             }
             conn.clock = Instant::now();
@@ -243,9 +244,9 @@ fn report_protocol_error(e: &ProtoError, addr: &SocketAddr) {
 async fn flush(wr: &mut OwnedWriteHalf, out: &mut Out, srv: &Shared) -> std::io::Result<()> {
     while !out.is_empty() {
         let n = {
-            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(16);
-            out.slices(&mut slices, 16);
-            wr.write_vectored(&slices).await?
+            let mut slices = [IoSlice::new(&[]); 16];
+            let k = out.slices(&mut slices);
+            wr.write_vectored(&slices[..k]).await?
         };
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());

@@ -1,7 +1,7 @@
 //! Replies and their encoding. Large bulk replies are queued as the stored `Bytes` itself, so a
 //! 128 MiB GET is written from the value with no copy into an output buffer.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -248,15 +248,18 @@ impl Out {
         }
     }
 
-    /// Up to `max` slices of pending output, in order, for a vectored write.
-    pub fn slices<'a>(&'a self, dst: &mut Vec<IoSlice<'a>>, max: usize) {
-        dst.clear();
-        for c in self.chunks.iter().take(max) {
-            dst.push(IoSlice::new(c));
+    /// Fills `dst` with pending output, in order, for a vectored write; returns how many slices.
+    pub fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (d, c) in dst.iter_mut().zip(self.chunks.iter()) {
+            *d = IoSlice::new(c);
+            n += 1;
         }
-        if dst.len() < max && !self.buf.is_empty() {
-            dst.push(IoSlice::new(&self.buf));
+        if n < dst.len() && !self.buf.is_empty() {
+            dst[n] = IoSlice::new(&self.buf);
+            n += 1;
         }
+        n
     }
 
     /// Drops the first `n` written bytes.
@@ -273,7 +276,13 @@ impl Out {
                     n = 0;
                 }
             } else {
-                let _ = self.buf.split_to(n.min(self.buf.len()));
+                // Advanced in place: splitting would turn the buffer into a shared one.
+                let k = n.min(self.buf.len());
+                if k == self.buf.len() {
+                    self.buf.clear();
+                } else {
+                    self.buf.advance(k);
+                }
                 n = 0;
             }
         }
@@ -334,9 +343,8 @@ mod tests {
         let v = Bytes::from(vec![7u8; ZERO_COPY_MIN * 2]);
         let mut o = Out::new();
         o.push(&Reply::Bulk(v.clone()), 2);
-        let mut s = Vec::new();
-        o.slices(&mut s, 8);
-        assert_eq!(s.len(), 3);
+        let mut s = [IoSlice::new(&[]); 8];
+        assert_eq!(o.slices(&mut s), 3);
         assert_eq!(s[1].as_ptr(), v.as_ptr());
         assert_eq!(o.len(), v.len() + 2 + format!("${}\r\n", v.len()).len());
     }
