@@ -159,6 +159,7 @@ impl Keyspace {
             let i = shard_of(k.as_ref());
             return Locked {
                 guards: Guards::One([(db, i, lock(&shards[i]))]),
+                one_key: (k.as_ref().as_ptr() as usize, k.as_ref().len()),
             };
         }
         let mut idx: Vec<usize> = keys.iter().map(|k| shard_of(k.as_ref())).collect();
@@ -166,6 +167,7 @@ impl Keyspace {
         idx.dedup();
         Locked {
             guards: Guards::Many(idx.into_iter().map(|i| (db, i, lock(&shards[i]))).collect()),
+            one_key: (0, 0),
         }
     }
 
@@ -182,6 +184,7 @@ impl Keyspace {
         }
         Locked {
             guards: Guards::Many(guards),
+            one_key: (0, 0),
         }
     }
 
@@ -267,6 +270,9 @@ impl std::ops::DerefMut for Guards<'_> {
 /// Shards locked by one command (or by EXEC for a whole transaction).
 pub struct Locked<'k> {
     guards: Guards<'k>,
+    /// Address and length of the key a single-key lock was taken for: handlers pass that same
+    /// slice back, and its shard is then known without hashing it again.
+    one_key: (usize, usize),
 }
 
 impl<'k> Locked<'k> {
@@ -307,14 +313,8 @@ impl<'v, 'k> View<'v, 'k> {
     }
 
     fn shard_in(&mut self, db: usize, key: &[u8]) -> &mut Shard {
-        if let Guards::One([(d, si, _)]) = &self.locked.guards {
-            // One shard locked, as for every single-key command: the key must be in it (a
-            // handler locks the keys it touches), so the hash is not computed again.
-            debug_assert!(
-                *d != db || *si == shard_of(key),
-                "key outside the locked shard"
-            );
-            if *d == db {
+        if let Guards::One([(d, _, _)]) = &self.locked.guards {
+            if *d == db && self.locked.one_key == (key.as_ptr() as usize, key.len()) {
                 return &mut self.locked.guards[0].2;
             }
         }
@@ -650,5 +650,48 @@ impl<'v, 'k> View<'v, 'k> {
                 s.watched.remove(key);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_key_lock_serves_the_same_key_from_another_slice() {
+        let ks = Keyspace::new(1);
+        let key = Bytes::from_static(b"histogram:17");
+        // An equal key in another allocation: its shard is found by hashing, not by address.
+        let twin = Bytes::copy_from_slice(&key);
+        assert_ne!(key.as_ptr(), twin.as_ptr());
+        {
+            let mut l = ks.lock_keys(0, &[&key]);
+            let mut v = l.view(0);
+            v.set(&twin, Value::Str(Bytes::from_static(b"1")), None);
+            assert!(v.exists(&key));
+        }
+        {
+            let mut l = ks.lock_keys(0, &[&twin]);
+            let mut v = l.view(0);
+            assert!(matches!(v.get(&key).map(|e| &e.value), Some(Value::Str(b)) if b == "1"));
+        }
+        assert_eq!(ks_len(&ks), 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "not locked")]
+    fn a_key_outside_the_locked_shard_is_refused() {
+        let ks = Keyspace::new(1);
+        let key = Bytes::from_static(b"a");
+        let other = (0..1000)
+            .map(|i| Bytes::from(format!("k{i}")))
+            .find(|k| shard_of(k) != shard_of(&key))
+            .expect("some key in another shard");
+        let mut l = ks.lock_keys(0, &[&key]);
+        l.view(0).set(&other, Value::Str(Bytes::new()), None);
+    }
+
+    fn ks_len(ks: &Keyspace) -> usize {
+        ks.db_sizes().iter().map(|(_, k, _)| k).sum()
     }
 }
