@@ -55,11 +55,15 @@ pub fn get_str(v: &mut View, key: &[u8]) -> Result<Option<Bytes>, Reply> {
 }
 
 fn get(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let r = ctx.with_key(&a[1], |v| get_str(v, &a[1]));
+    let r = ctx.with_key(&a[1], |v| match v.get(&a[1]).map(|e| &e.value) {
+        None => Ok(None),
+        Some(Value::Str(b)) => Ok(Some(Reply::bulk_of(b))),
+        Some(_) => Err(wrongtype()),
+    });
     match r {
         Ok(v) => {
             ctx.count_lookup(v.is_some());
-            Reply::opt_bulk(v)
+            v.unwrap_or(Reply::Nil)
         }
         Err(e) => e,
     }

@@ -6,6 +6,9 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
+/// Longest bulk a [`Reply::ShortBulk`] holds: the reply stays no larger than one with a `Bytes`.
+pub const SHORT_BULK: usize = 30;
+
 /// Bulks at least this large are written from their own `Bytes`, not copied.
 const ZERO_COPY_MIN: usize = 16 * 1024;
 
@@ -20,6 +23,12 @@ pub enum Reply {
     Error(Cow<'static, str>),
     Int(i64),
     Bulk(Bytes),
+    /// A short bulk string copied out of the keyspace (GET of a small value): no allocation, and
+    /// the stored value's reference count and header are not touched, one cache miss fewer.
+    ShortBulk {
+        len: u8,
+        buf: [u8; SHORT_BULK],
+    },
     /// RESP2 `$-1`, RESP3 `_`.
     Nil,
     /// RESP2 `*-1`, RESP3 `_`.
@@ -57,6 +66,19 @@ impl Reply {
     }
     pub fn simple(s: &'static str) -> Reply {
         Reply::Simple(Cow::Borrowed(s))
+    }
+    /// A bulk string of a stored value: copied when short, shared otherwise.
+    pub fn bulk_of(b: &Bytes) -> Reply {
+        if b.len() <= SHORT_BULK {
+            let mut buf = [0u8; SHORT_BULK];
+            buf[..b.len()].copy_from_slice(b);
+            Reply::ShortBulk {
+                len: b.len() as u8,
+                buf,
+            }
+        } else {
+            Reply::Bulk(b.clone())
+        }
     }
     /// A bulk string, or nil for `None`.
     pub fn opt_bulk(b: Option<Bytes>) -> Reply {
@@ -155,6 +177,12 @@ impl Out {
             }
             Reply::Int(i) => num(b, b':', *i),
             Reply::Bulk(v) => self.bulk(b'$', v),
+            Reply::ShortBulk { len, buf } => {
+                let v = &buf[..usize::from(*len)];
+                num(b, b'$', v.len() as i64);
+                b.extend_from_slice(v);
+                b.extend_from_slice(b"\r\n");
+            }
             Reply::Verbatim(v) => {
                 if resp >= 3 {
                     num(b, b'=', (v.len() + 4) as i64);
@@ -336,6 +364,25 @@ mod tests {
         assert_eq!(fmt_double(f64::INFINITY), "inf");
         assert_eq!(fmt_double(1e20), "1e+20");
         assert_eq!(fmt_double(1.5e-7), "1.4999999999999999e-07");
+    }
+
+    #[test]
+    fn a_short_bulk_encodes_as_a_bulk() {
+        for v in [&b""[..], b"xxx", &[7u8; SHORT_BULK], &[9u8; SHORT_BULK + 1]] {
+            let b = Bytes::copy_from_slice(v);
+            for resp in [2, 3] {
+                let (mut x, mut y) = (Out::new(), Out::new());
+                x.push(&Reply::bulk_of(&b), resp);
+                y.push(&Reply::Bulk(b.clone()), resp);
+                assert_eq!(x.buf, y.buf);
+            }
+        }
+        assert!(matches!(
+            Reply::bulk_of(&Bytes::from_static(b"xxx")),
+            Reply::ShortBulk { .. }
+        ));
+        // The inline copy must not make every reply larger.
+        assert!(std::mem::size_of::<Reply>() <= 40);
     }
 
     #[test]
