@@ -385,7 +385,7 @@ pub async fn wait(
             }
             Some(msg) = io.push_rx.recv() => {
                 io.out.push(&msg, conn.resp);
-                flush_out(io.wr, io.out).await?;
+                crate::connection::flush(io.wr, io.out, srv).await?;
             }
         }
     };
@@ -396,25 +396,6 @@ pub async fn wait(
         }
         Outcome::Reply(r) => Ok(Outcome::Reply(r)),
     }
-}
-
-async fn flush_out(
-    wr: &mut tokio::net::tcp::OwnedWriteHalf,
-    out: &mut crate::resp::Out,
-) -> std::io::Result<()> {
-    use tokio::io::AsyncWriteExt;
-    while !out.is_empty() {
-        let n = {
-            let mut slices = [std::io::IoSlice::new(&[]); 16];
-            let k = out.slices(&mut slices);
-            wr.write_vectored(&slices[..k]).await?
-        };
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        out.advance(n);
-    }
-    Ok(())
 }
 
 /// Parses a blocking command's timeout in seconds (a float) as Redis 7.0 does: milliseconds are

@@ -241,7 +241,11 @@ fn report_protocol_error(e: &ProtoError, addr: &SocketAddr) {
 }
 
 /// Writes all pending output, large values straight from their `Bytes`.
-async fn flush(wr: &mut OwnedWriteHalf, out: &mut Out, srv: &Shared) -> std::io::Result<()> {
+pub(crate) async fn flush(
+    wr: &mut OwnedWriteHalf,
+    out: &mut Out,
+    srv: &Shared,
+) -> std::io::Result<()> {
     while !out.is_empty() {
         let n = {
             let mut slices = [IoSlice::new(&[]); 16];

@@ -177,12 +177,7 @@ impl Out {
             }
             Reply::Int(i) => num(b, b':', *i),
             Reply::Bulk(v) => self.bulk(b'$', v),
-            Reply::ShortBulk { len, buf } => {
-                let v = &buf[..usize::from(*len)];
-                num(b, b'$', v.len() as i64);
-                b.extend_from_slice(v);
-                b.extend_from_slice(b"\r\n");
-            }
+            Reply::ShortBulk { len, buf } => copied_bulk(b, b'$', &buf[..usize::from(*len)]),
             Reply::Verbatim(v) => {
                 if resp >= 3 {
                     num(b, b'=', (v.len() + 4) as i64);
@@ -259,21 +254,17 @@ impl Out {
     }
 
     fn bulk(&mut self, kind: u8, v: &Bytes) {
-        num(&mut self.buf, kind, v.len() as i64);
-        if v.len() >= ZERO_COPY_MIN {
-            // Flush what is buffered, then queue the value itself: no copy.
-            if !self.buf.is_empty() {
-                let head = self.buf.split().freeze();
-                self.queued += head.len();
-                self.chunks.push_back(head);
-            }
-            self.queued += v.len();
-            self.chunks.push_back(v.clone());
-            self.buf.extend_from_slice(b"\r\n");
-        } else {
-            self.buf.extend_from_slice(v);
-            self.buf.extend_from_slice(b"\r\n");
+        if v.len() < ZERO_COPY_MIN {
+            return copied_bulk(&mut self.buf, kind, v);
         }
+        // Flush what is buffered, then queue the value itself: no copy.
+        num(&mut self.buf, kind, v.len() as i64);
+        let head = self.buf.split().freeze();
+        self.queued += head.len();
+        self.chunks.push_back(head);
+        self.queued += v.len();
+        self.chunks.push_back(v.clone());
+        self.buf.extend_from_slice(b"\r\n");
     }
 
     /// Fills `dst` with pending output, in order, for a vectored write; returns how many slices.
@@ -331,6 +322,13 @@ fn line_body(b: &mut BytesMut, body: &[u8]) {
 }
 
 /// Writes `<kind><n>\r\n` without allocating.
+/// A bulk string copied into the output buffer.
+fn copied_bulk(b: &mut BytesMut, kind: u8, v: &[u8]) {
+    num(b, kind, v.len() as i64);
+    b.extend_from_slice(v);
+    b.extend_from_slice(b"\r\n");
+}
+
 fn num(b: &mut BytesMut, kind: u8, n: i64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
