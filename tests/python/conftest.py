@@ -89,6 +89,16 @@ def start_redis(*extra, workdir=None):
     return Server("redis", argv, port, wd)
 
 
+def pin_process(pid, cpu):
+    """Pins every thread of a running process to one CPU (the benchmark scripts give the server
+    one core and the client the other). `sched_setaffinity(pid)` alone moves only the main thread."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), {cpu})
+        except ProcessLookupError:
+            pass  # a thread that ended meanwhile
+
+
 @pytest.fixture
 def respd():
     s = start_respd()
