@@ -250,7 +250,12 @@ pub(crate) async fn flush(
         let n = {
             let mut slices = [IoSlice::new(&[]); 16];
             let k = out.slices(&mut slices);
-            wr.write_vectored(&slices[..k]).await?
+            // Small replies sit in one buffer: write(2) skips writev's iovec import.
+            if k == 1 {
+                wr.write(&slices[0]).await?
+            } else {
+                wr.write_vectored(&slices[..k]).await?
+            }
         };
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());

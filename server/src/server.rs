@@ -143,6 +143,9 @@ pub struct Conn {
     /// When the next command starts: set by the connection after each wait (a read, a flush),
     /// then each command starts where the one before it ended, so a command costs one clock read.
     pub clock: Instant,
+    /// The last command without subcommands that ran: a pipeline of the same command skips the
+    /// table's lookup (a case-insensitive compare instead of a hash).
+    pub last_spec: Option<&'static CommandSpec>,
 }
 
 impl Conn {
@@ -166,6 +169,7 @@ impl Conn {
             rerun: None,
             now_ms: crate::keyspace::now_ms(),
             clock: Instant::now(),
+            last_spec: None,
         }
     }
 

@@ -159,8 +159,16 @@ pub fn container_handler(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 /// Runs one command through the generic checks and its handler.
 pub fn dispatch(srv: &Shared, conn: &mut Conn, held: Option<&mut Locked>, args: &[Bytes]) -> Reply {
-    let spec = match lookup(args) {
-        Ok(spec) => spec,
+    let cached = conn
+        .last_spec
+        .filter(|s| args[0].eq_ignore_ascii_case(s.name.as_bytes()));
+    let spec = match cached.map_or_else(|| lookup(args), Ok) {
+        Ok(spec) => {
+            if spec.subcommands.is_empty() && spec.parent.is_none() {
+                conn.last_spec = Some(spec);
+            }
+            spec
+        }
         Err(e) => {
             if conn.multi.is_some() {
                 conn.multi_error = true;
