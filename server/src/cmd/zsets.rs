@@ -169,13 +169,13 @@ pub(crate) fn strtod(s: &[u8]) -> Option<(f64, bool)> {
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
-    let lower = body.to_ascii_lowercase();
-    let v = if lower == "inf" || lower == "infinity" {
+    let is = |w: &str| body.eq_ignore_ascii_case(w);
+    let v = if is("inf") || is("infinity") {
         f64::INFINITY
-    } else if lower == "nan" {
+    } else if is("nan") {
         f64::NAN
-    } else if let Some(hex) = lower.strip_prefix("0x") {
-        parse_hex(hex)?
+    } else if body.len() >= 2 && body.as_bytes()[..2].eq_ignore_ascii_case(b"0x") {
+        parse_hex(&body[2..].to_ascii_lowercase())?
     } else {
         if !body
             .bytes()
@@ -223,6 +223,10 @@ fn parse_hex(s: &str) -> Option<f64> {
 pub(crate) fn parse_score(b: &[u8]) -> Option<f64> {
     if b.is_empty() || b[0].is_ascii_whitespace() {
         return None;
+    }
+    // A plain count, the usual score: exact in an f64 up to 15 digits.
+    if b.len() <= 15 && b.iter().all(u8::is_ascii_digit) {
+        return Some(b.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')) as f64);
     }
     match strtod(b)? {
         (v, _) if v.is_nan() => None,
@@ -329,7 +333,7 @@ fn add_one(
                 return AddOutcome::Skipped;
             }
             z.grow_encoding(member.len(), lp.0, lp.1);
-            z.insert(member.clone(), score);
+            z.insert(super::args::stored(member), score);
             AddOutcome::Added(score)
         }
     }
@@ -370,6 +374,14 @@ fn zadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if f.incr && rest.len() > 2 {
         return Reply::error("ERR INCR option supports a single increment-element pair");
     }
+    let event = if f.incr { "zincr" } else { "zadd" };
+    if let [score, member] = rest {
+        // The usual single pair needs no vector.
+        let Some(score) = parse_score(score) else {
+            return Reply::error(ERR_NOT_FLOAT);
+        };
+        return zadd_apply(ctx, &a[1], f, &[(score, member)], event);
+    }
     let mut pairs = Vec::with_capacity(rest.len() / 2);
     for p in rest.chunks(2) {
         match parse_score(&p[0]) {
@@ -377,7 +389,7 @@ fn zadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             None => return Reply::error(ERR_NOT_FLOAT),
         }
     }
-    zadd_apply(ctx, &a[1], f, &pairs, if f.incr { "zincr" } else { "zadd" })
+    zadd_apply(ctx, &a[1], f, &pairs, event)
 }
 
 fn zadd_apply(
@@ -566,6 +578,18 @@ mod tests {
         assert_eq!(parse_score(b"nan"), None);
         assert_eq!(parse_score(b""), None);
         assert_eq!(parse_score(b"."), None);
+        // The integer fast path agrees with strtod, leading zeros and signs included.
+        assert_eq!(parse_score(b"0"), Some(0.0));
+        assert_eq!(parse_score(b"007"), Some(7.0));
+        assert_eq!(parse_score(b"999999999999999"), Some(999_999_999_999_999.0));
+        assert_eq!(
+            parse_score(b"12345678901234567890"),
+            Some(1.2345678901234567e19)
+        );
+        assert!(parse_score(b"-0").is_some_and(|v| v == 0.0 && v.is_sign_negative()));
+        assert_eq!(parse_score(b"0X1p4"), Some(16.0));
+        assert_eq!(parse_score(b"INF"), Some(f64::INFINITY));
+        assert_eq!(parse_score("é".as_bytes()), None);
     }
 
     #[test]

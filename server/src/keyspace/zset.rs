@@ -173,7 +173,7 @@ fn after(n: &Node, score: f64, member: &[u8]) -> bool {
 /// A sorted set.
 #[derive(Debug, Clone)]
 pub struct ZSet {
-    dict: HashMap<Bytes, f64>,
+    dict: HashMap<Bytes, f64, super::KeyHasher>,
     nodes: Vec<Node>,
     free: Vec<u32>,
     level: usize,
@@ -202,7 +202,7 @@ impl ZSet {
             levels: Levels::new(MAX_LEVEL),
         };
         ZSet {
-            dict: HashMap::new(),
+            dict: HashMap::default(),
             nodes: vec![head],
             free: Vec::new(),
             level: 1,
