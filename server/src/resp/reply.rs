@@ -330,28 +330,46 @@ fn copied_bulk(b: &mut BytesMut, kind: u8, v: &[u8]) {
 }
 
 fn num(b: &mut BytesMut, kind: u8, n: i64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
+    // Built right to left in one stack array, then appended with a single capacity check.
+    let mut t = [0u8; 24];
+    let mut i = t.len() - 2;
+    t[i..].copy_from_slice(b"\r\n");
     let mut v = n.unsigned_abs();
     loop {
         i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
+        t[i] = b'0' + (v % 10) as u8;
         v /= 10;
         if v == 0 {
             break;
         }
     }
-    b.put_u8(kind);
     if n < 0 {
-        b.put_u8(b'-');
+        i -= 1;
+        t[i] = b'-';
     }
-    b.extend_from_slice(&digits[i..]);
-    b.extend_from_slice(b"\r\n");
+    i -= 1;
+    t[i] = kind;
+    b.extend_from_slice(&t[i..]);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_format_at_their_extremes() {
+        for (n, want) in [
+            (0i64, ":0\r\n".to_string()),
+            (-1, ":-1\r\n".into()),
+            (400_000, ":400000\r\n".into()),
+            (i64::MAX, format!(":{}\r\n", i64::MAX)),
+            (i64::MIN, format!(":{}\r\n", i64::MIN)),
+        ] {
+            let mut b = BytesMut::new();
+            num(&mut b, b':', n);
+            assert_eq!(&b[..], want.as_bytes());
+        }
+    }
 
     #[test]
     fn doubles_format_like_redis() {
