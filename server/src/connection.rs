@@ -102,8 +102,8 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
 
     let main = async {
         loop {
+            // Run every complete request in the buffer, then flush their replies together.
             let mut batch = 0usize; // commands run from this read
-                                    // Run every complete request in the buffer, then flush their replies together.
             loop {
                 let limits = srv.limits();
                 let auth_req = !conn.authed && srv.auth_required();
