@@ -333,7 +333,7 @@ fn add_one(
                 return AddOutcome::Skipped;
             }
             z.grow_encoding(member.len(), lp.0, lp.1);
-            z.insert(super::args::stored(member), score);
+            z.insert(member.clone(), score);
             AddOutcome::Added(score)
         }
     }
