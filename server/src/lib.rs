@@ -9,6 +9,7 @@
 //! - [`keyspace`]: databases, shards, values, expiry.
 //! - [`pubsub`]: channel and pattern subscriptions, message delivery; [`notify`]: keyspace events.
 //! - [`ldouble`]: Redis's `long double` arithmetic for INCRBYFLOAT/HINCRBYFLOAT.
+//! - [`util`]: glob matching, shared by every command that takes a pattern.
 //! - [`blocking`]: clients blocked on keys (BLPOP and friends) and their FIFO wake-up.
 //!
 //! Each layer uses only those below it: the keyspace knows no socket, and a handler returns a
@@ -25,6 +26,7 @@ pub mod notify;
 pub mod pubsub;
 pub mod resp;
 pub mod server;
+pub mod util;
 
 pub use config::Config;
 pub use server::{bind, run, Shared};

@@ -116,7 +116,7 @@ impl PubSub {
             }
         }
         for (pat, subs) in read(&self.patterns).iter() {
-            if !crate::cmd::glob_match(pat, channel, false) {
+            if !crate::util::glob::glob_match(pat, channel, false) {
                 continue;
             }
             let m = Reply::Push(vec![
@@ -174,7 +174,7 @@ impl PubSub {
     pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
         read(&self.channels)
             .keys()
-            .filter(|c| pattern.is_none_or(|p| crate::cmd::glob_match(p, c, false)))
+            .filter(|c| pattern.is_none_or(|p| crate::util::glob::glob_match(p, c, false)))
             .cloned()
             .collect()
     }

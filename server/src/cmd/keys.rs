@@ -291,7 +291,9 @@ fn scan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             return syntax();
         }
         if eq(&a[i], "match") {
-            pattern = Some(&a[i + 1]);
+            // "*" skips the matching, as in Redis: so it also returns the empty key, which the
+            // glob `*` does not match.
+            pattern = (a[i + 1].as_ref() != b"*").then_some(&a[i + 1]);
         } else if eq(&a[i], "count") {
             match int(&a[i + 1]) {
                 Ok(c) if c >= 1 => count = c as usize,

@@ -1,0 +1,3 @@
+//! Small pieces with no server state that several layers use.
+
+pub mod glob;
