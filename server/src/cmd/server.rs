@@ -76,7 +76,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "shutdown",
         -1,
-        Flags(ADMIN.0 | Flags::NOAUTH.0),
+        Flags(ADMIN.0 | Flags::NO_MULTI.0 | Flags::ALLOW_BUSY.0 | Flags::SENTINEL.0),
         (0, 0, 0),
         "server",
         "1.0.0",
@@ -974,9 +974,6 @@ fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     }
     if a[1..].iter().any(|o| eq(o, "abort")) {
         return Reply::error("ERR No shutdown in progress.");
-    }
-    if ctx.srv.auth_required() && !ctx.conn.authed {
-        return Reply::error("NOAUTH Authentication required.");
     }
     tracing::warn!("user requested shutdown");
     ctx.srv.request_shutdown();

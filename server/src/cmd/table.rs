@@ -26,7 +26,8 @@ impl Flags {
     pub const NOAUTH: Flags = Flags(1 << 10);
     /// Runs at once even inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
     pub const NO_QUEUE: Flags = Flags(1 << 11);
-    /// Refused inside MULTI (WATCH, SUBSCRIBE is allowed by Redis but we follow its rules per command).
+    /// Refused inside MULTI, at queue time, as Redis 7.0's `no-multi` (SHUTDOWN; SAVE, SYNC and
+    /// PSYNC too in Redis, which respd does not have).
     pub const NO_MULTI: Flags = Flags(1 << 12);
     /// Allowed in the RESP2 subscribed context.
     pub const PUBSUB_OK: Flags = Flags(1 << 13);
@@ -44,7 +45,7 @@ impl Flags {
         self.0 & o.0 == o.0
     }
 
-    /// The names COMMAND INFO shows.
+    /// The names COMMAND INFO shows, in Redis's order.
     pub fn names(self) -> Vec<&'static str> {
         const NAMES: &[(Flags, &str)] = &[
             (Flags::WRITE, "write"),
@@ -58,9 +59,10 @@ impl Flags {
             (Flags::STALE, "stale"),
             (Flags::FAST, "fast"),
             (Flags::NOAUTH, "no_auth"),
-            (Flags::ALLOW_BUSY, "allow_busy"),
             (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
+            (Flags::NO_MULTI, "no_multi"),
             (Flags::MOVABLEKEYS, "movablekeys"),
+            (Flags::ALLOW_BUSY, "allow_busy"),
         ];
         NAMES
             .iter()
