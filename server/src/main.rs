@@ -141,22 +141,60 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
     }
     let srv = respd::Shared::new(config);
     respd::server::notify_systemd_ready();
-    respd::run(listeners, srv, shutdown_signal()).await;
+    stop_watchdog(srv.clone()).context("cannot watch for signals")?;
+    respd::run(listeners, srv, std::future::pending()).await;
     tracing::info!("respd stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// How long a stop may take, from SIGTERM, SIGINT or SHUTDOWN, before the process exits anyway.
+/// Connections get 5 s of it to finish the replies in flight (`respd::run`); the rest covers a
+/// command that is still running, which no signal can interrupt.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Watches for the signals on a thread of its own, so that a stop is seen even while every
+/// runtime thread is busy in one long command (a KEYS over millions of keys, a SORT of a huge
+/// list): it asks the server to stop, and exits the process if that has not happened after
+/// [`STOP_GRACE`]. A second SIGINT exits at once with status 1, as Redis does.
+fn stop_watchdog(srv: std::sync::Arc<respd::Shared>) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        std::future::pending::<()>().await;
-        return;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Installed here, before the thread starts, so that no signal arrives unhandled.
+    let (mut term, mut int) = {
+        let _in = rt.enter();
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        )
     };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
+    std::thread::Builder::new()
+        .name("respd-stop".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let mut stop = srv.shutdown.subscribe();
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = int.recv() => tracing::info!("SIGINT received"),
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+                srv.request_shutdown();
+                tokio::select! {
+                    _ = tokio::time::sleep(STOP_GRACE) => {
+                        tracing::warn!(
+                            "still running {} s after the stop was asked (a command has not \
+                             finished): exiting now",
+                            STOP_GRACE.as_secs()
+                        );
+                        std::process::exit(0);
+                    }
+                    _ = int.recv() => {
+                        tracing::warn!("SIGINT received again: exiting now");
+                        std::process::exit(1);
+                    }
+                }
+            })
+        })?;
+    Ok(())
 }
