@@ -7,7 +7,7 @@ use crate::command;
 use crate::keyspace::{StrHint, Value, View};
 use crate::resp::Reply;
 use crate::server::NotifyClass;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 const W: Flags = Flags::WRITE;
 const WD: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0);
@@ -373,30 +373,55 @@ fn getex(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     }
 }
 
+/// Redis's `SDS_MAX_PREALLOC`: a string grown in place gets room for as much again up to 1 MiB,
+/// and 1 MiB beyond that, so that growing a value by pieces costs what is added, and a large
+/// value holds at most 1 MiB it does not use.
+const MAX_PREALLOC: usize = 1 << 20;
+
+/// Takes the string at `key` out of the keyspace to change it in place; the caller stores it
+/// back. No copy is made unless a reply still in flight shares the bytes.
+fn take_str(v: &mut View, key: &[u8]) -> Option<Vec<u8>> {
+    let e = v.get_mut_quiet(key)?;
+    let Value::Str(b) = &mut e.value else {
+        return None;
+    };
+    let b = std::mem::take(b);
+    Some(match b.try_into_mut() {
+        Ok(m) => m.into(),
+        Err(shared) => shared.to_vec(),
+    })
+}
+
+/// Makes room for `new_len` bytes with Redis's preallocation.
+fn grow(buf: &mut Vec<u8>, new_len: usize) {
+    if buf.capacity() < new_len {
+        let want = if new_len < MAX_PREALLOC {
+            new_len * 2
+        } else {
+            new_len + MAX_PREALLOC
+        };
+        buf.reserve_exact(want - buf.len());
+    }
+}
+
 fn append(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let max = ctx.srv.limits().max_bulk;
     let r = ctx.with_key(&a[1], |v| {
-        let cur = get_str(v, &a[1])?;
-        let new = match cur {
-            None => a[2].clone(),
-            Some(cur) => {
-                if (cur.len() + a[2].len()) as u64 > max {
-                    return Err(Reply::error(
-                        "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
-                    ));
-                }
-                let mut b = BytesMut::with_capacity(cur.len() + a[2].len());
-                b.extend_from_slice(&cur);
-                b.extend_from_slice(&a[2]);
-                b.freeze()
-            }
+        let Some(cur_len) = get_str_len(v, &a[1])? else {
+            v.set_keep_ttl(&a[1], Value::Str(a[2].clone()));
+            return Ok(a[2].len());
         };
-        let len = new.len();
-        let existed = v.exists(&a[1]);
-        v.set_keep_ttl(&a[1], Value::Str(new));
-        if existed {
-            v.set_str_hint(&a[1], StrHint::Raw);
+        if (cur_len + a[2].len()) as u64 > max {
+            return Err(Reply::error(
+                "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+            ));
         }
+        let mut buf = take_str(v, &a[1]).unwrap_or_default();
+        grow(&mut buf, cur_len + a[2].len());
+        buf.extend_from_slice(&a[2]);
+        let len = buf.len();
+        v.set_keep_ttl(&a[1], Value::Str(Bytes::from(buf)));
+        v.set_str_hint(&a[1], StrHint::Raw);
         Ok(len)
     });
     match r {
@@ -405,6 +430,17 @@ fn append(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             Reply::Int(n as i64)
         }
         Err(e) => e,
+    }
+}
+
+/// The length of the string at `key`, WRONGTYPE for another type.
+fn get_str_len(v: &mut View, key: &[u8]) -> Result<Option<usize>, Reply> {
+    match v.get(key) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::Str(b) => Ok(Some(b.len())),
+            _ => Err(wrongtype()),
+        },
     }
 }
 
@@ -455,13 +491,13 @@ fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let max = ctx.srv.limits().max_bulk;
     let patch = &a[3];
     let r = ctx.with_key(&a[1], |v| {
-        let cur = get_str(v, &a[1])?;
-        if cur.is_none() && patch.is_empty() {
+        let cur_len = get_str_len(v, &a[1])?;
+        if cur_len.is_none() && patch.is_empty() {
             return Ok(0);
         }
-        let cur = cur.unwrap_or_default();
+        let cur_len = cur_len.unwrap_or(0);
         if patch.is_empty() {
-            return Ok(cur.len() as i64);
+            return Ok(cur_len as i64);
         }
         if off + patch.len() as u64 > max {
             return Err(Reply::error(
@@ -469,12 +505,20 @@ fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             ));
         }
         let off = off as usize;
-        let new_len = cur.len().max(off + patch.len());
-        let mut b = BytesMut::with_capacity(new_len);
-        b.extend_from_slice(&cur);
-        b.resize(new_len, 0);
-        b[off..off + patch.len()].copy_from_slice(patch);
-        v.set_keep_ttl(&a[1], Value::Str(b.freeze()));
+        let new_len = cur_len.max(off + patch.len());
+        // In place, as Redis's sds: the cost is the patch (and any zeros), not the whole value.
+        let mut buf = match take_str(v, &a[1]) {
+            Some(mut b) => {
+                grow(&mut b, new_len);
+                b
+            }
+            None => Vec::with_capacity(new_len),
+        };
+        if buf.len() < new_len {
+            buf.resize(new_len, 0);
+        }
+        buf[off..off + patch.len()].copy_from_slice(patch);
+        v.set_keep_ttl(&a[1], Value::Str(Bytes::from(buf)));
         v.set_str_hint(&a[1], StrHint::Raw);
         Ok(new_len as i64)
     });
