@@ -384,7 +384,11 @@ impl Shared {
             }
         }
         let slower = self.slowlog_slower_than.load(Relaxed);
-        if slower >= 0 && micros >= slower as u64 {
+        // EXEC is not logged itself: the commands it ran are, as in Redis (`skip_slowlog`).
+        if slower >= 0
+            && micros >= slower as u64
+            && !spec.flags.contains(crate::cmd::Flags::SKIP_SLOWLOG)
+        {
             self.slowlog_push(args, micros, client);
         }
     }

@@ -210,18 +210,3 @@ def test_shutdown_inside_multi_is_refused_and_the_server_stays_up(respd, redis_s
         assert str(out[3]).startswith("Transaction discarded because of previous errors")
         assert c.ping() is True
         assert c.get("k") == b"v"
-
-
-def test_no_multi_flags_as_redis(respd, redis_server):
-    """The `no_multi` flag is on exactly the commands that have it in Redis 7.0's table, for every
-    command respd implements (COMMAND's flags, compared with redis-server's)."""
-    def flags(srv):
-        out = {}
-        for name, info in srv.client().command().items():
-            out[name] = set(info["flags"])
-        return out
-    ours, theirs = flags(respd), flags(redis_server)
-    ours_nm = {n for n, f in ours.items() if "no_multi" in f}
-    theirs_nm = {n for n, f in theirs.items() if "no_multi" in f and n in ours}
-    assert ours_nm == theirs_nm
-    assert "shutdown" in ours_nm

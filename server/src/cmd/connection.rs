@@ -13,14 +13,17 @@ use std::sync::Arc;
 const CONN: Flags = Flags(Flags::LOADING.0 | Flags::STALE.0 | Flags::FAST.0);
 const ACL_C: &[&str] = &["fast", "connection"];
 const ACL_CS: &[&str] = &["slow", "connection"];
-const TX: Flags = Flags(Flags::NO_QUEUE.0 | Flags::LOADING.0 | Flags::STALE.0 | Flags::FAST.0);
+const TX: Flags =
+    Flags(Flags::NO_QUEUE.0 | Flags::LOADING.0 | Flags::STALE.0 | Flags::FAST.0 | BUSY_OK.0);
+/// Runs while a script is busy, and not from a script (Redis's `noscript allow_busy`).
+const BUSY_OK: Flags = Flags(Flags::NOSCRIPT.0 | Flags::ALLOW_BUSY.0);
 
 /// The connection and transaction family.
 pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "ping",
         -1,
-        Flags(CONN.0 | Flags::PUBSUB_OK.0),
+        Flags(Flags::FAST.0 | Flags::PUBSUB_OK.0),
         (0, 0, 0),
         "connection",
         "1.0.0",
@@ -42,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "quit",
         -1,
-        Flags(Flags::NOAUTH.0 | Flags::NO_QUEUE.0 | Flags::PUBSUB_OK.0 | CONN.0),
+        Flags(Flags::NOAUTH.0 | Flags::NO_QUEUE.0 | Flags::PUBSUB_OK.0 | CONN.0 | BUSY_OK.0),
         (0, 0, 0),
         "connection",
         "1.0.0",
@@ -53,7 +56,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "reset",
         1,
-        Flags(Flags::NOAUTH.0 | Flags::NO_QUEUE.0 | Flags::PUBSUB_OK.0 | CONN.0),
+        Flags(Flags::NOAUTH.0 | Flags::NO_QUEUE.0 | Flags::PUBSUB_OK.0 | CONN.0 | BUSY_OK.0),
         (0, 0, 0),
         "connection",
         "6.2.0",
@@ -64,7 +67,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "hello",
         -1,
-        Flags(Flags::NOAUTH.0 | CONN.0),
+        Flags(Flags::NOAUTH.0 | CONN.0 | BUSY_OK.0),
         (0, 0, 0),
         "connection",
         "6.0.0",
@@ -75,7 +78,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "auth",
         -2,
-        Flags(Flags::NOAUTH.0 | CONN.0),
+        Flags(Flags::NOAUTH.0 | CONN.0 | BUSY_OK.0),
         (0, 0, 0),
         "connection",
         "1.0.0",
@@ -106,7 +109,13 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "exec",
         1,
-        Flags(Flags::NO_QUEUE.0 | Flags::LOADING.0 | Flags::STALE.0),
+        Flags(
+            Flags::NO_QUEUE.0
+                | Flags::LOADING.0
+                | Flags::STALE.0
+                | Flags::NOSCRIPT.0
+                | Flags::SKIP_SLOWLOG.0
+        ),
         (0, 0, 0),
         "transactions",
         "1.2.0",
@@ -139,7 +148,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "unwatch",
         1,
-        Flags(Flags::LOADING.0 | Flags::STALE.0 | Flags::FAST.0),
+        Flags(Flags::LOADING.0 | Flags::STALE.0 | Flags::FAST.0 | BUSY_OK.0),
         (0, 0, 0),
         "transactions",
         "2.2.0",
@@ -149,7 +158,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-const CS: Flags = Flags(Flags::LOADING.0 | Flags::STALE.0);
+const CS: Flags = Flags(Flags::LOADING.0 | Flags::STALE.0 | Flags::NOSCRIPT.0);
 static CLIENT_SUBS: &[CommandSpec] = &[
     subcommand!(
         "client",
@@ -265,7 +274,7 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         "client",
         "unblock",
         -3,
-        CS,
+        Flags(Flags::ADMIN.0 | CS.0),
         (0, 0, 0),
         "5.0.0",
         ACL_CS,
@@ -276,7 +285,7 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         "client",
         "help",
         2,
-        CS,
+        Flags(Flags::LOADING.0 | Flags::STALE.0),
         (0, 0, 0),
         "5.0.0",
         ACL_CS,

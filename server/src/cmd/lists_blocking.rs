@@ -21,12 +21,12 @@ const ACL_WB: &[&str] = &["write", "list", "slow", "blocking"];
 pub static COMMANDS: &[CommandSpec] = &[
     command!("lmove", 5, WD, (1, 2, 1), "list", "6.2.0", ACL_W, lmove, "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
     command!("rpoplpush", 3, WD, (1, 2, 1), "list", "1.2.0", ACL_W, rpoplpush, "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
-    command!("lmpop", -4, W, (0, 0, 0), "list", "7.0.0", ACL_W, lmpop, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
-    command!("blpop", -3, WB, (1, -2, 1), "list", "2.0.0", ACL_WB, blpop, "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
-    command!("brpop", -3, WB, (1, -2, 1), "list", "2.0.0", ACL_WB, brpop, "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
-    command!("blmove", 6, WDB, (1, 2, 1), "list", "6.2.0", ACL_WB, blmove, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
-    command!("brpoplpush", 4, WDB, (1, 2, 1), "list", "2.2.0", ACL_WB, brpoplpush, "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
-    command!("blmpop", -5, WB, (0, 0, 0), "list", "7.0.0", ACL_WB, blmpop, "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    command!("lmpop", -4, Flags(W.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "list", "7.0.0", ACL_W, lmpop, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
+    command!("blpop", -3, Flags(WB.0 | Flags::NOSCRIPT.0), (1, -2, 1), "list", "2.0.0", ACL_WB, blpop, "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    command!("brpop", -3, Flags(WB.0 | Flags::NOSCRIPT.0), (1, -2, 1), "list", "2.0.0", ACL_WB, brpop, "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    command!("blmove", 6, Flags(WDB.0 | Flags::NOSCRIPT.0), (1, 2, 1), "list", "6.2.0", ACL_WB, blmove, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
+    command!("brpoplpush", 4, Flags(WDB.0 | Flags::NOSCRIPT.0), (1, 2, 1), "list", "2.2.0", ACL_WB, brpoplpush, "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+    command!("blmpop", -5, Flags(WB.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "list", "7.0.0", ACL_WB, blmpop, "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
 
 /// Moves one element from `src` (at `from`) to `dst` (at `to`). Ok(None) when `src` is missing

@@ -35,15 +35,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         CONFIG_SUBS,
         "A container for server configuration commands."
     ),
-    container!(
-        "command",
-        -1,
-        LS,
-        "server",
-        "2.8.13",
-        COMMAND_SUBS,
-        "Returns detailed information about all commands."
-    ),
+    // A container that also answers alone (the whole table), in @connection as in Redis.
+    CommandSpec {
+        acl: &["connection"],
+        ..container!(
+            "command",
+            -1,
+            LS,
+            "server",
+            "2.8.13",
+            COMMAND_SUBS,
+            "Returns detailed information about all commands."
+        )
+    },
     command!(
         "time",
         1,
@@ -91,7 +95,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         (0, 0, 0),
         "server",
         "1.0.0",
-        &["fast", "dangerous"],
+        &["fast", "admin", "dangerous"],
         lastsave,
         "Returns the Unix timestamp of the last successful save to disk."
     ),
@@ -138,7 +142,7 @@ static CONFIG_SUBS: &[CommandSpec] = &[
         LS,
         (0, 0, 0),
         "5.0.0",
-        ACL_S,
+        &["slow"],
         config_help,
         "Returns helpful text about the different subcommands."
     ),
@@ -218,7 +222,7 @@ static SLOWLOG_SUBS: &[CommandSpec] = &[
         "slowlog",
         "get",
         -2,
-        ADMIN,
+        Flags(Flags::ADMIN.0 | LS.0),
         (0, 0, 0),
         "2.2.12",
         ACL_A,
@@ -229,7 +233,7 @@ static SLOWLOG_SUBS: &[CommandSpec] = &[
         "slowlog",
         "len",
         2,
-        ADMIN,
+        Flags(Flags::ADMIN.0 | LS.0),
         (0, 0, 0),
         "2.2.12",
         ACL_A,
@@ -240,7 +244,7 @@ static SLOWLOG_SUBS: &[CommandSpec] = &[
         "slowlog",
         "reset",
         2,
-        ADMIN,
+        Flags(Flags::ADMIN.0 | LS.0),
         (0, 0, 0),
         "2.2.12",
         ACL_A,
@@ -254,7 +258,7 @@ static SLOWLOG_SUBS: &[CommandSpec] = &[
         LS,
         (0, 0, 0),
         "6.2.0",
-        ACL_S,
+        &["slow"],
         slowlog_help,
         "Show helpful text about the different subcommands"
     ),
@@ -667,7 +671,7 @@ fn spec_info(c: &CommandSpec) -> Reply {
         Reply::Int(c.keys.1 as i64),
         Reply::Int(c.keys.2 as i64),
         Reply::Set(
-            c.acl
+            c.acl_categories()
                 .iter()
                 .map(|a| Reply::Simple(format!("@{a}").into()))
                 .collect(),
@@ -772,11 +776,12 @@ fn command_list(_ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         }
         let val = text(&a[4]).to_ascii_lowercase();
         if eq(&a[3], "pattern") {
-            names.retain(|n| glob_match(val.as_bytes(), n.as_bytes(), true));
+            names.retain(|n| glob_match(&a[4], n.as_bytes(), true));
         } else if eq(&a[3], "aclcat") {
             let cat = val.trim_start_matches('@').to_string();
-            names
-                .retain(|n| find_spec(n.as_bytes()).is_some_and(|c| c.acl.contains(&cat.as_str())));
+            names.retain(|n| {
+                find_spec(n.as_bytes()).is_some_and(|c| c.acl_categories().contains(&cat.as_str()))
+            });
         } else if eq(&a[3], "module") {
             names.clear();
         } else {

@@ -37,6 +37,8 @@ impl Flags {
     pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 17);
     /// Keys found by parsing the arguments (SORT, SINTERCARD, ZUNIONSTORE, ...).
     pub const MOVABLEKEYS: Flags = Flags(1 << 18);
+    /// Not entered in the slow log itself (EXEC: the commands it ran are).
+    pub const SKIP_SLOWLOG: Flags = Flags(1 << 19);
 
     pub const fn or(self, o: Flags) -> Flags {
         Flags(self.0 | o.0)
@@ -57,6 +59,7 @@ impl Flags {
             (Flags::BLOCKING, "blocking"),
             (Flags::LOADING, "loading"),
             (Flags::STALE, "stale"),
+            (Flags::SKIP_SLOWLOG, "skip_slowlog"),
             (Flags::FAST, "fast"),
             (Flags::NOAUTH, "no_auth"),
             (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
@@ -111,6 +114,55 @@ impl CommandSpec {
         } else {
             n >= -self.arity
         }
+    }
+
+    /// The ACL categories, in Redis's order: the row's own plus those its flags imply, as Redis's
+    /// `setImplicitACLCategories` adds them (write, read, admin and dangerous, pubsub, fast,
+    /// blocking; slow for whatever is not fast).
+    pub fn acl_categories(&self) -> Vec<&'static str> {
+        const ORDER: &[&str] = &[
+            "keyspace",
+            "read",
+            "write",
+            "set",
+            "sortedset",
+            "list",
+            "hash",
+            "string",
+            "bitmap",
+            "hyperloglog",
+            "geo",
+            "stream",
+            "pubsub",
+            "admin",
+            "fast",
+            "slow",
+            "blocking",
+            "dangerous",
+            "connection",
+            "transaction",
+            "scripting",
+        ];
+        let f = self.flags;
+        let own = |c: &str| self.acl.contains(&c);
+        let fast = own("fast") || f.contains(Flags::FAST);
+        ORDER
+            .iter()
+            .copied()
+            .filter(|&c| {
+                own(c)
+                    || match c {
+                        "write" => f.contains(Flags::WRITE),
+                        "read" => f.contains(Flags::READONLY) && !own("scripting"),
+                        "admin" | "dangerous" => f.contains(Flags::ADMIN),
+                        "pubsub" => f.contains(Flags::PUBSUB),
+                        "fast" => fast,
+                        "slow" => !fast,
+                        "blocking" => f.contains(Flags::BLOCKING),
+                        _ => false,
+                    }
+            })
+            .collect()
     }
 
     /// `config|get` for a subcommand, the name otherwise.
