@@ -366,3 +366,167 @@ def test_same_replies_as_redis(path, respd_shared, redis_shared):
     mismatches = run_file(path, respd_shared.port, redis_shared.port)
     assert respd_shared.alive()
     assert not mismatches, "replies differ from redis-server:\n" + "\n".join(mismatches)
+
+
+# --- tests of the runner itself ---
+
+@pytest.mark.parametrize("line,args", [
+    ('SET k "a b"', [b"SET", b"k", b"a b"]),
+    (r'SET "\x00\xff\x7f" "\r\n\t\"\\"', [b"SET", b"\x00\xff\x7f", b'\r\n\t"\\']),
+    (r'"\xzz" "\q"', [b"xzz", b"q"]),
+    (r"'it\'s' '\x00'", [b"it's", b"\\x00"]),
+    ('a"b c" ""', [b"ab c", b""]),
+    ("é", ["é".encode()]),
+])
+def test_split_args_like_redis_cli(line, args):
+    assert split_args(line) == args
+
+
+@pytest.mark.parametrize("line", ['SET "a', "SET 'a", 'SET "a"b', "SET 'a'b"])
+def test_split_args_refuses_bad_quotes(line):
+    with pytest.raises(ValueError):
+        split_args(line)
+
+
+S = b"$3\r\nend\r\n"  # a sentinel's reply, for the comparisons below
+
+
+def arr(*items, kind=b"*"):
+    return b"%s%d\r\n" % (kind, len(items)) + b"".join(items)
+
+
+def bulk(s):
+    return b"$%d\r\n%s\r\n" % (len(s), s)
+
+
+@pytest.mark.parametrize("mode,respd,redis,ok", [
+    ("sort", arr(bulk(b"a"), bulk(b"b")), arr(bulk(b"b"), bulk(b"a")), True),
+    ("sort", arr(b"+a\r\n", bulk(b"b")), arr(bulk(b"b"), bulk(b"a")), False),
+    ("sort", arr(bulk(b"a"), kind=b"~"), arr(bulk(b"a")), False),
+    ("sort", arr(b"$-1\r\n", bulk(b"a")), arr(bulk(b"a"), b"_\r\n"), False),
+    ("sort", arr(bulk(b"a"), bulk(b"a")), arr(bulk(b"a")), False),
+    ("sort", b"=7\r\ntxt:abc\r\n", bulk(b"abc"), False),
+    # field/value pairs: !sort would let values change places, !sortpairs does not
+    ("sort", arr(*map(bulk, [b"f1", b"v2", b"f2", b"v1"])), arr(*map(bulk, [b"f1", b"v1", b"f2", b"v2"])), True),
+    ("sortpairs", arr(*map(bulk, [b"f1", b"v2", b"f2", b"v1"])), arr(*map(bulk, [b"f1", b"v1", b"f2", b"v2"])), False),
+    ("sortpairs", arr(*map(bulk, [b"f2", b"v2", b"f1", b"v1"])), arr(*map(bulk, [b"f1", b"v1", b"f2", b"v2"])), True),
+    ("sort", b"%2\r\n" + bulk(b"b") + b":2\r\n" + bulk(b"a") + b":1\r\n",
+     b"%2\r\n" + bulk(b"a") + b":1\r\n" + bulk(b"b") + b":2\r\n", True),
+    ("sort", b"%2\r\n" + bulk(b"b") + b":1\r\n" + bulk(b"a") + b":2\r\n",
+     b"%2\r\n" + bulk(b"a") + b":1\r\n" + bulk(b"b") + b":2\r\n", False),
+    # !type: values by type, structure and names exact
+    ("type", bulk(b"1-0"), bulk(b"2-0"), True),
+    ("type", b":1\r\n", bulk(b"1"), False),
+    ("type", b"$-1\r\n", bulk(b"a"), False),
+    ("type", b"-ERR a\r\n", b"-ERR b\r\n", False),
+    ("type", arr(bulk(b"a"), bulk(b"b")), arr(bulk(b"c"), bulk(b"d")), True),
+    ("type", arr(bulk(b"a"), arr(bulk(b"b"))), arr(bulk(b"a"), arr(bulk(b"b"), bulk(b"c"))), False),
+    ("type", arr(bulk(b"length"), b":3\r\n", bulk(b"groups"), b":0\r\n"),
+     arr(bulk(b"length"), b":5\r\n", bulk(b"groups"), b":1\r\n"), True),
+    ("type", arr(bulk(b"length"), b":3\r\n", bulk(b"groupz"), b":0\r\n"),
+     arr(bulk(b"length"), b":3\r\n", bulk(b"groups"), b":0\r\n"), False),
+    ("type", b"%1\r\n" + bulk(b"idle") + b":5\r\n", b"%1\r\n" + bulk(b"idle") + b":7\r\n", True),
+    ("type", b"%1\r\n" + bulk(b"idle") + b":5\r\n", b"%1\r\n" + bulk(b"time") + b":5\r\n", False),
+    ("type", b"%1\r\n" + bulk(b"idle") + b":5\r\n", b"*2\r\n" + bulk(b"idle") + b":5\r\n", False),
+    ("skip", bulk(b"1"), b":2\r\n", True),
+    (None, bulk(b"a"), b"+a\r\n", False),
+])
+def test_comparison_modes(mode, respd, redis, ok):
+    assert same(mode, [respd, S], [redis, S]) is ok
+
+
+def test_comparison_counts_replies_and_sentinel():
+    for mode in (None, "sort", "type", "skip"):
+        assert not same(mode, [b"+OK\r\n", b"+OK\r\n", S], [b"+OK\r\n", S])
+        assert not same(mode, [b"+OK\r\n", CLOSED], [b"+OK\r\n", S])
+
+
+def payloads(raw):
+    _, elems = elements(raw)
+    return tuple(e[e.index(b"\r\n") + 2:-2] for e in elems)
+
+
+class FakeServer:
+    """A scripted RESP server on a free port, to stand in for respd: it answers the runner's
+    sentinel PINGs and FLUSHALL itself and every other command from `replies` (command tuple →
+    bytes, or CLOSE to hang up); `late` (command → bytes) is sent after the next sentinel's reply."""
+
+    CLOSE = object()
+
+    def __init__(self, replies, late=None):
+        self.replies, self.late = replies, late or {}
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.listener.close()
+
+    def _accept(self):
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock):
+        buf, pending = b"", b""
+        with sock:
+            while True:
+                end = reply_end(buf)
+                if end is None:
+                    chunk = sock.recv(1 << 16)
+                    if not chunk:
+                        return
+                    buf += chunk
+                    continue
+                args, buf = payloads(buf[:end]), buf[end:]
+                if args[0] == b"PING" and len(args) == 2:
+                    out, pending = bulk(args[1]) + pending, b""
+                elif args == (b"FLUSHALL",):
+                    out = b"+OK\r\n"
+                else:
+                    out = self.replies.get(args, b"-ERR unknown command\r\n")
+                    if out is self.CLOSE:
+                        return
+                    pending += self.late.get(args, b"")
+                sock.sendall(out)
+
+
+UNSUB_A = arr(bulk(b"unsubscribe"), bulk(b"a"), b":0\r\n")
+UNSUB_B = arr(bulk(b"unsubscribe"), bulk(b"b"), b":0\r\n")
+SCRIPT = ["SET k v", "GET k", "UNSUBSCRIBE a b", "GET k"]
+AS_REDIS = {
+    (b"SET", b"k", b"v"): b"+OK\r\n",
+    (b"GET", b"k"): bulk(b"v"),
+    (b"UNSUBSCRIBE", b"a", b"b"): UNSUB_A + UNSUB_B,
+}
+
+
+@pytest.mark.parametrize("script,change,late,bad_lines", [
+    (SCRIPT, {}, {}, []),
+    # one reply of two: the old runner shifted every later line by one instead
+    (SCRIPT, {(b"UNSUBSCRIBE", b"a", b"b"): UNSUB_A}, {}, [3]),
+    (SCRIPT, {(b"SET", b"k", b"v"): b"+OK\r\n+OK\r\n"}, {}, [1]),
+    # a simple string for a bulk one, on the last line too (which the old runner never read)
+    (SCRIPT, {(b"GET", b"k"): b"+v\r\n"}, {}, [2, 4]),
+    (SCRIPT, {(b"GET", b"k"): FakeServer.CLOSE}, {}, [2, 3, 4]),
+    # a reply sent after the sentinel's: at the next line, after the last line, before !reconnect
+    (SCRIPT, {}, {(b"SET", b"k", b"v"): b"+OK\r\n"}, [2]),
+    (SCRIPT, {}, {(b"GET", b"k"): b":1\r\n"}, [3, 5]),
+    (["SET k v", "!reconnect", "GET k"], {}, {(b"SET", b"k", b"v"): b"+OK\r\n"}, [2]),
+], ids=["same", "missing", "extra", "simple-for-bulk", "closes", "late", "late-at-end", "late-reconnect"])
+def test_runner_reports_each_difference_at_its_line(redis_shared, script, change, late, bad_lines):
+    fake = FakeServer({**AS_REDIS, **change}, late)
+    try:
+        mismatches = run_lines("fake", script, fake.port, redis_shared.port)
+    finally:
+        fake.close()
+    assert [int(m.split(":")[1]) for m in mismatches] == bad_lines, "\n".join(mismatches)
+
+
+def test_runner_needs_reconnect_after_quit(redis_shared):
+    # After QUIT the connection is gone: a later command without !reconnect is a case-file error.
+    with pytest.raises(RunnerError, match="add !reconnect"):
+        run_lines("quit", ["QUIT", "PING"], redis_shared.port, redis_shared.port)
