@@ -270,7 +270,9 @@ def multi_after(in_multi, verb, first):
     """Whether the connection is in MULTI after verb, given its first reply (from redis-server)."""
     if verb == b"MULTI":
         return in_multi or first == b"+OK\r\n"
-    # EXEC, DISCARD and RESET end a transaction (EXECABORT too), unless their arity is wrong
+    if verb == b"EXEC":
+        return False  # even a refused EXEC (EXECABORT, also for a wrong arity) ends it
+    # DISCARD and RESET end a transaction unless their arity is wrong
     return in_multi and first.startswith(b"-ERR wrong number of arguments")
 
 
