@@ -111,6 +111,12 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                     Ok(Some(args)) => {
                         batch += 1;
                         let mut reply = cmd::dispatch(&srv, &mut conn, None, &args);
+                        // Messages queued so far (PUBLISH to a channel of our own, in RESP3)
+                        // go before this reply, as Redis writes them into the output buffer.
+                        while let Ok(m) = push_rx.try_recv() {
+                            push_pending += crate::pubsub::push_cost(&m);
+                            out.push(&m, conn.resp);
+                        }
                         // Clients blocked on keys this command fed are served before our next one.
                         blocking::serve_ready(&srv);
                         if let Some(block) = conn.block.take() {

@@ -143,3 +143,60 @@ def _parse(d, p):
             out[repr(k)] = v
         return out, p2
     raise ValueError(kind)
+
+
+AGGREGATES = b"*~>%|"
+"""Type bytes of aggregate replies; `%` (map) and `|` (attribute) count their length in pairs."""
+
+
+def reply_end(data, pos=0):
+    """Index just past the complete reply starting at data[pos], or None if data ends before it.
+
+    The pure counterpart of `RawClient._reply_end` for buffers filled elsewhere; a bad type byte
+    raises ValueError (the stream cannot be resynchronized after it)."""
+    if len(data) <= pos:
+        return None
+    kind = data[pos:pos + 1]
+    eol = data.find(b"\r\n", pos)
+    if eol < 0:
+        return None
+    if kind in (b"+", b"-", b":", b"_", b",", b"#", b"("):
+        return eol + 2
+    head = data[pos + 1:eol]
+    if kind in (b"$", b"=", b"!"):
+        n = int(head)
+        end = eol + 2 if n < 0 else eol + 2 + n + 2
+        return end if len(data) >= end else None
+    if kind in AGGREGATES:
+        n = int(head)
+        if kind in (b"%", b"|"):
+            n *= 2
+        p = eol + 2
+        for _ in range(max(n, 0)):
+            p = reply_end(data, p)
+            if p is None:
+                return None
+        return p
+    raise ValueError(f"bad reply type {kind!r} in {data[pos:pos + 40]!r}")
+
+
+def elements(raw):
+    """The raw encodings of an aggregate reply's elements, after its header line: (header, [bytes]).
+
+    A map's or attribute's element is one key and its value together, so they stay a pair.
+    None for a scalar or a null aggregate (`*-1`)."""
+    kind = raw[:1]
+    if kind not in AGGREGATES:
+        return None
+    eol = raw.index(b"\r\n")
+    n = int(raw[1:eol])
+    if n < 0:
+        return None
+    p, out = eol + 2, []
+    for _ in range(n):
+        q = reply_end(raw, p)
+        if kind in (b"%", b"|"):
+            q = reply_end(raw, q)
+        out.append(raw[p:q])
+        p = q
+    return raw[:eol + 2], out

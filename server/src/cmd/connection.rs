@@ -330,6 +330,7 @@ fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     ctx.conn.resp = 2;
     ctx.conn.handle.resp.store(2, Relaxed);
     ctx.conn.authed = false;
+    set_name(&ctx.conn.handle, Bytes::new());
     Reply::simple("RESET")
 }
 

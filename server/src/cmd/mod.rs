@@ -177,13 +177,26 @@ pub fn dispatch(srv: &Shared, conn: &mut Conn, held: Option<&mut Locked>, args: 
         }
     };
     if !spec.arity_ok(args.len()) {
+        let msg = format!(
+            "wrong number of arguments for '{}' command",
+            spec.full_name()
+        );
+        if spec.name == "exec" {
+            // Redis's execCommandAbort: a refused EXEC ends the transaction, in MULTI or not.
+            conn.multi = None;
+            conn.multi_error = false;
+            conn.handle
+                .multi
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+            connection::unwatch_all(srv, conn);
+            return Reply::Error(
+                format!("EXECABORT Transaction discarded because of: {msg}").into(),
+            );
+        }
         if conn.multi.is_some() {
             conn.multi_error = true;
         }
-        return Reply::err(format!(
-            "wrong number of arguments for '{}' command",
-            spec.full_name()
-        ));
+        return Reply::err(msg);
     }
     if !conn.authed && !spec.flags.contains(Flags::NOAUTH) && srv.auth_required() {
         if conn.multi.is_some() {
