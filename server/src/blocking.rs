@@ -449,3 +449,196 @@ pub fn block_or_timeout(
     });
     Reply::Nil
 }
+
+/// Test helpers the unit tests of other modules share too.
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A client's handle, as a connection registers it, and the queue its pushes arrive on.
+    pub(crate) fn client(
+        id: u64,
+    ) -> (
+        Arc<ClientHandle>,
+        tokio::sync::mpsc::UnboundedReceiver<Reply>,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        // A port of its own, so CLIENT KILL <addr> can tell clients apart.
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 10_000 + id as u16));
+        let h = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr: addr,
+            created: Instant::now(),
+            name: Default::default(),
+            lib_name: Default::default(),
+            lib_ver: Default::default(),
+            db: Default::default(),
+            resp: Default::default(),
+            last_cmd: Default::default(),
+            last_interaction: Default::default(),
+            killed: Default::default(),
+            kill: Default::default(),
+            omem: Default::default(),
+            qbuf: Default::default(),
+            subs: Default::default(),
+            psubs: Default::default(),
+            multi: Default::default(),
+            obuf_soft_since: Default::default(),
+            push: tx,
+        });
+        (h, rx)
+    }
+
+    /// A server's shared state and a fresh connection (authenticated, db 0) to run handlers as.
+    pub(crate) fn server_and_conn() -> (Arc<Shared>, Conn) {
+        let srv = Shared::new(crate::Config::default());
+        let mut conn = Conn::new(1, client(1).0);
+        conn.authed = true;
+        (srv, conn)
+    }
+
+    /// Runs a handler on `args` (given as text) as `conn` outside a transaction.
+    pub(crate) fn run(
+        srv: &Shared,
+        conn: &mut Conn,
+        handler: fn(&mut Ctx, &[Bytes]) -> Reply,
+        args: &[&str],
+    ) -> Reply {
+        let args: Vec<Bytes> = args.iter().map(|a| b(a)).collect();
+        conn.now_ms = crate::keyspace::now_ms();
+        let mut ctx = Ctx {
+            srv,
+            conn,
+            held: None,
+        };
+        handler(&mut ctx, &args)
+    }
+
+    /// Runs a whole command through the dispatcher (setting up what a test looks at).
+    pub(crate) fn cmd(srv: &Shared, conn: &mut Conn, args: &[&str]) -> Reply {
+        let args: Vec<Bytes> = args.iter().map(|a| b(a)).collect();
+        conn.now_ms = crate::keyspace::now_ms();
+        crate::cmd::dispatch(srv, conn, None, &args)
+    }
+
+    /// A reply as RESP2 text, to compare nested replies at a glance.
+    pub(crate) fn resp2(r: &Reply) -> String {
+        let mut out = crate::resp::Out::new();
+        out.push(r, 2);
+        let mut slices = [std::io::IoSlice::new(&[]); 64];
+        let n = out.slices(&mut slices);
+        let bytes: Vec<u8> = slices[..n].iter().flat_map(|s| s.iter().copied()).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    pub(crate) fn handle(id: u64) -> Arc<ClientHandle> {
+        client(id).0
+    }
+
+    pub(crate) fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    /// Registers client `id` in `db` as blocked on `keys` (BLPOP-like, timeout reply nil).
+    fn block(reg: &Blocking, id: u64, db: usize, keys: &[&str]) {
+        let mut conn = Conn::new(id, handle(id));
+        conn.db = db;
+        let keys: Vec<Bytes> = keys.iter().map(|k| b(k)).collect();
+        let mut args = vec![b("BLPOP")];
+        args.extend(keys.iter().cloned());
+        args.push(b("0"));
+        let on = BlockOn {
+            keys,
+            deadline: None,
+            timeout_reply: Reply::NilArray,
+            rerun_args: None,
+        };
+        reg.register(&conn, &args, on);
+    }
+
+    #[test]
+    fn ready_keys_come_in_signal_order_with_waiters_first_blocked_first() {
+        let reg = Blocking::default();
+        block(&reg, 5, 0, &["a", "b"]);
+        block(&reg, 2, 0, &["b"]);
+        block(&reg, 9, 0, &["a", "b"]);
+        block(&reg, 7, 1, &["a"]);
+        assert_eq!(reg.blocked(), 4);
+        assert!(reg.is_blocked(2) && !reg.is_blocked(3));
+        // Keys nobody waits on (here: in db 2) are not marked; a key signalled twice is ready once.
+        reg.signal(2, b"a");
+        reg.signal(0, b"b");
+        reg.signal(0, b"a");
+        reg.signal(0, b"b");
+        assert_eq!(reg.pop_ready(), Some(((0, b("b")), vec![5, 2, 9])));
+        assert_eq!(reg.pop_ready(), Some(((0, b("a")), vec![5, 9])));
+        assert_eq!(reg.pop_ready(), None);
+        reg.signal_db(1);
+        assert_eq!(reg.pop_ready(), Some(((1, b("a")), vec![7])));
+        assert_eq!(reg.pop_ready(), None);
+    }
+
+    #[test]
+    fn an_ended_wait_leaves_every_queue_and_keeps_its_reply() {
+        let reg = Blocking::default();
+        for id in [1, 2, 3] {
+            block(&reg, id, 0, &["k", "j"]);
+        }
+        // CLIENT UNBLOCK with an error, and a timeout: both replies wait for their client.
+        assert!(reg.unblock(2, Some(Reply::error("UNBLOCKED by test"))));
+        assert!(!reg.unblock(2, None), "already unblocked");
+        assert!(!reg.unblock(42, None), "never blocked");
+        assert!(reg.expire(3));
+        reg.signal(0, b"j");
+        assert_eq!(reg.pop_ready(), Some(((0, b("j")), vec![1])));
+        assert_eq!(reg.take_result(1), None, "still waiting");
+        assert_eq!(reg.take_result(2), Some(Reply::error("UNBLOCKED by test")));
+        assert_eq!(reg.take_result(3), Some(Reply::NilArray));
+        assert_eq!(reg.blocked(), 1);
+        // A client that goes away is forgotten, and so are the queues it was alone in.
+        reg.forget(1);
+        assert_eq!(reg.blocked(), 0);
+        assert!(reg.lock().queues.is_empty() && reg.lock().slots.is_empty());
+        reg.signal(0, b"k");
+        assert_eq!(reg.pop_ready(), None);
+    }
+
+    #[test]
+    fn a_rerun_in_progress_is_not_timed_out_or_unblocked() {
+        let reg = Blocking::default();
+        block(&reg, 1, 0, &["k"]);
+        reg.lock().slots.get_mut(&1).expect("slot").running = true;
+        assert!(!reg.expire(1));
+        assert!(!reg.unblock(1, None));
+        assert_eq!(reg.blocked(), 1);
+    }
+
+    #[test]
+    fn timeouts_parse_as_redis_does() {
+        let err = |r: Result<Option<Instant>, Reply>| match r {
+            Err(Reply::Error(e)) => e.into_owned(),
+            other => panic!("expected an error, got {other:?}"),
+        };
+        assert_eq!(parse_timeout_secs(b"0"), Ok(None));
+        assert_eq!(parse_timeout_ms(b"0"), Ok(None));
+        let t0 = Instant::now();
+        let d = parse_timeout_secs(b"1.5").unwrap().expect("a deadline");
+        assert!(d >= t0 + Duration::from_millis(1500) && d < t0 + Duration::from_secs(60));
+        let d = parse_timeout_ms(b"250").unwrap().expect("a deadline");
+        assert!(d >= t0 + Duration::from_millis(250) && d < t0 + Duration::from_secs(60));
+        // A fraction of a millisecond rounds up: it is not "forever".
+        assert!(parse_timeout_secs(b"0.0001").unwrap().is_some());
+        assert_eq!(err(parse_timeout_secs(b"-1")), "ERR timeout is negative");
+        assert_eq!(err(parse_timeout_secs(b"1e300")), "ERR timeout is negative");
+        assert_eq!(
+            err(parse_timeout_secs(b"soon")),
+            "ERR timeout is not a float or out of range"
+        );
+        assert_eq!(err(parse_timeout_ms(b"-5")), "ERR timeout is negative");
+        assert_eq!(
+            err(parse_timeout_ms(b"1.5")),
+            "ERR timeout is not an integer or out of range"
+        );
+    }
+}

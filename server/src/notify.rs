@@ -68,3 +68,107 @@ impl Notifier {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocking::tests::client;
+    use crate::pubsub::PubSub;
+    use crate::resp::Reply;
+    use bytes::Bytes;
+    use tokio::sync::mpsc;
+
+    const CLASSES: [(NotifyClass, &str); 11] = [
+        (NotifyClass::Generic, "g"),
+        (NotifyClass::String, "$"),
+        (NotifyClass::List, "l"),
+        (NotifyClass::Set, "s"),
+        (NotifyClass::Hash, "h"),
+        (NotifyClass::ZSet, "z"),
+        (NotifyClass::Stream, "t"),
+        (NotifyClass::Expired, "x"),
+        (NotifyClass::Evicted, "e"),
+        (NotifyClass::KeyMiss, "m"),
+        (NotifyClass::New, "n"),
+    ];
+
+    /// (channel, message) of every push queued so far.
+    fn drain(rx: &mut mpsc::UnboundedReceiver<Reply>) -> Vec<(Bytes, Bytes)> {
+        let mut out = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            match m {
+                Reply::Push(v) => match &v[..] {
+                    [_, Reply::Bulk(ch), Reply::Bulk(msg)] => out.push((ch.clone(), msg.clone())),
+                    other => panic!("unexpected push {other:?}"),
+                },
+                other => panic!("unexpected reply {other:?}"),
+            }
+        }
+        out
+    }
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn each_class_has_its_own_bit_the_one_of_its_letter() {
+        let mut seen = 0;
+        for (class, letter) in CLASSES {
+            let bit = class_bit(class);
+            assert_eq!(bit.count_ones(), 1, "{class:?}");
+            assert_eq!(seen & bit, 0, "{class:?} shares a bit");
+            seen |= bit;
+            assert_eq!(
+                crate::config::special::parse_keyspace_events(letter),
+                Ok(bit),
+                "{class:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn notifications_follow_the_configured_letters() {
+        let ps = PubSub::default();
+        let (h, mut rx) = client(1);
+        ps.subscribe(&b("__keyspace@3__:k"), &h);
+        ps.subscribe(&b("__keyevent@3__:set"), &h);
+        ps.subscribe(&b("__keyevent@3__:keymiss"), &h);
+        let n = Notifier::default();
+        let fire = |class, event| n.notify(&ps, 3, class, event, b"k");
+        // Off by default.
+        fire(NotifyClass::String, "set");
+        assert!(drain(&mut rx).is_empty());
+        n.configure("K$");
+        fire(NotifyClass::String, "set");
+        assert_eq!(drain(&mut rx), [(b("__keyspace@3__:k"), b("set"))]);
+        n.configure("E$");
+        fire(NotifyClass::String, "set");
+        assert_eq!(drain(&mut rx), [(b("__keyevent@3__:set"), b("k"))]);
+        n.configure("KE$");
+        fire(NotifyClass::String, "set");
+        assert_eq!(
+            drain(&mut rx),
+            [
+                (b("__keyspace@3__:k"), b("set")),
+                (b("__keyevent@3__:set"), b("k"))
+            ]
+        );
+        // A class not asked for, or no K/E to say where, publishes nothing.
+        n.configure("KEg");
+        fire(NotifyClass::String, "set");
+        n.configure("A");
+        fire(NotifyClass::String, "set");
+        // 'A' leaves out key-miss events, as in Redis; 'm' asks for them.
+        n.configure("EA");
+        fire(NotifyClass::KeyMiss, "keymiss");
+        assert!(drain(&mut rx).is_empty());
+        n.configure("Em");
+        fire(NotifyClass::KeyMiss, "keymiss");
+        assert_eq!(drain(&mut rx), [(b("__keyevent@3__:keymiss"), b("k"))]);
+        // Another database's channels are other channels.
+        n.configure("KE$");
+        n.notify(&ps, 0, NotifyClass::String, "set", b"k");
+        assert!(drain(&mut rx).is_empty());
+    }
+}

@@ -75,14 +75,45 @@ def test_bad_input_same_as_redis(name, respd_shared, redis_shared):
     assert respd_shared.alive()
 
 
+def memory(c):
+    """(used_memory, used_memory_rss) from INFO memory."""
+    info = c.cmd("INFO", "memory").decode()
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    return int(fields["used_memory"]), int(fields["used_memory_rss"])
+
+
+def wait_for(pred, c, secs=30):
+    """Polls INFO memory until pred(used, rss) holds; (whether it did, the last figures)."""
+    deadline = time.time() + secs
+    while True:
+        m = memory(c)
+        if pred(*m):
+            return True, m
+        if time.time() > deadline:
+            return False, m
+        time.sleep(0.05)
+
+
 def test_client_vanishing_mid_value_frees_it(respd):
+    """respd (its own process, with its counting allocator) gives back the buffers of half-sent
+    values: while they arrive INFO memory shows them, so the check after could fail, and once the
+    clients vanish used_memory and the resident set fall back near where they were."""
+    clients, declared, sent = 3, 100_000_000, 48 << 20
     c = RawClient(respd.port)
     c.cmd("SET", "keep", "intact")
-    for _ in range(5):
+    used0, rss0 = memory(c)
+    socks = []
+    for _ in range(clients):
         s = socket.create_connection(("127.0.0.1", respd.port))
-        s.sendall(b"*3\r\n$3\r\nSET\r\n$4\r\nhalf\r\n$104857600\r\n" + b"x" * (8 << 20))
+        s.sendall(b"*3\r\n$3\r\nSET\r\n$4\r\nhalf\r\n$%d\r\n" % declared + b"x" * sent)
+        socks.append(s)
+    ok, during = wait_for(
+        lambda u, r: u >= used0 + clients * declared and r >= rss0 + clients * sent * 9 // 10, c)
+    assert ok, f"half-sent values never showed: before {(used0, rss0)}, during {during}"
+    for s in socks:
         s.close()
-    time.sleep(0.5)
+    ok, after = wait_for(lambda u, r: u <= used0 + (8 << 20) and r <= rss0 + (24 << 20), c)
+    assert ok, f"memory not given back: before {(used0, rss0)}, during {during}, after {after}"
     assert c.cmd("EXISTS", "half") == b":0\r\n"
     assert c.cmd("GET", "keep") == b"$6\r\nintact\r\n"
     assert c.cmd("PING") == b"+PONG\r\n"

@@ -842,3 +842,345 @@ pub fn cleanup(srv: &Shared, conn: &mut Conn) {
     unwatch_all(srv, conn);
     unsubscribe_all(srv, conn);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocking::tests::{client, cmd, resp2, run, server_and_conn};
+
+    fn e(s: &'static str) -> Reply {
+        Reply::error(s)
+    }
+
+    /// Registers a client with the server as a connection would; its handle.
+    fn connect(srv: &Shared, id: u64) -> Arc<ClientHandle> {
+        let h = client(id).0;
+        srv.clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, h.clone());
+        h
+    }
+
+    #[test]
+    fn hello_options() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        let mut hello_ = |a: &[&str]| {
+            let mut args = vec!["HELLO"];
+            args.extend_from_slice(a);
+            run(srv, &mut c, hello, &args)
+        };
+        assert_eq!(hello_(&["4"]), e("NOPROTO unsupported protocol version"));
+        assert_eq!(
+            hello_(&["three"]),
+            e("ERR Protocol version is not an integer or out of range")
+        );
+        assert_eq!(
+            hello_(&["3", "SETNAME", "a b"]),
+            e("ERR Client names cannot contain spaces, newlines or special characters.")
+        );
+        assert_eq!(
+            hello_(&["3", "LOUD"]),
+            Reply::err("Syntax error in HELLO option 'LOUD'")
+        );
+        // AUTH needs both a user and a password.
+        assert_eq!(
+            hello_(&["3", "AUTH", "default"]),
+            Reply::err("Syntax error in HELLO option 'AUTH'")
+        );
+        assert_eq!(c.resp, 2, "a refused HELLO changes nothing");
+        let r = resp2(&run(srv, &mut c, hello, &["HELLO", "3", "setname", "me"]));
+        assert!(
+            r.starts_with("*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n"),
+            "{r}"
+        );
+        assert!(r.contains("$5\r\nproto\r\n:3\r\n"), "{r}");
+        assert_eq!(c.resp, 3);
+        assert_eq!(
+            run(srv, &mut c, client_getname, &["CLIENT", "GETNAME"]),
+            Reply::bulk("me")
+        );
+        // Without a protocol version the current one stays.
+        assert!(resp2(&run(srv, &mut c, hello, &["HELLO"])).contains("$5\r\nproto\r\n:3\r\n"));
+    }
+
+    #[test]
+    fn hello_and_auth_with_a_password() {
+        let (srv, mut admin) = server_and_conn();
+        let srv = &*srv;
+        assert_eq!(
+            cmd(srv, &mut admin, &["CONFIG", "SET", "requirepass", "secret"]),
+            Reply::Ok
+        );
+        let mut c = Conn::new(2, client(2).0);
+        assert_eq!(
+            run(srv, &mut c, hello, &["HELLO", "3"]),
+            e("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+        );
+        let wrong = e("WRONGPASS invalid username-password pair or user is disabled.");
+        assert_eq!(
+            run(
+                srv,
+                &mut c,
+                hello,
+                &["HELLO", "3", "AUTH", "default", "nope"]
+            ),
+            wrong
+        );
+        assert_eq!(
+            run(srv, &mut c, hello, &["HELLO", "3", "AUTH", "bob", "secret"]),
+            wrong
+        );
+        assert_eq!(run(srv, &mut c, auth, &["AUTH", "nope"]), wrong);
+        assert_eq!(
+            run(srv, &mut c, auth, &["AUTH", "a", "b", "c"]),
+            e("ERR syntax error")
+        );
+        assert!(!c.authed && c.resp == 2);
+        assert!(!run(
+            srv,
+            &mut c,
+            hello,
+            &["HELLO", "3", "AUTH", "default", "secret"]
+        )
+        .is_error());
+        assert!(c.authed && c.resp == 3);
+        let mut d = Conn::new(3, client(3).0);
+        assert_eq!(
+            run(srv, &mut d, auth, &["AUTH", "default", "secret"]),
+            Reply::Ok
+        );
+        assert!(d.authed);
+        // RESET forgets the authentication, the protocol and the database.
+        d.db = 3;
+        assert_eq!(run(srv, &mut d, reset, &["RESET"]), Reply::simple("RESET"));
+        assert!(!d.authed && d.resp == 2 && d.db == 0);
+    }
+
+    #[test]
+    fn client_names_and_info_values() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        let bad = e("ERR Client names cannot contain spaces, newlines or special characters.");
+        for name in ["a b", "a\nb", "\u{e9}"] {
+            assert_eq!(
+                run(srv, &mut c, client_setname, &["CLIENT", "SETNAME", name]),
+                bad,
+                "{name:?}"
+            );
+        }
+        assert_eq!(
+            run(srv, &mut c, client_setname, &["CLIENT", "SETNAME", "w-1!"]),
+            Reply::Ok
+        );
+        assert_eq!(
+            run(srv, &mut c, client_getname, &["CLIENT", "GETNAME"]),
+            Reply::bulk("w-1!")
+        );
+        // An empty name clears it.
+        assert_eq!(
+            run(srv, &mut c, client_setname, &["CLIENT", "SETNAME", ""]),
+            Reply::Ok
+        );
+        assert_eq!(
+            run(srv, &mut c, client_getname, &["CLIENT", "GETNAME"]),
+            Reply::Nil
+        );
+        let mut setinfo =
+            |k: &str, v: &str| run(srv, &mut c, client_setinfo, &["CLIENT", "SETINFO", k, v]);
+        assert_eq!(
+            setinfo("LIB-NAME", "redis py"),
+            Reply::err("lib-name cannot contain spaces, newlines or special characters.")
+        );
+        assert_eq!(
+            setinfo("lib-color", "red"),
+            Reply::err("Unrecognized option 'lib-color'")
+        );
+        assert_eq!(setinfo("lib-ver", "1.2"), Reply::Ok);
+        assert_eq!(setinfo("LIB-NAME", "respd"), Reply::Ok);
+        let info = resp2(&run(srv, &mut c, client_info, &["CLIENT", "INFO"]));
+        assert!(info.contains(" lib-name=respd lib-ver=1.2"), "{info}");
+    }
+
+    #[test]
+    fn client_list_filters() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        for id in [5, 7, 9] {
+            connect(srv, id);
+        }
+        connect(srv, 8).subs.store(1, Relaxed);
+        let ids = |r: Reply| -> Vec<String> {
+            let Reply::Verbatim(t) = r else {
+                panic!("CLIENT LIST reply")
+            };
+            String::from_utf8_lossy(&t)
+                .lines()
+                .map(|l| l.split(' ').next().unwrap_or("").to_string())
+                .collect()
+        };
+        let mut list = |a: &[&str]| {
+            let mut args = vec!["CLIENT", "LIST"];
+            args.extend_from_slice(a);
+            run(srv, &mut c, client_list, &args)
+        };
+        assert_eq!(ids(list(&[])), ["id=5", "id=7", "id=8", "id=9"]);
+        assert_eq!(ids(list(&["ID", "9", "5", "6"])), ["id=5", "id=9"]);
+        assert_eq!(ids(list(&["TYPE", "pubsub"])), ["id=8"]);
+        assert_eq!(ids(list(&["type", "NORMAL"])), ["id=5", "id=7", "id=9"]);
+        assert_eq!(ids(list(&["TYPE", "master"])), Vec::<String>::new());
+        assert_eq!(
+            list(&["TYPE", "robot"]),
+            Reply::err("Unknown client type 'robot'")
+        );
+        assert_eq!(list(&["ID", "5", "0"]), e("ERR Invalid client ID"));
+        assert_eq!(list(&["ID", "x"]), e("ERR Invalid client ID"));
+        assert_eq!(list(&["ORDER", "id"]), e("ERR syntax error"));
+    }
+
+    #[test]
+    fn client_kill_filters() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        let me = connect(srv, 1);
+        c.handle = me.clone();
+        let a = connect(srv, 5);
+        let b = connect(srv, 6);
+        let p = connect(srv, 7);
+        p.psubs.store(1, Relaxed);
+        let mut kill = |args: &[&str]| {
+            let mut v = vec!["CLIENT", "KILL"];
+            v.extend_from_slice(args);
+            run(srv, &mut c, client_kill, &v)
+        };
+        assert_eq!(
+            kill(&["ID", "0"]),
+            e("ERR client-id should be greater than 0")
+        );
+        assert_eq!(
+            kill(&["TYPE", "robot"]),
+            Reply::err("Unknown client type 'robot'")
+        );
+        assert_eq!(kill(&["SKIPME", "maybe"]), e("ERR syntax error"));
+        assert_eq!(kill(&["ID", "5", "TYPE"]), e("ERR syntax error"));
+        assert_eq!(kill(&["COLOR", "red"]), e("ERR syntax error"));
+        assert_eq!(kill(&["127.0.0.1:1"]), e("ERR No such client"));
+        assert!(
+            [&me, &a, &b, &p].iter().all(|h| !h.killed.load(Relaxed)),
+            "refusals killed no one"
+        );
+        // Filters combine: a normal client with id 7 is nobody.
+        assert_eq!(kill(&["ID", "7", "TYPE", "normal"]), Reply::Int(0));
+        assert_eq!(kill(&["TYPE", "pubsub"]), Reply::Int(1));
+        assert!(p.killed.load(Relaxed) && !a.killed.load(Relaxed));
+        assert_eq!(kill(&[&b.addr.to_string()]), Reply::Ok);
+        assert!(b.killed.load(Relaxed) && !a.killed.load(Relaxed));
+        // The caller is skipped unless SKIPME no; killing itself closes after the reply.
+        assert_eq!(kill(&["USER", "default", "ID", "1"]), Reply::Int(0));
+        assert_eq!(kill(&["ID", "1", "SKIPME", "no"]), Reply::Int(1));
+        assert!(me.killed.load(Relaxed) && c.close_after_reply);
+        assert!(!a.killed.load(Relaxed));
+    }
+
+    #[test]
+    fn client_unblock_reasons() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        let mut unblock = |a: &[&str]| {
+            let mut v = vec!["CLIENT", "UNBLOCK"];
+            v.extend_from_slice(a);
+            run(srv, &mut c, client_unblock, &v)
+        };
+        assert_eq!(
+            unblock(&["5", "LATER"]),
+            e("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        );
+        assert_eq!(unblock(&["five"]), e(super::super::ERR_NOT_INT));
+        assert_eq!(unblock(&["5", "error", "x"]), e("ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP."));
+        // Not blocked (nor a valid id): 0, whatever the reason.
+        for a in [&["5"][..], &["5", "TIMEOUT"], &["5", "error"], &["-3"]] {
+            assert_eq!(unblock(a), Reply::Int(0), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn transactions_and_watch() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        let (mut other, _) = (Conn::new(2, client(2).0), ());
+        other.authed = true;
+        assert_eq!(
+            run(srv, &mut c, exec, &["EXEC"]),
+            e("ERR EXEC without MULTI")
+        );
+        assert_eq!(
+            run(srv, &mut c, discard, &["DISCARD"]),
+            e("ERR DISCARD without MULTI")
+        );
+        assert_eq!(run(srv, &mut c, multi, &["MULTI"]), Reply::Ok);
+        assert_eq!(
+            run(srv, &mut c, multi, &["MULTI"]),
+            e("ERR MULTI calls can not be nested")
+        );
+        assert_eq!(
+            run(srv, &mut c, watch, &["WATCH", "k"]),
+            e("ERR WATCH inside MULTI is not allowed")
+        );
+        assert_eq!(run(srv, &mut c, discard, &["DISCARD"]), Reply::Ok);
+        assert!(c.multi.is_none());
+        // Queued commands run in order; a queuing error aborts the whole transaction.
+        cmd(srv, &mut c, &["MULTI"]);
+        cmd(srv, &mut c, &["SET", "k", "1"]);
+        cmd(srv, &mut c, &["INCR", "k"]);
+        assert_eq!(resp2(&cmd(srv, &mut c, &["EXEC"])), "*2\r\n+OK\r\n:2\r\n");
+        cmd(srv, &mut c, &["MULTI"]);
+        assert!(cmd(srv, &mut c, &["INCR"]).is_error());
+        cmd(srv, &mut c, &["INCR", "k"]);
+        assert_eq!(
+            cmd(srv, &mut c, &["EXEC"]),
+            e("EXECABORT Transaction discarded because of previous errors.")
+        );
+        assert_eq!(resp2(&cmd(srv, &mut c, &["GET", "k"])), "$1\r\n2\r\n");
+        // A watched key changed by another client voids EXEC; an unchanged one does not.
+        assert_eq!(run(srv, &mut c, watch, &["WATCH", "k"]), Reply::Ok);
+        cmd(srv, &mut other, &["SET", "k", "9"]);
+        cmd(srv, &mut c, &["MULTI"]);
+        cmd(srv, &mut c, &["SET", "k", "1"]);
+        assert_eq!(cmd(srv, &mut c, &["EXEC"]), Reply::NilArray);
+        assert!(c.watching.is_empty(), "EXEC unwatches");
+        run(srv, &mut c, watch, &["WATCH", "k"]);
+        cmd(srv, &mut other, &["SET", "j", "9"]);
+        cmd(srv, &mut c, &["MULTI"]);
+        cmd(srv, &mut c, &["SET", "k", "1"]);
+        assert_eq!(resp2(&cmd(srv, &mut c, &["EXEC"])), "*1\r\n+OK\r\n");
+        // UNWATCH forgets the keys: a later change no longer matters.
+        run(srv, &mut c, watch, &["WATCH", "k"]);
+        assert_eq!(run(srv, &mut c, unwatch, &["UNWATCH"]), Reply::Ok);
+        cmd(srv, &mut other, &["SET", "k", "5"]);
+        cmd(srv, &mut c, &["MULTI"]);
+        cmd(srv, &mut c, &["GET", "k"]);
+        assert_eq!(resp2(&cmd(srv, &mut c, &["EXEC"])), "*1\r\n$1\r\n5\r\n");
+    }
+
+    #[test]
+    fn ping_and_echo() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        assert_eq!(run(srv, &mut c, ping, &["PING"]), Reply::simple("PONG"));
+        assert_eq!(run(srv, &mut c, ping, &["PING", "hi"]), Reply::bulk("hi"));
+        assert_eq!(
+            run(srv, &mut c, ping, &["PING", "a", "b"]),
+            Reply::err("wrong number of arguments for 'ping' command")
+        );
+        assert_eq!(run(srv, &mut c, echo, &["ECHO", "x y"]), Reply::bulk("x y"));
+        // A RESP2 subscriber gets PING's reply as a ["pong", message] array.
+        c.subscriptions.insert(Bytes::from_static(b"ch"));
+        assert_eq!(
+            resp2(&run(srv, &mut c, ping, &["PING"])),
+            "*2\r\n$4\r\npong\r\n$0\r\n\r\n"
+        );
+        c.resp = 3;
+        assert_eq!(run(srv, &mut c, ping, &["PING"]), Reply::simple("PONG"));
+    }
+}

@@ -614,3 +614,259 @@ pub fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
     out.push(Reply::simple("    Print this help."));
     Reply::Array(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocking::tests::{cmd, resp2, run, server_and_conn};
+    use crate::server::Conn;
+
+    fn e(s: &'static str) -> Reply {
+        Reply::error(s)
+    }
+
+    #[test]
+    fn expire_options_nx_xx_gt_lt() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        cmd(srv, &mut c, &["SET", "k", "v"]);
+        let ex = |c: &mut Conn, args: &[&str]| {
+            let mut a = vec!["EXPIRE", "k"];
+            a.extend_from_slice(args);
+            run(srv, c, expire, &a)
+        };
+        // No TTL yet: XX refuses, GT refuses (no TTL counts as forever), NX sets.
+        assert_eq!(ex(&mut c, &["100", "XX"]), Reply::Int(0));
+        assert_eq!(ex(&mut c, &["100", "GT"]), Reply::Int(0));
+        assert_eq!(ex(&mut c, &["100", "NX"]), Reply::Int(1));
+        assert_eq!(ex(&mut c, &["200", "NX"]), Reply::Int(0));
+        // GT only lengthens, LT only shortens; options are case-insensitive.
+        assert_eq!(ex(&mut c, &["50", "gt"]), Reply::Int(0));
+        assert_eq!(ex(&mut c, &["500", "GT", "xx"]), Reply::Int(1));
+        assert_eq!(ex(&mut c, &["1000", "LT"]), Reply::Int(0));
+        assert_eq!(ex(&mut c, &["10", "lt"]), Reply::Int(1));
+        assert_eq!(run(srv, &mut c, ttl, &["TTL", "k"]), Reply::Int(10));
+        assert_eq!(
+            ex(&mut c, &["10", "NX", "XX"]),
+            e("ERR NX and XX, GT or LT options at the same time are not compatible")
+        );
+        assert_eq!(
+            ex(&mut c, &["10", "NX", "GT"]),
+            e("ERR NX and XX, GT or LT options at the same time are not compatible")
+        );
+        assert_eq!(
+            ex(&mut c, &["10", "GT", "LT"]),
+            e("ERR GT and LT options at the same time are not compatible")
+        );
+        assert_eq!(
+            ex(&mut c, &["10", "SOON"]),
+            Reply::err("Unsupported option SOON")
+        );
+        assert_eq!(
+            ex(&mut c, &["ten"]),
+            e("ERR value is not an integer or out of range")
+        );
+        // Seconds that overflow as milliseconds are refused, naming the command.
+        assert_eq!(
+            ex(&mut c, &["9223372036854775807"]),
+            Reply::err("invalid expire time in 'expire' command")
+        );
+        assert_eq!(
+            run(
+                srv,
+                &mut c,
+                pexpire,
+                &["PEXPIRE", "k", "9223372036854775807"]
+            ),
+            Reply::err("invalid expire time in 'pexpire' command")
+        );
+        assert_eq!(
+            run(srv, &mut c, ttl, &["TTL", "k"]),
+            Reply::Int(10),
+            "refusals left the TTL alone"
+        );
+        // A missing key is not set; a time in the past deletes.
+        assert_eq!(
+            run(srv, &mut c, expire, &["EXPIRE", "nope", "10"]),
+            Reply::Int(0)
+        );
+        assert_eq!(ex(&mut c, &["-1"]), Reply::Int(1));
+        assert_eq!(run(srv, &mut c, ttl, &["TTL", "k"]), Reply::Int(-2));
+    }
+
+    #[test]
+    fn absolute_and_millisecond_forms() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        cmd(srv, &mut c, &["SET", "k", "v"]);
+        let at = crate::keyspace::now_ms() + 100_000;
+        let at_s = at.to_string();
+        assert_eq!(
+            run(srv, &mut c, pexpireat, &["PEXPIREAT", "k", &at_s]),
+            Reply::Int(1)
+        );
+        assert_eq!(
+            run(srv, &mut c, pexpiretime, &["PEXPIRETIME", "k"]),
+            Reply::Int(at as i64)
+        );
+        assert_eq!(
+            run(srv, &mut c, expiretime, &["EXPIRETIME", "k"]),
+            Reply::Int((at / 1000) as i64)
+        );
+        let Reply::Int(left) = run(srv, &mut c, pttl, &["PTTL", "k"]) else {
+            panic!("PTTL")
+        };
+        assert!((90_000..=100_000).contains(&left), "{left}");
+        assert_eq!(run(srv, &mut c, persist, &["PERSIST", "k"]), Reply::Int(1));
+        assert_eq!(run(srv, &mut c, persist, &["PERSIST", "k"]), Reply::Int(0));
+        assert_eq!(run(srv, &mut c, ttl, &["TTL", "k"]), Reply::Int(-1));
+        // EXPIREAT in the past (1 s after the epoch) deletes.
+        assert_eq!(
+            run(srv, &mut c, expireat, &["EXPIREAT", "k", "1"]),
+            Reply::Int(1)
+        );
+        assert_eq!(run(srv, &mut c, exists, &["EXISTS", "k"]), Reply::Int(0));
+    }
+
+    #[test]
+    fn flush_modes_and_database_indexes() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        for ok in [
+            &["FLUSHDB"][..],
+            &["FLUSHDB", "ASYNC"],
+            &["FLUSHDB", "sync"],
+        ] {
+            assert_eq!(run(srv, &mut c, flushdb, ok), Reply::Ok, "{ok:?}");
+        }
+        for bad in [&["FLUSHALL", "now"][..], &["FLUSHALL", "ASYNC", "SYNC"]] {
+            assert_eq!(
+                run(srv, &mut c, flushall, bad),
+                e("ERR syntax error"),
+                "{bad:?}"
+            );
+        }
+        let last = (srv.ks.db_count() - 1).to_string();
+        let past = srv.ks.db_count().to_string();
+        assert_eq!(run(srv, &mut c, select, &["SELECT", &last]), Reply::Ok);
+        assert_eq!(c.db, srv.ks.db_count() - 1);
+        for bad in [past.as_str(), "-1"] {
+            assert_eq!(
+                run(srv, &mut c, select, &["SELECT", bad]),
+                e("ERR DB index is out of range")
+            );
+        }
+        assert_eq!(
+            run(srv, &mut c, select, &["SELECT", "one"]),
+            e("ERR value is not an integer or out of range")
+        );
+        assert_eq!(
+            run(srv, &mut c, swapdb, &["SWAPDB", "a", "1"]),
+            e("ERR invalid first DB index")
+        );
+        assert_eq!(
+            run(srv, &mut c, swapdb, &["SWAPDB", "0", "b"]),
+            e("ERR invalid second DB index")
+        );
+        assert_eq!(
+            run(srv, &mut c, swapdb, &["SWAPDB", "0", &past]),
+            e("ERR DB index is out of range")
+        );
+        assert_eq!(
+            run(srv, &mut c, move_cmd, &["MOVE", "k", &last]),
+            e("ERR source and destination objects are the same")
+        );
+    }
+
+    #[test]
+    fn copy_options() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        cmd(srv, &mut c, &["SET", "a", "1"]);
+        cmd(srv, &mut c, &["SET", "b", "2"]);
+        let mut cp = |args: &[&str]| {
+            let mut a = vec!["COPY"];
+            a.extend_from_slice(args);
+            run(srv, &mut c, copy, &a)
+        };
+        assert_eq!(
+            cp(&["a", "a"]),
+            e("ERR source and destination objects are the same")
+        );
+        assert_eq!(cp(&["a", "b", "REPLACE", "x"]), e("ERR syntax error"));
+        assert_eq!(cp(&["a", "b", "DB"]), e("ERR syntax error"));
+        assert_eq!(
+            cp(&["a", "b", "DB", "99"]),
+            e("ERR DB index is out of range")
+        );
+        assert_eq!(cp(&["a", "b"]), Reply::Int(0), "b exists");
+        assert_eq!(cp(&["nope", "c"]), Reply::Int(0));
+        assert_eq!(cp(&["a", "b", "replace"]), Reply::Int(1));
+        assert_eq!(cp(&["a", "a", "db", "1"]), Reply::Int(1));
+        assert_eq!(resp2(&cmd(srv, &mut c, &["GET", "b"])), "$1\r\n1\r\n");
+        c.db = 1;
+        assert_eq!(resp2(&cmd(srv, &mut c, &["GET", "a"])), "$1\r\n1\r\n");
+    }
+
+    /// SCAN without MATCH (the glob is tested with the glob code): options, COUNT, TYPE, and a
+    /// full iteration returning every key once and ending at cursor 0.
+    #[test]
+    fn scan_options_and_a_full_iteration() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        for i in 0..60 {
+            cmd(srv, &mut c, &["SET", &format!("s{i}"), "v"]);
+        }
+        for i in 0..3 {
+            cmd(srv, &mut c, &["RPUSH", &format!("l{i}"), "v"]);
+        }
+        for bad in [
+            &["SCAN", "0", "COUNT", "0"][..],
+            &["SCAN", "0", "COUNT"],
+            &["SCAN", "0", "SIZE", "1"],
+        ] {
+            assert_eq!(
+                run(srv, &mut c, scan, bad),
+                e("ERR syntax error"),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            run(srv, &mut c, scan, &["SCAN", "x"]),
+            e("ERR invalid cursor")
+        );
+        let full = |c: &mut Conn, extra: &[&str]| {
+            let mut cursor = "0".to_string();
+            let mut keys = Vec::new();
+            let mut calls = 0;
+            loop {
+                let mut a = vec!["SCAN", cursor.as_str()];
+                a.extend_from_slice(extra);
+                let Reply::Array(r) = run(srv, c, scan, &a) else {
+                    panic!("SCAN reply")
+                };
+                let (Reply::Bulk(next), Reply::Array(found)) = (&r[0], &r[1]) else {
+                    panic!("SCAN reply")
+                };
+                keys.extend(found.iter().map(resp2));
+                cursor = String::from_utf8_lossy(next).into_owned();
+                calls += 1;
+                assert!(calls <= 100, "SCAN never ends");
+                if cursor == "0" {
+                    return (keys, calls);
+                }
+            }
+        };
+        let (mut all, calls) = full(&mut c, &["COUNT", "5"]);
+        assert!(calls > 1, "COUNT 5 took {calls} call(s) for 63 keys");
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!((n, all.len()), (63, 63), "every key exactly once");
+        let (mut lists, _) = full(&mut c, &["TYPE", "LIST"]);
+        lists.sort();
+        assert_eq!(lists, ["$2\r\nl0\r\n", "$2\r\nl1\r\n", "$2\r\nl2\r\n"]);
+        // One call with a COUNT above the key count sees the whole keyspace.
+        assert_eq!(full(&mut c, &["COUNT", "1000"]).1, 1);
+    }
+}

@@ -990,3 +990,278 @@ fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     Reply::Int((crate::keyspace::now_ms() / 1000 - ctx.srv.started.elapsed().as_secs()) as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocking::tests::{cmd, resp2, run, server_and_conn};
+
+    fn e(s: &'static str) -> Reply {
+        Reply::error(s)
+    }
+
+    #[test]
+    fn human_sizes_as_redis_prints_them() {
+        let cases = [
+            (0, "0B"),
+            (1023, "1023B"),
+            (1024, "1.00K"),
+            (1536, "1.50K"),
+            (1 << 20, "1.00M"),
+            ((1 << 20) * 5 / 2, "2.50M"),
+            (3 << 30, "3.00G"),
+            (5 << 40, "5120.00G"),
+        ];
+        for (b, want) in cases {
+            assert_eq!(human(b), want, "{b}");
+        }
+    }
+
+    /// The `# Section` headers of an INFO reply.
+    fn sections(r: Reply) -> Vec<String> {
+        let Reply::Verbatim(t) = r else {
+            panic!("INFO reply")
+        };
+        String::from_utf8_lossy(&t)
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .map(str::to_lowercase)
+            .collect()
+    }
+
+    #[test]
+    fn info_section_selection() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        let mut info_ = |a: &[&str]| {
+            let mut v = vec!["INFO"];
+            v.extend_from_slice(a);
+            sections(run(srv, &mut c, info, &v))
+        };
+        assert_eq!(info_(&[]), DEFAULT_SECTIONS);
+        assert_eq!(info_(&["default"]), DEFAULT_SECTIONS);
+        assert_eq!(info_(&["MEMORY"]), ["memory"]);
+        assert_eq!(info_(&["keyspace", "cpu"]), ["cpu", "keyspace"]);
+        assert_eq!(info_(&["nosuchsection"]), Vec::<String>::new());
+        let all = info_(&["all"]);
+        assert!(!all.contains(&"commandstats".to_string()), "{all:?}");
+        assert!(DEFAULT_SECTIONS
+            .iter()
+            .all(|s| all.contains(&s.to_string())));
+        let every = info_(&["everything"]);
+        assert!(every.contains(&"commandstats".to_string()), "{every:?}");
+        assert_eq!(info_(&["all", "commandstats"]).len(), all.len() + 1);
+    }
+
+    #[test]
+    fn config_set_checks_every_pair_before_changing_anything() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        let mut set = |a: &[&str]| {
+            let mut v = vec!["CONFIG", "SET"];
+            v.extend_from_slice(a);
+            run(srv, &mut c, config_set, &v)
+        };
+        assert_eq!(
+            set(&["maxmemory"]),
+            e("ERR wrong number of arguments for 'config|set' command")
+        );
+        assert_eq!(
+            set(&["no-such-thing", "1"]),
+            Reply::err("Unknown option or number of arguments for CONFIG SET - 'no-such-thing'")
+        );
+        assert_eq!(
+            set(&["maxmemory", "1mb", "MAXMEMORY", "2mb"]),
+            Reply::err("CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter")
+        );
+        assert_eq!(
+            set(&["aclfile", "/x"]),
+            Reply::err("CONFIG SET failed (possibly related to argument 'aclfile') - can't set immutable config")
+        );
+        assert_eq!(
+            set(&["dir", "/tmp"]),
+            Reply::err("CONFIG SET failed (possibly related to argument 'dir') - can't set protected config")
+        );
+        // A bad value anywhere refuses the whole command: the good pair before it is not applied.
+        let r = set(&["maxmemory", "10mb", "maxmemory-policy", "lru-ish"]);
+        let Reply::Error(msg) = r else {
+            panic!("expected an error, got {r:?}")
+        };
+        assert!(
+            msg.starts_with(
+                "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - "
+            ),
+            "{msg}"
+        );
+        assert_eq!(srv.config().get("maxmemory"), Some("0"));
+        // Names are case-insensitive, aliases reach the same parameter.
+        assert_eq!(
+            set(&["MaxMemory", "10mb", "lua-time-limit", "42"]),
+            Reply::Ok
+        );
+        assert_eq!(srv.config().get("maxmemory"), Some("10485760"));
+        assert_eq!(
+            resp2(&cmd(
+                srv,
+                &mut c,
+                &["CONFIG", "GET", "busy-reply-threshold"]
+            )),
+            "*2\r\n$20\r\nbusy-reply-threshold\r\n$2\r\n42\r\n"
+        );
+    }
+
+    #[test]
+    fn command_getkeys_list_and_info() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        let mut getkeys = |a: &[&str]| {
+            let mut v = vec!["COMMAND", "GETKEYS"];
+            v.extend_from_slice(a);
+            resp2(&run(srv, &mut c, command_getkeys, &v))
+        };
+        assert_eq!(getkeys(&["GET", "k"]), "*1\r\n$1\r\nk\r\n");
+        assert_eq!(
+            getkeys(&["mset", "a", "1", "b", "2"]),
+            "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+        );
+        assert_eq!(
+            getkeys(&["XREAD", "COUNT", "2", "STREAMS", "s1", "s2", "0", "0"]),
+            "*2\r\n$2\r\ns1\r\n$2\r\ns2\r\n"
+        );
+        assert_eq!(
+            getkeys(&["NOSUCHCMD", "k"]),
+            "-ERR Invalid command specified\r\n"
+        );
+        assert_eq!(
+            getkeys(&["GET"]),
+            "-ERR Invalid number of arguments specified for command\r\n"
+        );
+        assert_eq!(
+            getkeys(&["PING"]),
+            "-ERR The command has no key arguments\r\n"
+        );
+        let mut list = |a: &[&str]| {
+            let mut v = vec!["COMMAND", "LIST"];
+            v.extend_from_slice(a);
+            run(srv, &mut c, command_list, &v)
+        };
+        let Reply::Array(all) = list(&[]) else {
+            panic!("COMMAND LIST")
+        };
+        assert!(all.len() > table().len(), "subcommands are listed too");
+        assert!(all.contains(&Reply::bulk("config|get")));
+        let Reply::Array(conn) = list(&["FILTERBY", "ACLCAT", "@connection"]) else {
+            panic!("COMMAND LIST")
+        };
+        assert!(conn.contains(&Reply::bulk("ping")) && !conn.contains(&Reply::bulk("get")));
+        assert_eq!(list(&["FILTERBY", "MODULE", "x"]), Reply::Array(vec![]));
+        assert_eq!(list(&["FILTERBY", "ACLCAT"]), e("ERR syntax error"));
+        assert_eq!(list(&["FILTERBY", "COLOR", "red"]), e("ERR syntax error"));
+        assert_eq!(list(&["SORTBY", "ACLCAT", "read"]), e("ERR syntax error"));
+        assert_eq!(
+            run(srv, &mut c, command_count, &["COMMAND", "COUNT"]),
+            Reply::Int(table().len() as i64)
+        );
+        let Reply::Array(infos) = run(
+            srv,
+            &mut c,
+            command_info,
+            &["COMMAND", "INFO", "get", "nope", "CONFIG|GET"],
+        ) else {
+            panic!("COMMAND INFO")
+        };
+        assert!(
+            resp2(&infos[0]).starts_with("*10\r\n$3\r\nget\r\n:2\r\n"),
+            "{}",
+            resp2(&infos[0])
+        );
+        assert_eq!(infos[1], Reply::Nil);
+        assert!(
+            resp2(&infos[2]).starts_with("*10\r\n$10\r\nconfig|get\r\n"),
+            "{}",
+            resp2(&infos[2])
+        );
+    }
+
+    #[test]
+    fn slowlog_get_count() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        {
+            let mut log = srv.slowlog.lock().unwrap_or_else(|e| e.into_inner());
+            for id in (0..15).rev() {
+                log.push_back(crate::server::SlowEntry {
+                    id,
+                    time: 1,
+                    micros: 2,
+                    args: vec![Bytes::from_static(b"GET")],
+                    addr: "127.0.0.1:1".into(),
+                    name: Bytes::new(),
+                });
+            }
+        }
+        let mut get = |a: &[&str]| {
+            let mut v = vec!["SLOWLOG", "GET"];
+            v.extend_from_slice(a);
+            match run(srv, &mut c, slowlog_get, &v) {
+                Reply::Array(es) => Ok(es
+                    .iter()
+                    .map(|x| match x {
+                        Reply::Array(f) => f[0].clone(),
+                        other => panic!("entry {other:?}"),
+                    })
+                    .collect::<Vec<_>>()),
+                other => Err(other),
+            }
+        };
+        assert_eq!(get(&[]).map(|v| v.len()), Ok(10), "10 by default");
+        assert_eq!(get(&["-1"]).map(|v| v.len()), Ok(15), "-1: all");
+        assert_eq!(get(&["0"]), Ok(vec![]));
+        assert_eq!(
+            get(&["2"]),
+            Ok(vec![Reply::Int(14), Reply::Int(13)]),
+            "newest first"
+        );
+        for bad in ["-2", "x"] {
+            assert_eq!(
+                get(&[bad]),
+                Err(e("ERR count should be greater than or equal to -1")),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            run(srv, &mut c, slowlog_len, &["SLOWLOG", "LEN"]),
+            Reply::Int(15)
+        );
+        run(srv, &mut c, slowlog_reset, &["SLOWLOG", "RESET"]);
+        assert_eq!(
+            run(srv, &mut c, slowlog_len, &["SLOWLOG", "LEN"]),
+            Reply::Int(0)
+        );
+    }
+
+    #[test]
+    fn memory_usage_options() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        let value = "x".repeat(1000);
+        cmd(srv, &mut c, &["SET", "k", &value]);
+        let mut usage = |a: &[&str]| {
+            let mut v = vec!["MEMORY", "USAGE"];
+            v.extend_from_slice(a);
+            run(srv, &mut c, memory_usage, &v)
+        };
+        let Reply::Int(n) = usage(&["k"]) else {
+            panic!("MEMORY USAGE")
+        };
+        assert!((1000..4096).contains(&n), "{n}");
+        assert_eq!(usage(&["k", "SAMPLES", "5"]), Reply::Int(n));
+        assert_eq!(usage(&["nope"]), Reply::Nil);
+        assert_eq!(usage(&["k", "SAMPLES"]), e("ERR syntax error"));
+        assert_eq!(usage(&["k", "SIZE", "5"]), e("ERR syntax error"));
+        assert_eq!(
+            usage(&["k", "samples", "many"]),
+            e("ERR value is not an integer or out of range")
+        );
+    }
+}

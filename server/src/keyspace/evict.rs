@@ -103,3 +103,125 @@ impl Keyspace {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{shard_of, value::Entry, value::Value};
+    use super::*;
+
+    /// Names whose keys all fall in one shard: with no more than `SAMPLES` keys in the whole
+    /// keyspace every key is sampled, so the policy alone decides which one goes.
+    fn same_shard_keys(n: usize) -> Vec<Bytes> {
+        let first = shard_of(b"k0");
+        (0..100_000)
+            .map(|i| Bytes::from(format!("k{i}")))
+            .filter(|k| shard_of(k) == first)
+            .take(n)
+            .collect()
+    }
+
+    /// A keyspace of one database holding `keys` with the given (last access, freq, expiry).
+    fn keyspace(keys: &[Bytes], meta: &[(u32, u8, Option<u64>)]) -> Keyspace {
+        let ks = Keyspace::new(1);
+        {
+            let mut s = lock(&ks.dbs[0].shards[shard_of(&keys[0])]);
+            for (k, &(access, freq, expire)) in keys.iter().zip(meta) {
+                let mut e = Entry::new(Value::Str(Bytes::from_static(b"v")), expire, access);
+                e.freq = freq;
+                if let Some(t) = expire {
+                    s.expires.insert((t, k.clone()));
+                }
+                s.map.insert(Key::from(k), e);
+            }
+        }
+        ks
+    }
+
+    fn evict_all(ks: &Keyspace, policy: Policy) -> Vec<Bytes> {
+        std::iter::from_fn(|| ks.evict_one(policy).map(|(_, k)| k)).collect()
+    }
+
+    #[test]
+    fn policy_names_parse_and_unknown_means_noeviction() {
+        let names = [
+            ("allkeys-lru", Policy::AllKeysLru, false),
+            ("allkeys-lfu", Policy::AllKeysLfu, false),
+            ("allkeys-random", Policy::AllKeysRandom, false),
+            ("volatile-lru", Policy::VolatileLru, true),
+            ("volatile-lfu", Policy::VolatileLfu, true),
+            ("volatile-random", Policy::VolatileRandom, true),
+            ("volatile-ttl", Policy::VolatileTtl, true),
+            ("noeviction", Policy::NoEviction, false),
+        ];
+        for (name, p, volatile) in names {
+            assert_eq!(Policy::parse(name), p, "{name}");
+            assert_eq!(p.volatile(), volatile, "{name}");
+        }
+        assert_eq!(Policy::parse("lru"), Policy::NoEviction);
+        assert_eq!(Policy::parse("ALLKEYS-LRU"), Policy::NoEviction);
+    }
+
+    #[test]
+    fn lru_evicts_the_least_recently_used_first() {
+        let k = same_shard_keys(SAMPLES);
+        // Accessed at 50, 10, 40, 20, 30 seconds: oldest first is k1, k3, k4, k2, k0.
+        let meta = [50, 10, 40, 20, 30].map(|t| (t, 5, None));
+        let order = [1, 3, 4, 2, 0].map(|i| k[i].clone());
+        assert_eq!(evict_all(&keyspace(&k, &meta), Policy::AllKeysLru), order);
+        // volatile-lru ranks the same way among keys with a TTL.
+        let meta = [50, 10, 40, 20, 30].map(|t| (t, 5, Some(u64::MAX - 1)));
+        assert_eq!(evict_all(&keyspace(&k, &meta), Policy::VolatileLru), order);
+    }
+
+    #[test]
+    fn lfu_evicts_the_least_frequently_used_first() {
+        let k = same_shard_keys(SAMPLES);
+        let meta = [9, 200, 1, 30, 5].map(|f| (100, f, Some(1 << 50)));
+        let order = [2, 4, 0, 3, 1].map(|i| k[i].clone());
+        assert_eq!(evict_all(&keyspace(&k, &meta), Policy::AllKeysLfu), order);
+        assert_eq!(evict_all(&keyspace(&k, &meta), Policy::VolatileLfu), order);
+    }
+
+    #[test]
+    fn volatile_ttl_evicts_the_nearest_expiry_and_never_a_persistent_key() {
+        let k = same_shard_keys(SAMPLES);
+        let meta = [
+            (1, 1, Some(5_000)),
+            (1, 1, None),
+            (1, 1, Some(2_000)),
+            (1, 1, None),
+            (1, 1, Some(9_000)),
+        ];
+        let ks = keyspace(&k, &meta);
+        assert_eq!(
+            evict_all(&ks, Policy::VolatileTtl),
+            [2, 0, 4].map(|i| k[i].clone())
+        );
+        // The evicted keys left the expiry index too; the persistent ones are all that remain.
+        let s = lock(&ks.dbs[0].shards[shard_of(&k[0])]);
+        assert!(s.expires.is_empty());
+        assert_eq!(s.map.len(), 2);
+        assert!(s.map.contains_key(&k[1][..]) && s.map.contains_key(&k[3][..]));
+    }
+
+    #[test]
+    fn volatile_policies_leave_persistent_keys_and_random_takes_them() {
+        let k = same_shard_keys(3);
+        let meta = [(1, 1, None); 3];
+        for p in [
+            Policy::VolatileLru,
+            Policy::VolatileLfu,
+            Policy::VolatileRandom,
+            Policy::VolatileTtl,
+            Policy::NoEviction,
+        ] {
+            assert_eq!(keyspace(&k, &meta).evict_one(p), None, "{p:?}");
+        }
+        let mut gone = evict_all(&keyspace(&k, &meta), Policy::AllKeysRandom);
+        let mut want = k.clone();
+        gone.sort();
+        want.sort();
+        assert_eq!(gone, want);
+        assert_eq!(Keyspace::new(2).evict_one(Policy::AllKeysLru), None);
+    }
+}

@@ -584,21 +584,38 @@ mod tests {
     #[test]
     fn big_bulk_uses_exact_buffer() {
         let n = BIG_ARG * 3 + 7;
-        let mut input = format!("*2\r\n$3\r\nSET\r\n${n}\r\n").into_bytes();
+        let head = format!("*2\r\n$3\r\nSET\r\n${n}\r\n").into_bytes();
+        let mut input = head.clone();
         input.extend(std::iter::repeat_n(b'x', n));
         input.extend_from_slice(b"\r\n");
         let mut p = RequestParser::new();
         let limits = Limits::default();
         let mut got = None;
+        let mut fed = 0;
+        let mut checked = 0;
         for chunk in input.chunks(1000) {
             p.read_target().put_slice(chunk);
+            fed += chunk.len();
             if let Some(c) = p.next_command(&limits, false).unwrap() {
                 got = Some(c);
+            } else if fed > head.len() + BIG_ARG {
+                // Mid-bulk: one buffer of exactly the declared size plus CRLF, whose spare room
+                // (what the next read may fill) is exactly the part not yet received.
+                let received = fed - head.len();
+                assert_eq!(p.pending_bytes(), n + 2, "after {fed} bytes");
+                assert_eq!(
+                    p.read_target().chunk_mut().len(),
+                    n + 2 - received,
+                    "after {fed} bytes"
+                );
+                checked += 1;
             }
         }
+        assert!(checked > 10, "the bulk was never seen in progress");
         let got = got.unwrap();
         assert_eq!(got[1].len(), n);
         assert!(got[1].iter().all(|&b| b == b'x'));
+        assert_eq!(p.pending_bytes(), 0);
     }
 
     #[test]

@@ -76,6 +76,58 @@ impl Drop for TestServer {
     }
 }
 
+/// respd as its own process: the real binary with its counting allocator, so INFO memory reports
+/// this server's heap alone, undisturbed by the other tests in this process. Killed on drop.
+pub struct ChildServer {
+    pub addr: SocketAddr,
+    child: std::process::Child,
+}
+
+impl ChildServer {
+    pub fn start() -> ChildServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_respd"))
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start respd");
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(addr).is_err() {
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!("respd exited at start ({st})");
+            }
+            assert!(std::time::Instant::now() < deadline, "respd did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ChildServer { addr, child }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A numeric field of an INFO reply.
+pub fn info_field(c: &mut Client, section: &str, field: &str) -> u64 {
+    let r = c.cmd(&[b"INFO", section.as_bytes()]);
+    let text = String::from_utf8_lossy(&r);
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}: {text}"))
+}
+
 /// A blocking raw RESP client.
 pub struct Client {
     pub sock: TcpStream,

@@ -1,8 +1,8 @@
 //! The request parser against a real listener: split requests, large bulks, limits.
 
-use crate::common::{encode, Client, TestServer};
+use crate::common::{encode, info_field, ChildServer, Client, TestServer};
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A pipeline of commands and the replies they must get.
 fn script() -> (Vec<u8>, Vec<u8>) {
@@ -150,18 +150,65 @@ fn maxclients_refuses_with_redis_error() {
     assert_eq!(d.cmd(&[b"PING"]), b"+PONG\r\n");
 }
 
+/// Polls `f` until it holds; the last value it saw when the deadline passes.
+fn wait_for<T: std::fmt::Debug>(secs: u64, mut f: impl FnMut() -> (bool, T)) -> Result<T, T> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (ok, v) = f();
+        if ok {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            return Err(v);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
-fn a_client_that_vanishes_mid_value_does_not_disturb_others() {
-    let srv = TestServer::start(&[]);
+fn a_client_that_vanishes_mid_value_gives_its_buffer_back() {
+    const CLIENTS: u64 = 3;
+    const DECLARED: u64 = 100_000_000;
+    const SENT: u64 = 48 << 20;
+    let srv = ChildServer::start();
     let mut keep = srv.client();
     assert_eq!(keep.cmd(&[b"SET", b"keep", b"v"]), b"+OK\r\n");
-    for _ in 0..3 {
-        let mut c = Client::connect(srv.addr);
-        c.send(b"*3\r\n$3\r\nSET\r\n$4\r\nhalf\r\n$100000000\r\n");
-        c.send(&vec![b'y'; 5 << 20]);
-        drop(c);
+    let mem = |c: &mut Client| {
+        (
+            info_field(c, "memory", "used_memory"),
+            info_field(c, "memory", "used_memory_rss"),
+        )
+    };
+    let (used0, rss0) = mem(&mut keep);
+    let mut half = Vec::new();
+    for _ in 0..CLIENTS {
+        let mut c = srv.client();
+        c.send(format!("*3\r\n$3\r\nSET\r\n$4\r\nhalf\r\n${DECLARED}\r\n").as_bytes());
+        c.send(&vec![b'y'; SENT as usize]);
+        half.push(c);
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // During: the measures see the buffers (each of the declared size, SENT bytes of it written),
+    // so the check below could fail.
+    let during = wait_for(30, || {
+        let (u, r) = mem(&mut keep);
+        let ok = u >= used0 + CLIENTS * DECLARED && r >= rss0 + CLIENTS * SENT * 9 / 10;
+        (ok, (u, r))
+    });
+    assert!(
+        during.is_ok(),
+        "the half-sent values never showed: before {used0} / {rss0} bytes (used / rss), during {during:?}"
+    );
+    drop(half);
+    // After the clients vanish the memory comes back, give or take a few MiB of other buffers.
+    let after = wait_for(30, || {
+        let (u, r) = mem(&mut keep);
+        (u <= used0 + (8 << 20) && r <= rss0 + (24 << 20), (u, r))
+    });
+    assert!(
+        after.is_ok(),
+        "memory not given back: before {used0} / {rss0}, during {during:?}, after {after:?}"
+    );
+    eprintln!("used / rss: before {used0} / {rss0}, during {during:?}, after {after:?}");
     assert_eq!(keep.cmd(&[b"EXISTS", b"half"]), b":0\r\n");
     assert_eq!(keep.cmd(&[b"GET", b"keep"]), b"$1\r\nv\r\n");
 }
