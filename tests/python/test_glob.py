@@ -132,24 +132,29 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def start_long_keys(s):
+    """Sends a KEYS over a 4 MB key name with a 100,000-byte literal after a star, which costs
+    pattern × key steps in respd as in Redis (minutes): a legitimate long command. Returns once
+    the server is burning CPU on it (the state, not a time), with the socket that sent it."""
+    s.client(socket_timeout=ANSWER_WITHIN).set(b"a" * 4_000_000, b"v")
+    busy_from = cpu_seconds(s.proc.pid)
+    sock = socket.create_connection((s.host, s.port))
+    pat = b"*" + b"a" * 100_000 + b"b"
+    sock.sendall(b"*2\r\n$4\r\nKEYS\r\n$%d\r\n%s\r\n" % (len(pat), pat))
+    deadline = time.time() + 60
+    while cpu_seconds(s.proc.pid) - busy_from < 1.0:
+        assert time.time() < deadline, "the KEYS never started"
+        time.sleep(0.05)
+    return sock
+
+
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_sigterm_stops_the_server_while_a_command_runs_long(threads):
-    """KEYS over a 4 MB key name with a 100,000-byte literal after a star costs pattern × key
-    steps in respd as in Redis (minutes): a legitimate long command. SIGTERM must still stop
-    the process: the stop watchdog exits it once the grace window (10 s) has passed."""
+    """SIGTERM must stop the process while a command runs for minutes: the stop watchdog exits
+    it once the grace window (10 s) has passed."""
     s = start_respd("--worker-threads", threads)
     try:
-        c = s.client(socket_timeout=ANSWER_WITHIN)
-        c.set(b"a" * 4_000_000, b"v")
-        busy_from = cpu_seconds(s.proc.pid)
-        sock = socket.create_connection((s.host, s.port))
-        pat = b"*" + b"a" * 100_000 + b"b"
-        sock.sendall(b"*2\r\n$4\r\nKEYS\r\n$%d\r\n%s\r\n" % (len(pat), pat))
-        # Wait for the state: the server is burning CPU on the KEYS.
-        deadline = time.time() + 60
-        while cpu_seconds(s.proc.pid) - busy_from < 1.0:
-            assert time.time() < deadline, "the KEYS never started"
-            time.sleep(0.05)
+        sock = start_long_keys(s)
         s.proc.send_signal(signal.SIGTERM)
         try:
             rc = s.proc.wait(10 + 30)
@@ -167,16 +172,7 @@ def test_sigterm_stops_the_server_while_a_command_runs_long(threads):
 def test_a_second_sigint_exits_at_once():
     s = start_respd("--worker-threads", "1")
     try:
-        c = s.client(socket_timeout=ANSWER_WITHIN)
-        c.set(b"a" * 4_000_000, b"v")
-        busy_from = cpu_seconds(s.proc.pid)
-        sock = socket.create_connection((s.host, s.port))
-        pat = b"*" + b"a" * 100_000 + b"b"
-        sock.sendall(b"*2\r\n$4\r\nKEYS\r\n$%d\r\n%s\r\n" % (len(pat), pat))
-        deadline = time.time() + 60
-        while cpu_seconds(s.proc.pid) - busy_from < 1.0:
-            assert time.time() < deadline, "the KEYS never started"
-            time.sleep(0.05)
+        sock = start_long_keys(s)
         s.proc.send_signal(signal.SIGINT)
         log = Path(s.workdir) / "respd.log"
         deadline = time.time() + 30
