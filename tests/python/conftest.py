@@ -20,6 +20,7 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -35,11 +36,14 @@ class StartError(RuntimeError):
 
 
 class Server:
-    """A server process we started. `port=None`: respd binds port 0 and we read the port it got
-    from its log, so no other process can take the port between choosing and binding it."""
+    """A server process we started. It is up once its log has a line matching `ready` (written
+    after it listens: a connection alone could reach another process that took the port). With
+    `port=None` (respd binds port 0) the first group of `ready` is the port it got, so no other
+    process can take the port between choosing and binding it."""
 
-    def __init__(self, name, argv, port, workdir, own_workdir=False, timeout=20.0):
+    def __init__(self, name, argv, port, workdir, ready, own_workdir=False, timeout=20.0):
         self.name = name
+        self.ready = ready
         self.host = "127.0.0.1"
         self.port = port
         self.workdir = workdir
@@ -61,20 +65,20 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 text = self.log_text()
-                raise StartError(f"{self.name} exited with {self.proc.returncode}:\n{text[-2000:]}",
-                                 bind_failed="in use" in text)
-            if self.port is None:
-                m = re.search(r"ready to accept connections on 127\.0\.0\.1:(\d+)", self.log_text())
-                if m:
+                raise StartError(f"{self.name} exited with {self.proc.returncode} (log: {self.log_path}):"
+                                 f"\n{text[-2000:]}", bind_failed="in use" in text)
+            m = re.search(self.ready, self.log_text())
+            if m:
+                if self.port is None:
                     self.port = int(m.group(1))
-            if self.port is not None:
                 try:
                     with socket.create_connection((self.host, self.port), timeout=0.2):
                         return
                 except OSError:
                     pass
             time.sleep(0.05)
-        raise StartError(f"{self.name} did not start within {timeout}s:\n{self.log_text()[-2000:]}")
+        raise StartError(f"{self.name} did not start within {timeout}s (log: {self.log_path}):\n"
+                         f"{self.log_text()[-2000:]}")
 
     def client(self, **kw):
         return redis.Redis(host=self.host, port=self.port, **kw)
@@ -116,7 +120,8 @@ def respd_bin():
 def start_respd(*extra, workdir=None):
     wd = workdir or tempfile.mkdtemp(prefix="respd-")
     argv = [respd_bin(), "--port", "0", "--bind", "127.0.0.1", *extra]
-    return Server("respd", argv, None, wd, own_workdir=workdir is None)
+    return Server("respd", argv, None, wd, r"ready to accept connections on 127\.0\.0\.1:(\d+)",
+                  own_workdir=workdir is None)
 
 
 def start_redis(*extra, workdir=None):
@@ -129,7 +134,8 @@ def start_redis(*extra, workdir=None):
         argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                 "--dir", wd, *extra]
         try:
-            return Server("redis", argv, port, wd, own_workdir=workdir is None)
+            return Server("redis", argv, port, wd, r"Ready to accept connections",
+                          own_workdir=workdir is None)
         except StartError as e:
             if not e.bind_failed or attempt == 4:
                 raise
