@@ -15,6 +15,7 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# Names are import names; pip takes them too (it reads `_` as `-`: pytest_timeout).
 pip_install() {
     local missing=()
     for p in "$@"; do python3 -c "import ${p%%=*}" 2>/dev/null || missing+=("$p"); done
@@ -28,5 +29,5 @@ ensure_deps() {
     if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
         as_root systemctl stop redis-server || true
     fi
-    pip_install redis numpy pytest
+    pip_install redis numpy pytest pytest_timeout
 }

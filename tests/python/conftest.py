@@ -5,7 +5,9 @@ redis-server (REDIS_SERVER overrides). Both fixtures yield a `Server` with host,
 `client()` factory (redis-py).
 """
 
+import functools
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -25,30 +27,58 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, proc, timeout=20.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"server on port {port} did not start")
+class StartError(RuntimeError):
+    """A server did not come up; `bind_failed` says whether its port was taken meanwhile."""
+
+    def __init__(self, msg, bind_failed=False):
+        super().__init__(msg)
+        self.bind_failed = bind_failed
 
 
 class Server:
-    """A server process we started."""
+    """A server process we started. It is up once its log has a line matching `ready` (written
+    after it listens: a connection alone could reach another process that took the port). With
+    `port=None` (respd binds port 0) the first group of `ready` is the port it got, so no other
+    process can take the port between choosing and binding it."""
 
-    def __init__(self, name, argv, port, workdir):
+    def __init__(self, name, argv, port, workdir, ready, own_workdir=False, timeout=20.0):
         self.name = name
+        self.ready = ready
         self.host = "127.0.0.1"
         self.port = port
         self.workdir = workdir
-        self.log = open(Path(workdir) / f"{name}.log", "wb")
+        self.own_workdir = own_workdir
+        self.log_path = Path(workdir) / f"{name}.log"
+        self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir)
-        wait_port(port, self.proc)
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop(keep_workdir=True)
+            raise
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace")
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                text = self.log_text()
+                raise StartError(f"{self.name} exited with {self.proc.returncode} (log: {self.log_path}):"
+                                 f"\n{text[-2000:]}", bind_failed="in use" in text)
+            m = re.search(self.ready, self.log_text())
+            if m:
+                if self.port is None:
+                    self.port = int(m.group(1))
+                try:
+                    with socket.create_connection((self.host, self.port), timeout=0.2):
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise StartError(f"{self.name} did not start within {timeout}s (log: {self.log_path}):\n"
+                         f"{self.log_text()[-2000:]}")
 
     def client(self, **kw):
         return redis.Redis(host=self.host, port=self.port, **kw)
@@ -56,7 +86,7 @@ class Server:
     def alive(self):
         return self.proc.poll() is None
 
-    def stop(self):
+    def stop(self, keep_workdir=False):
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -64,29 +94,54 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
+        # A failed start keeps its directory (the log says why); its path is in the error.
+        if self.own_workdir and not keep_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@functools.cache
+def cargo_build():
+    """Builds once per session, so a test never runs a stale binary. The same command as ci/test
+    (other flags unify features differently and would rebuild respd back and forth), so after it,
+    or on an unchanged tree, cargo has nothing to do."""
+    subprocess.run(["cargo", "build", "--workspace", "--release", "--locked", "--all-targets"],
+                   cwd=ROOT, check=True)
 
 
 def respd_bin():
-    b = os.environ.get("RESPD_BIN") or str(ROOT / "target" / "release" / "respd")
-    if not Path(b).exists():
-        subprocess.run(["cargo", "build", "--release", "-p", "respd"], cwd=ROOT, check=True)
-    return b
+    if os.environ.get("RESPD_BIN"):
+        return os.environ["RESPD_BIN"]
+    cargo_build()
+    return str(ROOT / "target" / "release" / "respd")
 
 
 def start_respd(*extra, workdir=None):
-    port = free_port()
     wd = workdir or tempfile.mkdtemp(prefix="respd-")
-    return Server("respd", [respd_bin(), "--port", str(port), "--bind", "127.0.0.1", *extra], port, wd)
+    argv = [respd_bin(), "--port", "0", "--bind", "127.0.0.1", *extra]
+    return Server("respd", argv, None, wd, r"ready to accept connections on 127\.0\.0\.1:(\d+)",
+                  own_workdir=workdir is None)
 
 
 def start_redis(*extra, workdir=None):
     exe = os.environ.get("REDIS_SERVER") or shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = free_port()
-    wd = workdir or tempfile.mkdtemp(prefix="redis-")
-    argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", wd, *extra]
-    return Server("redis", argv, port, wd)
+    # redis-server's port 0 means no TCP listener: pick a free port, and pick again if another
+    # process took it before redis-server bound it.
+    for attempt in range(5):
+        port = free_port()
+        wd = workdir or tempfile.mkdtemp(prefix="redis-")
+        argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", wd, *extra]
+        try:
+            return Server("redis", argv, port, wd, r"Ready to accept connections",
+                          own_workdir=workdir is None)
+        except StartError as e:
+            if not e.bind_failed or attempt == 4:
+                raise
+            if workdir is None:
+                shutil.rmtree(wd, ignore_errors=True)
+    raise AssertionError("unreachable")
 
 
 def pin_process(pid, cpu):
@@ -99,30 +154,71 @@ def pin_process(pid, cpu):
             pass  # a thread that ended meanwhile
 
 
+# A hung server must not hang the run: every test gets this timeout unless --timeout says otherwise.
+DEFAULT_TIMEOUT = 300
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("timeout") and config.getoption("timeout", None) is None:
+        config.option.timeout = DEFAULT_TIMEOUT
+
+
+# A skip hides whatever the skipped test would have caught, so a run with any skip fails (set
+# RESPD_ALLOW_SKIPS=1 to run a deliberate subset that skips). Reasons are listed with `-rs`.
+_skipped = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _skipped and exitstatus == 0 and os.environ.get("RESPD_ALLOW_SKIPS") != "1":
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _skipped and os.environ.get("RESPD_ALLOW_SKIPS") != "1":
+        terminalreporter.write_line(
+            f"FAILED: {len(_skipped)} skipped test(s); a skip would hide a regression "
+            f"(RESPD_ALLOW_SKIPS=1 allows them): " + ", ".join(_skipped), red=True)
+
+
 @pytest.fixture
 def respd():
     s = start_respd()
-    yield s
-    assert s.alive(), "respd died during the test"
-    s.stop()
+    try:
+        yield s
+        assert s.alive(), "respd died during the test"
+    finally:
+        s.stop()
 
 
 @pytest.fixture
 def redis_server():
     s = start_redis()
-    yield s
-    s.stop()
+    try:
+        yield s
+    finally:
+        s.stop()
 
 
 @pytest.fixture(scope="module")
 def respd_shared():
     s = start_respd()
-    yield s
-    s.stop()
+    try:
+        yield s
+        assert s.alive(), "respd died during the module"
+    finally:
+        s.stop()
 
 
 @pytest.fixture(scope="module")
 def redis_shared():
     s = start_redis()
-    yield s
-    s.stop()
+    try:
+        yield s
+    finally:
+        s.stop()

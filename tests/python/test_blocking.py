@@ -76,11 +76,12 @@ def test_timeout_returns_none_in_bounded_time(srv):
         t0 = time.time()
         assert c.blpop(["nothing"], timeout) is None
         took = time.time() - t0
-        assert timeout * 0.9 <= took < timeout + 1.0, took
+        # The upper bound only catches a timeout that never fires: a loaded runner is slow.
+        assert timeout * 0.9 <= took < timeout + 5, took
     t0 = time.time()
     assert c.blmove("nothing", "dst", 0.1, "LEFT", "RIGHT") is None
     assert c.blmpop(0.1, 2, "x", "y", direction="LEFT") is None
-    assert time.time() - t0 < 2
+    assert time.time() - t0 < 10
     assert blocked(c) == 0
 
 
@@ -180,7 +181,7 @@ def test_blocking_inside_multi_never_blocks(srv):
     p.blpop(["l"], 0)
     t0 = time.time()
     assert p.execute() == [None, None, None, None, None, 1, (b"l", b"v")]
-    assert time.time() - t0 < 2
+    assert time.time() - t0 < 10  # timeout 0 would block forever: any return proves it did not
     assert blocked(c) == 0
 
 

@@ -1,7 +1,7 @@
 """respd-client (Rust) and redis-py + NumPy agree on what is stored.
 
 The Rust side runs as binaries: target/release/respd-cli and the examples `npy_interop` and
-`store_array` (built with cargo here when missing).
+`store_array` (cargo builds the workspace once per session: a no-op when fresh).
 """
 
 import hashlib
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, cargo_build
 
 REL = ROOT / "target" / "release"
 SHAPE = (3, 4, 5)
@@ -25,10 +25,8 @@ DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"
 
 @pytest.fixture(scope="module")
 def bins():
+    cargo_build()  # never a stale binary
     need = [REL / "respd-cli", REL / "examples" / "npy_interop", REL / "examples" / "store_array"]
-    if not all(p.exists() for p in need):
-        subprocess.run(["cargo", "build", "--release", "-p", "respd-client", "--bins", "--examples"],
-                       cwd=ROOT, check=True)
     return {p.name: str(p) for p in need}
 
 
@@ -199,16 +197,23 @@ def test_reader_during_rewrite_sees_old_or_new(bins, respd, tmp_path):
     b.write_bytes(b"b" * (3 * 2**20 + 9))
     cli = [bins["respd-cli"], "--url", url(respd), "--chunk-size", str(256 * 1024)]
     assert run(cli + ["put", "v", str(a)]).returncode == 0
+    stop = tmp_path / "stop"
+    # The writer alternates the two values until told to stop (at most 200 rounds).
     writer = subprocess.Popen(
-        ["bash", "-c", f'for i in $(seq 40); do "$0" "$@" put v {b} && "$0" "$@" put v {a} || exit 1; done', *cli])
+        ["bash", "-c", f'for i in $(seq 200); do [ -e {stop} ] && exit 0; '
+                       f'"$0" "$@" put v {b} && "$0" "$@" put v {a} || exit 1; done', *cli])
     try:
         seen = set()
-        for _ in range(30):
+        # Read until both values were seen (so the reads did overlap the rewrites), bounded.
+        for _ in range(200):
             out = run(cli + ["get", "v", "-"])
             assert out.returncode == 0, out.stderr.decode()
             v = out.stdout
             assert v in (a.read_bytes(), b.read_bytes()), f"mixed read: {len(v)} bytes"
             seen.add(v[:1])
+            if len(seen) == 2:
+                break
     finally:
+        stop.touch()
         assert writer.wait(timeout=120) == 0
-    assert seen
+    assert seen == {b"a", b"b"}, f"reads saw only {seen}: they never overlapped a rewrite"

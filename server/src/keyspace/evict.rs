@@ -54,11 +54,15 @@ impl Keyspace {
             return None;
         }
         let mut rng = rand::rng();
-        let ndb = self.dbs.len();
-        let start = rng.random_range(0..ndb * SHARDS);
-        // Visit every shard at most once, from a random one, until one has a candidate.
-        for step in 0..ndb * SHARDS {
-            let slot = (start + step) % (ndb * SHARDS);
+        let slots = self.dbs.len() * SHARDS;
+        // Random shards, then every shard in order (to tell "nothing evictable" for sure). Not a
+        // walk from a random shard: past empty ones (every unused database) it lands on the same
+        // shard almost every time and drains it, recently used keys and all.
+        let probes: Vec<usize> = (0..slots)
+            .map(|_| rng.random_range(0..slots))
+            .chain(0..slots)
+            .collect();
+        for slot in probes {
             let (db, si) = (slot / SHARDS, slot % SHARDS);
             let mut s = lock(&self.dbs[db].shards[si]);
             let pool = if policy.volatile() {
@@ -70,7 +74,15 @@ impl Keyspace {
                 continue;
             }
             let skip = rng.random_range(0..pool);
-            let candidates: Vec<Bytes> = if policy.volatile() {
+            let candidates: Vec<Bytes> = if policy == Policy::VolatileTtl {
+                // The index is ordered by expiry: its first keys are the shard's nearest expiries
+                // (a window from a random place would be a random pick).
+                s.expires
+                    .iter()
+                    .take(SAMPLES)
+                    .map(|(_, k)| k.clone())
+                    .collect()
+            } else if policy.volatile() {
                 s.expires
                     .iter()
                     .cycle()
