@@ -249,4 +249,14 @@ impl Client {
     pub fn pending(&self) -> &[u8] {
         &self.buf
     }
+
+    /// Reads until at least `n` bytes are buffered (kept for `read_reply`); false if closed.
+    pub fn read_at_least(&mut self, n: usize) -> bool {
+        while self.buf.len() < n {
+            if !self.fill() {
+                return false;
+            }
+        }
+        true
+    }
 }

@@ -5,18 +5,28 @@ use crate::common::TestServer;
 #[test]
 fn run_returns_after_shutdown_and_replies_in_flight_complete() {
     let srv = TestServer::start(&[]);
+    let addr = srv.addr;
     let mut c = srv.client();
-    let n = 32 << 20;
+    let n = 64 << 20;
     let v = vec![b'z'; n];
     assert_eq!(c.cmd(&[b"SET", b"v", &v]), b"+OK\r\n");
-    // A large reply is being written when the server is told to stop.
     c.send(b"GET v\r\n");
-    let stopper = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        srv.stop();
-    });
+    // The reply has begun; 64 MiB is far more than the sockets buffer, so the rest of it waits
+    // for this reader while the server is told to stop.
+    assert!(c.read_at_least(16), "the reply began");
+    let stopper = std::thread::spawn(move || srv.stop());
+    // Wait for the state: the stop was seen once the listener no longer accepts.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never stopped accepting"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let got = c.read_reply().expect("the reply in flight is finished");
     assert_eq!(got.len(), n + format!("${n}\r\n\r\n").len());
+    assert!(got.ends_with(b"zzzz\r\n"));
     stopper.join().expect("stopped");
     assert!(c.closed(), "the connection closes once the reply is out");
 }
