@@ -11,7 +11,8 @@
 
 use crate::cmd::{self, Ctx};
 use crate::resp::Reply;
-use crate::server::{BlockOn, ClientHandle, Conn, Shared};
+use crate::server::Conn;
+use crate::state::{BlockOn, ClientHandle, Shared};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};

@@ -3,7 +3,8 @@
 use crate::blocking;
 use crate::cmd;
 use crate::resp::{Out, ProtoError, Reply, RequestParser};
-use crate::server::{ClientHandle, Conn, Shared};
+use crate::server::Conn;
+use crate::state::{ClientHandle, Shared};
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
@@ -114,7 +115,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                         // Messages queued so far (PUBLISH to a channel of our own, in RESP3)
                         // go before this reply, as Redis writes them into the output buffer.
                         while let Ok(m) = push_rx.try_recv() {
-                            push_pending += crate::pubsub::push_cost(&m);
+                            push_pending += crate::state::pubsub::push_cost(&m);
                             out.push(&m, conn.resp);
                         }
                         // Clients blocked on keys this command fed are served before our next one.
@@ -173,7 +174,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
             }
             flush(&mut wr, &mut out, &srv).await?;
             if push_pending > 0 {
-                crate::pubsub::release(&handle, std::mem::take(&mut push_pending));
+                crate::state::pubsub::release(&handle, std::mem::take(&mut push_pending));
             }
             handle.qbuf.store(parser.pending_bytes(), Relaxed);
             handle.last_interaction.store(
@@ -209,10 +210,10 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                     srv.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
                 }
                 Some(msg) = push_rx.recv() => {
-                    push_pending += crate::pubsub::push_cost(&msg);
+                    push_pending += crate::state::pubsub::push_cost(&msg);
                     out.push(&msg, conn.resp);
                     while let Ok(m) = push_rx.try_recv() {
-                        push_pending += crate::pubsub::push_cost(&m);
+                        push_pending += crate::state::pubsub::push_cost(&m);
                         out.push(&m, conn.resp);
                         if out.len() >= FLUSH_AT { break; }
                     }

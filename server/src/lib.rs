@@ -22,14 +22,14 @@ pub mod config;
 pub mod connection;
 pub mod keyspace;
 pub mod ldouble;
-pub mod notify;
-pub mod pubsub;
 pub mod resp;
 pub mod server;
+pub mod state;
 pub mod util;
 
 pub use config::Config;
-pub use server::{bind, run, Shared};
+pub use server::{bind, run};
+pub use state::Shared;
 
 /// The version, and the release tag the binary was built from (`RESPD_TAG` at build time).
 pub fn version_string() -> String {

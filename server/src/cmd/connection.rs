@@ -4,7 +4,8 @@
 use super::keys::help_reply;
 use super::{eq, int, syntax, text, CommandSpec, Ctx, Flags};
 use crate::resp::Reply;
-use crate::server::{ClientHandle, Conn, Shared};
+use crate::server::Conn;
+use crate::state::{ClientHandle, Shared};
 use crate::{command, container, subcommand};
 use bytes::Bytes;
 use std::sync::atomic::Ordering::Relaxed;

@@ -3,7 +3,7 @@
 use super::{eq, glob_match, int, syntax, text, CommandSpec, Ctx, Flags, ERR_NO_KEY};
 use crate::keyspace::{Value, SHARDS};
 use crate::resp::Reply;
-use crate::server::NotifyClass;
+use crate::state::NotifyClass;
 use crate::{command, container, subcommand};
 use bytes::Bytes;
 

@@ -8,7 +8,7 @@ use crate::blocking::{block_or_timeout, parse_timeout_secs};
 use crate::command;
 use crate::keyspace::Value;
 use crate::resp::Reply;
-use crate::server::NotifyClass;
+use crate::state::NotifyClass;
 use bytes::Bytes;
 use std::collections::VecDeque;
 

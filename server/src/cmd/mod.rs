@@ -31,7 +31,8 @@ pub use table::{lookup, table, CommandSpec, Flags};
 
 use crate::keyspace::{Locked, View};
 use crate::resp::Reply;
-use crate::server::{Conn, Shared};
+use crate::server::Conn;
+use crate::state::Shared;
 use bytes::Bytes;
 use std::time::Instant;
 
@@ -107,7 +108,7 @@ impl<'a, 'k> Ctx<'a, 'k> {
             .fetch_add(expired.len() as u64, std::sync::atomic::Ordering::Relaxed);
         for k in expired {
             self.srv
-                .notify_keyspace(db, crate::server::NotifyClass::Expired, "expired", &k);
+                .notify_keyspace(db, crate::state::NotifyClass::Expired, "expired", &k);
         }
     }
 
@@ -129,7 +130,7 @@ impl<'a, 'k> Ctx<'a, 'k> {
     }
 
     /// Sends a keyspace notification for `key` in the selected database.
-    pub fn notify(&self, class: crate::server::NotifyClass, event: &str, key: &[u8]) {
+    pub fn notify(&self, class: crate::state::NotifyClass, event: &str, key: &[u8]) {
         self.srv.notify_keyspace(self.conn.db, class, event, key);
     }
 }

@@ -5,7 +5,8 @@
 
 use super::{text, CommandSpec, Ctx, Flags};
 use crate::resp::Reply;
-use crate::server::{Conn, Shared};
+use crate::server::Conn;
+use crate::state::Shared;
 use crate::{command, container, subcommand};
 use bytes::Bytes;
 use std::sync::atomic::Ordering::Relaxed;

@@ -464,7 +464,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
     if want("commandstats") {
         section(&mut o, "Commandstats");
         if let Some(st) = srv.cmdstats.get() {
-            let mut all: Vec<&(String, crate::server::CmdStat)> = st.values().collect();
+            let mut all: Vec<&(String, crate::state::CmdStat)> = st.values().collect();
             all.sort_by(|a, b| a.0.cmp(&b.0));
             for (n, c) in all {
                 let calls = c.calls.load(Relaxed);
@@ -1190,7 +1190,7 @@ mod tests {
         {
             let mut log = srv.slowlog.lock().unwrap_or_else(|e| e.into_inner());
             for id in (0..15).rev() {
-                log.push_back(crate::server::SlowEntry {
+                log.push_back(crate::state::SlowEntry {
                     id,
                     time: 1,
                     micros: 2,
