@@ -16,7 +16,6 @@
 //! reply without writing to a connection.
 
 pub mod alloc;
-pub mod blocking;
 pub mod cmd;
 pub mod config;
 pub mod connection;

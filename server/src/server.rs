@@ -1,84 +1,16 @@
 //! The listener: binds the configured addresses, accepts clients and gives each a connection
 //! task, expires keys in the background, and stops cleanly; and the systemd readiness notice.
 
-use crate::cmd::CommandSpec;
 use crate::config::Config;
 use crate::connection;
-use crate::state::{BlockOn, ClientHandle, NotifyClass, Shared};
-use bytes::Bytes;
-use std::collections::HashSet;
+use crate::state::{NotifyClass, Shared};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-
-/// Per-connection state, owned by the connection's task.
-pub struct Conn {
-    pub id: u64,
-    pub db: usize,
-    pub resp: u8,
-    pub authed: bool,
-    pub user: String,
-    pub handle: Arc<ClientHandle>,
-    /// Close once the current reply is written (QUIT).
-    pub close_after_reply: bool,
-    /// Commands queued by MULTI.
-    pub multi: Option<Vec<Vec<Bytes>>>,
-    /// A command was refused while queuing: EXEC answers EXECABORT.
-    pub multi_error: bool,
-    /// WATCHed keys (db, key) and the flag a change to any of them sets.
-    pub watching: Vec<(usize, Bytes)>,
-    pub watch_dirty: Arc<AtomicBool>,
-    pub subscriptions: HashSet<Bytes>,
-    pub psubscriptions: HashSet<Bytes>,
-    /// Set by a blocking command that found nothing to do yet.
-    pub block: Option<BlockOn>,
-    /// While the command runs again for a blocked client: the key that became ready. As in
-    /// Redis, that key is served first, and keys of the wrong type are passed over.
-    pub rerun: Option<Bytes>,
-    /// The running command's clock (Unix ms), set by dispatch from `clock`.
-    pub now_ms: u64,
-    /// When the next command starts: set by the connection after each wait (a read, a flush),
-    /// then each command starts where the one before it ended, so a command costs one clock read.
-    pub clock: Instant,
-    /// The last command without subcommands that ran: a pipeline of the same command skips the
-    /// table's lookup (a case-insensitive compare instead of a hash).
-    pub last_spec: Option<&'static CommandSpec>,
-}
-
-impl Conn {
-    /// The state of a fresh connection (db 0, RESP2, not authenticated).
-    pub fn new(id: u64, handle: Arc<ClientHandle>) -> Conn {
-        Conn {
-            id,
-            db: 0,
-            resp: 2,
-            authed: false,
-            user: "default".into(),
-            handle,
-            close_after_reply: false,
-            multi: None,
-            multi_error: false,
-            watching: Vec::new(),
-            watch_dirty: Arc::new(AtomicBool::new(false)),
-            subscriptions: Default::default(),
-            psubscriptions: Default::default(),
-            block: None,
-            rerun: None,
-            now_ms: crate::keyspace::now_ms(),
-            clock: Instant::now(),
-            last_spec: None,
-        }
-    }
-
-    /// Whether only pub/sub commands are allowed (RESP2 with subscriptions).
-    pub fn in_subscribed_context(&self) -> bool {
-        self.resp == 2 && (!self.subscriptions.is_empty() || !self.psubscriptions.is_empty())
-    }
-}
 
 /// Binds the configured addresses.
 pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {

@@ -3,8 +3,8 @@
 //! over to `crate::blocking`, which runs it again when one of its keys is fed.
 
 use super::lists::{list_mut, notify_pop, pop_n, push_all, End, ACL_W, W};
+use super::{block_or_timeout, parse_timeout_secs};
 use super::{wrongtype, CommandSpec, Ctx, Flags};
-use crate::blocking::{block_or_timeout, parse_timeout_secs};
 use crate::command;
 use crate::keyspace::Value;
 use crate::resp::Reply;

@@ -1,7 +1,6 @@
 //! Server commands: INFO, CONFIG, COMMAND, TIME, SLOWLOG, MEMORY, SHUTDOWN, LASTSAVE.
 
-use super::keys::help_reply;
-use super::{eq, glob_match, int, syntax, table, text, CommandSpec, Ctx, Flags};
+use super::{eq, glob_match, help_reply, int, syntax, table, text, CommandSpec, Ctx, Flags};
 use crate::resp::Reply;
 use crate::{command, container, subcommand};
 use bytes::Bytes;
@@ -994,7 +993,7 @@ fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blocking::tests::{cmd, resp2, run, server_and_conn};
+    use crate::cmd::ctx::tests::{cmd, resp2, run, server_and_conn};
 
     fn e(s: &'static str) -> Reply {
         Reply::error(s)

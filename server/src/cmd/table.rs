@@ -284,6 +284,25 @@ pub fn table() -> &'static Table {
     })
 }
 
+/// An empty counter for every command and subcommand, keyed by its spec's address, for
+/// `Shared::cmdstats` (INFO commandstats): dispatch counts a call without string work.
+pub fn command_stats() -> crate::state::CmdStats {
+    let mut m = crate::state::CmdStats::default();
+    for c in table().values() {
+        m.insert(
+            *c as *const CommandSpec as usize,
+            (c.full_name(), Default::default()),
+        );
+        for s in c.subcommands {
+            m.insert(
+                s as *const CommandSpec as usize,
+                (s.full_name(), Default::default()),
+            );
+        }
+    }
+    m
+}
+
 fn lower<'b>(name: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
     if name.len() > buf.len() {
         return None;

@@ -44,3 +44,49 @@ impl ClientHandle {
         self.kill.notify_one();
     }
 }
+
+/// Test helpers the unit tests of other modules share too.
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A client's handle, as a connection registers it, and the queue its pushes arrive on.
+    pub(crate) fn client(
+        id: u64,
+    ) -> (
+        Arc<ClientHandle>,
+        tokio::sync::mpsc::UnboundedReceiver<Reply>,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        // A port of its own, so CLIENT KILL <addr> can tell clients apart.
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 10_000 + id as u16));
+        let h = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr: addr,
+            created: Instant::now(),
+            name: Default::default(),
+            lib_name: Default::default(),
+            lib_ver: Default::default(),
+            db: Default::default(),
+            resp: Default::default(),
+            last_cmd: Default::default(),
+            last_interaction: Default::default(),
+            killed: Default::default(),
+            kill: Default::default(),
+            omem: Default::default(),
+            qbuf: Default::default(),
+            subs: Default::default(),
+            psubs: Default::default(),
+            multi: Default::default(),
+            obuf_soft_since: Default::default(),
+            push: tx,
+        });
+        (h, rx)
+    }
+
+    pub(crate) fn handle(id: u64) -> Arc<ClientHandle> {
+        client(id).0
+    }
+}

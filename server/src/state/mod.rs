@@ -18,12 +18,12 @@ pub mod stats;
 pub use blocked::BlockOn;
 pub use client::ClientHandle;
 pub use notify::NotifyClass;
-pub use stats::{CmdStat, SlowEntry, Stats};
+pub use stats::{CmdStat, CmdStats, SlowEntry, Stats};
 
 use crate::config::Config;
 use crate::keyspace::Keyspace;
 use crate::resp::Limits;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -34,11 +34,11 @@ use tokio::sync::watch;
 pub struct Shared {
     pub ks: Keyspace,
     /// Clients blocked on keys.
-    pub blocking: crate::blocking::Blocking,
+    pub blocking: blocked::Blocking,
     pub config: RwLock<Config>,
     pub stats: Stats,
-    /// Call counters per command, keyed by the address of its static spec (no string work per call).
-    pub cmdstats: OnceLock<HashMap<usize, (String, CmdStat), foldhash::fast::RandomState>>,
+    /// Call counters per command, filled in by the command table on the first call.
+    pub cmdstats: OnceLock<CmdStats>,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
     pub next_client_id: AtomicU64,
     pub started: Instant,
@@ -201,7 +201,7 @@ impl Shared {
     }
 
     /// Marks `key` in `db` ready for the clients blocked on it; they are served, first blocked
-    /// first, once the current command (or transaction) is done (`blocking::serve_ready`).
+    /// first, once the current command (or transaction) is done (`connection::blocking::serve_ready`).
     pub fn signal_ready(&self, db: usize, key: &[u8]) {
         self.blocking.signal(db, key);
     }

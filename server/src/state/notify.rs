@@ -87,8 +87,8 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blocking::tests::client;
     use crate::resp::Reply;
+    use crate::state::client::tests::client;
     use crate::state::pubsub::PubSub;
     use bytes::Bytes;
     use tokio::sync::mpsc;

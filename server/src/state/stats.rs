@@ -1,7 +1,6 @@
 //! Server-wide counters (INFO stats), per-command counters (INFO commandstats) and the slow log.
 
 use super::Shared;
-use crate::cmd::CommandSpec;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -27,6 +26,10 @@ pub struct CmdStat {
     pub failed: AtomicU64,
 }
 
+/// Call counters per command (INFO commandstats), keyed by an id the command layer chooses (the
+/// address of its static spec: no string work per call), each with the name INFO shows.
+pub type CmdStats = HashMap<usize, (String, CmdStat), foldhash::fast::RandomState>;
+
 /// One SLOWLOG entry.
 #[derive(Debug, Clone)]
 pub struct SlowEntry {
@@ -39,10 +42,13 @@ pub struct SlowEntry {
 }
 
 impl Shared {
-    /// Counts a command call and logs it to the slowlog when slow.
+    /// Counts a command call in INFO stats and in its own counters (`stat`, from `cmdstats`),
+    /// and logs it to the slow log when slow, unless `log_slow` is false (EXEC: the commands it
+    /// ran are logged, as in Redis's `skip_slowlog`).
     pub fn record_call(
         &self,
-        spec: &CommandSpec,
+        stat: Option<&CmdStat>,
+        log_slow: bool,
         args: &[Bytes],
         took: Duration,
         failed: bool,
@@ -50,23 +56,7 @@ impl Shared {
     ) {
         self.stats.commands_processed.fetch_add(1, Relaxed);
         let micros = took.as_micros() as u64;
-        let stats = self.cmdstats.get_or_init(|| {
-            let mut m = HashMap::default();
-            for c in crate::cmd::table().values() {
-                m.insert(
-                    *c as *const CommandSpec as usize,
-                    (c.full_name(), CmdStat::default()),
-                );
-                for s in c.subcommands {
-                    m.insert(
-                        s as *const CommandSpec as usize,
-                        (s.full_name(), CmdStat::default()),
-                    );
-                }
-            }
-            m
-        });
-        if let Some((_, st)) = stats.get(&(spec as *const CommandSpec as usize)) {
+        if let Some(st) = stat {
             st.calls.fetch_add(1, Relaxed);
             st.usec.fetch_add(micros, Relaxed);
             if failed {
@@ -74,11 +64,7 @@ impl Shared {
             }
         }
         let slower = self.slowlog_slower_than.load(Relaxed);
-        // EXEC is not logged itself: the commands it ran are, as in Redis (`skip_slowlog`).
-        if slower >= 0
-            && micros >= slower as u64
-            && !spec.flags.contains(crate::cmd::Flags::SKIP_SLOWLOG)
-        {
+        if log_slow && slower >= 0 && micros >= slower as u64 {
             self.slowlog_push(args, micros, client);
         }
     }

@@ -1,9 +1,11 @@
-//! One client connection: read requests, run them, flush their replies together.
+//! One client connection: read requests, run them (`cmd::dispatch`), flush their replies
+//! together; and, in [`blocking`], a blocked client's wait and the re-runs that wake it.
 
-use crate::blocking;
+pub mod blocking;
+
 use crate::cmd;
+use crate::cmd::Session;
 use crate::resp::{Out, ProtoError, Reply, RequestParser};
-use crate::server::Conn;
 use crate::state::{ClientHandle, Shared};
 use std::io::IoSlice;
 use std::net::SocketAddr;
@@ -94,7 +96,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(id, handle.clone());
-    let mut conn = Conn::new(id, handle.clone());
+    let mut conn = Session::new(id, handle.clone());
     let mut parser = RequestParser::new();
     let mut out = Out::new();
     let mut stop = srv.shutdown.subscribe();
