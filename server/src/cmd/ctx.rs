@@ -2,6 +2,7 @@
 //! holds), and the one way a handler blocks: [`block_or_timeout`] sets `Session::block`, the
 //! connection layer then waits and runs the command again (`crate::connection::blocking`).
 
+use super::CommandSpec;
 use crate::keyspace::{Locked, View};
 use crate::resp::Reply;
 use crate::state::{BlockOn, ClientHandle, Shared};
@@ -10,8 +11,6 @@ use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use super::CommandSpec;
 
 /// What a handler sees: the server, its client's session, and (inside EXEC) the locks already held.
 pub struct Ctx<'a, 'k> {

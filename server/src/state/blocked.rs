@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use tokio::sync::Notify;
 
-/// A blocking command that found nothing to serve. Its handler sets `Session::block` (outside MULTI,
-/// and only if the timeout has not passed) and returns any reply, which is discarded; the
+/// A blocking command that found nothing to serve. Its handler sets `Session::block` (outside
+/// MULTI, and only if the timeout has not passed) and returns any reply, which is discarded; the
 /// connection then waits until one of `keys` is signalled ready (`Shared::signal_ready`), the
 /// deadline passes (it then sends `timeout_reply`) or the client goes away, and runs the same
 /// command again.

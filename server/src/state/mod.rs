@@ -201,7 +201,8 @@ impl Shared {
     }
 
     /// Marks `key` in `db` ready for the clients blocked on it; they are served, first blocked
-    /// first, once the current command (or transaction) is done (`connection::blocking::serve_ready`).
+    /// first, once the current command (or transaction) is done
+    /// (`connection::blocking::serve_ready`).
     pub fn signal_ready(&self, db: usize, key: &[u8]) {
         self.blocking.signal(db, key);
     }
