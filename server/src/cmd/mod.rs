@@ -134,12 +134,8 @@ pub fn dispatch(
     }
     let end = Instant::now();
     ctx.conn.clock = end;
-    let stats = srv.cmdstats.get_or_init(table::command_stats);
     srv.record_call(
-        stats
-            .get(&(spec as *const CommandSpec as usize))
-            .map(|(_, st)| st),
-        !spec.flags.contains(Flags::SKIP_SLOWLOG),
+        spec,
         args,
         end.saturating_duration_since(start),
         reply.is_error(),

@@ -18,7 +18,7 @@ pub mod stats;
 pub use blocked::BlockOn;
 pub use client::ClientHandle;
 pub use notify::NotifyClass;
-pub use stats::{CmdStat, CmdStats, SlowEntry, Stats};
+pub use stats::{CallSpec, CmdStat, CmdStats, SlowEntry, Stats};
 
 use crate::config::Config;
 use crate::keyspace::Keyspace;

@@ -30,6 +30,18 @@ pub struct CmdStat {
 /// address of its static spec: no string work per call), each with the name INFO shows.
 pub type CmdStats = HashMap<usize, (String, CmdStat), foldhash::fast::RandomState>;
 
+/// What [`Shared::record_call`] needs to know of a command. The command table implements it for
+/// its specs, so this layer counts calls without knowing the table.
+pub trait CallSpec {
+    /// The command's key in [`CmdStats`]: unique to it and cheap (the address of a static spec).
+    fn stat_key(&self) -> usize;
+    /// Whether a slow call goes to the slow log (EXEC's does not: the commands it ran do, as in
+    /// Redis's `skip_slowlog`).
+    fn log_slow(&self) -> bool;
+    /// An empty counter for every command, keyed by `stat_key`, with the name INFO shows.
+    fn all_stats() -> CmdStats;
+}
+
 /// One SLOWLOG entry.
 #[derive(Debug, Clone)]
 pub struct SlowEntry {
@@ -42,13 +54,11 @@ pub struct SlowEntry {
 }
 
 impl Shared {
-    /// Counts a command call in INFO stats and in its own counters (`stat`, from `cmdstats`),
-    /// and logs it to the slow log when slow, unless `log_slow` is false (EXEC: the commands it
-    /// ran are logged, as in Redis's `skip_slowlog`).
-    pub fn record_call(
+    /// Counts a command call and logs it to the slowlog when slow.
+    #[inline(never)] // Out of line, as before it was generic: dispatch measures as it did.
+    pub fn record_call<S: CallSpec>(
         &self,
-        stat: Option<&CmdStat>,
-        log_slow: bool,
+        spec: &S,
         args: &[Bytes],
         took: Duration,
         failed: bool,
@@ -56,7 +66,8 @@ impl Shared {
     ) {
         self.stats.commands_processed.fetch_add(1, Relaxed);
         let micros = took.as_micros() as u64;
-        if let Some(st) = stat {
+        let stats = self.cmdstats.get_or_init(S::all_stats);
+        if let Some((_, st)) = stats.get(&spec.stat_key()) {
             st.calls.fetch_add(1, Relaxed);
             st.usec.fetch_add(micros, Relaxed);
             if failed {
@@ -64,7 +75,7 @@ impl Shared {
             }
         }
         let slower = self.slowlog_slower_than.load(Relaxed);
-        if log_slow && slower >= 0 && micros >= slower as u64 {
+        if slower >= 0 && micros >= slower as u64 && spec.log_slow() {
             self.slowlog_push(args, micros, client);
         }
     }
