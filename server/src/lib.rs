@@ -1,35 +1,40 @@
 //! respd: a Redis-compatible key-value server built for large values.
 //!
 //! # Layout
-//! - [`config`]: every setting, by its Redis parameter name; defaults < YAML < flags < CONFIG SET.
-//! - [`server`]: the listener, shared state, shutdown.
-//! - [`connection`]: one client: read requests, dispatch, flush replies.
-//! - [`resp`]: the protocol: request parser (with Redis's limits) and reply encoder.
-//! - [`cmd`]: the command table and one module per command family.
-//! - [`keyspace`]: databases, shards, values, expiry.
-//! - [`pubsub`]: channel and pattern subscriptions, message delivery; [`notify`]: keyspace events.
-//! - [`ldouble`]: Redis's `long double` arithmetic for INCRBYFLOAT/HINCRBYFLOAT.
-//! - [`util`]: glob matching, shared by every command that takes a pattern.
-//! - [`blocking`]: clients blocked on keys (BLPOP and friends) and their FIFO wake-up.
+//! One stack, every arrow pointing down: a module names only its own layer and those below it
+//! (checked by `tests/it/layers.rs`, which reads every `crate::` path in `src/`).
+//! - [`server`]: the listener: binds, accepts, spawns a connection task per client, expires keys
+//!   in the background, stops cleanly; systemd readiness.
+//! - [`connection`]: one client: read requests, dispatch, flush replies; in
+//!   [`connection::blocking`], a blocked client's wait and the re-runs that wake it.
+//! - [`cmd`]: the command table, the generic checks every command passes, one module per family;
+//!   [`cmd::ctx`] holds what a handler runs with ([`cmd::Ctx`], the client's [`cmd::Session`])
+//!   and the one way to block.
+//! - [`state`]: what every connection shares ([`Shared`]): clients, the blocked-keys registry,
+//!   pub/sub, keyspace notifications, stats and the slow log.
+//! - Below them all: [`keyspace`] (databases, shards, values, expiry), [`resp`] (request parser
+//!   with Redis's limits, reply encoder), [`config`] (every setting by its Redis name; defaults <
+//!   YAML < flags < CONFIG SET), [`util`] (glob matching), [`ldouble`] (Redis's `long double`
+//!   arithmetic for INCRBYFLOAT/HINCRBYFLOAT), [`alloc`] (the counting allocator behind
+//!   `used_memory`).
 //!
-//! Each layer uses only those below it: the keyspace knows no socket, and a handler returns a
-//! reply without writing to a connection.
+//! So the keyspace knows no socket, state knows no command, and a handler returns a reply without
+//! writing to a connection.
 
 pub mod alloc;
-pub mod blocking;
 pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod keyspace;
 pub mod ldouble;
-pub mod notify;
-pub mod pubsub;
 pub mod resp;
 pub mod server;
+pub mod state;
 pub mod util;
 
 pub use config::Config;
-pub use server::{bind, run, Shared};
+pub use server::{bind, run};
+pub use state::Shared;
 
 /// The version, and the release tag the binary was built from (`RESPD_TAG` at build time).
 pub fn version_string() -> String {

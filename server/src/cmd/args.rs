@@ -88,6 +88,17 @@ pub fn text(b: &[u8]) -> String {
 
 pub use crate::util::glob::glob_match;
 
+/// A HELP reply in Redis's layout.
+pub fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
+    let mut out = vec![Reply::Simple(
+        format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
+    )];
+    out.extend(lines.iter().map(|l| Reply::Simple(l.to_string().into())));
+    out.push(Reply::simple("HELP"));
+    out.push(Reply::simple("    Print this help."));
+    Reply::Array(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 
 use super::{eq, glob_match, int, syntax, Ctx, ERR_NOT_INT};
 use crate::resp::Reply;
-use crate::server::NotifyClass;
+use crate::state::NotifyClass;
 use bytes::Bytes;
 
 /// Keyspace events a command produced, sent once its locks are released.

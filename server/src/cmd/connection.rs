@@ -1,10 +1,10 @@
 //! Connection commands (PING, ECHO, HELLO, AUTH, CLIENT, QUIT, RESET) and transactions (MULTI,
 //! EXEC, DISCARD, WATCH, UNWATCH).
 
-use super::keys::help_reply;
-use super::{eq, int, syntax, text, CommandSpec, Ctx, Flags};
+use super::Session;
+use super::{eq, help_reply, int, syntax, text, CommandSpec, Ctx, Flags};
 use crate::resp::Reply;
-use crate::server::{ClientHandle, Conn, Shared};
+use crate::state::{ClientHandle, Shared};
 use crate::{command, container, subcommand};
 use bytes::Bytes;
 use std::sync::atomic::Ordering::Relaxed;
@@ -827,7 +827,7 @@ fn unwatch(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
 }
 
 /// Forgets every WATCHed key of a connection and clears its dirty flag.
-pub fn unwatch_all(srv: &Shared, conn: &mut Conn) {
+pub fn unwatch_all(srv: &Shared, conn: &mut Session) {
     for (db, k) in std::mem::take(&mut conn.watching) {
         let mut l = srv.ks.lock_keys(db, &[&k]);
         l.view(db).unwatch(&k, &conn.watch_dirty);
@@ -838,7 +838,7 @@ pub fn unwatch_all(srv: &Shared, conn: &mut Conn) {
 pub use super::pubsub::unsubscribe_all;
 
 /// Releases what a closing connection holds in shared state.
-pub fn cleanup(srv: &Shared, conn: &mut Conn) {
+pub fn cleanup(srv: &Shared, conn: &mut Session) {
     unwatch_all(srv, conn);
     unsubscribe_all(srv, conn);
 }
@@ -846,7 +846,8 @@ pub fn cleanup(srv: &Shared, conn: &mut Conn) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blocking::tests::{client, cmd, resp2, run, server_and_conn};
+    use crate::cmd::ctx::tests::{client, cmd, resp2, run, server_and_conn};
+    use crate::cmd::Session as Conn;
 
     fn e(s: &'static str) -> Reply {
         Reply::error(s)

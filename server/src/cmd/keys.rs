@@ -1,9 +1,9 @@
 //! Generic key commands: existence, expiry, renaming, iteration, databases.
 
-use super::{eq, glob_match, int, syntax, text, CommandSpec, Ctx, Flags, ERR_NO_KEY};
+use super::{eq, glob_match, help_reply, int, syntax, text, CommandSpec, Ctx, Flags, ERR_NO_KEY};
 use crate::keyspace::{Value, SHARDS};
 use crate::resp::Reply;
-use crate::server::NotifyClass;
+use crate::state::NotifyClass;
 use crate::{command, container, subcommand};
 use bytes::Bytes;
 
@@ -604,22 +604,11 @@ fn object_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     )
 }
 
-/// A HELP reply in Redis's layout.
-pub fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
-    let mut out = vec![Reply::Simple(
-        format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
-    )];
-    out.extend(lines.iter().map(|l| Reply::Simple(l.to_string().into())));
-    out.push(Reply::simple("HELP"));
-    out.push(Reply::simple("    Print this help."));
-    Reply::Array(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blocking::tests::{cmd, resp2, run, server_and_conn};
-    use crate::server::Conn;
+    use crate::cmd::ctx::tests::{cmd, resp2, run, server_and_conn};
+    use crate::cmd::Session as Conn;
 
     fn e(s: &'static str) -> Reply {
         Reply::error(s)

@@ -6,7 +6,7 @@ use super::{eq, int, stored, syntax, wrongtype, CommandSpec, Ctx, Flags, ERR_NOT
 use crate::command;
 use crate::keyspace::{Value, View};
 use crate::resp::Reply;
-use crate::server::NotifyClass;
+use crate::state::NotifyClass;
 use bytes::Bytes;
 use std::collections::VecDeque;
 

@@ -1,14 +1,15 @@
 //! List commands that move elements between lists or pop from several keys, and their blocking
 //! forms (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP). A blocking form that finds nothing hands
-//! over to `crate::blocking`, which runs it again when one of its keys is fed.
+//! over to its connection (`cmd::block_or_timeout`), which runs it again when one of its keys
+//! is fed.
 
 use super::lists::{list_mut, notify_pop, pop_n, push_all, End, ACL_W, W};
+use super::{block_or_timeout, parse_timeout_secs};
 use super::{wrongtype, CommandSpec, Ctx, Flags};
-use crate::blocking::{block_or_timeout, parse_timeout_secs};
 use crate::command;
 use crate::keyspace::Value;
 use crate::resp::Reply;
-use crate::server::NotifyClass;
+use crate::state::NotifyClass;
 use bytes::Bytes;
 use std::collections::VecDeque;
 

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod coll;
 pub mod connection;
+pub mod ctx;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
@@ -27,124 +28,17 @@ mod zsetops;
 pub mod zsets;
 
 pub use args::*;
+pub use ctx::{block_or_timeout, parse_timeout_ms, parse_timeout_secs, Ctx, Session};
 pub use table::{lookup, table, CommandSpec, Flags};
 
-use crate::keyspace::{Locked, View};
+use crate::keyspace::Locked;
 use crate::resp::Reply;
-use crate::server::{Conn, Shared};
+use crate::state::Shared;
 use bytes::Bytes;
 use std::time::Instant;
 
 /// A command handler: it reads its arguments (`args[0]` is the command name) and returns the reply.
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> Reply;
-
-/// What a handler sees: the server, its own connection, and (inside EXEC) the locks already held.
-pub struct Ctx<'a, 'k> {
-    pub srv: &'a Shared,
-    pub conn: &'a mut Conn,
-    /// Every shard of every database, held for the whole of an EXEC.
-    pub held: Option<&'a mut Locked<'k>>,
-}
-
-impl<'a, 'k> Ctx<'a, 'k> {
-    /// Runs `f` with the shards of `keys` in the selected database locked.
-    pub fn with_keys<K: AsRef<[u8]>, R>(
-        &mut self,
-        keys: &[K],
-        f: impl FnOnce(&mut View) -> R,
-    ) -> R {
-        let db = self.conn.db;
-        let (r, expired) = match self.held.as_deref_mut() {
-            Some(l) => run_view(l, db, self.conn.now_ms, f),
-            None => run_view(
-                &mut self.srv.ks.lock_keys(db, keys),
-                db,
-                self.conn.now_ms,
-                f,
-            ),
-        };
-        self.after(expired, db);
-        r
-    }
-
-    /// Runs `f` with one key's shard locked.
-    pub fn with_key<R>(&mut self, key: &[u8], f: impl FnOnce(&mut View) -> R) -> R {
-        self.with_keys(&[key], f)
-    }
-
-    /// Runs `f` with every shard of the given databases locked (KEYS, SCAN, FLUSHDB, SWAPDB, MOVE).
-    pub fn with_dbs<R>(&mut self, dbs: &[usize], f: impl FnOnce(&mut View) -> R) -> R {
-        let db = self.conn.db;
-        let (r, expired) = match self.held.as_deref_mut() {
-            Some(l) => run_view(l, db, self.conn.now_ms, f),
-            None => run_view(&mut self.srv.ks.lock_dbs(dbs), db, self.conn.now_ms, f),
-        };
-        self.after(expired, db);
-        r
-    }
-
-    /// Runs `f` with every shard of the selected database locked.
-    pub fn with_db<R>(&mut self, f: impl FnOnce(&mut View) -> R) -> R {
-        let db = self.conn.db;
-        self.with_dbs(&[db], f)
-    }
-
-    /// Runs `f` with everything locked (FLUSHALL).
-    pub fn with_all<R>(&mut self, f: impl FnOnce(&mut View) -> R) -> R {
-        let all: Vec<usize> = (0..self.srv.ks.db_count()).collect();
-        self.with_dbs(&all, f)
-    }
-
-    /// Bookkeeping for keys a command found expired.
-    fn after(&mut self, expired: Vec<Bytes>, db: usize) {
-        if expired.is_empty() {
-            return;
-        }
-        self.srv
-            .ks
-            .stats
-            .expired
-            .fetch_add(expired.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        for k in expired {
-            self.srv
-                .notify_keyspace(db, crate::server::NotifyClass::Expired, "expired", &k);
-        }
-    }
-
-    /// Counts a read lookup as a keyspace hit or miss (INFO stats).
-    pub fn count_lookup(&self, hit: bool) {
-        use std::sync::atomic::Ordering::Relaxed;
-        if hit {
-            self.srv.ks.stats.hits.fetch_add(1, Relaxed);
-        } else {
-            self.srv.ks.stats.misses.fetch_add(1, Relaxed);
-        }
-    }
-
-    /// Tells clients blocked on `key` (BLPOP, BZPOPMIN, XREAD BLOCK, ...) in the selected database
-    /// that it may now serve them. Every command that adds to a list, sorted set or stream, or
-    /// moves a key into place, calls it.
-    pub fn signal_ready(&self, key: &[u8]) {
-        self.srv.signal_ready(self.conn.db, key);
-    }
-
-    /// Sends a keyspace notification for `key` in the selected database.
-    pub fn notify(&self, class: crate::server::NotifyClass, event: &str, key: &[u8]) {
-        self.srv.notify_keyspace(self.conn.db, class, event, key);
-    }
-}
-
-/// Runs `f` on a view of `db` and hands back the keys it found expired.
-fn run_view<R>(
-    l: &mut Locked,
-    db: usize,
-    now: u64,
-    f: impl FnOnce(&mut View) -> R,
-) -> (R, Vec<Bytes>) {
-    let mut v = l.view_at(db, now);
-    let r = f(&mut v);
-    (r, std::mem::take(&mut v.expired))
-}
 
 /// The handler of a container command called without a subcommand (only COMMAND allows that).
 pub fn container_handler(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
@@ -158,7 +52,12 @@ pub fn container_handler(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 /// Runs one command through the generic checks and its handler.
-pub fn dispatch(srv: &Shared, conn: &mut Conn, held: Option<&mut Locked>, args: &[Bytes]) -> Reply {
+pub fn dispatch(
+    srv: &Shared,
+    conn: &mut Session,
+    held: Option<&mut Locked>,
+    args: &[Bytes],
+) -> Reply {
     let cached = conn
         .last_spec
         .filter(|s| args[0].eq_ignore_ascii_case(s.name.as_bytes()));

@@ -3,9 +3,10 @@
 //! Confirmations are push replies (`>` in RESP3, arrays in RESP2), one per channel, as Redis
 //! sends them; messages reach subscribers through their connection's push queue.
 
+use super::Session;
 use super::{text, CommandSpec, Ctx, Flags};
 use crate::resp::Reply;
-use crate::server::{Conn, Shared};
+use crate::state::Shared;
 use crate::{command, container, subcommand};
 use bytes::Bytes;
 use std::sync::atomic::Ordering::Relaxed;
@@ -136,7 +137,7 @@ fn word(w: &'static str) -> Reply {
 }
 
 /// One confirmation: `[kind, name, subscription count]`.
-fn confirm(kind: &'static str, name: Option<&Bytes>, conn: &Conn) -> Reply {
+fn confirm(kind: &'static str, name: Option<&Bytes>, conn: &Session) -> Reply {
     let n = conn.subscriptions.len() + conn.psubscriptions.len();
     Reply::Push(vec![
         word(kind),
@@ -154,7 +155,7 @@ fn replies(mut v: Vec<Reply>) -> Reply {
     }
 }
 
-fn sync_counts(conn: &Conn) {
+fn sync_counts(conn: &Session) {
     conn.handle.subs.store(conn.subscriptions.len(), Relaxed);
     conn.handle.psubs.store(conn.psubscriptions.len(), Relaxed);
 }
@@ -224,7 +225,7 @@ fn punsubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 /// Drops every subscription of a connection (RESET, disconnect).
-pub fn unsubscribe_all(srv: &Shared, conn: &mut Conn) {
+pub fn unsubscribe_all(srv: &Shared, conn: &mut Session) {
     for ch in std::mem::take(&mut conn.subscriptions) {
         srv.pubsub.unsubscribe(&ch, conn.id);
     }

@@ -1,7 +1,6 @@
 //! Server commands: INFO, CONFIG, COMMAND, TIME, SLOWLOG, MEMORY, SHUTDOWN, LASTSAVE.
 
-use super::keys::help_reply;
-use super::{eq, glob_match, int, syntax, table, text, CommandSpec, Ctx, Flags};
+use super::{eq, glob_match, help_reply, int, syntax, table, text, CommandSpec, Ctx, Flags};
 use crate::resp::Reply;
 use crate::{command, container, subcommand};
 use bytes::Bytes;
@@ -464,7 +463,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
     if want("commandstats") {
         section(&mut o, "Commandstats");
         if let Some(st) = srv.cmdstats.get() {
-            let mut all: Vec<&(String, crate::server::CmdStat)> = st.values().collect();
+            let mut all: Vec<&(String, crate::state::CmdStat)> = st.values().collect();
             all.sort_by(|a, b| a.0.cmp(&b.0));
             for (n, c) in all {
                 let calls = c.calls.load(Relaxed);
@@ -994,7 +993,7 @@ fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blocking::tests::{cmd, resp2, run, server_and_conn};
+    use crate::cmd::ctx::tests::{cmd, resp2, run, server_and_conn};
 
     fn e(s: &'static str) -> Reply {
         Reply::error(s)
@@ -1190,7 +1189,7 @@ mod tests {
         {
             let mut log = srv.slowlog.lock().unwrap_or_else(|e| e.into_inner());
             for id in (0..15).rev() {
-                log.push_back(crate::server::SlowEntry {
+                log.push_back(crate::state::SlowEntry {
                     id,
                     time: 1,
                     micros: 2,

@@ -5,7 +5,7 @@ use super::sets::{drop_if_empty, max_intset, peek, read, set_reply, write};
 use super::{eq, syntax, wrongtype, Ctx};
 use crate::keyspace::{Set, Value, View};
 use crate::resp::Reply;
-use crate::server::NotifyClass;
+use crate::state::NotifyClass;
 use bytes::Bytes;
 
 /// Type-checks every key (WRONGTYPE if any holds another type; Redis checks them all before

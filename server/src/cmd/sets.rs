@@ -9,7 +9,7 @@ use crate::command;
 use crate::keyspace::hash::scan_step;
 use crate::keyspace::{Set, Value, View};
 use crate::resp::Reply;
-use crate::server::NotifyClass;
+use crate::state::NotifyClass;
 use bytes::Bytes;
 
 const WDF: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0 | Flags::FAST.0);

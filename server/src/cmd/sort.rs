@@ -5,7 +5,7 @@ use super::{eq, int, syntax, wrongtype, CommandSpec, Ctx, Flags};
 use crate::command;
 use crate::keyspace::{Value, View};
 use crate::resp::Reply;
-use crate::server::NotifyClass;
+use crate::state::NotifyClass;
 use bytes::Bytes;
 use std::cmp::Ordering;
 use std::collections::VecDeque;

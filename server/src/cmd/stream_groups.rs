@@ -4,7 +4,7 @@ use super::streams::{entry_reply, id_reply, parse_bound, parse_id, parse_strict_
 use super::{eq, int, syntax, text, Ctx};
 use crate::keyspace::stream::{Group, Pending, Stream, StreamId};
 use crate::resp::{parse_i64, Reply};
-use crate::server::NotifyClass;
+use crate::state::NotifyClass;
 use bytes::Bytes;
 
 /// `NOGROUP No such key 'k' or consumer group 'g'`, with an optional suffix.

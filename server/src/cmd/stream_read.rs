@@ -4,7 +4,7 @@ use super::streams::{entry_reply, parse_strict_id, range_reply, stream_mut, stre
 use super::{eq, int, syntax, Ctx};
 use crate::keyspace::stream::{Pending, StreamId};
 use crate::resp::Reply;
-use crate::server::{BlockOn, NotifyClass};
+use crate::state::{BlockOn, NotifyClass};
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 

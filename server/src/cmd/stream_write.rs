@@ -5,7 +5,7 @@ use super::{eq, int, syntax, wrongtype, Ctx};
 use crate::keyspace::stream::{Fields, StreamId, Trim};
 use crate::keyspace::Value;
 use crate::resp::Reply;
-use crate::server::NotifyClass;
+use crate::state::NotifyClass;
 use bytes::Bytes;
 
 /// Parsed XADD/XTRIM options.

@@ -6,7 +6,7 @@ use super::{
 use crate::command;
 use crate::keyspace::{StrHint, Value, View};
 use crate::resp::Reply;
-use crate::server::NotifyClass;
+use crate::state::NotifyClass;
 use bytes::Bytes;
 
 const W: Flags = Flags::WRITE;

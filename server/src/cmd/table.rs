@@ -284,6 +284,29 @@ pub fn table() -> &'static Table {
     })
 }
 
+impl crate::state::CallSpec for CommandSpec {
+    fn stat_key(&self) -> usize {
+        self as *const CommandSpec as usize
+    }
+
+    fn log_slow(&self) -> bool {
+        !self.flags.contains(Flags::SKIP_SLOWLOG)
+    }
+
+    /// An empty counter for every command and subcommand, keyed by its spec's address, for
+    /// `Shared::cmdstats` (INFO commandstats): a call is counted without string work.
+    fn all_stats() -> crate::state::CmdStats {
+        let mut m = crate::state::CmdStats::default();
+        for c in table().values() {
+            m.insert(c.stat_key(), (c.full_name(), Default::default()));
+            for s in c.subcommands {
+                m.insert(s.stat_key(), (s.full_name(), Default::default()));
+            }
+        }
+        m
+    }
+}
+
 fn lower<'b>(name: &[u8], buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
     if name.len() > buf.len() {
         return None;

@@ -4,7 +4,7 @@ use super::zsets::{drop_if_empty, scored_reply, zread, zwrite};
 use super::{eq, int, syntax, Ctx, ERR_SYNTAX};
 use crate::keyspace::View;
 use crate::resp::{fmt_double, Reply};
-use crate::server::{BlockOn, NotifyClass};
+use crate::state::{BlockOn, NotifyClass};
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 

@@ -8,7 +8,7 @@ use super::zsets::{
 use super::{eq, int, syntax, Ctx};
 use crate::keyspace::zset::{LexRange, ScoreRange, ZSet};
 use crate::resp::Reply;
-use crate::server::NotifyClass;
+use crate::state::NotifyClass;
 use bytes::Bytes;
 
 #[derive(Clone, Copy, PartialEq)]

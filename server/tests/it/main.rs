@@ -3,6 +3,7 @@
 mod binary;
 mod blocking;
 mod common;
+mod layers;
 mod protocol;
 mod pubsub;
 mod shutdown;

@@ -1,9 +1,12 @@
-//! One client connection: read requests, run them, flush their replies together.
+//! One client connection: read requests, run them (`cmd::dispatch`), flush their replies
+//! together; and, in [`blocking`], a blocked client's wait and the re-runs that wake it.
 
-use crate::blocking;
+pub mod blocking;
+
 use crate::cmd;
+use crate::cmd::Session;
 use crate::resp::{Out, ProtoError, Reply, RequestParser};
-use crate::server::{ClientHandle, Conn, Shared};
+use crate::state::{ClientHandle, Shared};
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
@@ -93,7 +96,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(id, handle.clone());
-    let mut conn = Conn::new(id, handle.clone());
+    let mut conn = Session::new(id, handle.clone());
     let mut parser = RequestParser::new();
     let mut out = Out::new();
     let mut stop = srv.shutdown.subscribe();
@@ -114,7 +117,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                         // Messages queued so far (PUBLISH to a channel of our own, in RESP3)
                         // go before this reply, as Redis writes them into the output buffer.
                         while let Ok(m) = push_rx.try_recv() {
-                            push_pending += crate::pubsub::push_cost(&m);
+                            push_pending += crate::state::pubsub::push_cost(&m);
                             out.push(&m, conn.resp);
                         }
                         // Clients blocked on keys this command fed are served before our next one.
@@ -173,7 +176,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
             }
             flush(&mut wr, &mut out, &srv).await?;
             if push_pending > 0 {
-                crate::pubsub::release(&handle, std::mem::take(&mut push_pending));
+                crate::state::pubsub::release(&handle, std::mem::take(&mut push_pending));
             }
             handle.qbuf.store(parser.pending_bytes(), Relaxed);
             handle.last_interaction.store(
@@ -209,10 +212,10 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                     srv.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
                 }
                 Some(msg) = push_rx.recv() => {
-                    push_pending += crate::pubsub::push_cost(&msg);
+                    push_pending += crate::state::pubsub::push_cost(&msg);
                     out.push(&msg, conn.resp);
                     while let Ok(m) = push_rx.try_recv() {
-                        push_pending += crate::pubsub::push_cost(&m);
+                        push_pending += crate::state::pubsub::push_cost(&m);
                         out.push(&m, conn.resp);
                         if out.len() >= FLUSH_AT { break; }
                     }

@@ -5,8 +5,23 @@
 //! costs one atomic load and returns before allocating anything.
 
 use crate::config::special::events;
-use crate::server::NotifyClass;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+/// Keyspace notification classes (`notify-keyspace-events` letters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyClass {
+    Generic,
+    String,
+    List,
+    Set,
+    Hash,
+    ZSet,
+    Stream,
+    Expired,
+    Evicted,
+    KeyMiss,
+    New,
+}
 
 /// The event flags now in force, refreshed from the configuration.
 #[derive(Default)]
@@ -41,7 +56,7 @@ impl Notifier {
     /// Publishes the notifications `class`/`event` on `key` calls for, if any.
     pub fn notify(
         &self,
-        ps: &crate::pubsub::PubSub,
+        ps: &super::pubsub::PubSub,
         db: usize,
         class: NotifyClass,
         event: &str,
@@ -72,9 +87,9 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blocking::tests::client;
-    use crate::pubsub::PubSub;
     use crate::resp::Reply;
+    use crate::state::client::tests::client;
+    use crate::state::pubsub::PubSub;
     use bytes::Bytes;
     use tokio::sync::mpsc;
 

@@ -7,7 +7,7 @@
 
 use crate::config::special::BufLimit;
 use crate::resp::Reply;
-use crate::server::ClientHandle;
+use crate::state::ClientHandle;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};

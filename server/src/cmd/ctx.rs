@@ -1,0 +1,321 @@
+//! What a handler runs with: [`Ctx`] (the server, its client's [`Session`], and the locks EXEC
+//! holds), and the one way a handler blocks: [`block_or_timeout`] sets `Session::block`, the
+//! connection layer then waits and runs the command again (`crate::connection::blocking`).
+
+use super::CommandSpec;
+use crate::keyspace::{Locked, View};
+use crate::resp::Reply;
+use crate::state::{BlockOn, ClientHandle, Shared};
+use bytes::Bytes;
+use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a handler sees: the server, its client's session, and (inside EXEC) the locks already held.
+pub struct Ctx<'a, 'k> {
+    pub srv: &'a Shared,
+    pub conn: &'a mut Session,
+    /// Every shard of every database, held for the whole of an EXEC.
+    pub held: Option<&'a mut Locked<'k>>,
+}
+
+impl<'a, 'k> Ctx<'a, 'k> {
+    /// Runs `f` with the shards of `keys` in the selected database locked.
+    pub fn with_keys<K: AsRef<[u8]>, R>(
+        &mut self,
+        keys: &[K],
+        f: impl FnOnce(&mut View) -> R,
+    ) -> R {
+        let db = self.conn.db;
+        let (r, expired) = match self.held.as_deref_mut() {
+            Some(l) => run_view(l, db, self.conn.now_ms, f),
+            None => run_view(
+                &mut self.srv.ks.lock_keys(db, keys),
+                db,
+                self.conn.now_ms,
+                f,
+            ),
+        };
+        self.after(expired, db);
+        r
+    }
+
+    /// Runs `f` with one key's shard locked.
+    pub fn with_key<R>(&mut self, key: &[u8], f: impl FnOnce(&mut View) -> R) -> R {
+        self.with_keys(&[key], f)
+    }
+
+    /// Runs `f` with every shard of the given databases locked (KEYS, SCAN, FLUSHDB, SWAPDB, MOVE).
+    pub fn with_dbs<R>(&mut self, dbs: &[usize], f: impl FnOnce(&mut View) -> R) -> R {
+        let db = self.conn.db;
+        let (r, expired) = match self.held.as_deref_mut() {
+            Some(l) => run_view(l, db, self.conn.now_ms, f),
+            None => run_view(&mut self.srv.ks.lock_dbs(dbs), db, self.conn.now_ms, f),
+        };
+        self.after(expired, db);
+        r
+    }
+
+    /// Runs `f` with every shard of the selected database locked.
+    pub fn with_db<R>(&mut self, f: impl FnOnce(&mut View) -> R) -> R {
+        let db = self.conn.db;
+        self.with_dbs(&[db], f)
+    }
+
+    /// Runs `f` with everything locked (FLUSHALL).
+    pub fn with_all<R>(&mut self, f: impl FnOnce(&mut View) -> R) -> R {
+        let all: Vec<usize> = (0..self.srv.ks.db_count()).collect();
+        self.with_dbs(&all, f)
+    }
+
+    /// Bookkeeping for keys a command found expired.
+    fn after(&mut self, expired: Vec<Bytes>, db: usize) {
+        if expired.is_empty() {
+            return;
+        }
+        self.srv
+            .ks
+            .stats
+            .expired
+            .fetch_add(expired.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        for k in expired {
+            self.srv
+                .notify_keyspace(db, crate::state::NotifyClass::Expired, "expired", &k);
+        }
+    }
+
+    /// Counts a read lookup as a keyspace hit or miss (INFO stats).
+    pub fn count_lookup(&self, hit: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if hit {
+            self.srv.ks.stats.hits.fetch_add(1, Relaxed);
+        } else {
+            self.srv.ks.stats.misses.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Tells clients blocked on `key` (BLPOP, BZPOPMIN, XREAD BLOCK, ...) in the selected database
+    /// that it may now serve them. Every command that adds to a list, sorted set or stream, or
+    /// moves a key into place, calls it.
+    pub fn signal_ready(&self, key: &[u8]) {
+        self.srv.signal_ready(self.conn.db, key);
+    }
+
+    /// Sends a keyspace notification for `key` in the selected database.
+    pub fn notify(&self, class: crate::state::NotifyClass, event: &str, key: &[u8]) {
+        self.srv.notify_keyspace(self.conn.db, class, event, key);
+    }
+}
+
+/// Runs `f` on a view of `db` and hands back the keys it found expired.
+fn run_view<R>(
+    l: &mut Locked,
+    db: usize,
+    now: u64,
+    f: impl FnOnce(&mut View) -> R,
+) -> (R, Vec<Bytes>) {
+    let mut v = l.view_at(db, now);
+    let r = f(&mut v);
+    (r, std::mem::take(&mut v.expired))
+}
+
+/// One client's own state (today's selected db, protocol, MULTI queue, subscriptions, the block
+/// it asks for), owned by its connection's task; what other tasks may see of it is its
+/// [`ClientHandle`].
+pub struct Session {
+    pub id: u64,
+    pub db: usize,
+    pub resp: u8,
+    pub authed: bool,
+    pub user: String,
+    pub handle: Arc<ClientHandle>,
+    /// Close once the current reply is written (QUIT).
+    pub close_after_reply: bool,
+    /// Commands queued by MULTI.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command was refused while queuing: EXEC answers EXECABORT.
+    pub multi_error: bool,
+    /// WATCHed keys (db, key) and the flag a change to any of them sets.
+    pub watching: Vec<(usize, Bytes)>,
+    pub watch_dirty: Arc<AtomicBool>,
+    pub subscriptions: HashSet<Bytes>,
+    pub psubscriptions: HashSet<Bytes>,
+    /// Set by a blocking command that found nothing to do yet.
+    pub block: Option<BlockOn>,
+    /// While the command runs again for a blocked client: the key that became ready. As in
+    /// Redis, that key is served first, and keys of the wrong type are passed over.
+    pub rerun: Option<Bytes>,
+    /// The running command's clock (Unix ms), set by dispatch from `clock`.
+    pub now_ms: u64,
+    /// When the next command starts: set by the connection after each wait (a read, a flush),
+    /// then each command starts where the one before it ended, so a command costs one clock read.
+    pub clock: Instant,
+    /// The last command without subcommands that ran: a pipeline of the same command skips the
+    /// table's lookup (a case-insensitive compare instead of a hash).
+    pub last_spec: Option<&'static CommandSpec>,
+}
+
+impl Session {
+    /// The state of a fresh connection (db 0, RESP2, not authenticated).
+    pub fn new(id: u64, handle: Arc<ClientHandle>) -> Session {
+        Session {
+            id,
+            db: 0,
+            resp: 2,
+            authed: false,
+            user: "default".into(),
+            handle,
+            close_after_reply: false,
+            multi: None,
+            multi_error: false,
+            watching: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            subscriptions: Default::default(),
+            psubscriptions: Default::default(),
+            block: None,
+            rerun: None,
+            now_ms: crate::keyspace::now_ms(),
+            clock: Instant::now(),
+            last_spec: None,
+        }
+    }
+
+    /// Whether only pub/sub commands are allowed (RESP2 with subscriptions).
+    pub fn in_subscribed_context(&self) -> bool {
+        self.resp == 2 && (!self.subscriptions.is_empty() || !self.psubscriptions.is_empty())
+    }
+}
+
+/// Parses a blocking command's timeout in seconds (a float) as Redis 7.0 does: milliseconds are
+/// rounded up, 0 waits forever, and a value too large for its millisecond count is "negative".
+pub fn parse_timeout_secs(b: &[u8]) -> Result<Option<Instant>, Reply> {
+    let f = crate::cmd::parse_float(b)
+        .ok_or(Reply::error("ERR timeout is not a float or out of range"))?;
+    let ms = (f * 1000.0).ceil();
+    // Redis converts to a C long long: out of range becomes LLONG_MIN, hence "negative".
+    if !(ms > -9.223_372_036_854_776e18 && ms < 9.223_372_036_854_776e18) || ms < 0.0 {
+        return Err(Reply::error("ERR timeout is negative"));
+    }
+    Ok(deadline_after_ms(ms as u64))
+}
+
+/// Parses a timeout in milliseconds (an integer, XREAD BLOCK style).
+pub fn parse_timeout_ms(b: &[u8]) -> Result<Option<Instant>, Reply> {
+    let ms = crate::resp::parse_i64(b).ok_or(Reply::error(
+        "ERR timeout is not an integer or out of range",
+    ))?;
+    if ms < 0 {
+        return Err(Reply::error("ERR timeout is negative"));
+    }
+    Ok(deadline_after_ms(ms as u64))
+}
+
+fn deadline_after_ms(ms: u64) -> Option<Instant> {
+    if ms == 0 {
+        return None;
+    }
+    // Too far away to represent: the same as forever.
+    Instant::now().checked_add(Duration::from_millis(ms))
+}
+
+/// Ends a blocking handler that found nothing: inside MULTI/EXEC it answers `timeout_reply` at
+/// once (a transaction never blocks); otherwise it asks the connection to block.
+pub fn block_or_timeout(
+    ctx: &mut Ctx,
+    keys: Vec<Bytes>,
+    deadline: Option<Instant>,
+    timeout_reply: Reply,
+) -> Reply {
+    if ctx.held.is_some() {
+        return timeout_reply;
+    }
+    ctx.conn.block = Some(BlockOn {
+        keys,
+        deadline,
+        timeout_reply,
+        rerun_args: None,
+    });
+    Reply::Nil
+}
+
+/// Test helpers the unit tests of other modules share too.
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    pub(crate) use crate::state::client::tests::client;
+
+    /// A server's shared state and a fresh connection (authenticated, db 0) to run handlers as.
+    pub(crate) fn server_and_conn() -> (Arc<Shared>, Session) {
+        let srv = Shared::new(crate::Config::default());
+        let mut conn = Session::new(1, client(1).0);
+        conn.authed = true;
+        (srv, conn)
+    }
+
+    /// Runs a handler on `args` (given as text) as `conn` outside a transaction.
+    pub(crate) fn run(
+        srv: &Shared,
+        conn: &mut Session,
+        handler: fn(&mut Ctx, &[Bytes]) -> Reply,
+        args: &[&str],
+    ) -> Reply {
+        let args: Vec<Bytes> = args.iter().map(|a| b(a)).collect();
+        conn.now_ms = crate::keyspace::now_ms();
+        let mut ctx = Ctx {
+            srv,
+            conn,
+            held: None,
+        };
+        handler(&mut ctx, &args)
+    }
+
+    /// Runs a whole command through the dispatcher (setting up what a test looks at).
+    pub(crate) fn cmd(srv: &Shared, conn: &mut Session, args: &[&str]) -> Reply {
+        let args: Vec<Bytes> = args.iter().map(|a| b(a)).collect();
+        conn.now_ms = crate::keyspace::now_ms();
+        crate::cmd::dispatch(srv, conn, None, &args)
+    }
+
+    /// A reply as RESP2 text, to compare nested replies at a glance.
+    pub(crate) fn resp2(r: &Reply) -> String {
+        let mut out = crate::resp::Out::new();
+        out.push(r, 2);
+        let mut slices = [std::io::IoSlice::new(&[]); 64];
+        let n = out.slices(&mut slices);
+        let bytes: Vec<u8> = slices[..n].iter().flat_map(|s| s.iter().copied()).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    pub(crate) fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn timeouts_parse_as_redis_does() {
+        let err = |r: Result<Option<Instant>, Reply>| match r {
+            Err(Reply::Error(e)) => e.into_owned(),
+            other => panic!("expected an error, got {other:?}"),
+        };
+        assert_eq!(parse_timeout_secs(b"0"), Ok(None));
+        assert_eq!(parse_timeout_ms(b"0"), Ok(None));
+        let t0 = Instant::now();
+        let d = parse_timeout_secs(b"1.5").unwrap().expect("a deadline");
+        assert!(d >= t0 + Duration::from_millis(1500) && d < t0 + Duration::from_secs(60));
+        let d = parse_timeout_ms(b"250").unwrap().expect("a deadline");
+        assert!(d >= t0 + Duration::from_millis(250) && d < t0 + Duration::from_secs(60));
+        // A fraction of a millisecond rounds up: it is not "forever".
+        assert!(parse_timeout_secs(b"0.0001").unwrap().is_some());
+        assert_eq!(err(parse_timeout_secs(b"-1")), "ERR timeout is negative");
+        assert_eq!(err(parse_timeout_secs(b"1e300")), "ERR timeout is negative");
+        assert_eq!(
+            err(parse_timeout_secs(b"soon")),
+            "ERR timeout is not a float or out of range"
+        );
+        assert_eq!(err(parse_timeout_ms(b"-5")), "ERR timeout is negative");
+        assert_eq!(
+            err(parse_timeout_ms(b"1.5")),
+            "ERR timeout is not an integer or out of range"
+        );
+    }
+}

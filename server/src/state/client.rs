@@ -1,0 +1,92 @@
+//! What other tasks may see or change of a client: its identity, its settings as CLIENT LIST
+//! shows them, the kill switch and the queue its push messages go to.
+
+use crate::resp::Reply;
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Instant;
+use tokio::sync::{mpsc, Notify};
+
+/// What other tasks may see or change of a client (CLIENT LIST, CLIENT KILL, pub/sub delivery).
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created: Instant,
+    pub name: Mutex<Option<Bytes>>,
+    pub lib_name: Mutex<Option<Bytes>>,
+    pub lib_ver: Mutex<Option<Bytes>>,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    pub last_cmd: Mutex<String>,
+    /// Milliseconds since the server started, at the last command.
+    pub last_interaction: AtomicU64,
+    pub killed: AtomicBool,
+    pub kill: Notify,
+    /// Pending output bytes and query buffer size, for CLIENT LIST.
+    pub omem: AtomicUsize,
+    pub qbuf: AtomicUsize,
+    pub subs: AtomicUsize,
+    pub psubs: AtomicUsize,
+    pub multi: AtomicU64,
+    /// When (ms since the epoch) pending output first passed the soft limit; 0 when under it.
+    pub obuf_soft_since: AtomicU64,
+    /// Push messages (pub/sub, keyspace notifications) for this client's connection.
+    pub push: mpsc::UnboundedSender<Reply>,
+}
+
+impl ClientHandle {
+    /// Asks the connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        self.kill.notify_one();
+    }
+}
+
+/// Test helpers the unit tests of other modules share too.
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A client's handle, as a connection registers it, and the queue its pushes arrive on.
+    pub(crate) fn client(
+        id: u64,
+    ) -> (
+        Arc<ClientHandle>,
+        tokio::sync::mpsc::UnboundedReceiver<Reply>,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        // A port of its own, so CLIENT KILL <addr> can tell clients apart.
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 10_000 + id as u16));
+        let h = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr: addr,
+            created: Instant::now(),
+            name: Default::default(),
+            lib_name: Default::default(),
+            lib_ver: Default::default(),
+            db: Default::default(),
+            resp: Default::default(),
+            last_cmd: Default::default(),
+            last_interaction: Default::default(),
+            killed: Default::default(),
+            kill: Default::default(),
+            omem: Default::default(),
+            qbuf: Default::default(),
+            subs: Default::default(),
+            psubs: Default::default(),
+            multi: Default::default(),
+            obuf_soft_since: Default::default(),
+            push: tx,
+        });
+        (h, rx)
+    }
+
+    pub(crate) fn handle(id: u64) -> Arc<ClientHandle> {
+        client(id).0
+    }
+}
