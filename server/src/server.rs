@@ -139,3 +139,54 @@ pub fn notify_systemd_ready() {
         tracing::warn!("could not notify systemd: {e}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::bind;
+    use crate::Config;
+
+    fn config(bind: &str) -> Config {
+        let mut c = Config::default();
+        c.set("bind", bind).expect("bind");
+        c.set("port", "0").expect("port");
+        c
+    }
+
+    #[tokio::test]
+    async fn binds_each_address() {
+        let ls = bind(&config("127.0.0.1 127.0.0.2")).await.expect("bound");
+        let addrs: Vec<_> = ls
+            .iter()
+            .map(|l| l.local_addr().expect("addr").ip())
+            .collect();
+        assert_eq!(
+            addrs,
+            [
+                "127.0.0.1".parse::<std::net::IpAddr>().unwrap(),
+                "127.0.0.2".parse().unwrap()
+            ]
+        );
+    }
+
+    /// 192.0.2.1 (TEST-NET-1) is no address of this host, so binding it fails.
+    #[tokio::test]
+    async fn an_optional_address_that_fails_is_skipped() {
+        let ls = bind(&config("-192.0.2.1 127.0.0.1")).await.expect("bound");
+        assert_eq!(ls.len(), 1);
+        assert!(ls[0].local_addr().expect("addr").ip().is_loopback());
+    }
+
+    #[tokio::test]
+    async fn a_required_address_that_fails_is_an_error_naming_it() {
+        let e = bind(&config("127.0.0.1 192.0.2.1"))
+            .await
+            .expect_err("refused");
+        assert!(e.to_string().contains("192.0.2.1:0"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn nothing_bound_is_an_error() {
+        let e = bind(&config("-192.0.2.1")).await.expect_err("refused");
+        assert_eq!(e.to_string(), "no address to listen on");
+    }
+}
