@@ -187,12 +187,26 @@ impl Session {
     }
 }
 
-/// Parses a blocking command's timeout in seconds (a float) as Redis 7.0 does: milliseconds are
-/// rounded up, 0 waits forever, and a value too large for its millisecond count is "negative".
+/// Parses a blocking command's timeout in seconds as Redis 7.0 does (`getTimeoutFromObjectOrReply`:
+/// `string2ld`, then milliseconds rounded up): the whole argument is a C float (hex and `inf`
+/// too, no leading blank, no NaN); 0 waits forever, and a value too large for its millisecond
+/// count is "negative". BLPOP, BZPOPMIN, BLMPOP, BZMPOP and friends all come here.
 pub fn parse_timeout_secs(b: &[u8]) -> Result<Option<Instant>, Reply> {
-    let f = crate::cmd::parse_float(b)
-        .ok_or(Reply::error("ERR timeout is not a float or out of range"))?;
-    let ms = (f * 1000.0).ceil();
+    const NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+    if b.is_empty() || b[0].is_ascii_whitespace() {
+        return Err(Reply::error(NOT_FLOAT));
+    }
+    let (f, range) = crate::cmd::zsets::strtod(b).ok_or(Reply::error(NOT_FLOAT))?;
+    if f.is_nan() {
+        return Err(Reply::error(NOT_FLOAT));
+    }
+    // Redis reads a long double: what under- or overflows an f64 is still a number there, so a
+    // tiny one is a tiny wait and a huge one overflows the millisecond count below.
+    let ms = if range && f == 0.0 && !b.starts_with(b"-") {
+        1.0
+    } else {
+        (f * 1000.0).ceil()
+    };
     // Redis converts to a C long long: out of range becomes LLONG_MIN, hence "negative".
     if !(ms > -9.223_372_036_854_776e18 && ms < 9.223_372_036_854_776e18) || ms < 0.0 {
         return Err(Reply::error("ERR timeout is negative"));

@@ -6,7 +6,7 @@ use crate::keyspace::stream::{Pending, StreamId};
 use crate::resp::Reply;
 use crate::state::{BlockOn, NotifyClass};
 use bytes::Bytes;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub fn xread(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     read(ctx, a, false)
@@ -26,8 +26,8 @@ enum Outcome {
 
 /// The parsed options of XREAD/XREADGROUP.
 struct Opts {
-    /// BLOCK in milliseconds (0: forever).
-    block: Option<u64>,
+    /// BLOCK's deadline (None inside: forever).
+    block: Option<Option<Instant>>,
     count: usize,
     streams_arg: usize,
     nstreams: usize,
@@ -50,12 +50,7 @@ fn parse_opts(a: &[Bytes], grouped: bool) -> Result<Opts, Reply> {
         let opt = &a[i];
         if eq(opt, "block") && more > 0 {
             i += 1;
-            let t = crate::resp::parse_i64(&a[i])
-                .ok_or_else(|| Reply::err("timeout is not an integer or out of range"))?;
-            if t < 0 {
-                return Err(Reply::err("timeout is negative"));
-            }
-            o.block = Some(t as u64);
+            o.block = Some(super::parse_timeout_ms(&a[i])?);
         } else if eq(opt, "count") && more > 0 {
             i += 1;
             o.count = int(&a[i])?.max(0) as usize;
@@ -297,7 +292,7 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
             }
         }
         Ok(Outcome::Empty(ids)) => {
-            let Some(ms) = o.block else {
+            let Some(deadline) = o.block else {
                 return Reply::NilArray;
             };
             if ctx.held.is_some() {
@@ -316,10 +311,7 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
             });
             ctx.conn.block = Some(BlockOn {
                 keys: keys.to_vec(),
-                // A deadline past what Instant can hold is as good as none.
-                deadline: (ms > 0)
-                    .then(|| Instant::now().checked_add(Duration::from_millis(ms)))
-                    .flatten(),
+                deadline,
                 timeout_reply: Reply::NilArray,
                 rerun_args,
             });

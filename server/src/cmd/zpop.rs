@@ -1,12 +1,12 @@
 //! Popping (ZPOPMIN, ZPOPMAX, ZMPOP and their blocking forms), ZRANDMEMBER and ZSCAN.
 
 use super::zsets::{drop_if_empty, scored_reply, zread, zwrite};
-use super::{eq, int, syntax, Ctx, ERR_SYNTAX};
+use super::{block_or_timeout, eq, int, parse_timeout_secs, syntax, Ctx, ERR_SYNTAX};
 use crate::keyspace::View;
 use crate::resp::{fmt_double, Reply};
-use crate::state::{BlockOn, NotifyClass};
+use crate::state::NotifyClass;
 use bytes::Bytes;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What a pop took: the key, the elements, and whether the key went with its last element.
 type Popped = (Bytes, Vec<(Bytes, f64)>, bool);
@@ -78,37 +78,8 @@ pub fn zpopmax(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     zpop_generic(ctx, a, true)
 }
 
-/// A blocking timeout in seconds, as Redis parses it; None means forever.
-fn timeout(b: &[u8]) -> Result<Option<Duration>, Reply> {
-    let t = super::zsets::strtod(b)
-        .filter(|(v, _)| !v.is_nan())
-        .filter(|_| !b.is_empty() && !b[0].is_ascii_whitespace())
-        .map(|(v, _)| v)
-        .ok_or(Reply::error("ERR timeout is not a float or out of range"))?;
-    let ms = t * 1000.0;
-    // Redis converts to a long long of milliseconds; what overflows it reads as negative.
-    if t < 0.0 || ms >= 9.223_372_036_854_775e18 {
-        return Err(Reply::error("ERR timeout is negative"));
-    }
-    let ms = ms as u64;
-    Ok((ms > 0).then(|| Duration::from_millis(ms)))
-}
-
-/// Either serves the pop now, or asks the connection to block (outside MULTI, before the deadline).
-fn block_or(ctx: &mut Ctx, keys: Vec<Bytes>, to: Option<Duration>) -> Reply {
-    if ctx.held.is_none() {
-        ctx.conn.block = Some(BlockOn {
-            keys,
-            deadline: to.map(|d| Instant::now() + d),
-            timeout_reply: Reply::NilArray,
-            rerun_args: None,
-        });
-    }
-    Reply::NilArray
-}
-
 fn bzpop_generic(ctx: &mut Ctx, a: &[Bytes], max: bool) -> Reply {
-    let to = match timeout(&a[a.len() - 1]) {
+    let to = match parse_timeout_secs(&a[a.len() - 1]) {
         Ok(t) => t,
         Err(e) => return e,
     };
@@ -120,7 +91,7 @@ fn bzpop_generic(ctx: &mut Ctx, a: &[Bytes], max: bool) -> Reply {
             let (m, s) = popped.remove(0);
             Reply::Array(vec![Reply::Bulk(k), Reply::Bulk(m), Reply::Double(s)])
         }
-        Ok(None) => block_or(ctx, keys.to_vec(), to),
+        Ok(None) => block_or_timeout(ctx, keys.to_vec(), to, Reply::NilArray),
     }
 }
 
@@ -175,7 +146,7 @@ fn mpop_reply(key: Bytes, popped: Vec<(Bytes, f64)>) -> Reply {
     Reply::Array(vec![Reply::Bulk(key), Reply::Array(pairs)])
 }
 
-fn mpop_generic(ctx: &mut Ctx, a: &[Bytes], at: usize, to: Option<Option<Duration>>) -> Reply {
+fn mpop_generic(ctx: &mut Ctx, a: &[Bytes], at: usize, to: Option<Option<Instant>>) -> Reply {
     let (keys, max, count) = match parse_mpop(a, at) {
         Ok(x) => x,
         Err(e) => return e,
@@ -187,7 +158,7 @@ fn mpop_generic(ctx: &mut Ctx, a: &[Bytes], at: usize, to: Option<Option<Duratio
             mpop_reply(k, popped)
         }
         Ok(None) => match to {
-            Some(to) => block_or(ctx, keys.to_vec(), to),
+            Some(to) => block_or_timeout(ctx, keys.to_vec(), to, Reply::NilArray),
             None => Reply::NilArray,
         },
     }
@@ -198,7 +169,7 @@ pub fn zmpop(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 pub fn bzmpop(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let to = match timeout(&a[1]) {
+    let to = match parse_timeout_secs(&a[1]) {
         Ok(t) => t,
         Err(e) => return e,
     };
