@@ -76,11 +76,6 @@ pub fn stored(b: &Bytes) -> Bytes {
     }
 }
 
-/// Formats an integer as a bulk-able Bytes.
-pub fn int_bytes(i: i64) -> Bytes {
-    Bytes::from(i.to_string())
-}
-
 /// Lossy text of an argument, for error messages.
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

@@ -45,10 +45,15 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// The string at `key`: Ok(None) if missing, Err(WRONGTYPE) if another type.
 pub fn get_str(v: &mut View, key: &[u8]) -> Result<Option<Bytes>, Reply> {
+    str_ref(v, key).map(|b| b.cloned())
+}
+
+/// The string at `key` (borrowed), WRONGTYPE for another type.
+fn str_ref<'v>(v: &'v mut View, key: &[u8]) -> Result<Option<&'v Bytes>, Reply> {
     match v.get(key) {
         None => Ok(None),
         Some(e) => match &e.value {
-            Value::Str(b) => Ok(Some(b.clone())),
+            Value::Str(b) => Ok(Some(b)),
             _ => Err(wrongtype()),
         },
     }
@@ -435,13 +440,7 @@ fn append(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 /// The length of the string at `key`, WRONGTYPE for another type.
 fn get_str_len(v: &mut View, key: &[u8]) -> Result<Option<usize>, Reply> {
-    match v.get(key) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::Str(b) => Ok(Some(b.len())),
-            _ => Err(wrongtype()),
-        },
-    }
+    str_ref(v, key).map(|b| b.map(Bytes::len))
 }
 
 fn strlen(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
