@@ -9,6 +9,7 @@ use crate::resp::Reply;
 use crate::state::Shared;
 use crate::{command, container, subcommand};
 use bytes::Bytes;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering::Relaxed;
 
 const SUB: Flags = Flags(
@@ -160,65 +161,84 @@ fn sync_counts(conn: &Session) {
     conn.handle.psubs.store(conn.psubscriptions.len(), Relaxed);
 }
 
-fn subscribe(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let mut out = Vec::with_capacity(a.len() - 1);
-    for ch in &a[1..] {
-        if ctx.conn.subscriptions.insert(ch.clone()) {
-            ctx.srv.pubsub.subscribe(ch, &ctx.conn.handle);
+/// Channels or patterns: the two kinds of subscription, which a client takes and drops alike.
+#[derive(Clone, Copy)]
+enum Kind {
+    Channel,
+    Pattern,
+}
+
+impl Kind {
+    fn names(self, conn: &mut Session) -> &mut HashSet<Bytes> {
+        match self {
+            Kind::Channel => &mut conn.subscriptions,
+            Kind::Pattern => &mut conn.psubscriptions,
         }
-        out.push(confirm("subscribe", Some(ch), ctx.conn));
     }
-    sync_counts(ctx.conn);
-    replies(out)
+
+    /// The confirmation's kind: (p)subscribe or (p)unsubscribe.
+    fn verb(self, take: bool) -> &'static str {
+        match (self, take) {
+            (Kind::Channel, true) => "subscribe",
+            (Kind::Channel, false) => "unsubscribe",
+            (Kind::Pattern, true) => "psubscribe",
+            (Kind::Pattern, false) => "punsubscribe",
+        }
+    }
+}
+
+fn subscribe(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    take(ctx, &a[1..], Kind::Channel)
 }
 
 fn psubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let mut out = Vec::with_capacity(a.len() - 1);
-    for p in &a[1..] {
-        if ctx.conn.psubscriptions.insert(p.clone()) {
-            ctx.srv.pubsub.psubscribe(p, &ctx.conn.handle);
-        }
-        out.push(confirm("psubscribe", Some(p), ctx.conn));
-    }
-    sync_counts(ctx.conn);
-    replies(out)
+    take(ctx, &a[1..], Kind::Pattern)
 }
 
 fn unsubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let names: Vec<Bytes> = if a.len() > 1 {
-        a[1..].to_vec()
-    } else {
-        ctx.conn.subscriptions.iter().cloned().collect()
-    };
-    if names.is_empty() {
-        return confirm("unsubscribe", None, ctx.conn);
-    }
+    drop_names(ctx, &a[1..], Kind::Channel)
+}
+
+fn punsubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    drop_names(ctx, &a[1..], Kind::Pattern)
+}
+
+/// (P)SUBSCRIBE: one confirmation per name, subscribed or not before.
+fn take(ctx: &mut Ctx, names: &[Bytes], kind: Kind) -> Reply {
     let mut out = Vec::with_capacity(names.len());
-    for ch in &names {
-        if ctx.conn.subscriptions.remove(ch) {
-            ctx.srv.pubsub.unsubscribe(ch, ctx.conn.id);
+    for name in names {
+        if kind.names(ctx.conn).insert(name.clone()) {
+            match kind {
+                Kind::Channel => ctx.srv.pubsub.subscribe(name, &ctx.conn.handle),
+                Kind::Pattern => ctx.srv.pubsub.psubscribe(name, &ctx.conn.handle),
+            }
         }
-        out.push(confirm("unsubscribe", Some(ch), ctx.conn));
+        out.push(confirm(kind.verb(true), Some(name), ctx.conn));
     }
     sync_counts(ctx.conn);
     replies(out)
 }
 
-fn punsubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let names: Vec<Bytes> = if a.len() > 1 {
-        a[1..].to_vec()
+/// (P)UNSUBSCRIBE: the names given, or every one the client has; one confirmation per name, and
+/// a lone one with no name when there was nothing to drop.
+fn drop_names(ctx: &mut Ctx, given: &[Bytes], kind: Kind) -> Reply {
+    let names: Vec<Bytes> = if given.is_empty() {
+        kind.names(ctx.conn).iter().cloned().collect()
     } else {
-        ctx.conn.psubscriptions.iter().cloned().collect()
+        given.to_vec()
     };
     if names.is_empty() {
-        return confirm("punsubscribe", None, ctx.conn);
+        return confirm(kind.verb(false), None, ctx.conn);
     }
     let mut out = Vec::with_capacity(names.len());
-    for p in &names {
-        if ctx.conn.psubscriptions.remove(p) {
-            ctx.srv.pubsub.punsubscribe(p, ctx.conn.id);
+    for name in &names {
+        if kind.names(ctx.conn).remove(name) {
+            match kind {
+                Kind::Channel => ctx.srv.pubsub.unsubscribe(name, ctx.conn.id),
+                Kind::Pattern => ctx.srv.pubsub.punsubscribe(name, ctx.conn.id),
+            }
         }
-        out.push(confirm("punsubscribe", Some(p), ctx.conn));
+        out.push(confirm(kind.verb(false), Some(name), ctx.conn));
     }
     sync_counts(ctx.conn);
     replies(out)

@@ -58,8 +58,10 @@ pub struct Shared {
     query_buffer_limit: AtomicU64,
     auth_required: AtomicBool,
     idle_timeout: AtomicU64,
-    /// `zset-max-listpack-entries` and `zset-max-listpack-value`, read by every ZADD.
-    zset_listpack: [AtomicU64; 2],
+    /// `zset-max-listpack-entries`, read by every ZADD.
+    zset_listpack_entries: AtomicU64,
+    /// `zset-max-listpack-value`, read by every ZADD.
+    zset_listpack_value: AtomicU64,
     maxmemory: AtomicU64,
     policy: Mutex<crate::keyspace::Policy>,
     slowlog_slower_than: std::sync::atomic::AtomicI64,
@@ -97,7 +99,8 @@ impl Shared {
             query_buffer_limit: AtomicU64::new(0),
             auth_required: AtomicBool::new(false),
             idle_timeout: AtomicU64::new(0),
-            zset_listpack: [AtomicU64::new(128), AtomicU64::new(64)],
+            zset_listpack_entries: AtomicU64::new(128),
+            zset_listpack_value: AtomicU64::new(64),
             maxmemory: AtomicU64::new(0),
             policy: Mutex::new(crate::keyspace::Policy::NoEviction),
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(10000),
@@ -121,8 +124,10 @@ impl Shared {
             .store(c.num("client-query-buffer-limit"), Relaxed);
         self.auth_required.store(c.requirepass().is_some(), Relaxed);
         self.idle_timeout.store(c.num("timeout"), Relaxed);
-        self.zset_listpack[0].store(c.num("zset-max-listpack-entries"), Relaxed);
-        self.zset_listpack[1].store(c.num("zset-max-listpack-value"), Relaxed);
+        self.zset_listpack_entries
+            .store(c.num("zset-max-listpack-entries"), Relaxed);
+        self.zset_listpack_value
+            .store(c.num("zset-max-listpack-value"), Relaxed);
         self.maxmemory.store(c.num("maxmemory"), Relaxed);
         *self.policy.lock().unwrap_or_else(|e| e.into_inner()) =
             crate::keyspace::Policy::parse(c.get("maxmemory-policy").unwrap_or("noeviction"));
@@ -151,8 +156,8 @@ impl Shared {
     /// Sorted set listpack limits now in force: (max entries, max member length).
     pub fn zset_listpack_limits(&self) -> (usize, usize) {
         (
-            self.zset_listpack[0].load(Relaxed) as usize,
-            self.zset_listpack[1].load(Relaxed) as usize,
+            self.zset_listpack_entries.load(Relaxed) as usize,
+            self.zset_listpack_value.load(Relaxed) as usize,
         )
     }
 
