@@ -205,6 +205,52 @@ def redis_server():
         s.stop()
 
 
+STARTERS = {"respd": start_respd, "redis": start_redis}
+
+
+@pytest.fixture(params=list(STARTERS))
+def each_server(request):
+    """The test once against a fresh respd and once against a fresh redis-server."""
+    s = STARTERS[request.param]()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def keyspace_events(server, cmds, pattern="__key*__:*"):
+    """Runs `cmds` with every keyspace event on and returns the (channel, key) events they
+    published, in order. A final `SET end` is the marker that ends the collection (not a silence);
+    the time bound only catches a marker that never comes."""
+    c = server.client()
+    c.flushall()
+    c.config_set("notify-keyspace-events", "KEA")
+    p = c.pubsub()
+    p.psubscribe(pattern)
+    deadline = time.monotonic() + 10
+    while True:
+        assert time.monotonic() < deadline, "no psubscribe confirmation"
+        m = p.get_message(timeout=0.1)
+        if m and m["type"] == "psubscribe":
+            break
+    for cmd in cmds:
+        c.execute_command(*cmd)
+    c.set("end", "1")
+    got = []
+    deadline = time.monotonic() + 20
+    while True:
+        assert time.monotonic() < deadline, f"no event for `set end`; got {got}"
+        m = p.get_message(timeout=0.2)
+        if not m or m["type"] != "pmessage":
+            continue
+        ev = (m["channel"].decode(), m["data"].decode())
+        if ev == ("__keyevent@0__:set", "end"):
+            break
+        got.append(ev)
+    p.close()
+    return got
+
+
 @pytest.fixture(scope="module")
 def respd_shared():
     s = start_respd()

@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from conftest import start_redis, start_respd
+from conftest import start_respd
 
 MIB = 1 << 20
 
@@ -57,18 +57,6 @@ def test_policies_evict_to_stay_under_the_limit(policy):
 # The same scenario runs on respd and on redis-server. Eviction samples keys on both, so the
 # checks compare groups of keys, never single ones.
 VALUE = b"v" * (16 << 10)
-SERVERS = {"respd": start_respd, "redis": start_redis}
-
-
-@pytest.fixture(params=list(SERVERS))
-def fresh(request):
-    s = SERVERS[request.param]()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
 def limit_from_now(r, policy, mib=2):
     r.config_set("maxmemory-policy", policy)
     r.config_set("maxmemory", used(r) + mib * MIB)
@@ -94,8 +82,8 @@ def write_new(r, n=256, **kw):
         r.set(f"new:{i}", VALUE, **kw)
 
 
-def test_allkeys_lru_keeps_recently_used_keys(fresh):
-    r = fresh.client()
+def test_allkeys_lru_keeps_recently_used_keys(each_server):
+    r = each_server.client()
     old = [f"old:{i}" for i in range(512)]
     for k in old:
         r.set(k, VALUE)
@@ -116,8 +104,8 @@ def test_allkeys_lru_keeps_recently_used_keys(fresh):
     assert lost_untouched >= 32 and lost_touched * 10 <= lost_untouched, (lost_touched, lost_untouched)
 
 
-def test_allkeys_lfu_keeps_frequently_used_keys(fresh):
-    r = fresh.client()
+def test_allkeys_lfu_keeps_frequently_used_keys(each_server):
+    r = each_server.client()
     old = [f"old:{i}" for i in range(512)]
     for k in old:
         r.set(k, VALUE)
@@ -137,8 +125,8 @@ def test_allkeys_lfu_keeps_frequently_used_keys(fresh):
 
 
 @pytest.mark.parametrize("policy", ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"])
-def test_volatile_policies_evict_only_keys_with_a_ttl(fresh, policy):
-    r = fresh.client()
+def test_volatile_policies_evict_only_keys_with_a_ttl(each_server, policy):
+    r = each_server.client()
     keep = [f"keep:{i}" for i in range(256)]
     vol = [f"vol:{i}" for i in range(256)]
     for k, v in zip(keep, vol):
@@ -157,8 +145,8 @@ def test_volatile_policies_evict_only_keys_with_a_ttl(fresh, policy):
     assert gone(r, keep) == []
 
 
-def test_volatile_ttl_evicts_the_shortest_ttl_first(fresh):
-    r = fresh.client()
+def test_volatile_ttl_evicts_the_shortest_ttl_first(each_server):
+    r = each_server.client()
     order = list(range(512))
     random.Random(7).shuffle(order)  # written in random order: TTL, not age, must decide
     for i in order:

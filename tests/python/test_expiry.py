@@ -4,24 +4,9 @@ keyspace) and INFO stats counts them in `expired_keys`. Same scenario on respd a
 
 import time
 
-import pytest
 
-from conftest import start_redis, start_respd
-
-SERVERS = {"respd": start_respd, "redis": start_redis}
-
-
-@pytest.fixture(params=list(SERVERS))
-def server(request):
-    s = SERVERS[request.param]()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-def test_expired_keys_go_without_being_touched(server):
-    r = server.client()
+def test_expired_keys_go_without_being_touched(each_server):
+    r = each_server.client()
     p = r.pipeline(transaction=False)
     for i in range(1000):
         p.set(f"short:{i}", "v", px=100)
@@ -41,10 +26,10 @@ def test_expired_keys_go_without_being_touched(server):
     assert r.exists(*[f"long:{i}" for i in range(10)], *[f"plain:{i}" for i in range(10)]) == 20
 
 
-def test_active_expiry_in_every_database(server):
-    r = server.client()
+def test_active_expiry_in_every_database(each_server):
+    r = each_server.client()
     for db in (0, 5):
-        c = server.client(db=db)
+        c = each_server.client(db=db)
         for i in range(50):
             c.set(f"k{i}", "v", px=50)
     deadline = time.monotonic() + 30

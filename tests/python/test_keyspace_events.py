@@ -2,9 +2,9 @@
 respd and redis-server must publish the same events (keyspace and keyevent channels, in order).
 The sequences include no-op writes, which publish nothing, and writes that empty a key (`del`)."""
 
-import time
-
 import pytest
+
+from conftest import keyspace_events
 
 HASHES = [
     ["HSET", "h", "f", "1", "g", "2"],
@@ -82,39 +82,9 @@ SORTS = [
 ]
 
 
-def events(server, cmds):
-    c = server.client()
-    c.flushall()
-    c.config_set("notify-keyspace-events", "KEA")
-    p = c.pubsub()
-    p.psubscribe("__key*__:*")
-    deadline = time.monotonic() + 10
-    while True:
-        assert time.monotonic() < deadline, "no psubscribe confirmation"
-        m = p.get_message(timeout=0.1)
-        if m and m["type"] == "psubscribe":
-            break
-    for cmd in cmds:
-        c.execute_command(*cmd)
-    c.set("end", "1")
-    got = []
-    deadline = time.monotonic() + 20  # only a bound: the `end` event ends the collection
-    while True:
-        assert time.monotonic() < deadline, f"no event for `set end`; got {got}"
-        m = p.get_message(timeout=0.2)
-        if not m or m["type"] != "pmessage":
-            continue
-        ev = (m["channel"].decode(), m["data"].decode())
-        if ev == ("__keyevent@0__:set", "end"):
-            break
-        got.append(ev)
-    p.close()
-    return got
-
-
 @pytest.mark.parametrize("name, cmds", [("hashes", HASHES), ("lists", LISTS), ("sets", SETS),
                                         ("sort", SORTS)])
 def test_events_same_as_redis(name, cmds, respd_shared, redis_shared):
-    want = events(redis_shared, cmds)
+    want = keyspace_events(redis_shared, cmds)
     assert len(want) > len(cmds)  # the scenario publishes something on Redis
-    assert events(respd_shared, cmds) == want
+    assert keyspace_events(respd_shared, cmds) == want

@@ -8,7 +8,7 @@ import random
 import pytest
 import redis
 
-from resp_raw import Err, RawClient, parse
+from resp_raw import RawClient, parse
 
 SEEDS = [1, 2, 3, 4]
 STEPS = 400

@@ -6,22 +6,11 @@ import time
 
 import pytest
 
-from conftest import start_redis, start_respd
-
-SERVERS = {"respd": start_respd, "redis": start_redis}
+from conftest import STARTERS, start_respd
 
 
-@pytest.fixture(params=list(SERVERS))
-def server(request):
-    s = SERVERS[request.param]()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-def test_time_is_the_wall_clock(server):
-    r = server.client()
+def test_time_is_the_wall_clock(each_server):
+    r = each_server.client()
     before = time.time()
     secs, micros = r.execute_command("TIME")
     after = time.time()
@@ -33,8 +22,8 @@ def test_time_is_the_wall_clock(server):
     assert stamps == sorted(stamps)  # never goes back
 
 
-def test_lastsave_is_startup_time_without_saves(server):
-    r = server.client()
+def test_lastsave_is_startup_time_without_saves(each_server):
+    r = each_server.client()
     started = time.time() - server_age(r)
     last = r.lastsave()
     assert abs(last.timestamp() - started) <= 2, (last, started)
@@ -78,9 +67,9 @@ def threads(server):
         return next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
 
 
-@pytest.mark.parametrize("name", list(SERVERS))
+@pytest.mark.parametrize("name", list(STARTERS))
 def test_config_set_overrides_a_command_line_flag(name):
-    s = SERVERS[name]("--maxmemory", "1mb", "--maxmemory-policy", "noeviction",
+    s = STARTERS[name]("--maxmemory", "1mb", "--maxmemory-policy", "noeviction",
                       "--slowlog-log-slower-than", "-1")
     try:
         r = s.client()

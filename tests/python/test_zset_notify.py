@@ -1,7 +1,7 @@
 """Keyspace notifications of sorted set commands: the same commands on respd and redis-server must
 publish the same `__keyevent@0__` events in the same order."""
 
-import time
+from conftest import keyspace_events
 
 CMDS = [
     ["ZADD", "z", "1", "a", "2", "b", "3", "c"],
@@ -32,34 +32,8 @@ CMDS = [
 
 
 def events(server):
-    c = server.client()
-    c.config_set("notify-keyspace-events", "KEA")
-    c.flushall()
-    p = c.pubsub()
-    p.psubscribe("__keyevent@0__:*")
-    deadline = time.monotonic() + 10
-    while True:
-        assert time.monotonic() < deadline, "no psubscribe confirmation"
-        m = p.get_message(timeout=0.1)
-        if m and m["type"] == "psubscribe":
-            break
-    for cmd in CMDS:
-        c.execute_command(*cmd)
-    c.execute_command("SET", "end", "1")
-    got = []
-    deadline = time.monotonic() + 20  # only a bound: the `end` marker ends the collection
-    while time.monotonic() < deadline:
-        m = p.get_message(timeout=0.2)
-        if not m or m["type"] != "pmessage":
-            continue
-        ev = (m["channel"].decode().split(":", 1)[1], m["data"].decode())
-        if ev == ("set", "end"):
-            break
-        got.append(ev)
-    else:
-        raise AssertionError(f"no `set end` event; got {got}")
-    p.close()
-    return got
+    """The (event, key) pairs the zset commands publish."""
+    return [(ch.split(":", 1)[1], key) for ch, key in keyspace_events(server, CMDS, "__keyevent@0__:*")]
 
 
 def test_zset_keyspace_events(respd, redis_server):
