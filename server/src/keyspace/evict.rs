@@ -58,10 +58,11 @@ impl Keyspace {
         // Random shards, then every shard in order (to tell "nothing evictable" for sure). Not a
         // walk from a random shard: past empty ones (every unused database) it lands on the same
         // shard almost every time and drains it, recently used keys and all.
-        let probes: Vec<usize> = (0..slots)
-            .map(|_| rng.random_range(0..slots))
-            .chain(0..slots)
-            .collect();
+        // A generator of its own, so the probes need no vector (this runs once per evicted key).
+        let mut pick = rand::rng();
+        let probes = (0..slots)
+            .map(move |_| pick.random_range(0..slots))
+            .chain(0..slots);
         for slot in probes {
             let (db, si) = (slot / SHARDS, slot % SHARDS);
             let mut s = lock(&self.dbs[db].shards[si]);
