@@ -24,7 +24,8 @@ pip_install() {
 }
 
 ensure_deps() {
-    apt_install redis-server redis-tools
+    # iproute2: `ss` shows a listening socket's backlog (test_connections.py).
+    apt_install redis-server redis-tools iproute2
     # The distribution's redis-server service is not what the tests use: they start their own.
     if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
         as_root systemctl stop redis-server || true

@@ -41,6 +41,8 @@ fn main() -> ExitCode {
         eprintln!("respd: {e:#}");
         return ExitCode::from(2);
     }
+    let mut config = config;
+    adjust_open_files_limit(&mut config);
     match serve(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -98,6 +100,65 @@ fn init_logging(config: &respd::Config) -> anyhow::Result<()> {
         None => builder.init(),
     }
     Ok(())
+}
+
+/// Descriptors a server needs besides its clients' (listeners, log file, the files of later
+/// features), as Redis's `CONFIG_MIN_RESERVED_FDS`.
+const RESERVED_FDS: u64 = 32;
+
+/// Raises the soft open-files limit to `maxclients` + 32 when it is lower, up to the hard limit;
+/// when even that is not enough, lowers `maxclients` to fit, with Redis's warnings. Without it a
+/// storm of connections would end in `accept` failing with EMFILE instead of Redis's
+/// "max number of clients reached".
+fn adjust_open_files_limit(config: &mut respd::Config) {
+    let maxclients = config.num("maxclients");
+    let want = maxclients + RESERVED_FDS;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only into the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        tracing::warn!(
+            "Unable to obtain the current NOFILE limit ({}), assuming 1024 and setting the max \
+             clients configuration accordingly.",
+            std::io::Error::last_os_error()
+        );
+        let _ = config.set("maxclients", &(1024 - RESERVED_FDS).to_string());
+        return;
+    }
+    let old = lim.rlim_cur;
+    if old >= want {
+        return;
+    }
+    let best = want.min(lim.rlim_max);
+    let raised = libc::rlimit {
+        rlim_cur: best,
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: setrlimit reads only the struct it is given.
+    let err = (unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0)
+        .then(std::io::Error::last_os_error);
+    let now = if err.is_none() { best } else { old };
+    if now >= want {
+        tracing::info!(
+            "Increased maximum number of open files to {now} (it was originally set to {old})."
+        );
+        return;
+    }
+    let reduced = now.saturating_sub(RESERVED_FDS).max(1);
+    tracing::warn!(
+        "You requested maxclients of {maxclients} requiring at least {want} max file descriptors."
+    );
+    tracing::warn!(
+        "Server can't set maximum open files to {want} because of OS error: {}.",
+        err.map_or_else(|| "the hard limit is lower".to_string(), |e| e.to_string())
+    );
+    tracing::warn!(
+        "Current maximum open files is {now}. maxclients has been reduced to {reduced} to \
+         compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'."
+    );
+    let _ = config.set("maxclients", &reduced.to_string());
 }
 
 /// Worker threads: `worker-threads`, or by default one per core but one, which is left to the

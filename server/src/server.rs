@@ -7,14 +7,19 @@ use crate::state::{NotifyClass, Shared};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-/// Binds the configured addresses.
+/// Binds the configured addresses, each listening with `tcp-backlog` pending connections (as
+/// Redis; the kernel caps it at `somaxconn`). Tokio's own `bind` listens with 128, which drops
+/// SYNs when thousands of clients connect at once and makes them retry after 1 s, 3 s, 7 s...
 pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
     let port = config.port();
+    let backlog = u32::try_from(config.num("tcp-backlog")).unwrap_or(u32::MAX);
+    warn_if_backlog_capped(backlog);
     let mut out = Vec::new();
     let mut last_err = None;
     for (i, a) in config.bind().iter().enumerate() {
@@ -29,7 +34,7 @@ pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
         } else {
             format!("{a}:{port}")
         };
-        match TcpListener::bind(&addr).await {
+        match listen(&addr, backlog).await {
             Ok(l) => out.push(l),
             Err(e) if optional => tracing::debug!("optional bind {addr} skipped: {e}"),
             Err(e) => last_err = Some(std::io::Error::new(e.kind(), format!("{addr}: {e}"))),
@@ -44,6 +49,38 @@ pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
     Ok(out)
 }
 
+/// Listens on the first address `addr` resolves to that can be bound.
+async fn listen(addr: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last_err = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let socket = if a.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        // As std and Redis do: a restarted server binds again at once despite TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        match socket.bind(a).and_then(|()| socket.listen(backlog)) {
+            Ok(l) => return Ok(l),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| std::io::Error::other("address resolved to nothing")))
+}
+
+/// Redis's warning when the kernel caps the backlog below `tcp-backlog`.
+fn warn_if_backlog_capped(backlog: u32) {
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    if let Some(max) = somaxconn.filter(|&m| m < backlog) {
+        tracing::warn!(
+            "The TCP backlog setting of {backlog} cannot be enforced because \
+             /proc/sys/net/core/somaxconn is set to the lower value of {max}."
+        );
+    }
+}
+
 /// Serves clients on `listeners` until `shutdown` completes or a client sends SHUTDOWN; then stops
 /// accepting, lets connections finish the replies in flight and returns.
 pub async fn run(
@@ -56,23 +93,23 @@ pub async fn run(
             *srv.local_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(a);
         }
     }
-    let (conn_tx, mut conn_rx) = mpsc::channel::<(tokio::net::TcpStream, SocketAddr)>(128);
+    // Accepted sockets reach the loop below in batches: everything the backlog holds is taken
+    // at once (up to ACCEPT_BATCH, as Redis's MAX_ACCEPTS_PER_CALL), so a storm of connects drains
+    // the backlog in a few wake-ups instead of one task hop per client.
+    let (conn_tx, mut conn_rx) = mpsc::channel::<Vec<(TcpStream, SocketAddr)>>(16);
     let mut accept_tasks = JoinSet::new();
     for l in listeners {
         let tx = conn_tx.clone();
         accept_tasks.spawn(async move {
             loop {
-                match l.accept().await {
-                    Ok(c) => {
-                        if tx.send(c).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        // Out of descriptors and similar: back off instead of spinning.
-                        tracing::warn!("accept: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
+                let (batch, err) = accept_batch(&l).await;
+                if !batch.is_empty() && tx.send(batch).await.is_err() {
+                    return;
+                }
+                if let Some(e) = err {
+                    // Out of descriptors and similar: back off instead of spinning.
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
         });
@@ -97,11 +134,13 @@ pub async fn run(
             _ = &mut shutdown => break,
             _ = stop.changed() => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            c = conn_rx.recv() => {
-                let Some((sock, addr)) = c else { break };
-                srv.stats.connections_received.fetch_add(1, Relaxed);
-                let s = srv.clone();
-                conns.spawn(async move { connection::serve(s, sock, addr).await });
+            batch = conn_rx.recv() => {
+                let Some(batch) = batch else { break };
+                for (sock, addr) in batch {
+                    srv.stats.connections_received.fetch_add(1, Relaxed);
+                    let s = srv.clone();
+                    conns.spawn(async move { connection::serve(s, sock, addr).await });
+                }
             }
         }
     }
@@ -115,6 +154,34 @@ pub async fn run(
     })
     .await;
     conns.abort_all();
+}
+
+/// The most connections taken from one listener's backlog per wake-up.
+const ACCEPT_BATCH: usize = 1000;
+
+/// Waits for at least one connection (or an error), then takes every other one already waiting.
+async fn accept_batch(l: &TcpListener) -> (Vec<(TcpStream, SocketAddr)>, Option<std::io::Error>) {
+    let mut batch = Vec::new();
+    let mut err = None;
+    std::future::poll_fn(|cx| {
+        while batch.len() < ACCEPT_BATCH {
+            match l.poll_accept(cx) {
+                Poll::Ready(Ok(c)) => batch.push(c),
+                Poll::Ready(Err(e)) => {
+                    err = Some(e);
+                    break;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if batch.is_empty() && err.is_none() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    (batch, err)
 }
 
 /// Tells systemd (Type=notify) that the server is ready, when run under it.

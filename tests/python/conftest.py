@@ -117,21 +117,22 @@ def respd_bin():
     return str(ROOT / "target" / "release" / "respd")
 
 
-def start_respd(*extra, workdir=None):
+def start_respd(*extra, workdir=None, prefix=()):
+    """`prefix` goes before the binary: a wrapper such as `prlimit --nofile=256:256`."""
     wd = workdir or tempfile.mkdtemp(prefix="respd-")
-    argv = [respd_bin(), "--port", "0", "--bind", "127.0.0.1", *extra]
+    argv = [*prefix, respd_bin(), "--port", "0", "--bind", "127.0.0.1", *extra]
     return Server("respd", argv, None, wd, r"ready to accept connections on 127\.0\.0\.1:(\d+)",
                   own_workdir=workdir is None)
 
 
-def start_redis(*extra, workdir=None):
+def start_redis(*extra, workdir=None, prefix=()):
     exe = os.environ.get("REDIS_SERVER") or shutil.which("redis-server") or "/usr/bin/redis-server"
     # redis-server's port 0 means no TCP listener: pick a free port, and pick again if another
     # process took it before redis-server bound it.
     for attempt in range(5):
         port = free_port()
         wd = workdir or tempfile.mkdtemp(prefix="redis-")
-        argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        argv = [*prefix, exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                 "--dir", wd, *extra]
         try:
             return Server("redis", argv, port, wd, r"Ready to accept connections",
