@@ -1,6 +1,7 @@
 """Many clients at once, as when a DAQ farm starts: the listen backlog is `tcp-backlog`, the
 open-files limit is raised for `maxclients` (or `maxclients` lowered to fit, with Redis's numbers),
-and thousands of connections opened together are all served. Each case on respd and redis-server."""
+and thousands of connections opened together are all served; `tcp-keepalive` probes idle peers.
+Each case on respd and redis-server."""
 
 import re
 import resource
@@ -150,3 +151,27 @@ def test_idle_clients_hold_no_more_memory_than_redis():
                 c.close()
             s.stop()
     assert per_client["respd"] <= per_client["redis"], per_client
+
+
+def keepalive_timer(port, client_port):
+    """The timer `ss` shows on the server's side of one connection ('' when none runs)."""
+    out = subprocess.run(["ss", "-Htno", "state", "established", f"( sport = :{port} and dport = :{client_port} )"],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"timer:\((\w+),([^,]+),", out)
+    return (m.group(1), m.group(2)) if m else ("", "")
+
+
+@pytest.mark.parametrize("name", list(STARTERS))
+def test_tcp_keepalive(name):
+    for secs, want in (("300", "keepalive"), ("0", "")):
+        s = STARTERS[name]("--tcp-keepalive", secs)
+        try:
+            with socket.create_connection(("127.0.0.1", s.port)) as c:
+                c.sendall(b"PING\r\n")
+                assert c.recv(64) == b"+PONG\r\n"
+                kind, left = keepalive_timer(s.port, c.getsockname()[1])
+                assert kind == want, (secs, kind, left)
+                if want:
+                    assert left.startswith("4min"), left  # 300 s, minus the moments since
+        finally:
+            s.stop()
