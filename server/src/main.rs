@@ -4,33 +4,104 @@ use anyhow::Context;
 
 #[global_allocator]
 static ALLOC: respd::alloc::Counting = respd::alloc::Counting;
-use clap::Parser;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// A Redis-compatible key-value server.
-#[derive(Parser, Debug)]
-#[command(name = "respd", disable_version_flag = true)]
-struct Flags {
-    /// YAML configuration file (keys are Redis parameter names).
-    #[arg(long, short = 'c')]
-    config: Option<PathBuf>,
-    /// Print the version and release tag, then exit.
-    #[arg(long, short = 'v')]
+/// `respd --help`.
+const HELP: &str = "\
+respd: a Redis-compatible key-value server for large values
+
+Usage: respd [CONFIG_FILE] [--config CONFIG_FILE] [--PARAMETER VALUE...]
+
+  CONFIG_FILE           YAML file of Redis parameters (redis.conf names, Redis's value syntax,
+                        e.g. `maxmemory: 4gb`); as redis-server, the first argument, or --config
+  --PARAMETER VALUE     any Redis 7.0 parameter, overriding the file; several words form one
+                        value (--save 900 1 300 10)
+  -v, -V, --version     print the version and the release tag, then exit
+  -h, --help            print this help
+
+Common parameters:
+  --port 6379  --bind \"127.0.0.1 -::1\"  --requirepass SECRET  --maxclients 10000
+  --maxmemory 4gb  --maxmemory-policy allkeys-lru  --proto-max-bulk-len 512mb
+  --loglevel notice|verbose|debug|warning  --logfile PATH  --timeout 0  --tcp-backlog 511
+  --worker-threads N    respd's own: runtime threads (0: one per core but one)
+
+Precedence: embedded defaults < file < command line < CONFIG SET.
+Environment: RESPD_LOG overrides loglevel with a tracing EnvFilter (e.g. RESPD_LOG=debug).
+Exit status: 0 after SHUTDOWN, SIGTERM or SIGINT; 1 on a runtime failure (cannot listen) or a
+second SIGINT; 2 for a bad command line or configuration.
+";
+
+/// What the command line asks for.
+#[derive(Debug, Default)]
+struct Args {
+    help: bool,
     version: bool,
-    /// Any Redis parameter as `--name value` (`--port 6380 --bind 127.0.0.1 --requirepass x`).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    params: Vec<String>,
+    /// Configuration files, applied in order before any parameter.
+    files: Vec<PathBuf>,
+    /// `--name value` pairs, in order.
+    params: Vec<(String, String)>,
+}
+
+/// Reads the command line as redis-server does: an optional configuration file first, then
+/// `--name value...` in any order; `--config FILE` may stand anywhere.
+fn parse_args(argv: impl IntoIterator<Item = String>) -> anyhow::Result<Args> {
+    let mut args = Args::default();
+    let mut it = argv.into_iter().peekable();
+    let mut first = true;
+    while let Some(a) = it.next() {
+        let was_first = std::mem::replace(&mut first, false);
+        match a.as_str() {
+            "-h" | "--help" => args.help = true,
+            "-v" | "-V" | "--version" => args.version = true,
+            "-c" | "--config" => match it.next() {
+                Some(f) => args.files.push(PathBuf::from(f)),
+                None => anyhow::bail!("missing file name after '{a}'"),
+            },
+            _ => {
+                if let Some(key) = a.strip_prefix("--") {
+                    // Every word up to the next `--name` is part of the value, as redis-server.
+                    let mut words = Vec::new();
+                    while let Some(w) = it.next_if(|w| !w.starts_with("--")) {
+                        words.push(w);
+                    }
+                    if words.is_empty() {
+                        anyhow::bail!("missing value for '--{key}'");
+                    }
+                    args.params.push((key.to_string(), words.join(" ")));
+                } else if was_first && !a.starts_with('-') {
+                    args.files.push(PathBuf::from(a));
+                } else {
+                    anyhow::bail!(
+                        "unexpected argument '{a}': parameters are given as --name value \
+                         (respd --help)"
+                    );
+                }
+            }
+        }
+    }
+    Ok(args)
 }
 
 fn main() -> ExitCode {
     respd::alloc::mark_installed();
-    let flags = Flags::parse();
-    if flags.version {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("respd: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.help {
+        print!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
+    if args.version {
         println!("{}", respd::version_string());
         return ExitCode::SUCCESS;
     }
-    let config = match load_config(&flags) {
+    let config = match load_config(&args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("respd: {e:#}");
@@ -41,35 +112,44 @@ fn main() -> ExitCode {
         eprintln!("respd: {e:#}");
         return ExitCode::from(2);
     }
+    match &args.files[..] {
+        [] => tracing::info!("configuration: embedded defaults and the command line"),
+        files => {
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            tracing::info!("configuration loaded from {}", names.join(", "));
+        }
+    }
     let mut config = config;
     adjust_open_files_limit(&mut config);
     match serve(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("respd: {e:#}");
+            // Once: to the log, and to stderr only when the log goes elsewhere (a file).
             tracing::error!("{e:#}");
+            if logs_to_file() {
+                eprintln!("respd: {e:#}");
+            }
             ExitCode::FAILURE
         }
     }
 }
 
-/// Embedded defaults, then the file, then `--name value` flags.
-fn load_config(flags: &Flags) -> anyhow::Result<respd::Config> {
+/// Embedded defaults, then the files, then `--name value` parameters.
+fn load_config(args: &Args) -> anyhow::Result<respd::Config> {
     let mut config = respd::Config::default();
-    if let Some(path) = &flags.config {
+    for path in &args.files {
         config.apply_file(path)?;
     }
-    let mut it = flags.params.iter();
-    while let Some(name) = it.next() {
-        let Some(key) = name.strip_prefix("--") else {
-            anyhow::bail!("unexpected argument '{name}': parameters are given as --name value");
-        };
-        let Some(value) = it.next() else {
-            anyhow::bail!("missing value for '--{key}'");
-        };
+    for (key, value) in &args.params {
         config.set_checked(key, value, " on the command line")?;
     }
     Ok(config)
+}
+
+static LOG_TO_FILE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn logs_to_file() -> bool {
+    LOG_TO_FILE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Logs to standard output (journald under systemd), or appended to `logfile` when set.
@@ -82,11 +162,14 @@ fn init_logging(config: &respd::Config) -> anyhow::Result<()> {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RESPD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Colour only for a person at a terminal: a redirected log or journald gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none());
     match config.get("logfile").filter(|f| !f.is_empty()) {
         Some(path) => {
+            LOG_TO_FILE.store(true, std::sync::atomic::Ordering::Relaxed);
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)

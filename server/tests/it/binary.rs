@@ -116,3 +116,91 @@ fn flags_override_the_file_and_sigterm_exits_0() {
     assert_eq!(status.code(), Some(0));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn help_names_the_environment_and_exit_codes() {
+    for flag in ["--help", "-h"] {
+        let out = Command::new(BIN).arg(flag).output().expect("run");
+        assert!(out.status.success());
+        let s = String::from_utf8_lossy(&out.stdout);
+        for want in ["CONFIG_FILE", "RESPD_LOG", "Exit status", "--maxmemory"] {
+            assert!(s.contains(want), "{flag}: no {want} in {s}");
+        }
+    }
+    for flag in ["-v", "-V", "--version"] {
+        let out = Command::new(BIN).arg(flag).output().expect("run");
+        assert!(out.status.success(), "{flag}");
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("respd "));
+    }
+}
+
+/// Starts respd with `args` on a free port, sends `req` and returns the reply bytes up to and
+/// including `until`, and the first log line; stops it with SIGTERM.
+fn run_and_ask(args: &[&str], req: &[u8], until: &[u8]) -> (Vec<u8>, String) {
+    use std::io::{BufRead, Write};
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(args)
+        .args(["--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut s = wait_for_port(port);
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(req).expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !got.ends_with(until) {
+        let n = s.read(&mut buf).expect("read");
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let mut first = String::new();
+    let mut log = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    log.read_line(&mut first).expect("log line");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    child.wait().expect("wait");
+    (got, first)
+}
+
+#[test]
+fn config_file_first_or_anywhere_and_multiword_values() {
+    let dir = std::env::temp_dir().join(format!("respd-cfg3-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let f = dir.join("c.yaml");
+    std::fs::write(&f, "maxclients: 7\n").expect("write");
+    let path = f.to_str().expect("utf-8 path");
+    let req = b"CONFIG GET maxclients\r\nCONFIG GET oom-score-adj-values\r\n";
+    let until = b"$9\r\n0 200 800\r\n";
+    // As redis-server: the file first, then parameters; or --config after a parameter.
+    let setups: [&[&str]; 2] = [
+        &[path, "--oom-score-adj-values", "0", "200", "800"],
+        &[
+            "--oom-score-adj-values",
+            "0",
+            "200",
+            "800",
+            "--config",
+            path,
+        ],
+    ];
+    for args in setups {
+        let (got, first) = run_and_ask(args, req, until);
+        assert!(
+            got.starts_with(b"*2\r\n$10\r\nmaxclients\r\n$1\r\n7\r\n"),
+            "{args:?}: {got:?}"
+        );
+        // The log names the file, and a log that is not a terminal has no colour codes.
+        assert!(
+            first.contains("configuration loaded from") && first.contains(path),
+            "{first}"
+        );
+        assert!(!first.contains('\u{1b}'), "{first:?}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
