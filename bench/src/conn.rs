@@ -34,9 +34,35 @@ pub struct Conn {
     sink: Vec<u8>,
 }
 
+/// Credentials every connection of this run sends first (`-a`, `--user`): set once from the
+/// command line before any connection, so the workers, the prefill and the INFO probe all log in.
+static AUTH: std::sync::OnceLock<(Option<String>, String)> = std::sync::OnceLock::new();
+
+/// Makes every later connection send `AUTH [user] password` first.
+pub fn set_auth(user: Option<String>, password: String) {
+    let _ = AUTH.set((user, password));
+}
+
 impl Conn {
-    /// Connects with Nagle off; `sink` is sized for the largest bulk expected.
+    /// Connects with Nagle off (and logs in when [`set_auth`] was called); `sink` is sized for
+    /// the largest bulk expected.
     pub fn connect(addr: &str, max_bulk: usize) -> Result<Conn> {
+        let mut c = Self::open(addr, max_bulk)?;
+        if let Some((user, pass)) = AUTH.get() {
+            let mut args: Vec<&[u8]> = vec![b"AUTH"];
+            if let Some(u) = user {
+                args.push(u.as_bytes());
+            }
+            args.push(pass.as_bytes());
+            c.send(&args)?;
+            if let Reply::Error(e) = c.read_reply()? {
+                bail!("AUTH to {addr} failed: {e}");
+            }
+        }
+        Ok(c)
+    }
+
+    fn open(addr: &str, max_bulk: usize) -> Result<Conn> {
         let stream = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(120)))?;
@@ -51,6 +77,17 @@ impl Conn {
             end: 0,
             sink,
         })
+    }
+
+    /// Sends one command.
+    fn send(&mut self, args: &[&[u8]]) -> Result<()> {
+        let mut head = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            head.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            head.extend_from_slice(a);
+            head.extend_from_slice(b"\r\n");
+        }
+        self.write_all(&mut [IoSlice::new(&head)])
     }
 
     /// Writes all of `bufs` (headers and shared value slices) with as few syscalls as it can.
@@ -178,13 +215,7 @@ impl Conn {
 
     /// Sends one command and returns its bulk reply's text (INFO, CONFIG GET are small).
     pub fn call_text(&mut self, args: &[&[u8]]) -> Result<String> {
-        let mut head = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            head.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            head.extend_from_slice(a);
-            head.extend_from_slice(b"\r\n");
-        }
-        self.write_all(&mut [IoSlice::new(&head)])?;
+        self.send(args)?;
         let l = self.line()?;
         if self.buf[l.0] != b'$' {
             bail!("expected a bulk reply");

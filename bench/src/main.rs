@@ -154,6 +154,13 @@ struct RunArgs {
     host: String,
     #[arg(short = 'p', long, default_value_t = 6379)]
     port: u16,
+    /// Password: every connection sends AUTH first (as redis-benchmark's -a; else
+    /// REDISCLI_AUTH from the environment, as redis-cli).
+    #[arg(short = 'a', long = "pass")]
+    password: Option<String>,
+    /// ACL user to log in as, with -a.
+    #[arg(long, requires = "password")]
+    user: Option<String>,
     /// The target's name in reports.
     #[arg(long, default_value = "server")]
     target: String,
@@ -259,6 +266,13 @@ fn emit(
 
 fn run(a: RunArgs) -> Result<ExitCode> {
     let addr = format!("{}:{}", a.host, a.port);
+    if let Some(p) = a
+        .password
+        .clone()
+        .or_else(|| std::env::var("REDISCLI_AUTH").ok())
+    {
+        conn::set_auth(a.user.clone(), p);
+    }
     let ws = a.workload.workloads()?;
     let mut cond = Conditions::here(ws.first().map_or(1, |w| w.seed));
     if let Ok(info) =
@@ -278,7 +292,17 @@ fn run(a: RunArgs) -> Result<ExitCode> {
         results.push(BenchResult::new(&a.target, &a.link, &plan, &m));
     }
     emit(&a.out, &cond, &[], &results)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(&results))
+}
+
+/// Failure when any request got an error reply: a run whose requests all failed measured nothing.
+fn exit_code(results: &[BenchResult]) -> ExitCode {
+    let errors: u64 = results.iter().map(|r| r.errors).sum();
+    if errors == 0 {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("respd-bench: {errors} request(s) got an error reply");
+    ExitCode::FAILURE
 }
 
 fn compare(a: CompareArgs) -> Result<ExitCode> {
@@ -295,7 +319,7 @@ fn compare(a: CompareArgs) -> Result<ExitCode> {
     let o = m.run()?;
     emit(&a.out, &o.conditions, &o.links, &o.results)?;
     println!("\n{}", report::ratios(&o.results, "respd", "redis"));
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_code(&o.results))
 }
 
 fn suite(a: SuiteArgs) -> Result<ExitCode> {

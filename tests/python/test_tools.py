@@ -1,7 +1,11 @@
-"""redis-cli and redis-benchmark, unchanged, against respd."""
+"""redis-cli and redis-benchmark, unchanged, against respd; and respd-bench's own habits."""
 
+import os
 import re
 import subprocess
+from pathlib import Path
+
+from conftest import respd_bin, start_respd
 
 
 def cli(srv, *args, input=None):
@@ -51,3 +55,32 @@ def test_redis_benchmark_runs_without_errors(respd):
     out = subprocess.run(["redis-benchmark", "-p", str(respd.port), "-t", "set,get", "-n", "200",
                           "-c", "4", "-d", str(1 << 20), "-q"], capture_output=True, timeout=120, check=True)
     assert out.stdout.count(b"requests per second") == 2
+
+
+def bench(srv, *args, env=None):
+    exe = Path(respd_bin()).with_name("respd-bench")
+    return subprocess.run([str(exe), "-p", str(srv.port), "-n", "500", "--quiet", *args],
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_respd_bench_logs_in_and_fails_on_error_replies():
+    """respd-bench against a password-protected server: -a (or REDISCLI_AUTH, as redis-cli) logs
+    every connection in; without it, or when requests get error replies, it exits non-zero
+    with the first error, instead of reporting a run that measured nothing."""
+    s = start_respd("--requirepass", "sekret")
+    try:
+        out = bench(s)
+        assert out.returncode != 0 and "NOAUTH" in out.stderr, out
+        out = bench(s, "-a", "wrong")
+        assert out.returncode != 0 and "WRONGPASS" in out.stderr, out
+        out = bench(s, "-a", "sekret")
+        assert out.returncode == 0 and ", 0 error(s)" in out.stdout, out
+        out = bench(s, env={**os.environ, "REDISCLI_AUTH": "sekret"})
+        assert out.returncode == 0, out
+        r = s.client(password="sekret")
+        r.set("str", "x")
+        out = bench(s, "-a", "sekret", "--command", "LPUSH str __data__")
+        assert out.returncode != 0, out
+        assert "500 request(s) got an error reply" in out.stderr and "WRONGTYPE" in out.stderr, out
+    finally:
+        s.stop()
