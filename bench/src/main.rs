@@ -14,6 +14,7 @@ mod lab;
 mod matrix;
 mod plot;
 mod report;
+mod storm;
 mod workload;
 
 use anyhow::{bail, Result};
@@ -45,6 +46,20 @@ enum Cmd {
     Compare(CompareArgs),
     /// The CI throughput report (ci/throughput): local, 1 Gbit and 10 Gbit, respd and redis.
     Suite(SuiteArgs),
+    /// A connection storm: N clients connect at once and PING; prints the time until every one
+    /// has its PONG and the SYNs the kernel dropped meanwhile.
+    Storm(StormArgs),
+}
+
+#[derive(Args)]
+struct StormArgs {
+    #[arg(short = 'H', long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(short = 'p', long, default_value_t = 6379)]
+    port: u16,
+    /// Connections opened at once.
+    #[arg(short = 'n', long, default_value_t = 10_000)]
+    connections: usize,
 }
 
 /// Workload settings; each given flag overrides the YAML file's value in every workload.
@@ -227,6 +242,7 @@ fn main() -> ExitCode {
         Some(Cmd::Run(a)) => run(a),
         Some(Cmd::Compare(a)) => compare(a),
         Some(Cmd::Suite(a)) => suite(a),
+        Some(Cmd::Storm(a)) => storm(a),
     };
     match r {
         Ok(code) => code,
@@ -303,6 +319,20 @@ fn exit_code(results: &[BenchResult]) -> ExitCode {
     }
     eprintln!("respd-bench: {errors} request(s) got an error reply");
     ExitCode::FAILURE
+}
+
+fn storm(a: StormArgs) -> Result<ExitCode> {
+    let addr = format!("{}:{}", a.host, a.port);
+    let s = storm::run(&addr, a.connections, std::time::Duration::from_secs(300))?;
+    println!(
+        "storm {addr}: {} connections, {} answered PONG, {:.3} s, {} listen overflows",
+        s.connections, s.answered, s.secs, s.listen_overflows
+    );
+    Ok(if s.answered == s.connections {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn compare(a: CompareArgs) -> Result<ExitCode> {
