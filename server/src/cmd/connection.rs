@@ -10,24 +10,27 @@ use bytes::Bytes;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-const CONN: Flags = Flags(Flags::LOADING.0 | Flags::STALE.0 | Flags::FAST.0);
-const ACL_C: &[&str] = &["fast", "connection"];
-const ACL_CS: &[&str] = &["slow", "connection"];
-const TX: Flags =
-    Flags(Flags::NO_QUEUE.0 | Flags::LOADING.0 | Flags::STALE.0 | Flags::FAST.0 | BUSY_OK.0);
+const CONN: Flags = Flags::LOADING.union(Flags::STALE).union(Flags::FAST);
+/// ACL categories beyond those the flags imply (see `CommandSpec::acl_categories`).
+const ACL: &[&str] = &["connection"];
+const TX: Flags = Flags::NO_QUEUE
+    .union(Flags::LOADING)
+    .union(Flags::STALE)
+    .union(Flags::FAST)
+    .union(BUSY_OK);
 /// Runs while a script is busy, and not from a script (Redis's `noscript allow_busy`).
-const BUSY_OK: Flags = Flags(Flags::NOSCRIPT.0 | Flags::ALLOW_BUSY.0);
+const BUSY_OK: Flags = Flags::NOSCRIPT.union(Flags::ALLOW_BUSY);
 
 /// The connection and transaction family.
 pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "ping",
         -1,
-        Flags(Flags::FAST.0 | Flags::PUBSUB_OK.0),
+        Flags::FAST.union(Flags::PUBSUB_OK),
         (0, 0, 0),
         "connection",
         "1.0.0",
-        ACL_C,
+        ACL,
         ping,
         "Returns the server's liveliness response."
     ),
@@ -38,58 +41,66 @@ pub static COMMANDS: &[CommandSpec] = &[
         (0, 0, 0),
         "connection",
         "1.0.0",
-        ACL_C,
+        ACL,
         echo,
         "Returns the given string."
     ),
     command!(
         "quit",
         -1,
-        Flags(Flags::NOAUTH.0 | Flags::NO_QUEUE.0 | Flags::PUBSUB_OK.0 | CONN.0 | BUSY_OK.0),
+        Flags::NOAUTH
+            .union(Flags::NO_QUEUE)
+            .union(Flags::PUBSUB_OK)
+            .union(CONN)
+            .union(BUSY_OK),
         (0, 0, 0),
         "connection",
         "1.0.0",
-        ACL_C,
+        ACL,
         quit,
         "Closes the connection."
     ),
     command!(
         "reset",
         1,
-        Flags(Flags::NOAUTH.0 | Flags::NO_QUEUE.0 | Flags::PUBSUB_OK.0 | CONN.0 | BUSY_OK.0),
+        Flags::NOAUTH
+            .union(Flags::NO_QUEUE)
+            .union(Flags::PUBSUB_OK)
+            .union(CONN)
+            .union(BUSY_OK),
         (0, 0, 0),
         "connection",
         "6.2.0",
-        ACL_C,
+        ACL,
         reset,
         "Resets the connection."
     ),
     command!(
         "hello",
         -1,
-        Flags(Flags::NOAUTH.0 | CONN.0 | BUSY_OK.0),
+        Flags::NOAUTH.union(CONN).union(BUSY_OK),
         (0, 0, 0),
         "connection",
         "6.0.0",
-        ACL_C,
+        ACL,
         hello,
         "Handshakes with the Redis server."
     ),
     command!(
         "auth",
         -2,
-        Flags(Flags::NOAUTH.0 | CONN.0 | BUSY_OK.0),
+        Flags::NOAUTH.union(CONN).union(BUSY_OK),
         (0, 0, 0),
         "connection",
         "1.0.0",
-        ACL_C,
+        ACL,
         auth,
         "Authenticates the connection."
     ),
     container!(
         "client",
         -2,
-        Flags::NONE,
+        Flags::empty(),
         "connection",
         "2.4.0",
         CLIENT_SUBS,
@@ -102,24 +113,22 @@ pub static COMMANDS: &[CommandSpec] = &[
         (0, 0, 0),
         "transactions",
         "1.2.0",
-        &["fast", "transaction"],
+        &["transaction"],
         multi,
         "Starts a transaction."
     ),
     command!(
         "exec",
         1,
-        Flags(
-            Flags::NO_QUEUE.0
-                | Flags::LOADING.0
-                | Flags::STALE.0
-                | Flags::NOSCRIPT.0
-                | Flags::SKIP_SLOWLOG.0
-        ),
+        Flags::NO_QUEUE
+            .union(Flags::LOADING)
+            .union(Flags::STALE)
+            .union(Flags::NOSCRIPT)
+            .union(Flags::SKIP_SLOWLOG),
         (0, 0, 0),
         "transactions",
         "1.2.0",
-        &["slow", "transaction"],
+        &["transaction"],
         exec,
         "Executes all commands in a transaction."
     ),
@@ -130,7 +139,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         (0, 0, 0),
         "transactions",
         "2.0.0",
-        &["fast", "transaction"],
+        &["transaction"],
         discard,
         "Discards a transaction."
     ),
@@ -141,24 +150,27 @@ pub static COMMANDS: &[CommandSpec] = &[
         (1, -1, 1),
         "transactions",
         "2.2.0",
-        &["fast", "transaction"],
+        &["transaction"],
         watch,
         "Monitors changes to keys to determine the execution of a transaction."
     ),
     command!(
         "unwatch",
         1,
-        Flags(Flags::LOADING.0 | Flags::STALE.0 | Flags::FAST.0 | BUSY_OK.0),
+        Flags::LOADING
+            .union(Flags::STALE)
+            .union(Flags::FAST)
+            .union(BUSY_OK),
         (0, 0, 0),
         "transactions",
         "2.2.0",
-        &["fast", "transaction"],
+        &["transaction"],
         unwatch,
         "Forgets about watched keys of a transaction."
     ),
 ];
 
-const CS: Flags = Flags(Flags::LOADING.0 | Flags::STALE.0 | Flags::NOSCRIPT.0);
+const CS: Flags = Flags::LOADING.union(Flags::STALE).union(Flags::NOSCRIPT);
 static CLIENT_SUBS: &[CommandSpec] = &[
     subcommand!(
         "client",
@@ -167,7 +179,7 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         CS,
         (0, 0, 0),
         "5.0.0",
-        ACL_CS,
+        ACL,
         client_id,
         "Returns the unique client ID of the connection."
     ),
@@ -178,7 +190,7 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         CS,
         (0, 0, 0),
         "2.6.9",
-        ACL_CS,
+        ACL,
         client_setname,
         "Sets the connection name."
     ),
@@ -189,7 +201,7 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         CS,
         (0, 0, 0),
         "2.6.9",
-        ACL_CS,
+        ACL,
         client_getname,
         "Returns the name of the connection."
     ),
@@ -197,10 +209,10 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         "client",
         "list",
         -2,
-        Flags(Flags::ADMIN.0 | CS.0),
+        Flags::ADMIN.union(CS),
         (0, 0, 0),
         "2.4.0",
-        ACL_CS,
+        ACL,
         client_list,
         "Lists open connections."
     ),
@@ -211,7 +223,7 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         CS,
         (0, 0, 0),
         "6.2.0",
-        ACL_CS,
+        ACL,
         client_info,
         "Returns information about the connection."
     ),
@@ -219,10 +231,10 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         "client",
         "kill",
         -3,
-        Flags(Flags::ADMIN.0 | CS.0),
+        Flags::ADMIN.union(CS),
         (0, 0, 0),
         "2.4.0",
-        ACL_CS,
+        ACL,
         client_kill,
         "Terminates open connections."
     ),
@@ -233,7 +245,7 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         CS,
         (0, 0, 0),
         "7.2.0",
-        ACL_CS,
+        ACL,
         client_setinfo,
         "Sets information specific to the client or connection."
     ),
@@ -241,10 +253,10 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         "client",
         "no-evict",
         3,
-        Flags(Flags::ADMIN.0 | CS.0),
+        Flags::ADMIN.union(CS),
         (0, 0, 0),
         "7.0.0",
-        ACL_CS,
+        ACL,
         client_onoff,
         "Sets the client eviction mode of the connection."
     ),
@@ -255,7 +267,7 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         CS,
         (0, 0, 0),
         "7.2.0",
-        ACL_CS,
+        ACL,
         client_onoff,
         "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."
     ),
@@ -266,7 +278,7 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         CS,
         (0, 0, 0),
         "6.0.0",
-        ACL_CS,
+        ACL,
         client_getredir,
         "Returns the client ID to which the connection's tracking notifications are redirected."
     ),
@@ -274,10 +286,10 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         "client",
         "unblock",
         -3,
-        Flags(Flags::ADMIN.0 | CS.0),
+        Flags::ADMIN.union(CS),
         (0, 0, 0),
         "5.0.0",
-        ACL_CS,
+        ACL,
         client_unblock,
         "Unblocks a client blocked by a blocking command from a different connection."
     ),
@@ -285,10 +297,10 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         "client",
         "help",
         2,
-        Flags(Flags::LOADING.0 | Flags::STALE.0),
+        Flags::LOADING.union(Flags::STALE),
         (0, 0, 0),
         "5.0.0",
-        ACL_CS,
+        ACL,
         client_help,
         "Returns helpful text about the different subcommands."
     ),

@@ -10,32 +10,30 @@ use crate::state::NotifyClass;
 use bytes::Bytes;
 use std::collections::VecDeque;
 
-pub(super) const WDF: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0 | Flags::FAST.0);
-pub(super) const WF: Flags = Flags(Flags::WRITE.0 | Flags::FAST.0);
+pub(super) const WDF: Flags = Flags::WRITE.union(Flags::DENYOOM).union(Flags::FAST);
+pub(super) const WF: Flags = Flags::WRITE.union(Flags::FAST);
 pub(super) const W: Flags = Flags::WRITE;
-const RF: Flags = Flags(Flags::READONLY.0 | Flags::FAST.0);
+const RF: Flags = Flags::READONLY.union(Flags::FAST);
 const R: Flags = Flags::READONLY;
-pub(super) const ACL_WF: &[&str] = &["write", "list", "fast"];
-pub(super) const ACL_W: &[&str] = &["write", "list", "slow"];
-const ACL_RF: &[&str] = &["read", "list", "fast"];
-const ACL_R: &[&str] = &["read", "list", "slow"];
+/// ACL categories beyond those the flags imply (see `CommandSpec::acl_categories`).
+pub(super) const ACL: &[&str] = &["list"];
 
 /// The list family.
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("lpush", -3, WDF, (1, 1, 1), "list", "1.0.0", ACL_WF, lpush, "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
-    command!("rpush", -3, WDF, (1, 1, 1), "list", "1.0.0", ACL_WF, rpush, "Appends one or more elements to a list. Creates the key if it doesn't exist."),
-    command!("lpushx", -3, WDF, (1, 1, 1), "list", "2.2.0", ACL_WF, lpushx, "Prepends one or more elements to a list only when the list exists."),
-    command!("rpushx", -3, WDF, (1, 1, 1), "list", "2.2.0", ACL_WF, rpushx, "Appends an element to a list only when the list exists."),
-    command!("lpop", -2, WF, (1, 1, 1), "list", "1.0.0", ACL_WF, lpop, "Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
-    command!("rpop", -2, WF, (1, 1, 1), "list", "1.0.0", ACL_WF, rpop, "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
-    command!("llen", 2, RF, (1, 1, 1), "list", "1.0.0", ACL_RF, llen, "Returns the length of a list."),
-    command!("lindex", 3, R, (1, 1, 1), "list", "1.0.0", ACL_R, lindex, "Returns an element from a list by its index."),
-    command!("lset", 4, Flags(Flags::WRITE.0 | Flags::DENYOOM.0), (1, 1, 1), "list", "1.0.0", ACL_W, lset, "Sets the value of an element in a list by its index."),
-    command!("lrange", 4, R, (1, 1, 1), "list", "1.0.0", ACL_R, lrange, "Returns a range of elements from a list."),
-    command!("ltrim", 4, W, (1, 1, 1), "list", "1.0.0", ACL_W, ltrim, "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
-    command!("lrem", 4, W, (1, 1, 1), "list", "1.0.0", ACL_W, lrem, "Removes elements from a list. Deletes the list if the last element was removed."),
-    command!("linsert", 5, Flags(Flags::WRITE.0 | Flags::DENYOOM.0), (1, 1, 1), "list", "2.2.0", ACL_W, linsert, "Inserts an element before or after another element in a list."),
-    command!("lpos", -3, R, (1, 1, 1), "list", "6.0.6", ACL_R, lpos, "Returns the index of matching elements in a list."),
+    command!("lpush", -3, WDF, (1, 1, 1), "list", "1.0.0", ACL, lpush, "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
+    command!("rpush", -3, WDF, (1, 1, 1), "list", "1.0.0", ACL, rpush, "Appends one or more elements to a list. Creates the key if it doesn't exist."),
+    command!("lpushx", -3, WDF, (1, 1, 1), "list", "2.2.0", ACL, lpushx, "Prepends one or more elements to a list only when the list exists."),
+    command!("rpushx", -3, WDF, (1, 1, 1), "list", "2.2.0", ACL, rpushx, "Appends an element to a list only when the list exists."),
+    command!("lpop", -2, WF, (1, 1, 1), "list", "1.0.0", ACL, lpop, "Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
+    command!("rpop", -2, WF, (1, 1, 1), "list", "1.0.0", ACL, rpop, "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
+    command!("llen", 2, RF, (1, 1, 1), "list", "1.0.0", ACL, llen, "Returns the length of a list."),
+    command!("lindex", 3, R, (1, 1, 1), "list", "1.0.0", ACL, lindex, "Returns an element from a list by its index."),
+    command!("lset", 4, Flags::WRITE.union(Flags::DENYOOM), (1, 1, 1), "list", "1.0.0", ACL, lset, "Sets the value of an element in a list by its index."),
+    command!("lrange", 4, R, (1, 1, 1), "list", "1.0.0", ACL, lrange, "Returns a range of elements from a list."),
+    command!("ltrim", 4, W, (1, 1, 1), "list", "1.0.0", ACL, ltrim, "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
+    command!("lrem", 4, W, (1, 1, 1), "list", "1.0.0", ACL, lrem, "Removes elements from a list. Deletes the list if the last element was removed."),
+    command!("linsert", 5, Flags::WRITE.union(Flags::DENYOOM), (1, 1, 1), "list", "2.2.0", ACL, linsert, "Inserts an element before or after another element in a list."),
+    command!("lpos", -3, R, (1, 1, 1), "list", "6.0.6", ACL, lpos, "Returns the index of matching elements in a list."),
 ];
 
 /// The list at `key` for reading: Ok(None) if missing, WRONGTYPE for another type.

@@ -7,10 +7,13 @@ use bytes::Bytes;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
-const ADMIN: Flags = Flags(Flags::ADMIN.0 | Flags::NOSCRIPT.0 | Flags::LOADING.0 | Flags::STALE.0);
-const LS: Flags = Flags(Flags::LOADING.0 | Flags::STALE.0);
-const ACL_A: &[&str] = &["admin", "slow", "dangerous"];
-const ACL_S: &[&str] = &["slow", "connection"];
+const ADMIN: Flags = Flags::ADMIN
+    .union(Flags::NOSCRIPT)
+    .union(Flags::LOADING)
+    .union(Flags::STALE);
+const LS: Flags = Flags::LOADING.union(Flags::STALE);
+/// COMMAND's category beyond those its flags imply (see `CommandSpec::acl_categories`).
+const ACL_CONN: &[&str] = &["connection"];
 
 /// The server family.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -21,14 +24,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         (0, 0, 0),
         "server",
         "1.0.0",
-        &["slow", "dangerous"],
+        &["dangerous"],
         info,
         "Returns information and statistics about the server."
     ),
     container!(
         "config",
         -2,
-        Flags::NONE,
+        Flags::empty(),
         "server",
         "2.0.0",
         CONFIG_SUBS,
@@ -50,18 +53,18 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "time",
         1,
-        Flags(LS.0 | Flags::FAST.0),
+        LS.union(Flags::FAST),
         (0, 0, 0),
         "server",
         "2.6.0",
-        &["fast"],
+        &[],
         time,
         "Returns the server time."
     ),
     container!(
         "slowlog",
         -2,
-        Flags::NONE,
+        Flags::empty(),
         "server",
         "2.2.12",
         SLOWLOG_SUBS,
@@ -70,7 +73,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     container!(
         "memory",
         -2,
-        Flags::NONE,
+        Flags::empty(),
         "server",
         "4.0.0",
         MEMORY_SUBS,
@@ -79,22 +82,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "shutdown",
         -1,
-        Flags(ADMIN.0 | Flags::NO_MULTI.0 | Flags::ALLOW_BUSY.0 | Flags::SENTINEL.0),
+        ADMIN.union(Flags::NO_MULTI).union(Flags::ALLOW_BUSY),
         (0, 0, 0),
         "server",
         "1.0.0",
-        ACL_A,
+        &[],
         shutdown,
         "Synchronously saves the database(s) to disk and shuts down the Redis server."
     ),
     command!(
         "lastsave",
         1,
-        Flags(LS.0 | Flags::FAST.0),
+        LS.union(Flags::FAST),
         (0, 0, 0),
         "server",
         "1.0.0",
-        &["fast", "admin", "dangerous"],
+        &["admin", "dangerous"],
         lastsave,
         "Returns the Unix timestamp of the last successful save to disk."
     ),
@@ -108,7 +111,7 @@ static CONFIG_SUBS: &[CommandSpec] = &[
         ADMIN,
         (0, 0, 0),
         "2.0.0",
-        ACL_A,
+        &[],
         config_get,
         "Returns the effective values of configuration parameters."
     ),
@@ -119,7 +122,7 @@ static CONFIG_SUBS: &[CommandSpec] = &[
         ADMIN,
         (0, 0, 0),
         "2.0.0",
-        ACL_A,
+        &[],
         config_set,
         "Sets configuration parameters in-flight."
     ),
@@ -130,7 +133,7 @@ static CONFIG_SUBS: &[CommandSpec] = &[
         ADMIN,
         (0, 0, 0),
         "2.0.0",
-        ACL_A,
+        &[],
         config_resetstat,
         "Resets the server's statistics."
     ),
@@ -141,7 +144,7 @@ static CONFIG_SUBS: &[CommandSpec] = &[
         LS,
         (0, 0, 0),
         "5.0.0",
-        &["slow"],
+        &[],
         config_help,
         "Returns helpful text about the different subcommands."
     ),
@@ -155,7 +158,7 @@ static COMMAND_SUBS: &[CommandSpec] = &[
         LS,
         (0, 0, 0),
         "2.8.13",
-        ACL_S,
+        ACL_CONN,
         command_count,
         "Returns a count of commands."
     ),
@@ -166,7 +169,7 @@ static COMMAND_SUBS: &[CommandSpec] = &[
         LS,
         (0, 0, 0),
         "2.8.13",
-        ACL_S,
+        ACL_CONN,
         command_info,
         "Returns information about one, multiple or all commands."
     ),
@@ -177,7 +180,7 @@ static COMMAND_SUBS: &[CommandSpec] = &[
         LS,
         (0, 0, 0),
         "7.0.0",
-        ACL_S,
+        ACL_CONN,
         command_docs,
         "Returns documentary information about one, multiple or all commands."
     ),
@@ -188,7 +191,7 @@ static COMMAND_SUBS: &[CommandSpec] = &[
         LS,
         (0, 0, 0),
         "7.0.0",
-        ACL_S,
+        ACL_CONN,
         command_list,
         "Returns a list of command names."
     ),
@@ -199,7 +202,7 @@ static COMMAND_SUBS: &[CommandSpec] = &[
         LS,
         (0, 0, 0),
         "2.8.13",
-        ACL_S,
+        ACL_CONN,
         command_getkeys,
         "Extracts the key names from an arbitrary command."
     ),
@@ -210,7 +213,7 @@ static COMMAND_SUBS: &[CommandSpec] = &[
         LS,
         (0, 0, 0),
         "5.0.0",
-        ACL_S,
+        ACL_CONN,
         command_help,
         "Returns helpful text about the different subcommands."
     ),
@@ -221,10 +224,10 @@ static SLOWLOG_SUBS: &[CommandSpec] = &[
         "slowlog",
         "get",
         -2,
-        Flags(Flags::ADMIN.0 | LS.0),
+        Flags::ADMIN.union(LS),
         (0, 0, 0),
         "2.2.12",
-        ACL_A,
+        &[],
         slowlog_get,
         "Returns the slow log's entries."
     ),
@@ -232,10 +235,10 @@ static SLOWLOG_SUBS: &[CommandSpec] = &[
         "slowlog",
         "len",
         2,
-        Flags(Flags::ADMIN.0 | LS.0),
+        Flags::ADMIN.union(LS),
         (0, 0, 0),
         "2.2.12",
-        ACL_A,
+        &[],
         slowlog_len,
         "Returns the number of entries in the slow log."
     ),
@@ -243,10 +246,10 @@ static SLOWLOG_SUBS: &[CommandSpec] = &[
         "slowlog",
         "reset",
         2,
-        Flags(Flags::ADMIN.0 | LS.0),
+        Flags::ADMIN.union(LS),
         (0, 0, 0),
         "2.2.12",
-        ACL_A,
+        &[],
         slowlog_reset,
         "Clears all entries from the slow log."
     ),
@@ -257,7 +260,7 @@ static SLOWLOG_SUBS: &[CommandSpec] = &[
         LS,
         (0, 0, 0),
         "6.2.0",
-        &["slow"],
+        &[],
         slowlog_help,
         "Show helpful text about the different subcommands"
     ),
@@ -271,7 +274,7 @@ static MEMORY_SUBS: &[CommandSpec] = &[
         Flags::READONLY,
         (2, 2, 1),
         "4.0.0",
-        &["read", "slow"],
+        &[],
         memory_usage,
         "Estimates the memory usage of a key."
     ),
@@ -279,10 +282,10 @@ static MEMORY_SUBS: &[CommandSpec] = &[
         "memory",
         "stats",
         2,
-        Flags::NONE,
+        Flags::empty(),
         (0, 0, 0),
         "4.0.0",
-        &["slow"],
+        &[],
         memory_stats,
         "Returns details about memory usage."
     ),
@@ -290,10 +293,10 @@ static MEMORY_SUBS: &[CommandSpec] = &[
         "memory",
         "doctor",
         2,
-        Flags::NONE,
+        Flags::empty(),
         (0, 0, 0),
         "4.0.0",
-        &["slow"],
+        &[],
         memory_doctor,
         "Outputs a memory problems report."
     ),
@@ -301,10 +304,10 @@ static MEMORY_SUBS: &[CommandSpec] = &[
         "memory",
         "purge",
         2,
-        Flags::NONE,
+        Flags::empty(),
         (0, 0, 0),
         "4.0.0",
-        &["slow"],
+        &[],
         memory_purge,
         "Asks the allocator to release memory."
     ),
@@ -315,7 +318,7 @@ static MEMORY_SUBS: &[CommandSpec] = &[
         LS,
         (0, 0, 0),
         "4.0.0",
-        &["slow"],
+        &[],
         memory_help,
         "Outputs helpful text about the different subcommands."
     ),
