@@ -4,16 +4,21 @@
 
 pub mod args;
 pub mod coll;
+pub mod command;
+pub mod config;
 pub mod connection;
 pub mod ctx;
 pub mod hashes;
+pub mod info;
 pub mod keys;
 pub mod lists;
 pub mod lists_blocking;
+pub mod memory;
 pub mod pubsub;
 pub mod server;
 pub mod setops;
 pub mod sets;
+pub mod slowlog;
 pub mod sort;
 mod stream_groups;
 mod stream_info;
@@ -43,7 +48,7 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> Reply;
 /// The handler of a container command called without a subcommand (only COMMAND allows that).
 pub fn container_handler(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if eq(&a[0], "command") {
-        return server::command_all(ctx);
+        return command::command_all(ctx);
     }
     Reply::err(format!(
         "unknown subcommand. Try {} HELP.",
