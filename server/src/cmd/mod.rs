@@ -3,6 +3,7 @@
 //! One module per command family; each exports `COMMANDS`, and [`table`] joins them.
 
 pub mod args;
+pub mod client;
 pub mod coll;
 pub mod command;
 pub mod config;
@@ -27,6 +28,7 @@ mod stream_write;
 pub mod streams;
 pub mod strings;
 mod table;
+pub mod tx;
 mod zpop;
 mod zrange;
 mod zsetops;
@@ -92,7 +94,7 @@ pub fn dispatch(
             conn.handle
                 .multi
                 .store(0, std::sync::atomic::Ordering::Relaxed);
-            connection::unwatch_all(srv, conn);
+            tx::unwatch_all(srv, conn);
             return Reply::Error(
                 format!("EXECABORT Transaction discarded because of: {msg}").into(),
             );

@@ -244,6 +244,8 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::lists_blocking::COMMANDS,
     super::keys::COMMANDS,
     super::connection::COMMANDS,
+    super::client::COMMANDS,
+    super::tx::COMMANDS,
     super::server::COMMANDS,
     super::info::COMMANDS,
     super::config::COMMANDS,
