@@ -201,11 +201,11 @@ fn client_setinfo(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     } else if eq(&a[2], "lib-ver") {
         &ctx.conn.handle.lib_ver
     } else {
-        return Reply::err(format!("Unrecognized option '{}'", text(&a[2])));
+        return Reply::error(format!("ERR Unrecognized option '{}'", text(&a[2])));
     };
     if v.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return Reply::err(format!(
-            "{} cannot contain spaces, newlines or special characters.",
+        return Reply::error(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
             text(&a[2]).to_ascii_lowercase()
         ));
     }
@@ -299,7 +299,7 @@ fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         if eq(&a[i], "type") && i + 1 < a.len() {
             let t = text(&a[i + 1]).to_ascii_lowercase();
             if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
-                return Reply::err(format!("Unknown client type '{}'", text(&a[i + 1])));
+                return Reply::error(format!("ERR Unknown client type '{}'", text(&a[i + 1])));
             }
             typ = Some(t);
             i += 2;
@@ -379,7 +379,7 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 if !["normal", "master", "replica", "slave", "pubsub"]
                     .contains(&v.to_ascii_lowercase().as_str())
                 {
-                    return Reply::err(format!("Unknown client type '{v}'"));
+                    return Reply::error(format!("ERR Unknown client type '{v}'"));
                 }
             }
             "skipme" => {
@@ -532,11 +532,11 @@ mod tests {
             |k: &str, v: &str| run(srv, &mut c, client_setinfo, &["CLIENT", "SETINFO", k, v]);
         assert_eq!(
             setinfo("LIB-NAME", "redis py"),
-            Reply::err("lib-name cannot contain spaces, newlines or special characters.")
+            Reply::error("ERR lib-name cannot contain spaces, newlines or special characters.")
         );
         assert_eq!(
             setinfo("lib-color", "red"),
-            Reply::err("Unrecognized option 'lib-color'")
+            Reply::error("ERR Unrecognized option 'lib-color'")
         );
         assert_eq!(setinfo("lib-ver", "1.2"), Reply::Ok);
         assert_eq!(setinfo("LIB-NAME", "respd"), Reply::Ok);
@@ -573,7 +573,7 @@ mod tests {
         assert_eq!(ids(list(&["TYPE", "master"])), Vec::<String>::new());
         assert_eq!(
             list(&["TYPE", "robot"]),
-            Reply::err("Unknown client type 'robot'")
+            Reply::error("ERR Unknown client type 'robot'")
         );
         assert_eq!(list(&["ID", "5", "0"]), e("ERR Invalid client ID"));
         assert_eq!(list(&["ID", "x"]), e("ERR Invalid client ID"));
@@ -601,7 +601,7 @@ mod tests {
         );
         assert_eq!(
             kill(&["TYPE", "robot"]),
-            Reply::err("Unknown client type 'robot'")
+            Reply::error("ERR Unknown client type 'robot'")
         );
         assert_eq!(kill(&["SKIPME", "maybe"]), e("ERR syntax error"));
         assert_eq!(kill(&["ID", "5", "TYPE"]), e("ERR syntax error"));

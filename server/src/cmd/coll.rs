@@ -100,8 +100,8 @@ pub fn empty_scan() -> Reply {
 pub fn rand_count(b: &[u8]) -> Result<i64, Reply> {
     let n = crate::resp::parse_i64(b).ok_or(Reply::error(ERR_NOT_INT))?;
     if n == i64::MIN {
-        return Err(Reply::err(format!(
-            "value is out of range, value must between {} and {}",
+        return Err(Reply::error(format!(
+            "ERR value is out of range, value must between {} and {}",
             -i64::MAX,
             i64::MAX
         )));

@@ -104,28 +104,28 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             .iter()
             .find(|x| x.name == name || x.alias == Some(&*name))
         else {
-            return Reply::err(format!(
-                "Unknown option or number of arguments for CONFIG SET - '{name}'"
+            return Reply::error(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
             ));
         };
         if !seen.insert(param.name) {
-            return Reply::err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            return Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
             ));
         }
         if param.immutable {
-            return Reply::err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            return Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
             ));
         }
         if param.protected && next.get("enable-protected-configs") != Some("yes") {
-            return Reply::err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
+            return Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
             ));
         }
         if let Err(msg) = next.set(&name, &text(&p[1])) {
-            return Reply::err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - {msg}"
+            return Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {msg}"
             ));
         }
     }
@@ -198,19 +198,21 @@ mod tests {
         );
         assert_eq!(
             set(&["no-such-thing", "1"]),
-            Reply::err("Unknown option or number of arguments for CONFIG SET - 'no-such-thing'")
+            Reply::error(
+                "ERR Unknown option or number of arguments for CONFIG SET - 'no-such-thing'"
+            )
         );
         assert_eq!(
             set(&["maxmemory", "1mb", "MAXMEMORY", "2mb"]),
-            Reply::err("CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter")
+            Reply::error("ERR CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter")
         );
         assert_eq!(
             set(&["aclfile", "/x"]),
-            Reply::err("CONFIG SET failed (possibly related to argument 'aclfile') - can't set immutable config")
+            Reply::error("ERR CONFIG SET failed (possibly related to argument 'aclfile') - can't set immutable config")
         );
         assert_eq!(
             set(&["dir", "/tmp"]),
-            Reply::err("CONFIG SET failed (possibly related to argument 'dir') - can't set protected config")
+            Reply::error("ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config")
         );
         // A bad value anywhere refuses the whole command: the good pair before it is not applied.
         let r = set(&["maxmemory", "10mb", "maxmemory-policy", "lru-ish"]);

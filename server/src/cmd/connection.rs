@@ -97,7 +97,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 fn ping(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if a.len() > 2 {
-        return Reply::err("wrong number of arguments for 'ping' command");
+        return Reply::error("ERR wrong number of arguments for 'ping' command");
     }
     if ctx.conn.in_subscribed_context() {
         let msg = a.get(1).cloned().unwrap_or_default();
@@ -202,7 +202,10 @@ fn hello(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             name = Some(a[i + 1].clone());
             i += 2;
         } else {
-            return Reply::err(format!("Syntax error in HELLO option '{}'", text(&a[i])));
+            return Reply::error(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                text(&a[i])
+            ));
         }
     }
     if authed_now {
@@ -267,12 +270,12 @@ mod tests {
         );
         assert_eq!(
             hello_(&["3", "LOUD"]),
-            Reply::err("Syntax error in HELLO option 'LOUD'")
+            Reply::error("ERR Syntax error in HELLO option 'LOUD'")
         );
         // AUTH needs both a user and a password.
         assert_eq!(
             hello_(&["3", "AUTH", "default"]),
-            Reply::err("Syntax error in HELLO option 'AUTH'")
+            Reply::error("ERR Syntax error in HELLO option 'AUTH'")
         );
         assert_eq!(c.resp, 2, "a refused HELLO changes nothing");
         let r = resp2(&run(srv, &mut c, hello, &["HELLO", "3", "setname", "me"]));
@@ -351,7 +354,7 @@ mod tests {
         assert_eq!(run(srv, &mut c, ping, &["PING", "hi"]), Reply::bulk("hi"));
         assert_eq!(
             run(srv, &mut c, ping, &["PING", "a", "b"]),
-            Reply::err("wrong number of arguments for 'ping' command")
+            Reply::error("ERR wrong number of arguments for 'ping' command")
         );
         assert_eq!(run(srv, &mut c, echo, &["ECHO", "x y"]), Reply::bulk("x y"));
         // A RESP2 subscriber gets PING's reply as a ["pong", message] array.

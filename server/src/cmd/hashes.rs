@@ -94,8 +94,8 @@ fn with_read<R>(
 
 fn set_fields(ctx: &mut Ctx, a: &[Bytes]) -> Result<i64, Reply> {
     if a.len() % 2 == 1 {
-        return Err(Reply::err(format!(
-            "wrong number of arguments for '{}' command",
+        return Err(Reply::error(format!(
+            "ERR wrong number of arguments for '{}' command",
             super::text(&a[0]).to_ascii_lowercase()
         )));
     }

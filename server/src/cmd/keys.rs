@@ -145,7 +145,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: bool, absolute: bool) -> 
         } else if eq(o, "lt") {
             lt = true;
         } else {
-            return Reply::err(format!("Unsupported option {}", text(o)));
+            return Reply::error(format!("ERR Unsupported option {}", text(o)));
         }
     }
     if nx && (xx || gt || lt) {
@@ -154,7 +154,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: bool, absolute: bool) -> 
     if gt && lt {
         return Reply::error("ERR GT and LT options at the same time are not compatible");
     }
-    let invalid = || Reply::err(format!("invalid expire time in '{name}' command"));
+    let invalid = || Reply::error(format!("ERR invalid expire time in '{name}' command"));
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
         let now = v.now() as i64;
@@ -647,7 +647,7 @@ mod tests {
         );
         assert_eq!(
             ex(&mut c, &["10", "SOON"]),
-            Reply::err("Unsupported option SOON")
+            Reply::error("ERR Unsupported option SOON")
         );
         assert_eq!(
             ex(&mut c, &["ten"]),
@@ -656,7 +656,7 @@ mod tests {
         // Seconds that overflow as milliseconds are refused, naming the command.
         assert_eq!(
             ex(&mut c, &["9223372036854775807"]),
-            Reply::err("invalid expire time in 'expire' command")
+            Reply::error("ERR invalid expire time in 'expire' command")
         );
         assert_eq!(
             run(
@@ -665,7 +665,7 @@ mod tests {
                 pexpire,
                 &["PEXPIRE", "k", "9223372036854775807"]
             ),
-            Reply::err("invalid expire time in 'pexpire' command")
+            Reply::error("ERR invalid expire time in 'pexpire' command")
         );
         assert_eq!(
             run(srv, &mut c, ttl, &["TTL", "k"]),

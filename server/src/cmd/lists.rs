@@ -194,8 +194,8 @@ pub(super) fn notify_pop(ctx: &Ctx, key: &[u8], end: End, deleted: bool) {
 
 fn pop_generic(ctx: &mut Ctx, a: &[Bytes], end: End) -> Reply {
     if a.len() > 3 {
-        return Reply::err(format!(
-            "wrong number of arguments for '{}' command",
+        return Reply::error(format!(
+            "ERR wrong number of arguments for '{}' command",
             end.pop_event()
         ));
     }

@@ -52,8 +52,8 @@ pub fn container_handler(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if eq(&a[0], "command") {
         return command::command_all(ctx);
     }
-    Reply::err(format!(
-        "unknown subcommand. Try {} HELP.",
+    Reply::error(format!(
+        "ERR unknown subcommand. Try {} HELP.",
         text(&a[0]).to_ascii_uppercase()
     ))
 }
@@ -95,14 +95,12 @@ pub fn dispatch(
                 .multi
                 .store(0, std::sync::atomic::Ordering::Relaxed);
             tx::unwatch_all(srv, conn);
-            return Reply::Error(
-                format!("EXECABORT Transaction discarded because of: {msg}").into(),
-            );
+            return Reply::error(format!("EXECABORT Transaction discarded because of: {msg}"));
         }
         if conn.multi.is_some() {
             conn.multi_error = true;
         }
-        return Reply::err(msg);
+        return Reply::error(format!("ERR {msg}"));
     }
     if !conn.authed && !spec.flags.contains(Flags::NOAUTH) && srv.auth_required() {
         if conn.multi.is_some() {
@@ -111,15 +109,15 @@ pub fn dispatch(
         return Reply::error("NOAUTH Authentication required.");
     }
     if conn.in_subscribed_context() && !spec.flags.contains(Flags::PUBSUB_OK) {
-        return Reply::err(format!(
-            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+        return Reply::error(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.full_name()
         ));
     }
     if conn.multi.is_some() && !spec.flags.contains(Flags::NO_QUEUE) {
         if spec.flags.contains(Flags::NO_MULTI) {
             conn.multi_error = true;
-            return Reply::err("Command not allowed inside a transaction");
+            return Reply::error("ERR Command not allowed inside a transaction");
         }
         if let Some(q) = conn.multi.as_mut() {
             q.push(args.to_vec());

@@ -262,8 +262,8 @@ fn publish(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 fn pubsub_channels(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if a.len() > 3 {
-        return Reply::err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+        return Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
             text(&a[1][..a[1].len().min(128)])
         ));
     }

@@ -254,10 +254,10 @@ pub fn parse_bound(b: &[u8], start: bool) -> Result<StreamId, Reply> {
         let id = parse_strict_id(&b[1..], if start { 0 } else { u64::MAX })?;
         if start {
             id.incr()
-                .ok_or_else(|| Reply::err("invalid start ID for the interval"))
+                .ok_or_else(|| Reply::error("ERR invalid start ID for the interval"))
         } else {
             id.decr()
-                .ok_or_else(|| Reply::err("invalid end ID for the interval"))
+                .ok_or_else(|| Reply::error("ERR invalid end ID for the interval"))
         }
     } else {
         parse_id(b, if start { 0 } else { u64::MAX })

@@ -86,7 +86,7 @@ enum Expiry {
 /// Parses `EX s | PX ms | EXAT ts | PXAT ms` value; Redis's "invalid expire time" on bad ranges.
 fn expire_at(unit_ms: bool, absolute: bool, raw: &[u8], now: u64, cmd: &str) -> Result<u64, Reply> {
     let n = int(raw)?;
-    let invalid = || Reply::err(format!("invalid expire time in '{cmd}' command"));
+    let invalid = || Reply::error(format!("ERR invalid expire time in '{cmd}' command"));
     if n <= 0 {
         return Err(invalid());
     }
@@ -248,8 +248,8 @@ fn mget(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 fn mset_common(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Reply {
     if a.len() % 2 == 0 {
-        return Reply::err(format!(
-            "wrong number of arguments for '{}' command",
+        return Reply::error(format!(
+            "ERR wrong number of arguments for '{}' command",
             if nx { "msetnx" } else { "mset" }
         ));
     }

@@ -325,8 +325,8 @@ pub fn lookup(args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
         .and_then(|n| spec.subcommands.iter().find(|s| s.name.as_bytes() == n));
     match sub {
         Some(s) => Ok(s),
-        None => Err(Reply::err(format!(
-            "unknown subcommand '{}'. Try {} HELP.",
+        None => Err(Reply::error(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
             trunc(&args[1], 128),
             spec.name.to_ascii_uppercase()
         ))),
@@ -347,8 +347,8 @@ pub fn unknown_command(args: &[Bytes]) -> Reply {
         let room = 128 - rest.len();
         rest.push_str(&format!("'{}' ", trunc(a, room)));
     }
-    Reply::err(format!(
-        "unknown command '{}', with args beginning with: {}",
+    Reply::error(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
         trunc(&args[0], 128),
         rest
     ))
