@@ -306,7 +306,7 @@ fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         } else if eq(&a[i], "id") && i + 1 < a.len() {
             let mut v = Vec::new();
             for x in &a[i + 1..] {
-                match crate::resp::parse_i64(x) {
+                match crate::util::num::parse_i64(x) {
                     Some(n) if n > 0 => v.push(n as u64),
                     _ => return Reply::error("ERR Invalid client ID"),
                 }
@@ -371,7 +371,7 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         let v = text(&p[1]);
         match k.as_str() {
             "id" => {
-                if crate::resp::parse_i64(&p[1]).is_none_or(|n| n <= 0) {
+                if crate::util::num::parse_i64(&p[1]).is_none_or(|n| n <= 0) {
                     return Reply::error("ERR client-id should be greater than 0");
                 }
             }
@@ -437,7 +437,7 @@ fn client_unblock(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
         );
     }
-    let Some(id) = crate::resp::parse_i64(&a[2]) else {
+    let Some(id) = crate::util::num::parse_i64(&a[2]) else {
         return Reply::error(super::ERR_NOT_INT);
     };
     let error = match a.get(3) {

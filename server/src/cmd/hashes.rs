@@ -271,15 +271,14 @@ fn hincrby(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let r = incr_field(ctx, a, "hincrby", |cur| {
         let cur = match cur {
             None => 0,
-            Some(b) => {
-                crate::resp::parse_i64(b).ok_or(Reply::error("ERR hash value is not an integer"))?
-            }
+            Some(b) => crate::util::num::parse_i64(b)
+                .ok_or(Reply::error("ERR hash value is not an integer"))?,
         };
         let n = cur.checked_add(by).ok_or(Reply::error(ERR_OVERFLOW))?;
         Ok(Bytes::from(n.to_string()))
     });
     match r {
-        Ok(b) => Reply::Int(crate::resp::parse_i64(&b).unwrap_or(0)),
+        Ok(b) => Reply::Int(crate::util::num::parse_i64(&b).unwrap_or(0)),
         Err(e) => e,
     }
 }

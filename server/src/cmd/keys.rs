@@ -433,11 +433,11 @@ fn select(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 fn swapdb(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let n = ctx.srv.ks.db_count() as i64;
-    let x = match crate::resp::parse_i64(&a[1]) {
+    let x = match crate::util::num::parse_i64(&a[1]) {
         Some(x) => x,
         None => return Reply::error("ERR invalid first DB index"),
     };
-    let y = match crate::resp::parse_i64(&a[2]) {
+    let y = match crate::util::num::parse_i64(&a[2]) {
         Some(y) => y,
         None => return Reply::error("ERR invalid second DB index"),
     };
@@ -572,7 +572,7 @@ fn object_refcount(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let r = ctx.with_key(&a[2], |v| {
         v.peek(&a[2]).map(|e| match &e.value {
             // Redis shares the integers 0..9999 between keys.
-            Value::Str(b) => match crate::resp::parse_i64(b) {
+            Value::Str(b) => match crate::util::num::parse_i64(b) {
                 Some(n) if (0..10000).contains(&n) => i32::MAX as i64,
                 _ => 1,
             },

@@ -201,7 +201,7 @@ fn pop_generic(ctx: &mut Ctx, a: &[Bytes], end: End) -> Reply {
     }
     let count = match a.get(2) {
         None => None,
-        Some(c) => match crate::resp::parse_i64(c) {
+        Some(c) => match crate::util::num::parse_i64(c) {
             Some(n) if n >= 0 => Some(n as usize),
             _ => return Reply::error("ERR value is out of range, must be positive"),
         },
@@ -324,8 +324,10 @@ fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 }
 
 fn lrange(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let (Some(start), Some(end)) = (crate::resp::parse_i64(&a[2]), crate::resp::parse_i64(&a[3]))
-    else {
+    let (Some(start), Some(end)) = (
+        crate::util::num::parse_i64(&a[2]),
+        crate::util::num::parse_i64(&a[3]),
+    ) else {
         return Reply::error(ERR_NOT_INT);
     };
     let r = read_list(ctx, &a[1], |l| {
@@ -341,8 +343,10 @@ fn lrange(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn ltrim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let (Some(start), Some(end)) = (crate::resp::parse_i64(&a[2]), crate::resp::parse_i64(&a[3]))
-    else {
+    let (Some(start), Some(end)) = (
+        crate::util::num::parse_i64(&a[2]),
+        crate::util::num::parse_i64(&a[3]),
+    ) else {
         return Reply::error(ERR_NOT_INT);
     };
     let key = &a[1];
@@ -377,7 +381,7 @@ fn ltrim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn lrem(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let Some(count) = crate::resp::parse_i64(&a[2]) else {
+    let Some(count) = crate::util::num::parse_i64(&a[2]) else {
         return Reply::error(ERR_NOT_INT);
     };
     let key = &a[1];
@@ -477,7 +481,7 @@ fn lpos(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     while i < a.len() {
         let more = i + 1 < a.len();
         if eq(&a[i], "rank") && more {
-            let Some(r) = crate::resp::parse_i64(&a[i + 1]) else {
+            let Some(r) = crate::util::num::parse_i64(&a[i + 1]) else {
                 return Reply::error(ERR_NOT_INT);
             };
             if r == 0 {
@@ -485,12 +489,12 @@ fn lpos(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             }
             rank = r;
         } else if eq(&a[i], "count") && more {
-            match crate::resp::parse_i64(&a[i + 1]) {
+            match crate::util::num::parse_i64(&a[i + 1]) {
                 Some(c) if c >= 0 => count = Some(c),
                 _ => return Reply::error("ERR COUNT can't be negative"),
             }
         } else if eq(&a[i], "maxlen") && more {
-            match crate::resp::parse_i64(&a[i + 1]) {
+            match crate::util::num::parse_i64(&a[i + 1]) {
                 Some(m) if m >= 0 => maxlen = m,
                 _ => return Reply::error("ERR MAXLEN can't be negative"),
             }

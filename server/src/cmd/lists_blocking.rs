@@ -193,7 +193,7 @@ fn brpoplpush(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 /// The parsed tail of LMPOP/BLMPOP from `numkeys` on: (keys, end, count).
 fn parse_mpop(a: &[Bytes], numkeys_idx: usize) -> Result<(&[Bytes], End, usize), Reply> {
     let numkeys_err = || Reply::error("ERR numkeys should be greater than 0");
-    let numkeys = crate::resp::parse_i64(&a[numkeys_idx]).ok_or_else(numkeys_err)?;
+    let numkeys = crate::util::num::parse_i64(&a[numkeys_idx]).ok_or_else(numkeys_err)?;
     if numkeys < 1 {
         return Err(numkeys_err());
     }
@@ -210,7 +210,7 @@ fn parse_mpop(a: &[Bytes], numkeys_idx: usize) -> Result<(&[Bytes], End, usize),
     while j < a.len() {
         if count.is_none() && super::eq(&a[j], "count") && j + 1 < a.len() {
             j += 1;
-            match crate::resp::parse_i64(&a[j]) {
+            match crate::util::num::parse_i64(&a[j]) {
                 Some(c) if c >= 1 => count = Some(c as usize),
                 _ => return Err(Reply::error("ERR count should be greater than 0")),
             }

@@ -188,7 +188,7 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let key = &a[1];
     let count = match a.len() {
         2 => None,
-        3 => match crate::resp::parse_i64(&a[2]) {
+        3 => match crate::util::num::parse_i64(&a[2]) {
             Some(n) if n >= 0 => Some(n as u64),
             _ => return Reply::error("ERR value is out of range, must be positive"),
         },

@@ -3,8 +3,9 @@
 use super::streams::{entry_reply, id_reply, parse_bound, parse_id, parse_strict_id, stream_mut};
 use super::{eq, int, syntax, text, Ctx};
 use crate::keyspace::stream::{Group, Pending, Stream, StreamId};
-use crate::resp::{parse_i64, Reply};
+use crate::resp::Reply;
 use crate::state::NotifyClass;
+use crate::util::num::parse_i64;
 use bytes::Bytes;
 
 /// `NOGROUP No such key 'k' or consumer group 'g'`, with an optional suffix.

@@ -6,7 +6,8 @@ use super::{eq, int, syntax, wrongtype, CommandSpec, Ctx, Flags};
 use super::{stream_groups as g, stream_info as i, stream_read as r, stream_write as w};
 use crate::keyspace::stream::{Fields, Stream, StreamId};
 use crate::keyspace::{Value, View};
-use crate::resp::{parse_i64, Reply};
+use crate::resp::Reply;
+use crate::util::num::parse_i64;
 use crate::{command, container, subcommand};
 use bytes::Bytes;
 

@@ -535,7 +535,7 @@ fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Reply {
     let r = ctx.with_key(key, |v| {
         let cur = match get_str(v, key)? {
             None => 0,
-            Some(b) => crate::resp::parse_i64(&b).ok_or(Reply::error(ERR_NOT_INT))?,
+            Some(b) => crate::util::num::parse_i64(&b).ok_or(Reply::error(ERR_NOT_INT))?,
         };
         let n = cur.checked_add(by).ok_or(Reply::error(ERR_OVERFLOW))?;
         v.set_keep_ttl(key, Value::Str(Bytes::from(n.to_string())));

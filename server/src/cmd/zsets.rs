@@ -14,6 +14,7 @@ use crate::keyspace::zset::{LexBound, LexRange, ScoreRange, ZSet};
 use crate::keyspace::{Value, View};
 use crate::resp::Reply;
 use crate::state::NotifyClass;
+use crate::util::num::strtod;
 use bytes::Bytes;
 
 const WDF: Flags = Flags::WRITE.union(Flags::DENYOOM).union(Flags::FAST);
@@ -157,65 +158,6 @@ pub(crate) fn scored_reply(resp: u8, items: Vec<(Bytes, f64)>, withscores: bool)
         }
         Reply::Array(out)
     }
-}
-
-/// C's `strtod` over the whole of `s` (decimal, hex, inf/nan). Returns the value and whether it
-/// overflowed or underflowed (ERANGE), or None if `s` is not entirely a number.
-pub(crate) fn strtod(s: &[u8]) -> Option<(f64, bool)> {
-    let t = std::str::from_utf8(s).ok()?;
-    let (neg, body) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let is = |w: &str| body.eq_ignore_ascii_case(w);
-    let v = if is("inf") || is("infinity") {
-        f64::INFINITY
-    } else if is("nan") {
-        f64::NAN
-    } else if body.len() >= 2 && body.as_bytes()[..2].eq_ignore_ascii_case(b"0x") {
-        parse_hex(&body[2..].to_ascii_lowercase())?
-    } else {
-        if !body
-            .bytes()
-            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
-            || !body.starts_with(|c: char| c.is_ascii_digit() || c == '.')
-        {
-            return None;
-        }
-        let v: f64 = body.parse().ok()?;
-        let erange = v.is_infinite() || (v == 0.0 && mantissa_nonzero(body));
-        return Some((if neg { -v } else { v }, erange));
-    };
-    Some((if neg { -v } else { v }, false))
-}
-
-fn mantissa_nonzero(s: &str) -> bool {
-    s.split(['e', 'E'])
-        .next()
-        .is_some_and(|m| m.bytes().any(|c| (b'1'..=b'9').contains(&c)))
-}
-
-/// Hex floats as strtod reads them: `1f`, `1.8p3`.
-fn parse_hex(s: &str) -> Option<f64> {
-    let (mant, exp) = match s.split_once('p') {
-        Some((m, e)) => (m, e.parse::<i32>().ok()?),
-        None => (s, 0),
-    };
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + c.to_digit(16)? as f64;
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += c.to_digit(16)? as f64 * scale;
-        scale /= 16.0;
-    }
-    Some(v * 2f64.powi(exp))
 }
 
 /// A score argument as Redis's getDoubleFromObject reads it.
