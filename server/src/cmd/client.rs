@@ -8,7 +8,7 @@ use crate::state::{ClientHandle, Shared};
 use crate::{container, subcommand};
 use bytes::Bytes;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The CLIENT container.
 pub static COMMANDS: &[CommandSpec] = &[container!(
@@ -184,14 +184,12 @@ fn client_setname(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 pub(super) fn client_getname(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
-    Reply::opt_bulk(
-        ctx.conn
-            .handle
-            .name
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone(),
-    )
+    Reply::opt_bulk(current_value(&ctx.conn.handle.name))
+}
+
+/// The value of a client's name or library field now (a poisoned lock still holds it).
+fn current_value(slot: &Mutex<Option<Bytes>>) -> Option<Bytes> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 fn client_setinfo(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
@@ -228,24 +226,9 @@ fn client_getredir(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
 /// One CLIENT LIST line (without the newline), in Redis 7's format.
 fn client_line(srv: &Shared, h: &ClientHandle, current: &str) -> String {
     let now = srv.uptime_ms();
-    let name = h
-        .name
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .unwrap_or_default();
-    let lib = h
-        .lib_name
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .unwrap_or_default();
-    let ver = h
-        .lib_ver
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .unwrap_or_default();
+    let name = current_value(&h.name).unwrap_or_default();
+    let lib = current_value(&h.lib_name).unwrap_or_default();
+    let ver = current_value(&h.lib_ver).unwrap_or_default();
     let subs = h.subs.load(Relaxed);
     let psubs = h.psubs.load(Relaxed);
     let flags = if subs + psubs > 0 {
@@ -483,11 +466,7 @@ fn client_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::ctx::tests::{client, resp2, run, server_and_conn};
-
-    fn e(s: &'static str) -> Reply {
-        Reply::error(s)
-    }
+    use crate::cmd::ctx::tests::{client, e, resp2, run, server_and_conn};
 
     /// Registers a client with the server as a connection would; its handle.
     fn connect(srv: &Shared, id: u64) -> Arc<ClientHandle> {

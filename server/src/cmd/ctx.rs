@@ -259,6 +259,11 @@ pub(crate) mod tests {
     use super::*;
     pub(crate) use crate::state::client::tests::client;
 
+    /// An error reply with this text, to compare replies with.
+    pub(crate) fn e(s: &'static str) -> Reply {
+        Reply::error(s)
+    }
+
     /// A server's shared state and a fresh connection (authenticated, db 0) to run handlers as.
     pub(crate) fn server_and_conn() -> (Arc<Shared>, Session) {
         let srv = Shared::new(crate::Config::default());
