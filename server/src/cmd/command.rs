@@ -277,11 +277,7 @@ fn command_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::ctx::tests::{resp2, run, server_and_conn};
-
-    fn e(s: &'static str) -> Reply {
-        Reply::error(s)
-    }
+    use crate::cmd::ctx::tests::{e, resp2, run, server_and_conn};
 
     #[test]
     fn command_getkeys_list_and_info() {

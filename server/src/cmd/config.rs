@@ -177,11 +177,7 @@ fn config_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::ctx::tests::{cmd, resp2, run, server_and_conn};
-
-    fn e(s: &'static str) -> Reply {
-        Reply::error(s)
-    }
+    use crate::cmd::ctx::tests::{cmd, e, resp2, run, server_and_conn};
 
     #[test]
     fn config_set_checks_every_pair_before_changing_anything() {

@@ -243,12 +243,8 @@ pub fn cleanup(srv: &Shared, conn: &mut Session) {
 mod tests {
     use super::*;
     use crate::cmd::client::client_getname;
-    use crate::cmd::ctx::tests::{client, cmd, resp2, run, server_and_conn};
+    use crate::cmd::ctx::tests::{client, cmd, e, resp2, run, server_and_conn};
     use crate::cmd::Session as Conn;
-
-    fn e(s: &'static str) -> Reply {
-        Reply::error(s)
-    }
 
     #[test]
     fn hello_options() {

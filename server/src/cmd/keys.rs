@@ -605,12 +605,8 @@ fn object_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::ctx::tests::{cmd, resp2, run, server_and_conn};
+    use crate::cmd::ctx::tests::{cmd, e, resp2, run, server_and_conn};
     use crate::cmd::Session as Conn;
-
-    fn e(s: &'static str) -> Reply {
-        Reply::error(s)
-    }
 
     #[test]
     fn expire_options_nx_xx_gt_lt() {

@@ -140,11 +140,7 @@ fn memory_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::ctx::tests::{cmd, run, server_and_conn};
-
-    fn e(s: &'static str) -> Reply {
-        Reply::error(s)
-    }
+    use crate::cmd::ctx::tests::{cmd, e, run, server_and_conn};
 
     #[test]
     fn memory_usage_options() {

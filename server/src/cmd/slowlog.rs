@@ -130,11 +130,7 @@ fn slowlog_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::ctx::tests::{run, server_and_conn};
-
-    fn e(s: &'static str) -> Reply {
-        Reply::error(s)
-    }
+    use crate::cmd::ctx::tests::{e, run, server_and_conn};
 
     #[test]
     fn slowlog_get_count() {

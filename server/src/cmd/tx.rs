@@ -171,12 +171,8 @@ pub fn unwatch_all(srv: &Shared, conn: &mut Session) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::ctx::tests::{client, cmd, resp2, run, server_and_conn};
+    use crate::cmd::ctx::tests::{client, cmd, e, resp2, run, server_and_conn};
     use crate::cmd::Session as Conn;
-
-    fn e(s: &'static str) -> Reply {
-        Reply::error(s)
-    }
 
     #[test]
     fn transactions_and_watch() {
