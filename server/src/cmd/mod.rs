@@ -1,6 +1,8 @@
 //! Commands: the table that describes them and the generic checks every command passes before
 //! its handler runs (unknown command, arity, authentication, MULTI queuing, subscribed context).
-//! One module per command family; each exports `COMMANDS`, and [`table`] joins them.
+//! One module per command family, a large family split by concern (CLIENT and transactions beside
+//! the connection commands; INFO, CONFIG, COMMAND, SLOWLOG and MEMORY beside the server ones);
+//! each exports `COMMANDS`, and [`table`] joins them.
 
 pub mod args;
 pub mod client;
