@@ -7,14 +7,17 @@
 //!   in the background, stops cleanly; systemd readiness.
 //! - [`connection`]: one client: read requests, dispatch, flush replies; in
 //!   [`connection::blocking`], a blocked client's wait and the re-runs that wake it.
-//! - [`cmd`]: the command table, the generic checks every command passes, one module per family;
+//! - [`cmd`]: the command table, the generic checks every command passes, one module per family
+//!   (the large ones split by concern: `connection`, `client`, `tx`; `server`, `info`, `config`,
+//!   `command`, `slowlog`, `memory`);
 //!   [`cmd::ctx`] holds what a handler runs with ([`cmd::Ctx`], the client's [`cmd::Session`])
 //!   and the one way to block.
 //! - [`state`]: what every connection shares ([`Shared`]): clients, the blocked-keys registry,
 //!   pub/sub, keyspace notifications, stats and the slow log.
 //! - Below them all: [`keyspace`] (databases, shards, values, expiry), [`resp`] (request parser
 //!   with Redis's limits, reply encoder), [`config`] (every setting by its Redis name; defaults <
-//!   YAML < flags < CONFIG SET), [`util`] (glob matching), [`ldouble`] (Redis's `long double`
+//!   YAML < flags < CONFIG SET), [`util`] (glob matching; number readers with Redis's
+//!   `string2ll`/`strtod`/`string2ld` rules), [`ldouble`] (Redis's `long double`
 //!   arithmetic for INCRBYFLOAT/HINCRBYFLOAT), [`alloc`] (the counting allocator behind
 //!   `used_memory`).
 //!

@@ -1,6 +1,7 @@
 //! Argument parsing shared by handlers, with Redis's error texts.
 
-use crate::resp::{parse_i64, Reply};
+use crate::resp::Reply;
+use crate::util::num::{parse_float, parse_i64};
 use bytes::Bytes;
 
 pub const ERR_NOT_INT: &str = "ERR value is not an integer or out of range";
@@ -23,32 +24,6 @@ pub fn syntax() -> Reply {
 /// Parses an integer argument, or the Redis error.
 pub fn int(b: &[u8]) -> Result<i64, Reply> {
     parse_i64(b).ok_or(Reply::error(ERR_NOT_INT))
-}
-
-/// Parses a float the way Redis's `string2ld`/`strtold` accepts it ("inf", "1e3", " 1" is refused).
-pub fn parse_float(b: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(b).ok()?;
-    if s.is_empty()
-        || s.starts_with(|c: char| c.is_whitespace())
-        || s.ends_with(|c: char| c.is_whitespace())
-    {
-        return None;
-    }
-    let lower = s.to_ascii_lowercase();
-    let v = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => {
-            if lower.contains("nan") || lower.contains("inf") {
-                return None;
-            }
-            s.parse::<f64>().ok()?
-        }
-    };
-    if v.is_nan() {
-        return None;
-    }
-    Some(v)
 }
 
 /// Parses a float argument, or the Redis error.
@@ -92,18 +67,4 @@ pub fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
     out.push(Reply::simple("HELP"));
     out.push(Reply::simple("    Print this help."));
     Reply::Array(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn floats() {
-        assert_eq!(parse_float(b"1.5"), Some(1.5));
-        assert_eq!(parse_float(b"-inf"), Some(f64::NEG_INFINITY));
-        assert_eq!(parse_float(b"nan"), None);
-        assert_eq!(parse_float(b" 1"), None);
-        assert_eq!(parse_float(b"abc"), None);
-    }
 }

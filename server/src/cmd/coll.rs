@@ -98,10 +98,10 @@ pub fn empty_scan() -> Reply {
 
 /// Parses the count of SRANDMEMBER/HRANDFIELD (any long but LONG_MIN).
 pub fn rand_count(b: &[u8]) -> Result<i64, Reply> {
-    let n = crate::resp::parse_i64(b).ok_or(Reply::error(ERR_NOT_INT))?;
+    let n = crate::util::num::parse_i64(b).ok_or(Reply::error(ERR_NOT_INT))?;
     if n == i64::MIN {
-        return Err(Reply::err(format!(
-            "value is out of range, value must between {} and {}",
+        return Err(Reply::error(format!(
+            "ERR value is out of range, value must between {} and {}",
             -i64::MAX,
             i64::MAX
         )));

@@ -196,7 +196,7 @@ pub fn parse_timeout_secs(b: &[u8]) -> Result<Option<Instant>, Reply> {
     if b.is_empty() || b[0].is_ascii_whitespace() {
         return Err(Reply::error(NOT_FLOAT));
     }
-    let (f, range) = crate::cmd::zsets::strtod(b).ok_or(Reply::error(NOT_FLOAT))?;
+    let (f, range) = crate::util::num::strtod(b).ok_or(Reply::error(NOT_FLOAT))?;
     if f.is_nan() {
         return Err(Reply::error(NOT_FLOAT));
     }
@@ -216,7 +216,7 @@ pub fn parse_timeout_secs(b: &[u8]) -> Result<Option<Instant>, Reply> {
 
 /// Parses a timeout in milliseconds (an integer, XREAD BLOCK style).
 pub fn parse_timeout_ms(b: &[u8]) -> Result<Option<Instant>, Reply> {
-    let ms = crate::resp::parse_i64(b).ok_or(Reply::error(
+    let ms = crate::util::num::parse_i64(b).ok_or(Reply::error(
         "ERR timeout is not an integer or out of range",
     ))?;
     if ms < 0 {
@@ -258,6 +258,11 @@ pub fn block_or_timeout(
 pub(crate) mod tests {
     use super::*;
     pub(crate) use crate::state::client::tests::client;
+
+    /// An error reply with this text, to compare replies with.
+    pub(crate) fn e(s: &'static str) -> Reply {
+        Reply::error(s)
+    }
 
     /// A server's shared state and a fresh connection (authenticated, db 0) to run handlers as.
     pub(crate) fn server_and_conn() -> (Arc<Shared>, Session) {

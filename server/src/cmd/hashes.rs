@@ -12,32 +12,31 @@ use crate::resp::Reply;
 use crate::state::NotifyClass;
 use bytes::Bytes;
 
-const WDF: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0 | Flags::FAST.0);
-const WF: Flags = Flags(Flags::WRITE.0 | Flags::FAST.0);
-const RF: Flags = Flags(Flags::READONLY.0 | Flags::FAST.0);
+const WDF: Flags = Flags::WRITE.union(Flags::DENYOOM).union(Flags::FAST);
+const WF: Flags = Flags::WRITE.union(Flags::FAST);
+const RF: Flags = Flags::READONLY.union(Flags::FAST);
 const R: Flags = Flags::READONLY;
-const ACL_WF: &[&str] = &["write", "hash", "fast"];
-const ACL_RF: &[&str] = &["read", "hash", "fast"];
-const ACL_RS: &[&str] = &["read", "hash", "slow"];
+/// ACL categories beyond those the flags imply (see `CommandSpec::acl_categories`).
+const ACL: &[&str] = &["hash"];
 
 /// The hash family.
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("hset", -4, WDF, (1, 1, 1), "hash", "2.0.0", ACL_WF, hset, "Creates or modifies the value of a field in a hash."),
-    command!("hmset", -4, WDF, (1, 1, 1), "hash", "2.0.0", ACL_WF, hmset, "Sets the values of multiple fields."),
-    command!("hsetnx", 4, WDF, (1, 1, 1), "hash", "2.0.0", ACL_WF, hsetnx, "Sets the value of a field in a hash only when the field doesn't exist."),
-    command!("hget", 3, RF, (1, 1, 1), "hash", "2.0.0", ACL_RF, hget, "Returns the value of a field in a hash."),
-    command!("hmget", -3, RF, (1, 1, 1), "hash", "2.0.0", ACL_RF, hmget, "Returns the values of all fields in a hash."),
-    command!("hdel", -3, WF, (1, 1, 1), "hash", "2.0.0", ACL_WF, hdel, "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
-    command!("hexists", 3, RF, (1, 1, 1), "hash", "2.0.0", ACL_RF, hexists, "Determines whether a field exists in a hash."),
-    command!("hlen", 2, RF, (1, 1, 1), "hash", "2.0.0", ACL_RF, hlen, "Returns the number of fields in a hash."),
-    command!("hstrlen", 3, RF, (1, 1, 1), "hash", "3.2.0", ACL_RF, hstrlen, "Returns the length of the value of a field."),
-    command!("hkeys", 2, R, (1, 1, 1), "hash", "2.0.0", ACL_RS, hkeys, "Returns all fields in a hash."),
-    command!("hvals", 2, R, (1, 1, 1), "hash", "2.0.0", ACL_RS, hvals, "Returns all values in a hash."),
-    command!("hgetall", 2, R, (1, 1, 1), "hash", "2.0.0", ACL_RS, hgetall, "Returns all fields and values in a hash."),
-    command!("hincrby", 4, WDF, (1, 1, 1), "hash", "2.0.0", ACL_WF, hincrby, "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
-    command!("hincrbyfloat", 4, WDF, (1, 1, 1), "hash", "2.6.0", ACL_WF, hincrbyfloat, "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
-    command!("hrandfield", -2, R, (1, 1, 1), "hash", "6.2.0", ACL_RS, hrandfield, "Returns one or more random fields from a hash."),
-    command!("hscan", -3, R, (1, 1, 1), "hash", "2.8.0", ACL_RS, hscan, "Iterates over fields and values of a hash."),
+    command!("hset", -4, WDF, (1, 1, 1), "hash", "2.0.0", ACL, hset, "Creates or modifies the value of a field in a hash."),
+    command!("hmset", -4, WDF, (1, 1, 1), "hash", "2.0.0", ACL, hmset, "Sets the values of multiple fields."),
+    command!("hsetnx", 4, WDF, (1, 1, 1), "hash", "2.0.0", ACL, hsetnx, "Sets the value of a field in a hash only when the field doesn't exist."),
+    command!("hget", 3, RF, (1, 1, 1), "hash", "2.0.0", ACL, hget, "Returns the value of a field in a hash."),
+    command!("hmget", -3, RF, (1, 1, 1), "hash", "2.0.0", ACL, hmget, "Returns the values of all fields in a hash."),
+    command!("hdel", -3, WF, (1, 1, 1), "hash", "2.0.0", ACL, hdel, "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
+    command!("hexists", 3, RF, (1, 1, 1), "hash", "2.0.0", ACL, hexists, "Determines whether a field exists in a hash."),
+    command!("hlen", 2, RF, (1, 1, 1), "hash", "2.0.0", ACL, hlen, "Returns the number of fields in a hash."),
+    command!("hstrlen", 3, RF, (1, 1, 1), "hash", "3.2.0", ACL, hstrlen, "Returns the length of the value of a field."),
+    command!("hkeys", 2, R, (1, 1, 1), "hash", "2.0.0", ACL, hkeys, "Returns all fields in a hash."),
+    command!("hvals", 2, R, (1, 1, 1), "hash", "2.0.0", ACL, hvals, "Returns all values in a hash."),
+    command!("hgetall", 2, R, (1, 1, 1), "hash", "2.0.0", ACL, hgetall, "Returns all fields and values in a hash."),
+    command!("hincrby", 4, WDF, (1, 1, 1), "hash", "2.0.0", ACL, hincrby, "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
+    command!("hincrbyfloat", 4, WDF, (1, 1, 1), "hash", "2.6.0", ACL, hincrbyfloat, "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
+    command!("hrandfield", -2, R, (1, 1, 1), "hash", "6.2.0", ACL, hrandfield, "Returns one or more random fields from a hash."),
+    command!("hscan", -3, R, (1, 1, 1), "hash", "2.8.0", ACL, hscan, "Iterates over fields and values of a hash."),
 ];
 
 /// The `hash-max-listpack-*` limits from the configuration.
@@ -95,8 +94,8 @@ fn with_read<R>(
 
 fn set_fields(ctx: &mut Ctx, a: &[Bytes]) -> Result<i64, Reply> {
     if a.len() % 2 == 1 {
-        return Err(Reply::err(format!(
-            "wrong number of arguments for '{}' command",
+        return Err(Reply::error(format!(
+            "ERR wrong number of arguments for '{}' command",
             super::text(&a[0]).to_ascii_lowercase()
         )));
     }
@@ -272,15 +271,14 @@ fn hincrby(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let r = incr_field(ctx, a, "hincrby", |cur| {
         let cur = match cur {
             None => 0,
-            Some(b) => {
-                crate::resp::parse_i64(b).ok_or(Reply::error("ERR hash value is not an integer"))?
-            }
+            Some(b) => crate::util::num::parse_i64(b)
+                .ok_or(Reply::error("ERR hash value is not an integer"))?,
         };
         let n = cur.checked_add(by).ok_or(Reply::error(ERR_OVERFLOW))?;
         Ok(Bytes::from(n.to_string()))
     });
     match r {
-        Ok(b) => Reply::Int(crate::resp::parse_i64(&b).unwrap_or(0)),
+        Ok(b) => Reply::Int(crate::util::num::parse_i64(&b).unwrap_or(0)),
         Err(e) => e,
     }
 }

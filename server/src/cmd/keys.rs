@@ -8,43 +8,41 @@ use crate::{command, container, subcommand};
 use bytes::Bytes;
 
 const W: Flags = Flags::WRITE;
-const WF: Flags = Flags(Flags::WRITE.0 | Flags::FAST.0);
-const RF: Flags = Flags(Flags::READONLY.0 | Flags::FAST.0);
+const WF: Flags = Flags::WRITE.union(Flags::FAST);
+const RF: Flags = Flags::READONLY.union(Flags::FAST);
 const R: Flags = Flags::READONLY;
-const ACL_WK: &[&str] = &["keyspace", "write", "fast"];
-const ACL_WKS: &[&str] = &["keyspace", "write", "slow"];
-const ACL_RK: &[&str] = &["keyspace", "read", "fast"];
-const ACL_RKS: &[&str] = &["keyspace", "read", "slow"];
+/// ACL categories beyond those the flags imply (see `CommandSpec::acl_categories`).
+const ACL: &[&str] = &["keyspace"];
 
 /// The generic keyspace family.
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("del", -2, W, (1, -1, 1), "generic", "1.0.0", ACL_WKS, del, "Deletes one or more keys."),
-    command!("unlink", -2, WF, (1, -1, 1), "generic", "4.0.0", ACL_WK, del, "Asynchronously deletes one or more keys."),
-    command!("exists", -2, RF, (1, -1, 1), "generic", "1.0.0", ACL_RK, exists, "Determines whether one or more keys exist."),
-    command!("type", 2, RF, (1, 1, 1), "generic", "1.0.0", ACL_RK, type_cmd, "Determines the type of value stored at a key."),
-    command!("expire", -3, WF, (1, 1, 1), "generic", "1.0.0", ACL_WK, expire, "Sets the expiration time of a key in seconds."),
-    command!("pexpire", -3, WF, (1, 1, 1), "generic", "2.6.0", ACL_WK, pexpire, "Sets the expiration time of a key in milliseconds."),
-    command!("expireat", -3, WF, (1, 1, 1), "generic", "1.2.0", ACL_WK, expireat, "Sets the expiration time of a key to a Unix timestamp."),
-    command!("pexpireat", -3, WF, (1, 1, 1), "generic", "2.6.0", ACL_WK, pexpireat, "Sets the expiration time of a key to a Unix milliseconds timestamp."),
-    command!("ttl", 2, RF, (1, 1, 1), "generic", "1.0.0", ACL_RK, ttl, "Returns the expiration time in seconds of a key."),
-    command!("pttl", 2, RF, (1, 1, 1), "generic", "2.6.0", ACL_RK, pttl, "Returns the expiration time in milliseconds of a key."),
-    command!("expiretime", 2, RF, (1, 1, 1), "generic", "7.0.0", ACL_RK, expiretime, "Returns the expiration time of a key as a Unix timestamp."),
-    command!("pexpiretime", 2, RF, (1, 1, 1), "generic", "7.0.0", ACL_RK, pexpiretime, "Returns the expiration time of a key as a Unix milliseconds timestamp."),
-    command!("persist", 2, WF, (1, 1, 1), "generic", "2.2.0", ACL_WK, persist, "Removes the expiration time of a key."),
-    command!("keys", 2, R, (0, 0, 0), "generic", "1.0.0", &["keyspace", "read", "slow", "dangerous"], keys, "Returns all key names that match a pattern."),
-    command!("scan", -2, R, (0, 0, 0), "generic", "2.8.0", ACL_RKS, scan, "Iterates over the key names in the database."),
-    command!("rename", 3, W, (1, 2, 1), "generic", "1.0.0", ACL_WKS, rename, "Renames a key and overwrites the destination."),
-    command!("renamenx", 3, WF, (1, 2, 1), "generic", "1.0.0", ACL_WK, renamenx, "Renames a key only when the target key name doesn't exist."),
-    command!("randomkey", 1, R, (0, 0, 0), "generic", "1.0.0", ACL_RKS, randomkey, "Returns a random key name from the database."),
-    command!("dbsize", 1, RF, (0, 0, 0), "server", "1.0.0", ACL_RK, dbsize, "Returns the number of keys in the database."),
-    command!("flushdb", -1, W, (0, 0, 0), "server", "1.0.0", &["keyspace", "write", "slow", "dangerous"], flushdb, "Remove all keys from the current database."),
-    command!("flushall", -1, W, (0, 0, 0), "server", "1.0.0", &["keyspace", "write", "slow", "dangerous"], flushall, "Removes all keys from all databases."),
-    command!("select", 2, Flags(Flags::LOADING.0 | Flags::STALE.0 | Flags::FAST.0), (0, 0, 0), "connection", "1.0.0", &["fast", "connection"], select, "Changes the selected database."),
-    command!("swapdb", 3, WF, (0, 0, 0), "server", "4.0.0", &["keyspace", "write", "fast", "dangerous"], swapdb, "Swaps two Redis databases."),
-    command!("move", 3, WF, (1, 1, 1), "generic", "1.0.0", ACL_WK, move_cmd, "Moves a key to another database."),
-    command!("copy", -3, Flags(Flags::WRITE.0 | Flags::DENYOOM.0), (1, 2, 1), "generic", "6.2.0", ACL_WKS, copy, "Copies the value of a key to a new key."),
-    command!("touch", -2, RF, (1, -1, 1), "generic", "3.2.1", ACL_RK, touch, "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
-    container!("object", -2, Flags::NONE, "generic", "2.2.3", OBJECT_SUBS, "A container for object introspection commands."),
+    command!("del", -2, W, (1, -1, 1), "generic", "1.0.0", ACL, del, "Deletes one or more keys."),
+    command!("unlink", -2, WF, (1, -1, 1), "generic", "4.0.0", ACL, del, "Asynchronously deletes one or more keys."),
+    command!("exists", -2, RF, (1, -1, 1), "generic", "1.0.0", ACL, exists, "Determines whether one or more keys exist."),
+    command!("type", 2, RF, (1, 1, 1), "generic", "1.0.0", ACL, type_cmd, "Determines the type of value stored at a key."),
+    command!("expire", -3, WF, (1, 1, 1), "generic", "1.0.0", ACL, expire, "Sets the expiration time of a key in seconds."),
+    command!("pexpire", -3, WF, (1, 1, 1), "generic", "2.6.0", ACL, pexpire, "Sets the expiration time of a key in milliseconds."),
+    command!("expireat", -3, WF, (1, 1, 1), "generic", "1.2.0", ACL, expireat, "Sets the expiration time of a key to a Unix timestamp."),
+    command!("pexpireat", -3, WF, (1, 1, 1), "generic", "2.6.0", ACL, pexpireat, "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    command!("ttl", 2, RF, (1, 1, 1), "generic", "1.0.0", ACL, ttl, "Returns the expiration time in seconds of a key."),
+    command!("pttl", 2, RF, (1, 1, 1), "generic", "2.6.0", ACL, pttl, "Returns the expiration time in milliseconds of a key."),
+    command!("expiretime", 2, RF, (1, 1, 1), "generic", "7.0.0", ACL, expiretime, "Returns the expiration time of a key as a Unix timestamp."),
+    command!("pexpiretime", 2, RF, (1, 1, 1), "generic", "7.0.0", ACL, pexpiretime, "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    command!("persist", 2, WF, (1, 1, 1), "generic", "2.2.0", ACL, persist, "Removes the expiration time of a key."),
+    command!("keys", 2, R, (0, 0, 0), "generic", "1.0.0", &["keyspace", "dangerous"], keys, "Returns all key names that match a pattern."),
+    command!("scan", -2, R, (0, 0, 0), "generic", "2.8.0", ACL, scan, "Iterates over the key names in the database."),
+    command!("rename", 3, W, (1, 2, 1), "generic", "1.0.0", ACL, rename, "Renames a key and overwrites the destination."),
+    command!("renamenx", 3, WF, (1, 2, 1), "generic", "1.0.0", ACL, renamenx, "Renames a key only when the target key name doesn't exist."),
+    command!("randomkey", 1, R, (0, 0, 0), "generic", "1.0.0", ACL, randomkey, "Returns a random key name from the database."),
+    command!("dbsize", 1, RF, (0, 0, 0), "server", "1.0.0", ACL, dbsize, "Returns the number of keys in the database."),
+    command!("flushdb", -1, W, (0, 0, 0), "server", "1.0.0", &["keyspace", "dangerous"], flushdb, "Remove all keys from the current database."),
+    command!("flushall", -1, W, (0, 0, 0), "server", "1.0.0", &["keyspace", "dangerous"], flushall, "Removes all keys from all databases."),
+    command!("select", 2, Flags::LOADING.union(Flags::STALE).union(Flags::FAST), (0, 0, 0), "connection", "1.0.0", &["connection"], select, "Changes the selected database."),
+    command!("swapdb", 3, WF, (0, 0, 0), "server", "4.0.0", &["keyspace", "dangerous"], swapdb, "Swaps two Redis databases."),
+    command!("move", 3, WF, (1, 1, 1), "generic", "1.0.0", ACL, move_cmd, "Moves a key to another database."),
+    command!("copy", -3, Flags::WRITE.union(Flags::DENYOOM), (1, 2, 1), "generic", "6.2.0", ACL, copy, "Copies the value of a key to a new key."),
+    command!("touch", -2, RF, (1, -1, 1), "generic", "3.2.1", ACL, touch, "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    container!("object", -2, Flags::empty(), "generic", "2.2.3", OBJECT_SUBS, "A container for object introspection commands."),
 ];
 
 static OBJECT_SUBS: &[CommandSpec] = &[
@@ -55,7 +53,7 @@ static OBJECT_SUBS: &[CommandSpec] = &[
         R,
         (2, 2, 1),
         "2.2.3",
-        ACL_RKS,
+        ACL,
         object_encoding,
         "Returns the internal encoding of a Redis object."
     ),
@@ -66,7 +64,7 @@ static OBJECT_SUBS: &[CommandSpec] = &[
         R,
         (2, 2, 1),
         "4.0.0",
-        ACL_RKS,
+        ACL,
         object_freq,
         "Returns the logarithmic access frequency counter of a Redis object."
     ),
@@ -77,7 +75,7 @@ static OBJECT_SUBS: &[CommandSpec] = &[
         R,
         (2, 2, 1),
         "2.2.3",
-        ACL_RKS,
+        ACL,
         object_idletime,
         "Returns the time since the last access to a Redis object."
     ),
@@ -88,7 +86,7 @@ static OBJECT_SUBS: &[CommandSpec] = &[
         R,
         (2, 2, 1),
         "2.2.3",
-        ACL_RKS,
+        ACL,
         object_refcount,
         "Returns the reference count of a value of a key."
     ),
@@ -96,10 +94,10 @@ static OBJECT_SUBS: &[CommandSpec] = &[
         "object",
         "help",
         2,
-        Flags(Flags::LOADING.0 | Flags::STALE.0),
+        Flags::LOADING.union(Flags::STALE),
         (0, 0, 0),
         "6.2.0",
-        &["keyspace", "slow"],
+        &["keyspace"],
         object_help,
         "Returns helpful text about the different subcommands."
     ),
@@ -147,7 +145,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: bool, absolute: bool) -> 
         } else if eq(o, "lt") {
             lt = true;
         } else {
-            return Reply::err(format!("Unsupported option {}", text(o)));
+            return Reply::error(format!("ERR Unsupported option {}", text(o)));
         }
     }
     if nx && (xx || gt || lt) {
@@ -156,7 +154,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: bool, absolute: bool) -> 
     if gt && lt {
         return Reply::error("ERR GT and LT options at the same time are not compatible");
     }
-    let invalid = || Reply::err(format!("invalid expire time in '{name}' command"));
+    let invalid = || Reply::error(format!("ERR invalid expire time in '{name}' command"));
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
         let now = v.now() as i64;
@@ -435,11 +433,11 @@ fn select(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 fn swapdb(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let n = ctx.srv.ks.db_count() as i64;
-    let x = match crate::resp::parse_i64(&a[1]) {
+    let x = match crate::util::num::parse_i64(&a[1]) {
         Some(x) => x,
         None => return Reply::error("ERR invalid first DB index"),
     };
-    let y = match crate::resp::parse_i64(&a[2]) {
+    let y = match crate::util::num::parse_i64(&a[2]) {
         Some(y) => y,
         None => return Reply::error("ERR invalid second DB index"),
     };
@@ -574,7 +572,7 @@ fn object_refcount(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let r = ctx.with_key(&a[2], |v| {
         v.peek(&a[2]).map(|e| match &e.value {
             // Redis shares the integers 0..9999 between keys.
-            Value::Str(b) => match crate::resp::parse_i64(b) {
+            Value::Str(b) => match crate::util::num::parse_i64(b) {
                 Some(n) if (0..10000).contains(&n) => i32::MAX as i64,
                 _ => 1,
             },
@@ -607,12 +605,8 @@ fn object_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::ctx::tests::{cmd, resp2, run, server_and_conn};
+    use crate::cmd::ctx::tests::{cmd, e, resp2, run, server_and_conn};
     use crate::cmd::Session as Conn;
-
-    fn e(s: &'static str) -> Reply {
-        Reply::error(s)
-    }
 
     #[test]
     fn expire_options_nx_xx_gt_lt() {
@@ -649,7 +643,7 @@ mod tests {
         );
         assert_eq!(
             ex(&mut c, &["10", "SOON"]),
-            Reply::err("Unsupported option SOON")
+            Reply::error("ERR Unsupported option SOON")
         );
         assert_eq!(
             ex(&mut c, &["ten"]),
@@ -658,7 +652,7 @@ mod tests {
         // Seconds that overflow as milliseconds are refused, naming the command.
         assert_eq!(
             ex(&mut c, &["9223372036854775807"]),
-            Reply::err("invalid expire time in 'expire' command")
+            Reply::error("ERR invalid expire time in 'expire' command")
         );
         assert_eq!(
             run(
@@ -667,7 +661,7 @@ mod tests {
                 pexpire,
                 &["PEXPIRE", "k", "9223372036854775807"]
             ),
-            Reply::err("invalid expire time in 'pexpire' command")
+            Reply::error("ERR invalid expire time in 'pexpire' command")
         );
         assert_eq!(
             run(srv, &mut c, ttl, &["TTL", "k"]),

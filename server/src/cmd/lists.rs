@@ -10,32 +10,30 @@ use crate::state::NotifyClass;
 use bytes::Bytes;
 use std::collections::VecDeque;
 
-pub(super) const WDF: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0 | Flags::FAST.0);
-pub(super) const WF: Flags = Flags(Flags::WRITE.0 | Flags::FAST.0);
+pub(super) const WDF: Flags = Flags::WRITE.union(Flags::DENYOOM).union(Flags::FAST);
+pub(super) const WF: Flags = Flags::WRITE.union(Flags::FAST);
 pub(super) const W: Flags = Flags::WRITE;
-const RF: Flags = Flags(Flags::READONLY.0 | Flags::FAST.0);
+const RF: Flags = Flags::READONLY.union(Flags::FAST);
 const R: Flags = Flags::READONLY;
-pub(super) const ACL_WF: &[&str] = &["write", "list", "fast"];
-pub(super) const ACL_W: &[&str] = &["write", "list", "slow"];
-const ACL_RF: &[&str] = &["read", "list", "fast"];
-const ACL_R: &[&str] = &["read", "list", "slow"];
+/// ACL categories beyond those the flags imply (see `CommandSpec::acl_categories`).
+pub(super) const ACL: &[&str] = &["list"];
 
 /// The list family.
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("lpush", -3, WDF, (1, 1, 1), "list", "1.0.0", ACL_WF, lpush, "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
-    command!("rpush", -3, WDF, (1, 1, 1), "list", "1.0.0", ACL_WF, rpush, "Appends one or more elements to a list. Creates the key if it doesn't exist."),
-    command!("lpushx", -3, WDF, (1, 1, 1), "list", "2.2.0", ACL_WF, lpushx, "Prepends one or more elements to a list only when the list exists."),
-    command!("rpushx", -3, WDF, (1, 1, 1), "list", "2.2.0", ACL_WF, rpushx, "Appends an element to a list only when the list exists."),
-    command!("lpop", -2, WF, (1, 1, 1), "list", "1.0.0", ACL_WF, lpop, "Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
-    command!("rpop", -2, WF, (1, 1, 1), "list", "1.0.0", ACL_WF, rpop, "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
-    command!("llen", 2, RF, (1, 1, 1), "list", "1.0.0", ACL_RF, llen, "Returns the length of a list."),
-    command!("lindex", 3, R, (1, 1, 1), "list", "1.0.0", ACL_R, lindex, "Returns an element from a list by its index."),
-    command!("lset", 4, Flags(Flags::WRITE.0 | Flags::DENYOOM.0), (1, 1, 1), "list", "1.0.0", ACL_W, lset, "Sets the value of an element in a list by its index."),
-    command!("lrange", 4, R, (1, 1, 1), "list", "1.0.0", ACL_R, lrange, "Returns a range of elements from a list."),
-    command!("ltrim", 4, W, (1, 1, 1), "list", "1.0.0", ACL_W, ltrim, "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
-    command!("lrem", 4, W, (1, 1, 1), "list", "1.0.0", ACL_W, lrem, "Removes elements from a list. Deletes the list if the last element was removed."),
-    command!("linsert", 5, Flags(Flags::WRITE.0 | Flags::DENYOOM.0), (1, 1, 1), "list", "2.2.0", ACL_W, linsert, "Inserts an element before or after another element in a list."),
-    command!("lpos", -3, R, (1, 1, 1), "list", "6.0.6", ACL_R, lpos, "Returns the index of matching elements in a list."),
+    command!("lpush", -3, WDF, (1, 1, 1), "list", "1.0.0", ACL, lpush, "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
+    command!("rpush", -3, WDF, (1, 1, 1), "list", "1.0.0", ACL, rpush, "Appends one or more elements to a list. Creates the key if it doesn't exist."),
+    command!("lpushx", -3, WDF, (1, 1, 1), "list", "2.2.0", ACL, lpushx, "Prepends one or more elements to a list only when the list exists."),
+    command!("rpushx", -3, WDF, (1, 1, 1), "list", "2.2.0", ACL, rpushx, "Appends an element to a list only when the list exists."),
+    command!("lpop", -2, WF, (1, 1, 1), "list", "1.0.0", ACL, lpop, "Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
+    command!("rpop", -2, WF, (1, 1, 1), "list", "1.0.0", ACL, rpop, "Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
+    command!("llen", 2, RF, (1, 1, 1), "list", "1.0.0", ACL, llen, "Returns the length of a list."),
+    command!("lindex", 3, R, (1, 1, 1), "list", "1.0.0", ACL, lindex, "Returns an element from a list by its index."),
+    command!("lset", 4, Flags::WRITE.union(Flags::DENYOOM), (1, 1, 1), "list", "1.0.0", ACL, lset, "Sets the value of an element in a list by its index."),
+    command!("lrange", 4, R, (1, 1, 1), "list", "1.0.0", ACL, lrange, "Returns a range of elements from a list."),
+    command!("ltrim", 4, W, (1, 1, 1), "list", "1.0.0", ACL, ltrim, "Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
+    command!("lrem", 4, W, (1, 1, 1), "list", "1.0.0", ACL, lrem, "Removes elements from a list. Deletes the list if the last element was removed."),
+    command!("linsert", 5, Flags::WRITE.union(Flags::DENYOOM), (1, 1, 1), "list", "2.2.0", ACL, linsert, "Inserts an element before or after another element in a list."),
+    command!("lpos", -3, R, (1, 1, 1), "list", "6.0.6", ACL, lpos, "Returns the index of matching elements in a list."),
 ];
 
 /// The list at `key` for reading: Ok(None) if missing, WRONGTYPE for another type.
@@ -196,14 +194,14 @@ pub(super) fn notify_pop(ctx: &Ctx, key: &[u8], end: End, deleted: bool) {
 
 fn pop_generic(ctx: &mut Ctx, a: &[Bytes], end: End) -> Reply {
     if a.len() > 3 {
-        return Reply::err(format!(
-            "wrong number of arguments for '{}' command",
+        return Reply::error(format!(
+            "ERR wrong number of arguments for '{}' command",
             end.pop_event()
         ));
     }
     let count = match a.get(2) {
         None => None,
-        Some(c) => match crate::resp::parse_i64(c) {
+        Some(c) => match crate::util::num::parse_i64(c) {
             Some(n) if n >= 0 => Some(n as usize),
             _ => return Reply::error("ERR value is out of range, must be positive"),
         },
@@ -326,8 +324,10 @@ fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 }
 
 fn lrange(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let (Some(start), Some(end)) = (crate::resp::parse_i64(&a[2]), crate::resp::parse_i64(&a[3]))
-    else {
+    let (Some(start), Some(end)) = (
+        crate::util::num::parse_i64(&a[2]),
+        crate::util::num::parse_i64(&a[3]),
+    ) else {
         return Reply::error(ERR_NOT_INT);
     };
     let r = read_list(ctx, &a[1], |l| {
@@ -343,8 +343,10 @@ fn lrange(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn ltrim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let (Some(start), Some(end)) = (crate::resp::parse_i64(&a[2]), crate::resp::parse_i64(&a[3]))
-    else {
+    let (Some(start), Some(end)) = (
+        crate::util::num::parse_i64(&a[2]),
+        crate::util::num::parse_i64(&a[3]),
+    ) else {
         return Reply::error(ERR_NOT_INT);
     };
     let key = &a[1];
@@ -379,7 +381,7 @@ fn ltrim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn lrem(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let Some(count) = crate::resp::parse_i64(&a[2]) else {
+    let Some(count) = crate::util::num::parse_i64(&a[2]) else {
         return Reply::error(ERR_NOT_INT);
     };
     let key = &a[1];
@@ -479,7 +481,7 @@ fn lpos(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     while i < a.len() {
         let more = i + 1 < a.len();
         if eq(&a[i], "rank") && more {
-            let Some(r) = crate::resp::parse_i64(&a[i + 1]) else {
+            let Some(r) = crate::util::num::parse_i64(&a[i + 1]) else {
                 return Reply::error(ERR_NOT_INT);
             };
             if r == 0 {
@@ -487,12 +489,12 @@ fn lpos(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             }
             rank = r;
         } else if eq(&a[i], "count") && more {
-            match crate::resp::parse_i64(&a[i + 1]) {
+            match crate::util::num::parse_i64(&a[i + 1]) {
                 Some(c) if c >= 0 => count = Some(c),
                 _ => return Reply::error("ERR COUNT can't be negative"),
             }
         } else if eq(&a[i], "maxlen") && more {
-            match crate::resp::parse_i64(&a[i + 1]) {
+            match crate::util::num::parse_i64(&a[i + 1]) {
                 Some(m) if m >= 0 => maxlen = m,
                 _ => return Reply::error("ERR MAXLEN can't be negative"),
             }

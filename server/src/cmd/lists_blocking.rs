@@ -3,7 +3,7 @@
 //! over to its connection (`cmd::block_or_timeout`), which runs it again when one of its keys
 //! is fed.
 
-use super::lists::{list_mut, notify_pop, pop_n, push_all, End, ACL_W, W};
+use super::lists::{list_mut, notify_pop, pop_n, push_all, End, ACL, W};
 use super::{block_or_timeout, parse_timeout_secs};
 use super::{wrongtype, CommandSpec, Ctx, Flags};
 use crate::command;
@@ -13,21 +13,20 @@ use crate::state::NotifyClass;
 use bytes::Bytes;
 use std::collections::VecDeque;
 
-const WD: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0);
-const WB: Flags = Flags(Flags::WRITE.0 | Flags::BLOCKING.0);
-const WDB: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0 | Flags::BLOCKING.0);
-const ACL_WB: &[&str] = &["write", "list", "slow", "blocking"];
+const WD: Flags = Flags::WRITE.union(Flags::DENYOOM);
+const WB: Flags = Flags::WRITE.union(Flags::BLOCKING);
+const WDB: Flags = Flags::WRITE.union(Flags::DENYOOM).union(Flags::BLOCKING);
 
 /// The moving, multi-key and blocking list commands.
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("lmove", 5, WD, (1, 2, 1), "list", "6.2.0", ACL_W, lmove, "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
-    command!("rpoplpush", 3, WD, (1, 2, 1), "list", "1.2.0", ACL_W, rpoplpush, "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
-    command!("lmpop", -4, Flags(W.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "list", "7.0.0", ACL_W, lmpop, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
-    command!("blpop", -3, Flags(WB.0 | Flags::NOSCRIPT.0), (1, -2, 1), "list", "2.0.0", ACL_WB, blpop, "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
-    command!("brpop", -3, Flags(WB.0 | Flags::NOSCRIPT.0), (1, -2, 1), "list", "2.0.0", ACL_WB, brpop, "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
-    command!("blmove", 6, Flags(WDB.0 | Flags::NOSCRIPT.0), (1, 2, 1), "list", "6.2.0", ACL_WB, blmove, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
-    command!("brpoplpush", 4, Flags(WDB.0 | Flags::NOSCRIPT.0), (1, 2, 1), "list", "2.2.0", ACL_WB, brpoplpush, "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
-    command!("blmpop", -5, Flags(WB.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "list", "7.0.0", ACL_WB, blmpop, "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    command!("lmove", 5, WD, (1, 2, 1), "list", "6.2.0", ACL, lmove, "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
+    command!("rpoplpush", 3, WD, (1, 2, 1), "list", "1.2.0", ACL, rpoplpush, "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
+    command!("lmpop", -4, W.union(Flags::MOVABLEKEYS), (0, 0, 0), "list", "7.0.0", ACL, lmpop, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
+    command!("blpop", -3, WB.union(Flags::NOSCRIPT), (1, -2, 1), "list", "2.0.0", ACL, blpop, "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    command!("brpop", -3, WB.union(Flags::NOSCRIPT), (1, -2, 1), "list", "2.0.0", ACL, brpop, "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    command!("blmove", 6, WDB.union(Flags::NOSCRIPT), (1, 2, 1), "list", "6.2.0", ACL, blmove, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
+    command!("brpoplpush", 4, WDB.union(Flags::NOSCRIPT), (1, 2, 1), "list", "2.2.0", ACL, brpoplpush, "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+    command!("blmpop", -5, WB.union(Flags::MOVABLEKEYS), (0, 0, 0), "list", "7.0.0", ACL, blmpop, "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
 
 /// Moves one element from `src` (at `from`) to `dst` (at `to`). Ok(None) when `src` is missing
@@ -194,7 +193,7 @@ fn brpoplpush(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 /// The parsed tail of LMPOP/BLMPOP from `numkeys` on: (keys, end, count).
 fn parse_mpop(a: &[Bytes], numkeys_idx: usize) -> Result<(&[Bytes], End, usize), Reply> {
     let numkeys_err = || Reply::error("ERR numkeys should be greater than 0");
-    let numkeys = crate::resp::parse_i64(&a[numkeys_idx]).ok_or_else(numkeys_err)?;
+    let numkeys = crate::util::num::parse_i64(&a[numkeys_idx]).ok_or_else(numkeys_err)?;
     if numkeys < 1 {
         return Err(numkeys_err());
     }
@@ -211,7 +210,7 @@ fn parse_mpop(a: &[Bytes], numkeys_idx: usize) -> Result<(&[Bytes], End, usize),
     while j < a.len() {
         if count.is_none() && super::eq(&a[j], "count") && j + 1 < a.len() {
             j += 1;
-            match crate::resp::parse_i64(&a[j]) {
+            match crate::util::num::parse_i64(&a[j]) {
                 Some(c) if c >= 1 => count = Some(c as usize),
                 _ => return Err(Reply::error("ERR count should be greater than 0")),
             }

@@ -1,19 +1,27 @@
 //! Commands: the table that describes them and the generic checks every command passes before
 //! its handler runs (unknown command, arity, authentication, MULTI queuing, subscribed context).
-//! One module per command family; each exports `COMMANDS`, and [`table`] joins them.
+//! One module per command family, a large family split by concern (CLIENT and transactions beside
+//! the connection commands; INFO, CONFIG, COMMAND, SLOWLOG and MEMORY beside the server ones);
+//! each exports `COMMANDS`, and [`table`] joins them.
 
 pub mod args;
+pub mod client;
 pub mod coll;
+pub mod command;
+pub mod config;
 pub mod connection;
 pub mod ctx;
 pub mod hashes;
+pub mod info;
 pub mod keys;
 pub mod lists;
 pub mod lists_blocking;
+pub mod memory;
 pub mod pubsub;
 pub mod server;
 pub mod setops;
 pub mod sets;
+pub mod slowlog;
 pub mod sort;
 mod stream_groups;
 mod stream_info;
@@ -22,6 +30,7 @@ mod stream_write;
 pub mod streams;
 pub mod strings;
 mod table;
+pub mod tx;
 mod zpop;
 mod zrange;
 mod zsetops;
@@ -43,10 +52,10 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> Reply;
 /// The handler of a container command called without a subcommand (only COMMAND allows that).
 pub fn container_handler(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if eq(&a[0], "command") {
-        return server::command_all(ctx);
+        return command::command_all(ctx);
     }
-    Reply::err(format!(
-        "unknown subcommand. Try {} HELP.",
+    Reply::error(format!(
+        "ERR unknown subcommand. Try {} HELP.",
         text(&a[0]).to_ascii_uppercase()
     ))
 }
@@ -87,15 +96,13 @@ pub fn dispatch(
             conn.handle
                 .multi
                 .store(0, std::sync::atomic::Ordering::Relaxed);
-            connection::unwatch_all(srv, conn);
-            return Reply::Error(
-                format!("EXECABORT Transaction discarded because of: {msg}").into(),
-            );
+            tx::unwatch_all(srv, conn);
+            return Reply::error(format!("EXECABORT Transaction discarded because of: {msg}"));
         }
         if conn.multi.is_some() {
             conn.multi_error = true;
         }
-        return Reply::err(msg);
+        return Reply::error(format!("ERR {msg}"));
     }
     if !conn.authed && !spec.flags.contains(Flags::NOAUTH) && srv.auth_required() {
         if conn.multi.is_some() {
@@ -104,15 +111,15 @@ pub fn dispatch(
         return Reply::error("NOAUTH Authentication required.");
     }
     if conn.in_subscribed_context() && !spec.flags.contains(Flags::PUBSUB_OK) {
-        return Reply::err(format!(
-            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+        return Reply::error(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.full_name()
         ));
     }
     if conn.multi.is_some() && !spec.flags.contains(Flags::NO_QUEUE) {
         if spec.flags.contains(Flags::NO_MULTI) {
             conn.multi_error = true;
-            return Reply::err("Command not allowed inside a transaction");
+            return Reply::error("ERR Command not allowed inside a transaction");
         }
         if let Some(q) = conn.multi.as_mut() {
             q.push(args.to_vec());

@@ -12,11 +12,12 @@ use bytes::Bytes;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering::Relaxed;
 
-const SUB: Flags = Flags(
-    Flags::PUBSUB.0 | Flags::NOSCRIPT.0 | Flags::LOADING.0 | Flags::STALE.0 | Flags::PUBSUB_OK.0,
-);
-const ACL_PS: &[&str] = &["pubsub", "slow"];
-const PS: Flags = Flags(Flags::PUBSUB.0 | Flags::LOADING.0 | Flags::STALE.0);
+const SUB: Flags = Flags::PUBSUB
+    .union(Flags::NOSCRIPT)
+    .union(Flags::LOADING)
+    .union(Flags::STALE)
+    .union(Flags::PUBSUB_OK);
+const PS: Flags = Flags::PUBSUB.union(Flags::LOADING).union(Flags::STALE);
 
 /// The pub/sub family.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -27,7 +28,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         (0, 0, 0),
         "pubsub",
         "2.0.0",
-        ACL_PS,
+        &[],
         subscribe,
         "Listens for messages published to channels."
     ),
@@ -38,7 +39,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         (0, 0, 0),
         "pubsub",
         "2.0.0",
-        ACL_PS,
+        &[],
         unsubscribe,
         "Stops listening to messages posted to channels."
     ),
@@ -49,7 +50,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         (0, 0, 0),
         "pubsub",
         "2.0.0",
-        ACL_PS,
+        &[],
         psubscribe,
         "Listens for messages published to channels that match one or more patterns."
     ),
@@ -60,25 +61,25 @@ pub static COMMANDS: &[CommandSpec] = &[
         (0, 0, 0),
         "pubsub",
         "2.0.0",
-        ACL_PS,
+        &[],
         punsubscribe,
         "Stops listening to messages published to channels that match one or more patterns."
     ),
     command!(
         "publish",
         3,
-        Flags(PS.0 | Flags::FAST.0 | Flags::MAY_REPLICATE.0),
+        PS.union(Flags::FAST),
         (0, 0, 0),
         "pubsub",
         "2.0.0",
-        &["pubsub", "fast"],
+        &[],
         publish,
         "Posts a message to a channel."
     ),
     container!(
         "pubsub",
         -2,
-        Flags::NONE,
+        Flags::empty(),
         "pubsub",
         "2.8.0",
         PUBSUB_SUBS,
@@ -94,7 +95,7 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
         PS,
         (0, 0, 0),
         "2.8.0",
-        ACL_PS,
+        &[],
         pubsub_channels,
         "Returns the active channels."
     ),
@@ -105,7 +106,7 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
         PS,
         (0, 0, 0),
         "2.8.0",
-        ACL_PS,
+        &[],
         pubsub_numsub,
         "Returns a count of subscribers to channels."
     ),
@@ -116,7 +117,7 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
         PS,
         (0, 0, 0),
         "2.8.0",
-        ACL_PS,
+        &[],
         pubsub_numpat,
         "Returns a count of unique pattern subscriptions."
     ),
@@ -124,10 +125,10 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
         "pubsub",
         "help",
         2,
-        Flags(Flags::LOADING.0 | Flags::STALE.0),
+        Flags::LOADING.union(Flags::STALE),
         (0, 0, 0),
         "6.2.0",
-        &["slow"],
+        &[],
         pubsub_help,
         "Returns helpful text about the different subcommands."
     ),
@@ -261,8 +262,8 @@ fn publish(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 fn pubsub_channels(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if a.len() > 3 {
-        return Reply::err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+        return Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
             text(&a[1][..a[1].len().min(128)])
         ));
     }

@@ -161,7 +161,7 @@ pub fn sdiffstore(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 pub fn sintercard(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let nerr = || Reply::error("ERR numkeys should be greater than 0");
-    let numkeys = match crate::resp::parse_i64(&a[1]) {
+    let numkeys = match crate::util::num::parse_i64(&a[1]) {
         Some(n) if n >= 1 => n as u64,
         _ => return nerr(),
     };
@@ -173,7 +173,7 @@ pub fn sintercard(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let mut i = 2 + numkeys as usize;
     while i < a.len() {
         if eq(&a[i], "limit") && i + 1 < a.len() {
-            match crate::resp::parse_i64(&a[i + 1]) {
+            match crate::util::num::parse_i64(&a[i + 1]) {
                 Some(l) if l >= 0 => limit = l as usize,
                 _ => return Reply::error("ERR LIMIT can't be negative"),
             }

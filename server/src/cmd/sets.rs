@@ -12,15 +12,13 @@ use crate::resp::Reply;
 use crate::state::NotifyClass;
 use bytes::Bytes;
 
-const WDF: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0 | Flags::FAST.0);
-const WF: Flags = Flags(Flags::WRITE.0 | Flags::FAST.0);
-const WD: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0);
-const RF: Flags = Flags(Flags::READONLY.0 | Flags::FAST.0);
+const WDF: Flags = Flags::WRITE.union(Flags::DENYOOM).union(Flags::FAST);
+const WF: Flags = Flags::WRITE.union(Flags::FAST);
+const WD: Flags = Flags::WRITE.union(Flags::DENYOOM);
+const RF: Flags = Flags::READONLY.union(Flags::FAST);
 const R: Flags = Flags::READONLY;
-const ACL_WF: &[&str] = &["write", "set", "fast"];
-const ACL_WS: &[&str] = &["write", "set", "slow"];
-const ACL_RF: &[&str] = &["read", "set", "fast"];
-const ACL_RS: &[&str] = &["read", "set", "slow"];
+/// ACL categories beyond those the flags imply (see `CommandSpec::acl_categories`).
+const ACL: &[&str] = &["set"];
 
 use super::setops::{
     sdiff, sdiffstore, sinter, sintercard, sinterstore, smove, sunion, sunionstore,
@@ -28,23 +26,23 @@ use super::setops::{
 
 /// The set family.
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("sadd", -3, WDF, (1, 1, 1), "set", "1.0.0", ACL_WF, sadd, "Adds one or more members to a set. Creates the key if it doesn't exist."),
-    command!("srem", -3, WF, (1, 1, 1), "set", "1.0.0", ACL_WF, srem, "Removes one or more members from a set. Deletes the set if the last member was removed."),
-    command!("sismember", 3, RF, (1, 1, 1), "set", "1.0.0", ACL_RF, sismember, "Determines whether a member belongs to a set."),
-    command!("smismember", -3, RF, (1, 1, 1), "set", "6.2.0", ACL_RF, smismember, "Determines whether multiple members belong to a set."),
-    command!("smembers", 2, R, (1, 1, 1), "set", "1.0.0", ACL_RS, smembers, "Returns all members of a set."),
-    command!("scard", 2, RF, (1, 1, 1), "set", "1.0.0", ACL_RF, scard, "Returns the number of members in a set."),
-    command!("spop", -2, WF, (1, 1, 1), "set", "1.0.0", ACL_WF, spop, "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
-    command!("srandmember", -2, R, (1, 1, 1), "set", "1.0.0", ACL_RS, srandmember, "Get one or multiple random members from a set"),
-    command!("smove", 4, WF, (1, 2, 1), "set", "1.0.0", ACL_WF, smove, "Moves a member from one set to another."),
-    command!("sinter", -2, R, (1, -1, 1), "set", "1.0.0", ACL_RS, sinter, "Returns the intersect of multiple sets."),
-    command!("sintercard", -3, Flags(Flags::READONLY.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "set", "7.0.0", ACL_RS, sintercard, "Returns the number of members of the intersect of multiple sets."),
-    command!("sinterstore", -3, WD, (1, -1, 1), "set", "1.0.0", ACL_WS, sinterstore, "Stores the intersect of multiple sets in a key."),
-    command!("sunion", -2, R, (1, -1, 1), "set", "1.0.0", ACL_RS, sunion, "Returns the union of multiple sets."),
-    command!("sunionstore", -3, WD, (1, -1, 1), "set", "1.0.0", ACL_WS, sunionstore, "Stores the union of multiple sets in a key."),
-    command!("sdiff", -2, R, (1, -1, 1), "set", "1.0.0", ACL_RS, sdiff, "Returns the difference of multiple sets."),
-    command!("sdiffstore", -3, WD, (1, -1, 1), "set", "1.0.0", ACL_WS, sdiffstore, "Stores the difference of multiple sets in a key."),
-    command!("sscan", -3, R, (1, 1, 1), "set", "2.8.0", ACL_RS, sscan, "Iterates over members of a set."),
+    command!("sadd", -3, WDF, (1, 1, 1), "set", "1.0.0", ACL, sadd, "Adds one or more members to a set. Creates the key if it doesn't exist."),
+    command!("srem", -3, WF, (1, 1, 1), "set", "1.0.0", ACL, srem, "Removes one or more members from a set. Deletes the set if the last member was removed."),
+    command!("sismember", 3, RF, (1, 1, 1), "set", "1.0.0", ACL, sismember, "Determines whether a member belongs to a set."),
+    command!("smismember", -3, RF, (1, 1, 1), "set", "6.2.0", ACL, smismember, "Determines whether multiple members belong to a set."),
+    command!("smembers", 2, R, (1, 1, 1), "set", "1.0.0", ACL, smembers, "Returns all members of a set."),
+    command!("scard", 2, RF, (1, 1, 1), "set", "1.0.0", ACL, scard, "Returns the number of members in a set."),
+    command!("spop", -2, WF, (1, 1, 1), "set", "1.0.0", ACL, spop, "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
+    command!("srandmember", -2, R, (1, 1, 1), "set", "1.0.0", ACL, srandmember, "Get one or multiple random members from a set"),
+    command!("smove", 4, WF, (1, 2, 1), "set", "1.0.0", ACL, smove, "Moves a member from one set to another."),
+    command!("sinter", -2, R, (1, -1, 1), "set", "1.0.0", ACL, sinter, "Returns the intersect of multiple sets."),
+    command!("sintercard", -3, Flags::READONLY.union(Flags::MOVABLEKEYS), (0, 0, 0), "set", "7.0.0", ACL, sintercard, "Returns the number of members of the intersect of multiple sets."),
+    command!("sinterstore", -3, WD, (1, -1, 1), "set", "1.0.0", ACL, sinterstore, "Stores the intersect of multiple sets in a key."),
+    command!("sunion", -2, R, (1, -1, 1), "set", "1.0.0", ACL, sunion, "Returns the union of multiple sets."),
+    command!("sunionstore", -3, WD, (1, -1, 1), "set", "1.0.0", ACL, sunionstore, "Stores the union of multiple sets in a key."),
+    command!("sdiff", -2, R, (1, -1, 1), "set", "1.0.0", ACL, sdiff, "Returns the difference of multiple sets."),
+    command!("sdiffstore", -3, WD, (1, -1, 1), "set", "1.0.0", ACL, sdiffstore, "Stores the difference of multiple sets in a key."),
+    command!("sscan", -3, R, (1, 1, 1), "set", "2.8.0", ACL, sscan, "Iterates over members of a set."),
 ];
 
 /// `set-max-intset-entries` from the configuration.
@@ -190,7 +188,7 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let key = &a[1];
     let count = match a.len() {
         2 => None,
-        3 => match crate::resp::parse_i64(&a[2]) {
+        3 => match crate::util::num::parse_i64(&a[2]) {
             Some(n) if n >= 0 => Some(n as u64),
             _ => return Reply::error("ERR value is out of range, must be positive"),
         },

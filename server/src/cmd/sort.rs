@@ -10,10 +10,10 @@ use bytes::Bytes;
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
-const W: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0 | Flags::MOVABLEKEYS.0);
-const R: Flags = Flags(Flags::READONLY.0 | Flags::MOVABLEKEYS.0);
-const ACL_W: &[&str] = &["write", "set", "sortedset", "list", "slow", "dangerous"];
-const ACL_R: &[&str] = &["read", "set", "sortedset", "list", "slow", "dangerous"];
+const W: Flags = Flags::WRITE.union(Flags::DENYOOM).union(Flags::MOVABLEKEYS);
+const R: Flags = Flags::READONLY.union(Flags::MOVABLEKEYS);
+/// ACL categories beyond those the flags imply (see `CommandSpec::acl_categories`).
+const ACL: &[&str] = &["set", "sortedset", "list", "dangerous"];
 
 /// The sort family.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -24,7 +24,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         (1, 1, 1),
         "generic",
         "1.0.0",
-        ACL_W,
+        ACL,
         sort,
         "Sorts the elements in a list, a set, or a sorted set, optionally storing the result."
     ),
@@ -35,7 +35,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         (1, 1, 1),
         "generic",
         "7.0.0",
-        ACL_R,
+        ACL,
         sort_ro,
         "Returns the sorted elements of a list, a set, or a sorted set."
     ),

@@ -3,34 +3,34 @@
 use super::streams::{entry_reply, id_reply, parse_bound, parse_id, parse_strict_id, stream_mut};
 use super::{eq, int, syntax, text, Ctx};
 use crate::keyspace::stream::{Group, Pending, Stream, StreamId};
-use crate::resp::{parse_i64, Reply};
+use crate::resp::Reply;
 use crate::state::NotifyClass;
+use crate::util::num::parse_i64;
 use bytes::Bytes;
 
 /// `NOGROUP No such key 'k' or consumer group 'g'`, with an optional suffix.
 fn nogroup(key: &[u8], group: &[u8], suffix: &str) -> Reply {
-    Reply::Error(
-        format!(
-            "NOGROUP No such key '{}' or consumer group '{}'{suffix}",
-            text(key),
-            text(group)
-        )
-        .into(),
-    )
+    Reply::error(format!(
+        "NOGROUP No such key '{}' or consumer group '{}'{suffix}",
+        text(key),
+        text(group)
+    ))
 }
 
 fn subcommand_syntax(a: &[Bytes]) -> Reply {
     let name = text(&a[1]);
     let name: String = name.chars().take(128).collect();
-    Reply::err(format!(
-        "unknown subcommand or wrong number of arguments for '{name}'. Try XGROUP HELP."
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{name}'. Try XGROUP HELP."
     ))
 }
 
 fn parse_entries_read(b: &[u8]) -> Result<Option<u64>, Reply> {
     let n = int(b)?;
     if n < 0 && n != -1 {
-        return Err(Reply::err("value for ENTRIESREAD must be positive or -1"));
+        return Err(Reply::error(
+            "ERR value for ENTRIESREAD must be positive or -1",
+        ));
     }
     Ok(u64::try_from(n).ok())
 }
@@ -77,19 +77,16 @@ pub fn xgroup(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         let exists = stream_mut(v, key)?.is_some();
         if !exists {
             if !mkstream {
-                return Err(Reply::err("The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."));
+                return Err(Reply::error("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."));
             }
         } else if matches!(sub, b"setid" | b"createconsumer" | b"delconsumer") {
             let has = stream_mut(v, key)?.is_some_and(|s| s.groups.contains_key(gname));
             if !has {
-                return Err(Reply::Error(
-                    format!(
+                return Err(Reply::error(format!(
                         "NOGROUP No such consumer group '{}' for key name '{}'",
                         text(gname),
                         text(key)
-                    )
-                    .into(),
-                ));
+                    )));
             }
         }
         let now = v.now();
@@ -361,7 +358,7 @@ pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             return Err(nogroup(key, gname, ""));
         }
         let minidle = parse_i64(&a[4])
-            .ok_or_else(|| Reply::err("Invalid min-idle-time argument for XCLAIM"))?
+            .ok_or_else(|| Reply::error("ERR Invalid min-idle-time argument for XCLAIM"))?
             .max(0);
         let mut j = 5;
         let mut ids = Vec::new();
@@ -376,8 +373,9 @@ pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         let (mut retry, mut dtime): (Option<i64>, Option<i64>) = (None, None);
         let mut last_id = StreamId::MIN;
         let num = |b: &[u8], what: &str| {
-            parse_i64(b)
-                .ok_or_else(|| Reply::err(format!("Invalid {what} option argument for XCLAIM")))
+            parse_i64(b).ok_or_else(|| {
+                Reply::error(format!("ERR Invalid {what} option argument for XCLAIM"))
+            })
         };
         while j < a.len() {
             let more = j + 1 < a.len();
@@ -399,8 +397,8 @@ pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 j += 1;
                 last_id = parse_strict_id(&a[j], 0)?;
             } else {
-                return Err(Reply::err(format!(
-                    "Unrecognized XCLAIM option '{}'",
+                return Err(Reply::error(format!(
+                    "ERR Unrecognized XCLAIM option '{}'",
                     text(opt)
                 )));
             }
@@ -475,7 +473,7 @@ pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 pub fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let (key, gname, cname) = (&a[1], &a[2], &a[3]);
     let Some(minidle) = parse_i64(&a[4]) else {
-        return Reply::err("Invalid min-idle-time argument for XAUTOCLAIM");
+        return Reply::error("ERR Invalid min-idle-time argument for XAUTOCLAIM");
     };
     let minidle = minidle.max(0);
     let start = match parse_bound(&a[5], true) {
@@ -489,7 +487,7 @@ pub fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         if eq(&a[j], "count") && j + 1 < a.len() {
             match parse_i64(&a[j + 1]) {
                 Some(n) if (1..=i64::MAX / 16).contains(&n) => count = n as u64,
-                _ => return Reply::err("COUNT must be > 0"),
+                _ => return Reply::error("ERR COUNT must be > 0"),
             }
             j += 1;
         } else if eq(&a[j], "justid") {

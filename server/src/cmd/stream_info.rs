@@ -12,8 +12,8 @@ fn s(k: &'static str) -> Reply {
 
 fn subcommand_syntax(a: &[Bytes]) -> Reply {
     let name: String = text(&a[1]).chars().take(128).collect();
-    Reply::err(format!(
-        "unknown subcommand or wrong number of arguments for '{name}'. Try XINFO HELP."
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{name}'. Try XINFO HELP."
     ))
 }
 
@@ -171,14 +171,11 @@ pub fn xinfo_consumers(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let gname = &a[3];
     with_stream(ctx, a, |st, now| {
         let Some(g) = st.groups.get(gname) else {
-            return Reply::Error(
-                format!(
-                    "NOGROUP No such consumer group '{}' for key name '{}'",
-                    text(gname),
-                    text(&a[2])
-                )
-                .into(),
-            );
+            return Reply::error(format!(
+                "NOGROUP No such consumer group '{}' for key name '{}'",
+                text(gname),
+                text(&a[2])
+            ));
         };
         Reply::Array(
             g.consumers

@@ -63,22 +63,22 @@ fn parse_opts(a: &[Bytes], grouped: bool) -> Result<Opts, Reply> {
                 } else {
                     ("XREAD", '$')
                 };
-                return Err(Reply::err(format!("Unbalanced {name} list of streams: for each stream key an ID or '{sym}' must be specified.")));
+                return Err(Reply::error(format!("ERR Unbalanced {name} list of streams: for each stream key an ID or '{sym}' must be specified.")));
             }
             o.nstreams = n / 2;
             break;
         } else if eq(opt, "group") && more >= 2 {
             if !grouped {
-                return Err(Reply::err(
-                    "The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+                return Err(Reply::error(
+                    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
                 ));
             }
             o.group = Some((a[i + 1].clone(), a[i + 2].clone()));
             i += 2;
         } else if eq(opt, "noack") {
             if !grouped {
-                return Err(Reply::err(
-                    "The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+                return Err(Reply::error(
+                    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
                 ));
             }
             o.noack = true;
@@ -91,7 +91,7 @@ fn parse_opts(a: &[Bytes], grouped: bool) -> Result<Opts, Reply> {
         return Err(syntax());
     }
     if grouped && o.group.is_none() {
-        return Err(Reply::err("Missing GROUP option for XREADGROUP"));
+        return Err(Reply::error("ERR Missing GROUP option for XREADGROUP"));
     }
     Ok(o)
 }
@@ -114,24 +114,21 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
             let s = stream_ref(v, key)?;
             if let Some((gname, _)) = &o.group {
                 if !s.is_some_and(|s| s.groups.contains_key(gname)) {
-                    return Err(Reply::Error(
-                        format!(
+                    return Err(Reply::error(format!(
                             "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
                             super::text(key),
                             super::text(gname)
-                        )
-                        .into(),
-                    ));
+                        )));
                 }
             }
             let id = if arg.as_ref() == b"$" {
                 if grouped {
-                    return Err(Reply::err("The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set."));
+                    return Err(Reply::error("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set."));
                 }
                 s.map_or(StreamId::MIN, |s| s.last_id)
             } else if arg.as_ref() == b">" {
                 if !grouped {
-                    return Err(Reply::err("The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option."));
+                    return Err(Reply::error("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option."));
                 }
                 StreamId::MAX
             } else {

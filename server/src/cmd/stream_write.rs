@@ -30,7 +30,7 @@ fn parse_add_trim(a: &[Bytes], xadd: bool) -> Result<AddTrim, Reply> {
         idpos: a.len(),
     };
     let mut limit_given = false;
-    let both = "syntax error, MAXLEN and MINID options at the same time are not compatible";
+    let both = "ERR syntax error, MAXLEN and MINID options at the same time are not compatible";
     let mut i = 2;
     while i < a.len() {
         let more = a.len() - 1 - i;
@@ -39,7 +39,7 @@ fn parse_add_trim(a: &[Bytes], xadd: bool) -> Result<AddTrim, Reply> {
             break;
         } else if (eq(opt, "maxlen") || eq(opt, "minid")) && more > 0 {
             if p.trim.is_some() {
-                return Err(Reply::err(both));
+                return Err(Reply::error(both));
             }
             p.approx = false;
             let next = &a[i + 1];
@@ -52,7 +52,7 @@ fn parse_add_trim(a: &[Bytes], xadd: bool) -> Result<AddTrim, Reply> {
             if eq(opt, "maxlen") {
                 let n = int(&a[i + 1])?;
                 if n < 0 {
-                    return Err(Reply::err("The MAXLEN argument must be >= 0."));
+                    return Err(Reply::error("ERR The MAXLEN argument must be >= 0."));
                 }
                 p.trim = Some(Trim::MaxLen(n as u64));
             } else {
@@ -62,7 +62,7 @@ fn parse_add_trim(a: &[Bytes], xadd: bool) -> Result<AddTrim, Reply> {
         } else if eq(opt, "limit") && more > 0 {
             let n = int(&a[i + 1])?;
             if n < 0 {
-                return Err(Reply::err("The LIMIT argument must be >= 0."));
+                return Err(Reply::error("ERR The LIMIT argument must be >= 0."));
             }
             p.limit = n as u64;
             limit_given = true;
@@ -79,19 +79,19 @@ fn parse_add_trim(a: &[Bytes], xadd: bool) -> Result<AddTrim, Reply> {
     }
     p.idpos = i;
     if limit_given && p.trim.is_none() {
-        return Err(Reply::err(
-            "syntax error, LIMIT cannot be used without specifying a trimming strategy",
+        return Err(Reply::error(
+            "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy",
         ));
     }
     if !xadd && p.trim.is_none() {
-        return Err(Reply::err(
-            "syntax error, XTRIM must be called with a trimming strategy",
+        return Err(Reply::error(
+            "ERR syntax error, XTRIM must be called with a trimming strategy",
         ));
     }
     if limit_given {
         if !p.approx {
-            return Err(Reply::err(
-                "syntax error, LIMIT cannot be used without the special ~ option",
+            return Err(Reply::error(
+                "ERR syntax error, LIMIT cannot be used without the special ~ option",
             ));
         }
     } else if p.approx {
@@ -107,11 +107,11 @@ pub fn xadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     };
     let field_pos = p.idpos + 1;
     if a.len() < field_pos + 2 || (a.len() - field_pos) % 2 == 1 {
-        return Reply::err("wrong number of arguments for 'xadd' command");
+        return Reply::error("ERR wrong number of arguments for 'xadd' command");
     }
     if let Some((id, true)) = p.id {
         if id.is_zero() {
-            return Reply::err("The ID specified in XADD must be greater than 0-0");
+            return Reply::error("ERR The ID specified in XADD must be greater than 0-0");
         }
     }
     let fields: Fields = a[field_pos..]
@@ -131,13 +131,13 @@ pub fn xadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             return Ok(None);
         };
         if s.last_id == StreamId::MAX {
-            return Err(Reply::err(
-                "The stream has exhausted the last possible ID, unable to add more items",
+            return Err(Reply::error(
+                "ERR The stream has exhausted the last possible ID, unable to add more items",
             ));
         }
         let top = || {
-            Reply::err(
-                "The ID specified in XADD is equal or smaller than the target stream top item",
+            Reply::error(
+                "ERR The ID specified in XADD is equal or smaller than the target stream top item",
             )
         };
         let id = match p.id {
@@ -251,14 +251,14 @@ pub fn xsetid(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         let more = j + 1 < a.len();
         if eq(&a[j], "entriesadded") && more {
             match int(&a[j + 1]) {
-                Ok(n) if n < 0 => return Reply::err("entries_added must be positive"),
+                Ok(n) if n < 0 => return Reply::error("ERR entries_added must be positive"),
                 Ok(n) => entries_added = Some(n as u64),
                 Err(e) => return e,
             }
         } else if eq(&a[j], "maxdeletedid") && more {
             match parse_strict_id(&a[j + 1], 0) {
-                Ok(m) if id < m => return Reply::err(
-                    "The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
+                Ok(m) if id < m => return Reply::error(
+                    "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
                 ),
                 Ok(m) => max_del = m,
                 Err(e) => return e,
@@ -275,12 +275,12 @@ pub fn xsetid(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         };
         if !s.is_empty() {
             if id < s.last_valid_id() {
-                return Err(Reply::err(
-                    "The ID specified in XSETID is smaller than the target stream top item",
+                return Err(Reply::error(
+                    "ERR The ID specified in XSETID is smaller than the target stream top item",
                 ));
             }
             if entries_added.is_some_and(|n| (s.len() as u64) > n) {
-                return Err(Reply::err("The entries_added specified in XSETID is smaller than the target stream length"));
+                return Err(Reply::error("ERR The entries_added specified in XSETID is smaller than the target stream length"));
             }
         }
         // Redis 7.0 does not compare with max_deleted_entry_id here (later versions do).

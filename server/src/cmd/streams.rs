@@ -6,41 +6,40 @@ use super::{eq, int, syntax, wrongtype, CommandSpec, Ctx, Flags};
 use super::{stream_groups as g, stream_info as i, stream_read as r, stream_write as w};
 use crate::keyspace::stream::{Fields, Stream, StreamId};
 use crate::keyspace::{Value, View};
-use crate::resp::{parse_i64, Reply};
+use crate::resp::Reply;
+use crate::util::num::parse_i64;
 use crate::{command, container, subcommand};
 use bytes::Bytes;
 
 const W: Flags = Flags::WRITE;
-const WF: Flags = Flags(Flags::WRITE.0 | Flags::FAST.0);
-const WD: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0);
-const WDF: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0 | Flags::FAST.0);
+const WF: Flags = Flags::WRITE.union(Flags::FAST);
+const WD: Flags = Flags::WRITE.union(Flags::DENYOOM);
+const WDF: Flags = Flags::WRITE.union(Flags::DENYOOM).union(Flags::FAST);
 const R: Flags = Flags::READONLY;
-const RF: Flags = Flags(Flags::READONLY.0 | Flags::FAST.0);
-const RB: Flags = Flags(Flags::READONLY.0 | Flags::BLOCKING.0);
-const WB: Flags = Flags(Flags::WRITE.0 | Flags::BLOCKING.0);
-const LS: Flags = Flags(Flags::LOADING.0 | Flags::STALE.0);
-const ACL_WF: &[&str] = &["write", "stream", "fast"];
-const ACL_WS: &[&str] = &["write", "stream", "slow"];
-const ACL_RF: &[&str] = &["read", "stream", "fast"];
-const ACL_RS: &[&str] = &["read", "stream", "slow"];
+const RF: Flags = Flags::READONLY.union(Flags::FAST);
+const RB: Flags = Flags::READONLY.union(Flags::BLOCKING);
+const WB: Flags = Flags::WRITE.union(Flags::BLOCKING);
+const LS: Flags = Flags::LOADING.union(Flags::STALE);
+/// ACL categories beyond those the flags imply (see `CommandSpec::acl_categories`).
+const ACL: &[&str] = &["stream"];
 
 /// The stream family.
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("xadd", -5, WDF, (1, 1, 1), "stream", "5.0.0", ACL_WF, w::xadd, "Appends a new message to a stream. Creates the key if it doesn't exist."),
-    command!("xlen", 2, RF, (1, 1, 1), "stream", "5.0.0", ACL_RF, xlen, "Return the number of messages in a stream."),
-    command!("xrange", -4, R, (1, 1, 1), "stream", "5.0.0", ACL_RS, xrange, "Returns the messages from a stream within a range of IDs."),
-    command!("xrevrange", -4, R, (1, 1, 1), "stream", "5.0.0", ACL_RS, xrevrange, "Returns the messages from a stream within a range of IDs in reverse order."),
-    command!("xdel", -3, WF, (1, 1, 1), "stream", "5.0.0", ACL_WF, w::xdel, "Returns the number of messages after removing them from a stream."),
-    command!("xtrim", -4, W, (1, 1, 1), "stream", "5.0.0", ACL_WS, w::xtrim, "Deletes messages from the beginning of a stream."),
-    command!("xsetid", -3, WDF, (1, 1, 1), "stream", "5.0.0", ACL_WF, w::xsetid, "An internal command for replicating stream values."),
-    command!("xread", -4, Flags(RB.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "stream", "5.0.0", &["read", "stream", "slow", "blocking"], r::xread, "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise."),
-    command!("xreadgroup", -7, Flags(WB.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "stream", "5.0.0", &["write", "stream", "slow", "blocking"], r::xreadgroup, "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise."),
-    command!("xack", -4, WF, (1, 1, 1), "stream", "5.0.0", ACL_WF, g::xack, "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream."),
-    command!("xpending", -3, R, (1, 1, 1), "stream", "5.0.0", ACL_RS, g::xpending, "Returns the information and entries from a stream consumer group's pending entries list."),
-    command!("xclaim", -6, WF, (1, 1, 1), "stream", "5.0.0", ACL_WF, g::xclaim, "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member."),
-    command!("xautoclaim", -6, WF, (1, 1, 1), "stream", "6.2.0", ACL_WF, g::xautoclaim, "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member."),
-    container!("xgroup", -2, Flags::NONE, "stream", "5.0.0", XGROUP, "A container for consumer groups commands."),
-    container!("xinfo", -2, Flags::NONE, "stream", "5.0.0", XINFO, "A container for stream introspection commands."),
+    command!("xadd", -5, WDF, (1, 1, 1), "stream", "5.0.0", ACL, w::xadd, "Appends a new message to a stream. Creates the key if it doesn't exist."),
+    command!("xlen", 2, RF, (1, 1, 1), "stream", "5.0.0", ACL, xlen, "Return the number of messages in a stream."),
+    command!("xrange", -4, R, (1, 1, 1), "stream", "5.0.0", ACL, xrange, "Returns the messages from a stream within a range of IDs."),
+    command!("xrevrange", -4, R, (1, 1, 1), "stream", "5.0.0", ACL, xrevrange, "Returns the messages from a stream within a range of IDs in reverse order."),
+    command!("xdel", -3, WF, (1, 1, 1), "stream", "5.0.0", ACL, w::xdel, "Returns the number of messages after removing them from a stream."),
+    command!("xtrim", -4, W, (1, 1, 1), "stream", "5.0.0", ACL, w::xtrim, "Deletes messages from the beginning of a stream."),
+    command!("xsetid", -3, WDF, (1, 1, 1), "stream", "5.0.0", ACL, w::xsetid, "An internal command for replicating stream values."),
+    command!("xread", -4, RB.union(Flags::MOVABLEKEYS), (0, 0, 0), "stream", "5.0.0", &["stream"], r::xread, "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise."),
+    command!("xreadgroup", -7, WB.union(Flags::MOVABLEKEYS), (0, 0, 0), "stream", "5.0.0", &["stream"], r::xreadgroup, "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise."),
+    command!("xack", -4, WF, (1, 1, 1), "stream", "5.0.0", ACL, g::xack, "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream."),
+    command!("xpending", -3, R, (1, 1, 1), "stream", "5.0.0", ACL, g::xpending, "Returns the information and entries from a stream consumer group's pending entries list."),
+    command!("xclaim", -6, WF, (1, 1, 1), "stream", "5.0.0", ACL, g::xclaim, "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member."),
+    command!("xautoclaim", -6, WF, (1, 1, 1), "stream", "6.2.0", ACL, g::xautoclaim, "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member."),
+    container!("xgroup", -2, Flags::empty(), "stream", "5.0.0", XGROUP, "A container for consumer groups commands."),
+    container!("xinfo", -2, Flags::empty(), "stream", "5.0.0", XINFO, "A container for stream introspection commands."),
 ];
 
 static XGROUP: &[CommandSpec] = &[
@@ -51,7 +50,7 @@ static XGROUP: &[CommandSpec] = &[
         WD,
         (2, 2, 1),
         "5.0.0",
-        ACL_WS,
+        ACL,
         g::xgroup,
         "Creates a consumer group."
     ),
@@ -62,7 +61,7 @@ static XGROUP: &[CommandSpec] = &[
         W,
         (2, 2, 1),
         "5.0.0",
-        ACL_WS,
+        ACL,
         g::xgroup,
         "Sets the last-delivered ID of a consumer group."
     ),
@@ -73,7 +72,7 @@ static XGROUP: &[CommandSpec] = &[
         W,
         (2, 2, 1),
         "5.0.0",
-        ACL_WS,
+        ACL,
         g::xgroup,
         "Destroys a consumer group."
     ),
@@ -84,7 +83,7 @@ static XGROUP: &[CommandSpec] = &[
         WD,
         (2, 2, 1),
         "6.2.0",
-        ACL_WS,
+        ACL,
         g::xgroup,
         "Creates a consumer in a consumer group."
     ),
@@ -95,7 +94,7 @@ static XGROUP: &[CommandSpec] = &[
         W,
         (2, 2, 1),
         "5.0.0",
-        ACL_WS,
+        ACL,
         g::xgroup,
         "Deletes a consumer from a consumer group."
     ),
@@ -106,7 +105,7 @@ static XGROUP: &[CommandSpec] = &[
         LS,
         (0, 0, 0),
         "5.0.0",
-        &["stream", "slow"],
+        &["stream"],
         g::xgroup_help,
         "Returns helpful text about the different subcommands."
     ),
@@ -120,7 +119,7 @@ static XINFO: &[CommandSpec] = &[
         R,
         (2, 2, 1),
         "5.0.0",
-        ACL_RS,
+        ACL,
         i::xinfo_stream,
         "Returns information about a stream."
     ),
@@ -131,7 +130,7 @@ static XINFO: &[CommandSpec] = &[
         R,
         (2, 2, 1),
         "5.0.0",
-        ACL_RS,
+        ACL,
         i::xinfo_groups,
         "Returns a list of the consumer groups of a stream."
     ),
@@ -142,7 +141,7 @@ static XINFO: &[CommandSpec] = &[
         R,
         (2, 2, 1),
         "5.0.0",
-        ACL_RS,
+        ACL,
         i::xinfo_consumers,
         "Returns a list of the consumers in a consumer group."
     ),
@@ -153,7 +152,7 @@ static XINFO: &[CommandSpec] = &[
         LS,
         (0, 0, 0),
         "5.0.0",
-        &["stream", "slow"],
+        &["stream"],
         i::xinfo_help,
         "Returns helpful text about the different subcommands."
     ),
@@ -256,10 +255,10 @@ pub fn parse_bound(b: &[u8], start: bool) -> Result<StreamId, Reply> {
         let id = parse_strict_id(&b[1..], if start { 0 } else { u64::MAX })?;
         if start {
             id.incr()
-                .ok_or_else(|| Reply::err("invalid start ID for the interval"))
+                .ok_or_else(|| Reply::error("ERR invalid start ID for the interval"))
         } else {
             id.decr()
-                .ok_or_else(|| Reply::err("invalid end ID for the interval"))
+                .ok_or_else(|| Reply::error("ERR invalid end ID for the interval"))
         }
     } else {
         parse_id(b, if start { 0 } else { u64::MAX })

@@ -10,37 +10,36 @@ use crate::state::NotifyClass;
 use bytes::Bytes;
 
 const W: Flags = Flags::WRITE;
-const WD: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0);
-const WDF: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0 | Flags::FAST.0);
-const RF: Flags = Flags(Flags::READONLY.0 | Flags::FAST.0);
+const WD: Flags = Flags::WRITE.union(Flags::DENYOOM);
+const WDF: Flags = Flags::WRITE.union(Flags::DENYOOM).union(Flags::FAST);
+const RF: Flags = Flags::READONLY.union(Flags::FAST);
 const R: Flags = Flags::READONLY;
-const ACL_W: &[&str] = &["write", "string", "slow"];
-const ACL_WF: &[&str] = &["write", "string", "fast"];
-const ACL_RF: &[&str] = &["read", "string", "fast"];
+/// ACL categories beyond those the flags imply (see `CommandSpec::acl_categories`).
+const ACL: &[&str] = &["string"];
 
 /// The string family.
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("get", 2, RF, (1, 1, 1), "string", "1.0.0", ACL_RF, get, "Returns the string value of a key."),
-    command!("set", -3, WD, (1, 1, 1), "string", "1.0.0", ACL_W, set, "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
-    command!("setnx", 3, WDF, (1, 1, 1), "string", "1.0.0", ACL_WF, setnx, "Set the string value of a key only when the key doesn't exist."),
-    command!("setex", 4, WD, (1, 1, 1), "string", "2.0.0", ACL_W, setex, "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
-    command!("psetex", 4, WD, (1, 1, 1), "string", "2.6.0", ACL_W, psetex, "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
-    command!("mget", -2, RF, (1, -1, 1), "string", "1.0.0", ACL_RF, mget, "Atomically returns the string values of one or more keys."),
-    command!("mset", -3, WD, (1, -1, 2), "string", "1.0.1", ACL_W, mset, "Atomically creates or modifies the string values of one or more keys."),
-    command!("msetnx", -3, WD, (1, -1, 2), "string", "1.0.1", ACL_W, msetnx, "Atomically modifies the string values of one or more keys only when all keys don't exist."),
-    command!("getset", 3, WDF, (1, 1, 1), "string", "1.0.0", ACL_WF, getset, "Returns the previous string value of a key after setting it to a new value."),
-    command!("getdel", 2, Flags(W.0 | Flags::FAST.0), (1, 1, 1), "string", "6.2.0", ACL_WF, getdel, "Returns the string value of a key after deleting the key."),
-    command!("getex", -2, Flags(W.0 | Flags::FAST.0), (1, 1, 1), "string", "6.2.0", ACL_WF, getex, "Returns the string value of a key after setting its expiration time."),
-    command!("append", 3, WDF, (1, 1, 1), "string", "2.0.0", ACL_WF, append, "Appends a string to the value of a key. Creates the key if it doesn't exist."),
-    command!("strlen", 2, RF, (1, 1, 1), "string", "2.2.0", ACL_RF, strlen, "Returns the length of a string value."),
-    command!("getrange", 4, R, (1, 1, 1), "string", "2.4.0", &["read", "string", "slow"], getrange, "Returns a substring of the string stored at a key."),
-    command!("substr", 4, R, (1, 1, 1), "string", "1.0.0", &["read", "string", "slow"], getrange, "Returns a substring from a string value."),
-    command!("setrange", 4, WD, (1, 1, 1), "string", "2.2.0", ACL_W, setrange, "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
-    command!("incr", 2, WDF, (1, 1, 1), "string", "1.0.0", ACL_WF, incr, "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    command!("decr", 2, WDF, (1, 1, 1), "string", "1.0.0", ACL_WF, decr, "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    command!("incrby", 3, WDF, (1, 1, 1), "string", "1.0.0", ACL_WF, incrby, "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    command!("decrby", 3, WDF, (1, 1, 1), "string", "1.0.0", ACL_WF, decrby, "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
-    command!("incrbyfloat", 3, WDF, (1, 1, 1), "string", "2.6.0", ACL_WF, incrbyfloat, "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    command!("get", 2, RF, (1, 1, 1), "string", "1.0.0", ACL, get, "Returns the string value of a key."),
+    command!("set", -3, WD, (1, 1, 1), "string", "1.0.0", ACL, set, "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
+    command!("setnx", 3, WDF, (1, 1, 1), "string", "1.0.0", ACL, setnx, "Set the string value of a key only when the key doesn't exist."),
+    command!("setex", 4, WD, (1, 1, 1), "string", "2.0.0", ACL, setex, "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
+    command!("psetex", 4, WD, (1, 1, 1), "string", "2.6.0", ACL, psetex, "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
+    command!("mget", -2, RF, (1, -1, 1), "string", "1.0.0", ACL, mget, "Atomically returns the string values of one or more keys."),
+    command!("mset", -3, WD, (1, -1, 2), "string", "1.0.1", ACL, mset, "Atomically creates or modifies the string values of one or more keys."),
+    command!("msetnx", -3, WD, (1, -1, 2), "string", "1.0.1", ACL, msetnx, "Atomically modifies the string values of one or more keys only when all keys don't exist."),
+    command!("getset", 3, WDF, (1, 1, 1), "string", "1.0.0", ACL, getset, "Returns the previous string value of a key after setting it to a new value."),
+    command!("getdel", 2, W.union(Flags::FAST), (1, 1, 1), "string", "6.2.0", ACL, getdel, "Returns the string value of a key after deleting the key."),
+    command!("getex", -2, W.union(Flags::FAST), (1, 1, 1), "string", "6.2.0", ACL, getex, "Returns the string value of a key after setting its expiration time."),
+    command!("append", 3, WDF, (1, 1, 1), "string", "2.0.0", ACL, append, "Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    command!("strlen", 2, RF, (1, 1, 1), "string", "2.2.0", ACL, strlen, "Returns the length of a string value."),
+    command!("getrange", 4, R, (1, 1, 1), "string", "2.4.0", &["string"], getrange, "Returns a substring of the string stored at a key."),
+    command!("substr", 4, R, (1, 1, 1), "string", "1.0.0", &["string"], getrange, "Returns a substring from a string value."),
+    command!("setrange", 4, WD, (1, 1, 1), "string", "2.2.0", ACL, setrange, "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
+    command!("incr", 2, WDF, (1, 1, 1), "string", "1.0.0", ACL, incr, "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    command!("decr", 2, WDF, (1, 1, 1), "string", "1.0.0", ACL, decr, "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    command!("incrby", 3, WDF, (1, 1, 1), "string", "1.0.0", ACL, incrby, "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    command!("decrby", 3, WDF, (1, 1, 1), "string", "1.0.0", ACL, decrby, "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+    command!("incrbyfloat", 3, WDF, (1, 1, 1), "string", "2.6.0", ACL, incrbyfloat, "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
 ];
 
 /// The string at `key`: Ok(None) if missing, Err(WRONGTYPE) if another type.
@@ -87,7 +86,7 @@ enum Expiry {
 /// Parses `EX s | PX ms | EXAT ts | PXAT ms` value; Redis's "invalid expire time" on bad ranges.
 fn expire_at(unit_ms: bool, absolute: bool, raw: &[u8], now: u64, cmd: &str) -> Result<u64, Reply> {
     let n = int(raw)?;
-    let invalid = || Reply::err(format!("invalid expire time in '{cmd}' command"));
+    let invalid = || Reply::error(format!("ERR invalid expire time in '{cmd}' command"));
     if n <= 0 {
         return Err(invalid());
     }
@@ -249,8 +248,8 @@ fn mget(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 fn mset_common(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Reply {
     if a.len() % 2 == 0 {
-        return Reply::err(format!(
-            "wrong number of arguments for '{}' command",
+        return Reply::error(format!(
+            "ERR wrong number of arguments for '{}' command",
             if nx { "msetnx" } else { "mset" }
         ));
     }
@@ -536,7 +535,7 @@ fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Reply {
     let r = ctx.with_key(key, |v| {
         let cur = match get_str(v, key)? {
             None => 0,
-            Some(b) => crate::resp::parse_i64(&b).ok_or(Reply::error(ERR_NOT_INT))?,
+            Some(b) => crate::util::num::parse_i64(&b).ok_or(Reply::error(ERR_NOT_INT))?,
         };
         let n = cur.checked_add(by).ok_or(Reply::error(ERR_OVERFLOW))?;
         v.set_keep_ttl(key, Value::Str(Bytes::from(n.to_string())));

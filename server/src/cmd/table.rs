@@ -7,46 +7,38 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// Command flags, as COMMAND INFO lists them, plus dispatch rules of our own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Flags(pub u32);
+bitflags::bitflags! {
+    /// Command flags, as COMMAND INFO lists them, plus dispatch rules of our own.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Flags: u32 {
+        const WRITE = 1;
+        const READONLY = 1 << 1;
+        const DENYOOM = 1 << 2;
+        const ADMIN = 1 << 3;
+        const PUBSUB = 1 << 4;
+        const NOSCRIPT = 1 << 5;
+        const BLOCKING = 1 << 6;
+        const LOADING = 1 << 7;
+        const STALE = 1 << 8;
+        const FAST = 1 << 9;
+        const NOAUTH = 1 << 10;
+        /// Runs at once even inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+        const NO_QUEUE = 1 << 11;
+        /// Refused inside MULTI, at queue time, as Redis 7.0's `no-multi` (SHUTDOWN; SAVE, SYNC
+        /// and PSYNC too in Redis, which respd does not have).
+        const NO_MULTI = 1 << 12;
+        /// Allowed in the RESP2 subscribed context.
+        const PUBSUB_OK = 1 << 13;
+        const ALLOW_BUSY = 1 << 14;
+        const NO_MANDATORY_KEYS = 1 << 15;
+        /// Keys found by parsing the arguments (SORT, SINTERCARD, ZUNIONSTORE, ...).
+        const MOVABLEKEYS = 1 << 16;
+        /// Not entered in the slow log itself (EXEC: the commands it ran are).
+        const SKIP_SLOWLOG = 1 << 17;
+    }
+}
 
 impl Flags {
-    pub const NONE: Flags = Flags(0);
-    pub const WRITE: Flags = Flags(1);
-    pub const READONLY: Flags = Flags(1 << 1);
-    pub const DENYOOM: Flags = Flags(1 << 2);
-    pub const ADMIN: Flags = Flags(1 << 3);
-    pub const PUBSUB: Flags = Flags(1 << 4);
-    pub const NOSCRIPT: Flags = Flags(1 << 5);
-    pub const BLOCKING: Flags = Flags(1 << 6);
-    pub const LOADING: Flags = Flags(1 << 7);
-    pub const STALE: Flags = Flags(1 << 8);
-    pub const FAST: Flags = Flags(1 << 9);
-    pub const NOAUTH: Flags = Flags(1 << 10);
-    /// Runs at once even inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
-    pub const NO_QUEUE: Flags = Flags(1 << 11);
-    /// Refused inside MULTI, at queue time, as Redis 7.0's `no-multi` (SHUTDOWN; SAVE, SYNC and
-    /// PSYNC too in Redis, which respd does not have).
-    pub const NO_MULTI: Flags = Flags(1 << 12);
-    /// Allowed in the RESP2 subscribed context.
-    pub const PUBSUB_OK: Flags = Flags(1 << 13);
-    pub const SENTINEL: Flags = Flags(1 << 14);
-    pub const ALLOW_BUSY: Flags = Flags(1 << 15);
-    pub const MAY_REPLICATE: Flags = Flags(1 << 16);
-    pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 17);
-    /// Keys found by parsing the arguments (SORT, SINTERCARD, ZUNIONSTORE, ...).
-    pub const MOVABLEKEYS: Flags = Flags(1 << 18);
-    /// Not entered in the slow log itself (EXEC: the commands it ran are).
-    pub const SKIP_SLOWLOG: Flags = Flags(1 << 19);
-
-    pub const fn or(self, o: Flags) -> Flags {
-        Flags(self.0 | o.0)
-    }
-    pub const fn contains(self, o: Flags) -> bool {
-        self.0 & o.0 == o.0
-    }
-
     /// The names COMMAND INFO shows, in Redis's order.
     pub fn names(self) -> Vec<&'static str> {
         const NAMES: &[(Flags, &str)] = &[
@@ -75,13 +67,6 @@ impl Flags {
     }
 }
 
-impl std::ops::BitOr for Flags {
-    type Output = Flags;
-    fn bitor(self, o: Flags) -> Flags {
-        self.or(o)
-    }
-}
-
 /// One command (or subcommand) as Redis's command table describes it.
 pub struct CommandSpec {
     /// Lower-case name; a subcommand has its own name only (`get` under `config`).
@@ -97,7 +82,8 @@ pub struct CommandSpec {
     pub summary: &'static str,
     /// Redis version that introduced it, for COMMAND DOCS.
     pub since: &'static str,
-    /// ACL categories without the '@'.
+    /// ACL categories without the '@', beyond those the flags imply (`acl_categories` adds
+    /// those): the family's, and any Redis gives a command on top (`dangerous`, ...).
     pub acl: &'static [&'static str],
     pub handler: Handler,
     /// Subcommands of a container command (CONFIG, CLIENT, OBJECT, ...).
@@ -258,7 +244,14 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::lists_blocking::COMMANDS,
     super::keys::COMMANDS,
     super::connection::COMMANDS,
+    super::client::COMMANDS,
+    super::tx::COMMANDS,
     super::server::COMMANDS,
+    super::info::COMMANDS,
+    super::config::COMMANDS,
+    super::command::COMMANDS,
+    super::slowlog::COMMANDS,
+    super::memory::COMMANDS,
     super::hashes::COMMANDS,
     super::sets::COMMANDS,
     super::sort::COMMANDS,
@@ -332,8 +325,8 @@ pub fn lookup(args: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
         .and_then(|n| spec.subcommands.iter().find(|s| s.name.as_bytes() == n));
     match sub {
         Some(s) => Ok(s),
-        None => Err(Reply::err(format!(
-            "unknown subcommand '{}'. Try {} HELP.",
+        None => Err(Reply::error(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
             trunc(&args[1], 128),
             spec.name.to_ascii_uppercase()
         ))),
@@ -354,8 +347,8 @@ pub fn unknown_command(args: &[Bytes]) -> Reply {
         let room = 128 - rest.len();
         rest.push_str(&format!("'{}' ", trunc(a, room)));
     }
-    Reply::err(format!(
-        "unknown command '{}', with args beginning with: {}",
+    Reply::error(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
         trunc(&args[0], 128),
         rest
     ))

@@ -194,8 +194,8 @@ fn generic(
     };
     if n < 1 {
         let name = String::from_utf8_lossy(&a[0]).to_ascii_lowercase();
-        return Reply::err(format!(
-            "at least 1 input key is needed for '{name}' command"
+        return Reply::error(format!(
+            "ERR at least 1 input key is needed for '{name}' command"
         ));
     }
     if n as u64 > (a.len() - at - 1) as u64 {

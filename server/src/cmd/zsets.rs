@@ -14,61 +14,61 @@ use crate::keyspace::zset::{LexBound, LexRange, ScoreRange, ZSet};
 use crate::keyspace::{Value, View};
 use crate::resp::Reply;
 use crate::state::NotifyClass;
+use crate::util::num::strtod;
 use bytes::Bytes;
 
-const WDF: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0 | Flags::FAST.0);
-const WD: Flags = Flags(Flags::WRITE.0 | Flags::DENYOOM.0);
-const WF: Flags = Flags(Flags::WRITE.0 | Flags::FAST.0);
+const WDF: Flags = Flags::WRITE.union(Flags::DENYOOM).union(Flags::FAST);
+const WD: Flags = Flags::WRITE.union(Flags::DENYOOM);
+const WF: Flags = Flags::WRITE.union(Flags::FAST);
 const W: Flags = Flags::WRITE;
-const RF: Flags = Flags(Flags::READONLY.0 | Flags::FAST.0);
+const RF: Flags = Flags::READONLY.union(Flags::FAST);
 const R: Flags = Flags::READONLY;
-const WB: Flags = Flags(Flags::WRITE.0 | Flags::BLOCKING.0);
-const WBF: Flags = Flags(Flags::WRITE.0 | Flags::NOSCRIPT.0 | Flags::BLOCKING.0 | Flags::FAST.0);
-const ACL_WF: &[&str] = &["write", "sortedset", "fast"];
-const ACL_W: &[&str] = &["write", "sortedset", "slow"];
-const ACL_RF: &[&str] = &["read", "sortedset", "fast"];
-const ACL_R: &[&str] = &["read", "sortedset", "slow"];
-const ACL_BF: &[&str] = &["write", "sortedset", "fast", "blocking"];
-const ACL_B: &[&str] = &["write", "sortedset", "slow", "blocking"];
+const WB: Flags = Flags::WRITE.union(Flags::BLOCKING);
+const WBF: Flags = Flags::WRITE
+    .union(Flags::NOSCRIPT)
+    .union(Flags::BLOCKING)
+    .union(Flags::FAST);
+/// ACL categories beyond those the flags imply (see `CommandSpec::acl_categories`).
+const ACL: &[&str] = &["sortedset"];
 
 /// The sorted set family.
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("zadd", -4, WDF, (1, 1, 1), "sorted_set", "1.2.0", ACL_WF, zadd, "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist."),
-    command!("zincrby", 4, WDF, (1, 1, 1), "sorted_set", "1.2.0", ACL_WF, zincrby, "Increments the score of a member in a sorted set."),
-    command!("zrem", -3, WF, (1, 1, 1), "sorted_set", "1.2.0", ACL_WF, zrem, "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
-    command!("zscore", 3, RF, (1, 1, 1), "sorted_set", "1.2.0", ACL_RF, zscore, "Returns the score of a member in a sorted set."),
-    command!("zmscore", -3, RF, (1, 1, 1), "sorted_set", "6.2.0", ACL_RF, zmscore, "Returns the score of one or more members in a sorted set."),
-    command!("zcard", 2, RF, (1, 1, 1), "sorted_set", "1.2.0", ACL_RF, zcard, "Returns the number of members in a sorted set."),
-    command!("zcount", 4, RF, (1, 1, 1), "sorted_set", "2.0.0", ACL_RF, zcount, "Returns the count of members in a sorted set that have scores within a range."),
-    command!("zlexcount", 4, RF, (1, 1, 1), "sorted_set", "2.8.9", ACL_RF, zlexcount, "Returns the number of members in a sorted set within a lexicographical range."),
-    command!("zrank", 3, RF, (1, 1, 1), "sorted_set", "2.0.0", ACL_RF, zrank, "Returns the index of a member in a sorted set ordered by ascending scores."),
-    command!("zrevrank", 3, RF, (1, 1, 1), "sorted_set", "2.0.0", ACL_RF, zrevrank, "Returns the index of a member in a sorted set ordered by descending scores."),
-    command!("zrange", -4, R, (1, 1, 1), "sorted_set", "1.2.0", ACL_R, zrange, "Returns members in a sorted set within a range of indexes."),
-    command!("zrangestore", -5, WD, (1, 2, 1), "sorted_set", "6.2.0", ACL_W, zrangestore, "Stores a range of members from sorted set in a key."),
-    command!("zrevrange", -4, R, (1, 1, 1), "sorted_set", "1.2.0", ACL_R, zrevrange, "Returns members in a sorted set within a range of indexes in reverse order."),
-    command!("zrangebyscore", -4, R, (1, 1, 1), "sorted_set", "1.0.5", ACL_R, zrangebyscore, "Returns members in a sorted set within a range of scores."),
-    command!("zrevrangebyscore", -4, R, (1, 1, 1), "sorted_set", "2.2.0", ACL_R, zrevrangebyscore, "Returns members in a sorted set within a range of scores in reverse order."),
-    command!("zrangebylex", -4, R, (1, 1, 1), "sorted_set", "2.8.9", ACL_R, zrangebylex, "Returns members in a sorted set within a lexicographical range."),
-    command!("zrevrangebylex", -4, R, (1, 1, 1), "sorted_set", "2.8.9", ACL_R, zrevrangebylex, "Returns members in a sorted set within a lexicographical range in reverse order."),
-    command!("zremrangebyrank", 4, W, (1, 1, 1), "sorted_set", "2.0.0", ACL_W, zremrangebyrank, "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed."),
-    command!("zremrangebyscore", 4, W, (1, 1, 1), "sorted_set", "1.2.0", ACL_W, zremrangebyscore, "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
-    command!("zremrangebylex", 4, W, (1, 1, 1), "sorted_set", "2.8.9", ACL_W, zremrangebylex, "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
-    command!("zpopmin", -2, WF, (1, 1, 1), "sorted_set", "5.0.0", ACL_WF, zpopmin, "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
-    command!("zpopmax", -2, WF, (1, 1, 1), "sorted_set", "5.0.0", ACL_WF, zpopmax, "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
-    command!("bzpopmin", -3, WBF, (1, -2, 1), "sorted_set", "5.0.0", ACL_BF, bzpopmin, "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise."),
-    command!("bzpopmax", -3, WBF, (1, -2, 1), "sorted_set", "5.0.0", ACL_BF, bzpopmax, "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise."),
-    command!("zmpop", -4, Flags(W.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "sorted_set", "7.0.0", ACL_W, zmpop, "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them."),
-    command!("bzmpop", -5, Flags(WB.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "sorted_set", "7.0.0", ACL_B, bzmpop, "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise."),
-    command!("zunionstore", -4, Flags(WD.0 | Flags::MOVABLEKEYS.0), (1, 1, 1), "sorted_set", "2.0.0", ACL_W, zunionstore, "Stores the union of multiple sorted sets in a key."),
-    command!("zinterstore", -4, Flags(WD.0 | Flags::MOVABLEKEYS.0), (1, 1, 1), "sorted_set", "2.0.0", ACL_W, zinterstore, "Stores the intersect of multiple sorted sets in a key."),
-    command!("zdiffstore", -4, Flags(WD.0 | Flags::MOVABLEKEYS.0), (1, 1, 1), "sorted_set", "6.2.0", ACL_W, zdiffstore, "Stores the difference of multiple sorted sets in a key."),
-    command!("zunion", -3, Flags(R.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "sorted_set", "6.2.0", ACL_R, zunion, "Returns the union of multiple sorted sets."),
-    command!("zinter", -3, Flags(R.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "sorted_set", "6.2.0", ACL_R, zinter, "Returns the intersect of multiple sorted sets."),
-    command!("zdiff", -3, Flags(R.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "sorted_set", "6.2.0", ACL_R, zdiff, "Returns the difference between multiple sorted sets."),
-    command!("zintercard", -3, Flags(R.0 | Flags::MOVABLEKEYS.0), (0, 0, 0), "sorted_set", "7.0.0", ACL_R, zintercard, "Returns the number of members of the intersect of multiple sorted sets."),
-    command!("zrandmember", -2, R, (1, 1, 1), "sorted_set", "6.2.0", ACL_R, zrandmember, "Returns one or more random members from a sorted set."),
-    command!("zscan", -3, R, (1, 1, 1), "sorted_set", "2.8.0", ACL_R, zscan, "Iterates over members and scores of a sorted set."),
+    command!("zadd", -4, WDF, (1, 1, 1), "sorted_set", "1.2.0", ACL, zadd, "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist."),
+    command!("zincrby", 4, WDF, (1, 1, 1), "sorted_set", "1.2.0", ACL, zincrby, "Increments the score of a member in a sorted set."),
+    command!("zrem", -3, WF, (1, 1, 1), "sorted_set", "1.2.0", ACL, zrem, "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
+    command!("zscore", 3, RF, (1, 1, 1), "sorted_set", "1.2.0", ACL, zscore, "Returns the score of a member in a sorted set."),
+    command!("zmscore", -3, RF, (1, 1, 1), "sorted_set", "6.2.0", ACL, zmscore, "Returns the score of one or more members in a sorted set."),
+    command!("zcard", 2, RF, (1, 1, 1), "sorted_set", "1.2.0", ACL, zcard, "Returns the number of members in a sorted set."),
+    command!("zcount", 4, RF, (1, 1, 1), "sorted_set", "2.0.0", ACL, zcount, "Returns the count of members in a sorted set that have scores within a range."),
+    command!("zlexcount", 4, RF, (1, 1, 1), "sorted_set", "2.8.9", ACL, zlexcount, "Returns the number of members in a sorted set within a lexicographical range."),
+    command!("zrank", 3, RF, (1, 1, 1), "sorted_set", "2.0.0", ACL, zrank, "Returns the index of a member in a sorted set ordered by ascending scores."),
+    command!("zrevrank", 3, RF, (1, 1, 1), "sorted_set", "2.0.0", ACL, zrevrank, "Returns the index of a member in a sorted set ordered by descending scores."),
+    command!("zrange", -4, R, (1, 1, 1), "sorted_set", "1.2.0", ACL, zrange, "Returns members in a sorted set within a range of indexes."),
+    command!("zrangestore", -5, WD, (1, 2, 1), "sorted_set", "6.2.0", ACL, zrangestore, "Stores a range of members from sorted set in a key."),
+    command!("zrevrange", -4, R, (1, 1, 1), "sorted_set", "1.2.0", ACL, zrevrange, "Returns members in a sorted set within a range of indexes in reverse order."),
+    command!("zrangebyscore", -4, R, (1, 1, 1), "sorted_set", "1.0.5", ACL, zrangebyscore, "Returns members in a sorted set within a range of scores."),
+    command!("zrevrangebyscore", -4, R, (1, 1, 1), "sorted_set", "2.2.0", ACL, zrevrangebyscore, "Returns members in a sorted set within a range of scores in reverse order."),
+    command!("zrangebylex", -4, R, (1, 1, 1), "sorted_set", "2.8.9", ACL, zrangebylex, "Returns members in a sorted set within a lexicographical range."),
+    command!("zrevrangebylex", -4, R, (1, 1, 1), "sorted_set", "2.8.9", ACL, zrevrangebylex, "Returns members in a sorted set within a lexicographical range in reverse order."),
+    command!("zremrangebyrank", 4, W, (1, 1, 1), "sorted_set", "2.0.0", ACL, zremrangebyrank, "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed."),
+    command!("zremrangebyscore", 4, W, (1, 1, 1), "sorted_set", "1.2.0", ACL, zremrangebyscore, "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
+    command!("zremrangebylex", 4, W, (1, 1, 1), "sorted_set", "2.8.9", ACL, zremrangebylex, "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
+    command!("zpopmin", -2, WF, (1, 1, 1), "sorted_set", "5.0.0", ACL, zpopmin, "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+    command!("zpopmax", -2, WF, (1, 1, 1), "sorted_set", "5.0.0", ACL, zpopmax, "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+    command!("bzpopmin", -3, WBF, (1, -2, 1), "sorted_set", "5.0.0", ACL, bzpopmin, "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise."),
+    command!("bzpopmax", -3, WBF, (1, -2, 1), "sorted_set", "5.0.0", ACL, bzpopmax, "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise."),
+    command!("zmpop", -4, W.union(Flags::MOVABLEKEYS), (0, 0, 0), "sorted_set", "7.0.0", ACL, zmpop, "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them."),
+    command!("bzmpop", -5, WB.union(Flags::MOVABLEKEYS), (0, 0, 0), "sorted_set", "7.0.0", ACL, bzmpop, "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise."),
+    command!("zunionstore", -4, WD.union(Flags::MOVABLEKEYS), (1, 1, 1), "sorted_set", "2.0.0", ACL, zunionstore, "Stores the union of multiple sorted sets in a key."),
+    command!("zinterstore", -4, WD.union(Flags::MOVABLEKEYS), (1, 1, 1), "sorted_set", "2.0.0", ACL, zinterstore, "Stores the intersect of multiple sorted sets in a key."),
+    command!("zdiffstore", -4, WD.union(Flags::MOVABLEKEYS), (1, 1, 1), "sorted_set", "6.2.0", ACL, zdiffstore, "Stores the difference of multiple sorted sets in a key."),
+    command!("zunion", -3, R.union(Flags::MOVABLEKEYS), (0, 0, 0), "sorted_set", "6.2.0", ACL, zunion, "Returns the union of multiple sorted sets."),
+    command!("zinter", -3, R.union(Flags::MOVABLEKEYS), (0, 0, 0), "sorted_set", "6.2.0", ACL, zinter, "Returns the intersect of multiple sorted sets."),
+    command!("zdiff", -3, R.union(Flags::MOVABLEKEYS), (0, 0, 0), "sorted_set", "6.2.0", ACL, zdiff, "Returns the difference between multiple sorted sets."),
+    command!("zintercard", -3, R.union(Flags::MOVABLEKEYS), (0, 0, 0), "sorted_set", "7.0.0", ACL, zintercard, "Returns the number of members of the intersect of multiple sorted sets."),
+    command!("zrandmember", -2, R, (1, 1, 1), "sorted_set", "6.2.0", ACL, zrandmember, "Returns one or more random members from a sorted set."),
+    command!("zscan", -3, R, (1, 1, 1), "sorted_set", "2.8.0", ACL, zscan, "Iterates over members and scores of a sorted set."),
 ];
 
 // ---- shared helpers ----
@@ -158,65 +158,6 @@ pub(crate) fn scored_reply(resp: u8, items: Vec<(Bytes, f64)>, withscores: bool)
         }
         Reply::Array(out)
     }
-}
-
-/// C's `strtod` over the whole of `s` (decimal, hex, inf/nan). Returns the value and whether it
-/// overflowed or underflowed (ERANGE), or None if `s` is not entirely a number.
-pub(crate) fn strtod(s: &[u8]) -> Option<(f64, bool)> {
-    let t = std::str::from_utf8(s).ok()?;
-    let (neg, body) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let is = |w: &str| body.eq_ignore_ascii_case(w);
-    let v = if is("inf") || is("infinity") {
-        f64::INFINITY
-    } else if is("nan") {
-        f64::NAN
-    } else if body.len() >= 2 && body.as_bytes()[..2].eq_ignore_ascii_case(b"0x") {
-        parse_hex(&body[2..].to_ascii_lowercase())?
-    } else {
-        if !body
-            .bytes()
-            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
-            || !body.starts_with(|c: char| c.is_ascii_digit() || c == '.')
-        {
-            return None;
-        }
-        let v: f64 = body.parse().ok()?;
-        let erange = v.is_infinite() || (v == 0.0 && mantissa_nonzero(body));
-        return Some((if neg { -v } else { v }, erange));
-    };
-    Some((if neg { -v } else { v }, false))
-}
-
-fn mantissa_nonzero(s: &str) -> bool {
-    s.split(['e', 'E'])
-        .next()
-        .is_some_and(|m| m.bytes().any(|c| (b'1'..=b'9').contains(&c)))
-}
-
-/// Hex floats as strtod reads them: `1f`, `1.8p3`.
-fn parse_hex(s: &str) -> Option<f64> {
-    let (mant, exp) = match s.split_once('p') {
-        Some((m, e)) => (m, e.parse::<i32>().ok()?),
-        None => (s, 0),
-    };
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + c.to_digit(16)? as f64;
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += c.to_digit(16)? as f64 * scale;
-        scale /= 16.0;
-    }
-    Some(v * 2f64.powi(exp))
 }
 
 /// A score argument as Redis's getDoubleFromObject reads it.

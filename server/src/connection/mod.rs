@@ -163,7 +163,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                     Err(e) => {
                         report_protocol_error(&e, &addr);
                         if e.replies() {
-                            out.push(&Reply::Error(format!("ERR {e}").into()), conn.resp);
+                            out.push(&Reply::error(format!("ERR {e}")), conn.resp);
                         }
                         flush(&mut wr, &mut out, &srv).await?;
                         return Ok(());

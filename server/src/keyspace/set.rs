@@ -23,7 +23,7 @@ impl Default for Set {
 
 /// Whether Redis would store `m` in an intset.
 fn is_int(m: &[u8]) -> bool {
-    crate::resp::parse_i64(m).is_some()
+    crate::util::num::parse_i64(m).is_some()
 }
 
 impl Set {
@@ -75,7 +75,7 @@ impl Set {
     pub fn members(&self) -> Vec<Bytes> {
         let mut v: Vec<Bytes> = self.set.iter().cloned().collect();
         if self.intset {
-            v.sort_by_key(|m| crate::resp::parse_i64(m).unwrap_or(0));
+            v.sort_by_key(|m| crate::util::num::parse_i64(m).unwrap_or(0));
         }
         v
     }

@@ -49,7 +49,10 @@ impl Value {
         match self {
             Value::Str(_) if hint == StrHint::Raw => "raw",
             Value::Str(b) => {
-                if hint == StrHint::Auto && b.len() <= 20 && crate::resp::parse_i64(b).is_some() {
+                if hint == StrHint::Auto
+                    && b.len() <= 20
+                    && crate::util::num::parse_i64(b).is_some()
+                {
                     "int"
                 } else if b.len() <= 44 {
                     "embstr"

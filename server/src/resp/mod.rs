@@ -4,5 +4,5 @@ mod parse;
 pub mod pool;
 mod reply;
 
-pub use parse::{parse_i64, split_inline_args, Limits, ProtoError, RequestParser};
+pub use parse::{split_inline_args, Limits, ProtoError, RequestParser};
 pub use reply::{fmt_double, Out, Reply};

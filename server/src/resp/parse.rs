@@ -2,6 +2,7 @@
 //! limits and the same error texts. A bulk of at least [`BIG_ARG`] bytes gets a buffer of exactly its
 //! declared size, read into directly and frozen into the argument: one copy from the kernel, none after.
 
+use crate::util::num::parse_i64;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
@@ -400,40 +401,6 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
 }
 
-/// Strict decimal integer parsing as Redis's `string2ll`: no spaces, no '+', no leading zeros.
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = if s[0] == b'-' {
-        (true, &s[1..])
-    } else {
-        (false, s)
-    };
-    if digits.is_empty() || digits[0] == b'0' {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else {
-        i64::try_from(v).ok()
-    }
-}
-
 /// Splits an inline request like Redis's `sdssplitargs`: spaces separate arguments, "double"
 /// quotes take escapes (\n \r \t \b \a \xHH), 'single' quotes take only \'. `None` on unbalanced
 /// quotes or a closing quote not followed by a space.
@@ -652,14 +619,5 @@ mod tests {
             e(b"*3000000000\r\n"),
             "Protocol error: invalid multibulk length"
         );
-    }
-
-    #[test]
-    fn parse_i64_is_strict() {
-        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(parse_i64(b"9223372036854775808"), None);
-        assert_eq!(parse_i64(b"01"), None);
-        assert_eq!(parse_i64(b"+1"), None);
-        assert_eq!(parse_i64(b"-0"), None);
     }
 }

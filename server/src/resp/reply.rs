@@ -53,13 +53,10 @@ pub enum Reply {
 }
 
 impl Reply {
-    /// An `ERR` error with the given text.
-    pub fn err(msg: impl Into<String>) -> Reply {
-        Reply::Error(Cow::Owned(format!("ERR {}", msg.into())))
-    }
-    /// An error whose text already starts with its code.
-    pub fn error(msg: &'static str) -> Reply {
-        Reply::Error(Cow::Borrowed(msg))
+    /// An error reply: its text starts with its code (`ERR ...`, `WRONGTYPE ...`). A static
+    /// text is sent as it is, without a copy.
+    pub fn error(msg: impl Into<Cow<'static, str>>) -> Reply {
+        Reply::Error(msg.into())
     }
     pub fn bulk(b: impl Into<Bytes>) -> Reply {
         Reply::Bulk(b.into())

@@ -1,3 +1,4 @@
 //! Small pieces with no server state that several layers use.
 
 pub mod glob;
+pub mod num;

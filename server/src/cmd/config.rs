@@ -1,0 +1,240 @@
+//! CONFIG GET, SET, RESETSTAT and HELP over the settings in `crate::config`.
+
+use super::server::{ADMIN, LS};
+use super::{glob_match, help_reply, text, CommandSpec, Ctx, Flags};
+use crate::resp::Reply;
+use crate::{container, subcommand};
+use bytes::Bytes;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// The CONFIG container.
+pub static COMMANDS: &[CommandSpec] = &[container!(
+    "config",
+    -2,
+    Flags::empty(),
+    "server",
+    "2.0.0",
+    CONFIG_SUBS,
+    "A container for server configuration commands."
+)];
+
+static CONFIG_SUBS: &[CommandSpec] = &[
+    subcommand!(
+        "config",
+        "get",
+        -3,
+        ADMIN,
+        (0, 0, 0),
+        "2.0.0",
+        &[],
+        config_get,
+        "Returns the effective values of configuration parameters."
+    ),
+    subcommand!(
+        "config",
+        "set",
+        -4,
+        ADMIN,
+        (0, 0, 0),
+        "2.0.0",
+        &[],
+        config_set,
+        "Sets configuration parameters in-flight."
+    ),
+    subcommand!(
+        "config",
+        "resetstat",
+        2,
+        ADMIN,
+        (0, 0, 0),
+        "2.0.0",
+        &[],
+        config_resetstat,
+        "Resets the server's statistics."
+    ),
+    subcommand!(
+        "config",
+        "help",
+        2,
+        LS,
+        (0, 0, 0),
+        "5.0.0",
+        &[],
+        config_help,
+        "Returns helpful text about the different subcommands."
+    ),
+];
+
+fn config_get(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let c = ctx.srv.config();
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for pat in &a[2..] {
+        let pat = text(pat).to_ascii_lowercase();
+        for p in crate::config::PARAMS {
+            for name in std::iter::once(p.name).chain(p.alias) {
+                if glob_match(pat.as_bytes(), name.as_bytes(), true) && seen.insert(name) {
+                    let mut v = c.get(p.name).unwrap_or_default().to_string();
+                    if p.name == "dir" {
+                        // Redis shows the working directory it changed into: an absolute path.
+                        if let Ok(abs) = std::fs::canonicalize(&v) {
+                            v = abs.display().to_string();
+                        }
+                    }
+                    out.push((
+                        Reply::bulk(Bytes::from_static(name.as_bytes())),
+                        Reply::bulk(Bytes::from(v)),
+                    ));
+                }
+            }
+        }
+    }
+    Reply::Map(out)
+}
+
+fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    if a.len() % 2 != 0 {
+        return Reply::error("ERR wrong number of arguments for 'config|set' command");
+    }
+    let mut next = ctx.srv.config().clone();
+    let mut seen = std::collections::HashSet::new();
+    for p in a[2..].chunks(2) {
+        let name = text(&p[0]).to_ascii_lowercase();
+        let Some(param) = crate::config::PARAMS
+            .iter()
+            .find(|x| x.name == name || x.alias == Some(&*name))
+        else {
+            return Reply::error(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ));
+        };
+        if !seen.insert(param.name) {
+            return Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            ));
+        }
+        if param.immutable {
+            return Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            ));
+        }
+        if param.protected && next.get("enable-protected-configs") != Some("yes") {
+            return Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
+            ));
+        }
+        if let Err(msg) = next.set(&name, &text(&p[1])) {
+            return Reply::error(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {msg}"
+            ));
+        }
+    }
+    *ctx.srv.config.write().unwrap_or_else(|e| e.into_inner()) = next;
+    ctx.srv.config_changed();
+    Reply::Ok
+}
+
+fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
+    let s = &ctx.srv.stats;
+    for c in [
+        &s.connections_received,
+        &s.commands_processed,
+        &s.rejected_connections,
+        &s.net_input_bytes,
+        &s.net_output_bytes,
+        &s.evicted_keys,
+    ] {
+        c.store(0, Relaxed);
+    }
+    let k = &ctx.srv.ks.stats;
+    for c in [&k.hits, &k.misses, &k.expired] {
+        c.store(0, Relaxed);
+    }
+    if let Some(st) = ctx.srv.cmdstats.get() {
+        for (_, c) in st.values() {
+            c.calls.store(0, Relaxed);
+            c.usec.store(0, Relaxed);
+            c.failed.store(0, Relaxed);
+        }
+    }
+    Reply::Ok
+}
+
+fn config_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
+    help_reply(
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::ctx::tests::{cmd, e, resp2, run, server_and_conn};
+
+    #[test]
+    fn config_set_checks_every_pair_before_changing_anything() {
+        let (srv, mut c) = server_and_conn();
+        let srv = &*srv;
+        let mut set = |a: &[&str]| {
+            let mut v = vec!["CONFIG", "SET"];
+            v.extend_from_slice(a);
+            run(srv, &mut c, config_set, &v)
+        };
+        assert_eq!(
+            set(&["maxmemory"]),
+            e("ERR wrong number of arguments for 'config|set' command")
+        );
+        assert_eq!(
+            set(&["no-such-thing", "1"]),
+            Reply::error(
+                "ERR Unknown option or number of arguments for CONFIG SET - 'no-such-thing'"
+            )
+        );
+        assert_eq!(
+            set(&["maxmemory", "1mb", "MAXMEMORY", "2mb"]),
+            Reply::error("ERR CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter")
+        );
+        assert_eq!(
+            set(&["aclfile", "/x"]),
+            Reply::error("ERR CONFIG SET failed (possibly related to argument 'aclfile') - can't set immutable config")
+        );
+        assert_eq!(
+            set(&["dir", "/tmp"]),
+            Reply::error("ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config")
+        );
+        // A bad value anywhere refuses the whole command: the good pair before it is not applied.
+        let r = set(&["maxmemory", "10mb", "maxmemory-policy", "lru-ish"]);
+        let Reply::Error(msg) = r else {
+            panic!("expected an error, got {r:?}")
+        };
+        assert!(
+            msg.starts_with(
+                "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - "
+            ),
+            "{msg}"
+        );
+        assert_eq!(srv.config().get("maxmemory"), Some("0"));
+        // Names are case-insensitive, aliases reach the same parameter.
+        assert_eq!(
+            set(&["MaxMemory", "10mb", "lua-time-limit", "42"]),
+            Reply::Ok
+        );
+        assert_eq!(srv.config().get("maxmemory"), Some("10485760"));
+        assert_eq!(
+            resp2(&cmd(
+                srv,
+                &mut c,
+                &["CONFIG", "GET", "busy-reply-threshold"]
+            )),
+            "*2\r\n$20\r\nbusy-reply-threshold\r\n$2\r\n42\r\n"
+        );
+    }
+}
