@@ -25,7 +25,12 @@ pip_install() {
 
 ensure_deps() {
     # iproute2: `ss` shows a listening socket's backlog (test_connections.py).
-    apt_install redis-server redis-tools iproute2
+    # prometheus-redis-exporter: test_exporter.py scrapes respd as a site's Prometheus would.
+    apt_install redis-server redis-tools iproute2 prometheus-redis-exporter
+    # Its package starts a system exporter against localhost:6379; the tests start their own.
+    if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus-redis-exporter 2>/dev/null; then
+        as_root systemctl stop prometheus-redis-exporter || true
+    fi
     # The distribution's redis-server service is not what the tests use: they start their own.
     if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
         as_root systemctl stop redis-server || true
