@@ -169,6 +169,17 @@ pub fn mark_installed() {
     INSTALLED.store(1, Relaxed);
 }
 
+/// INFO's `mem_allocator`: the allocators serving the heap, small blocks first (Redis names
+/// its own, `jemalloc-5.2.1` or `libc`). Without the binary's [`Counting`] allocator (the
+/// library in a test), the system's.
+pub fn name() -> &'static str {
+    if INSTALLED.load(Relaxed) == 1 {
+        "mimalloc+libc"
+    } else {
+        "libc"
+    }
+}
+
 /// Bytes held on the heap for data: exact under [`Counting`] (else the resident set size),
 /// without the idle large-value buffers kept for reuse, which Redis's allocator would not count
 /// either.

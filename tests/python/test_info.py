@@ -57,3 +57,8 @@ def test_memory_usage_tracks_value_size(respd):
     assert r.memory_usage("nokey") is None
     assert r.memory_usage("small") < 200
     assert 1_000_000 <= r.memory_usage("big") < 1_010_000
+
+
+def test_mem_allocator_names_the_allocators_in_use(respd):
+    # mimalloc serves blocks under 256 KiB and the system allocator the large values (alloc.rs).
+    assert respd.client().info("memory")["mem_allocator"] == "mimalloc+libc"

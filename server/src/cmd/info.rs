@@ -109,7 +109,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         let maxmem = c.num("maxmemory");
         let _ = write!(
             o,
-            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\ntotal_system_memory:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
+            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\ntotal_system_memory:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n",
             human(used as u64),
             human(rss as u64),
             crate::alloc::peak_rss(),
@@ -118,6 +118,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
             human(maxmem),
             c.get("maxmemory-policy").unwrap_or("noeviction"),
             if used > 0 { rss as f64 / used as f64 } else { 1.0 },
+            crate::alloc::name(),
         );
     }
     if want("persistence") {
