@@ -45,18 +45,11 @@ pub fn push_cost(r: &Reply) -> usize {
     }
 }
 
-fn add(map: &RwLock<Subscribers>, name: &Bytes, h: &Arc<ClientHandle>) {
-    write(map).entry(name.clone()).or_default().push(h.clone());
-}
-
-fn remove(map: &RwLock<Subscribers>, name: &[u8], id: u64) {
-    let mut m = write(map);
-    if let Some(v) = m.get_mut(name) {
-        v.retain(|h| h.id != id);
-        if v.is_empty() {
-            m.remove(name);
-        }
-    }
+/// Channels or patterns: the two kinds of subscription, kept in two maps and handled alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubKind {
+    Channel,
+    Pattern,
 }
 
 impl PubSub {
@@ -72,27 +65,31 @@ impl PubSub {
         self.total.load(Relaxed) == 0
     }
 
-    /// Adds `h` to a channel (the caller checked it was not subscribed yet).
-    pub fn subscribe(&self, channel: &Bytes, h: &Arc<ClientHandle>) {
-        add(&self.channels, channel, h);
+    fn map(&self, kind: SubKind) -> &RwLock<Subscribers> {
+        match kind {
+            SubKind::Channel => &self.channels,
+            SubKind::Pattern => &self.patterns,
+        }
+    }
+
+    /// Adds `h` to a channel or pattern (the caller checked it was not subscribed yet).
+    pub fn subscribe(&self, kind: SubKind, name: &Bytes, h: &Arc<ClientHandle>) {
+        write(self.map(kind))
+            .entry(name.clone())
+            .or_default()
+            .push(h.clone());
         self.total.fetch_add(1, Relaxed);
     }
 
-    /// Removes client `id` from a channel it subscribed to.
-    pub fn unsubscribe(&self, channel: &[u8], id: u64) {
-        remove(&self.channels, channel, id);
-        self.total.fetch_sub(1, Relaxed);
-    }
-
-    /// Adds `h` to a pattern (the caller checked it was not subscribed yet).
-    pub fn psubscribe(&self, pattern: &Bytes, h: &Arc<ClientHandle>) {
-        add(&self.patterns, pattern, h);
-        self.total.fetch_add(1, Relaxed);
-    }
-
-    /// Removes client `id` from a pattern it subscribed to.
-    pub fn punsubscribe(&self, pattern: &[u8], id: u64) {
-        remove(&self.patterns, pattern, id);
+    /// Removes client `id` from a channel or pattern it subscribed to.
+    pub fn unsubscribe(&self, kind: SubKind, name: &[u8], id: u64) {
+        let mut m = write(self.map(kind));
+        if let Some(v) = m.get_mut(name) {
+            v.retain(|h| h.id != id);
+            if v.is_empty() {
+                m.remove(name);
+            }
+        }
         self.total.fetch_sub(1, Relaxed);
     }
 
