@@ -21,6 +21,7 @@ pub mod namespace;
 #[cfg(feature = "ndarray")]
 pub mod nd;
 pub mod npy;
+mod ops;
 pub mod pubsub;
 
 pub use aclient::AsyncClient;
