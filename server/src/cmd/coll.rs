@@ -90,59 +90,64 @@ pub trait Coll: Default {
     }
 }
 
-impl Coll for Hash {
-    fn of(v: &Value) -> Option<&Self> {
-        match v {
-            Value::Hash(h) => Some(h),
-            _ => None,
-        }
-    }
-    fn of_mut(v: &mut Value) -> Option<&mut Self> {
-        match v {
-            Value::Hash(h) => Some(h),
-            _ => None,
-        }
-    }
-    fn boxed(self: Box<Self>) -> Value {
-        Value::Hash(self)
-    }
-    fn has(&self, m: &[u8]) -> bool {
-        self.contains(m)
-    }
-    fn take(&mut self, m: &[u8]) -> bool {
-        self.remove(m)
-    }
-    fn none_left(&self) -> bool {
-        self.is_empty()
+/// HSCAN and SSCAN (`a` is KEY CURSOR [MATCH p] [COUNT n]): `step` gives the next cursor and
+/// the matching elements, flattened, of one step over an existing collection.
+pub fn scan<C: Coll>(
+    ctx: &mut Ctx,
+    a: &[Bytes],
+    step: impl FnOnce(&C, u64, &ScanOpts) -> (u64, Vec<Bytes>),
+) -> Reply {
+    let cursor = match parse_cursor(&a[2]) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let r = C::with_read(ctx, &a[1], |c| {
+        let Some(c) = c else {
+            return Ok(empty_scan());
+        };
+        let opts = ScanOpts::parse(&a[3..])?;
+        let (next, out) = step(c, cursor, &opts);
+        Ok(scan_reply(next, out))
+    });
+    match r {
+        Ok(Ok(rep)) | Ok(Err(rep)) | Err(rep) => rep,
     }
 }
 
-impl Coll for Set {
-    fn of(v: &Value) -> Option<&Self> {
-        match v {
-            Value::Set(s) => Some(s),
-            _ => None,
+/// `Coll` for a collection type stored as `Value::$variant`.
+macro_rules! impl_coll {
+    ($ty:ident, $variant:ident) => {
+        impl Coll for $ty {
+            fn of(v: &Value) -> Option<&Self> {
+                match v {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            fn of_mut(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            fn boxed(self: Box<Self>) -> Value {
+                Value::$variant(self)
+            }
+            fn has(&self, m: &[u8]) -> bool {
+                self.contains(m)
+            }
+            fn take(&mut self, m: &[u8]) -> bool {
+                self.remove(m)
+            }
+            fn none_left(&self) -> bool {
+                self.is_empty()
+            }
         }
-    }
-    fn of_mut(v: &mut Value) -> Option<&mut Self> {
-        match v {
-            Value::Set(s) => Some(s),
-            _ => None,
-        }
-    }
-    fn boxed(self: Box<Self>) -> Value {
-        Value::Set(self)
-    }
-    fn has(&self, m: &[u8]) -> bool {
-        self.contains(m)
-    }
-    fn take(&mut self, m: &[u8]) -> bool {
-        self.remove(m)
-    }
-    fn none_left(&self) -> bool {
-        self.is_empty()
-    }
+    };
 }
+
+impl_coll!(Hash, Hash);
+impl_coll!(Set, Set);
 
 /// HDEL and SREM: removes the fields or members `a[2..]` from the collection at `a[1]`, with
 /// `event` when any went and `del` when none is left; answers how many went.

@@ -1,8 +1,7 @@
 //! Hash commands.
 
 use super::coll::{
-    check_reply_size, distinct_indexes, empty_scan, parse_cursor, rand_count, rand_index,
-    remove_members, scan_reply, Coll, ScanOpts,
+    check_reply_size, distinct_indexes, rand_count, rand_index, remove_members, scan, Coll,
 };
 use super::{eq, int, stored, syntax, wrongtype, CommandSpec, Ctx, Flags, ERR_OVERFLOW};
 use crate::command;
@@ -285,15 +284,7 @@ fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn hscan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let cursor = match parse_cursor(&a[2]) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let r = Hash::with_read(ctx, &a[1], |h| {
-        let Some(h) = h else {
-            return Ok(empty_scan());
-        };
-        let opts = ScanOpts::parse(&a[3..])?;
+    scan::<Hash>(ctx, a, |h, cursor, opts| {
         let (next, pairs): (u64, Vec<(&Bytes, &Bytes)>) = if h.is_table() {
             scan_step(
                 h.iter().map(|(k, v)| (k.as_ref(), (k, v))),
@@ -309,9 +300,6 @@ fn hscan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             .filter(|(k, _)| opts.matches(k))
             .flat_map(|(k, v)| [k.clone(), v.clone()])
             .collect();
-        Ok(scan_reply(next, out))
-    });
-    match r {
-        Ok(Ok(rep)) | Ok(Err(rep)) | Err(rep) => rep,
-    }
+        (next, out)
+    })
 }

@@ -1,8 +1,8 @@
 //! Set commands on one key (the multi-key algebra is in `setops`).
 
 use super::coll::{
-    check_reply_size, distinct_indexes, empty_scan, fire, parse_cursor, rand_count, rand_index,
-    remove_members, scan_reply, Coll, Events, ScanOpts,
+    check_reply_size, distinct_indexes, fire, rand_count, rand_index, remove_members, scan, Coll,
+    Events,
 };
 use super::{stored, syntax, wrongtype, CommandSpec, Ctx, Flags};
 use crate::command;
@@ -222,15 +222,7 @@ fn srandmember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn sscan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let cursor = match parse_cursor(&a[2]) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let r = Set::with_read(ctx, &a[1], |s| {
-        let Some(s) = s else {
-            return Ok(empty_scan());
-        };
-        let opts = ScanOpts::parse(&a[3..])?;
+    scan::<Set>(ctx, a, |s, cursor, opts| {
         let (next, elems) = if s.is_intset() {
             (0, s.members())
         } else {
@@ -241,10 +233,9 @@ fn sscan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 opts.count,
             )
         };
-        let out = elems.into_iter().filter(|m| opts.matches(m)).collect();
-        Ok(scan_reply(next, out))
-    });
-    match r {
-        Ok(Ok(rep)) | Ok(Err(rep)) | Err(rep) => rep,
-    }
+        (
+            next,
+            elems.into_iter().filter(|m| opts.matches(m)).collect(),
+        )
+    })
 }
