@@ -106,11 +106,7 @@ impl PubSub {
                 Reply::Bulk(channel.clone()),
                 Reply::Bulk(msg.clone()),
             ]);
-            let cost = push_cost(&m);
-            for h in subs {
-                self.deliver(h, m.clone(), cost);
-                n += 1;
-            }
+            n += self.deliver_all(subs, m);
         }
         for (pat, subs) in read(&self.patterns).iter() {
             if !crate::util::glob::glob_match(pat, channel, false) {
@@ -122,13 +118,18 @@ impl PubSub {
                 Reply::Bulk(channel.clone()),
                 Reply::Bulk(msg.clone()),
             ]);
-            let cost = push_cost(&m);
-            for h in subs {
-                self.deliver(h, m.clone(), cost);
-                n += 1;
-            }
+            n += self.deliver_all(subs, m);
         }
         n
+    }
+
+    /// Queues `m` for each of `subs`; returns how many they were.
+    fn deliver_all(&self, subs: &[Arc<ClientHandle>], m: Reply) -> usize {
+        let cost = push_cost(&m);
+        for h in subs {
+            self.deliver(h, m.clone(), cost);
+        }
+        subs.len()
     }
 
     /// Queues a message for one client, or closes the client if that would pass its output
