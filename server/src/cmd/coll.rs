@@ -1,5 +1,5 @@
-//! Helpers shared by the hash and set families: HSCAN/SSCAN arguments, random counts, and
-//! keyspace events collected under the lock and sent after it.
+//! Helpers shared by the hash and set families: typed lookups (`Coll`), HDEL/SREM, HSCAN/SSCAN,
+//! random counts, and keyspace events collected under the lock and sent after it.
 
 use super::{eq, glob_match, int, syntax, wrongtype, Ctx, ERR_NOT_INT};
 use crate::keyspace::{Hash, Set, Value, View};
