@@ -28,6 +28,32 @@ pub struct Measured {
     pub seconds: f64,
 }
 
+impl Measured {
+    /// Nothing counted yet; latencies up to an hour at 3 significant digits.
+    fn empty() -> anyhow::Result<Self> {
+        Ok(Measured {
+            hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)?,
+            ops: 0,
+            bytes: 0,
+            errors: 0,
+            first_error: None,
+            misses: 0,
+            seconds: 0.0,
+        })
+    }
+
+    /// Adds a worker's counts (not its time) to these; the first error seen is kept.
+    fn absorb(&mut self, w: Measured) -> anyhow::Result<()> {
+        self.hist.add(&w.hist)?;
+        self.ops += w.ops;
+        self.bytes += w.bytes;
+        self.errors += w.errors;
+        self.misses += w.misses;
+        self.first_error = self.first_error.take().or(w.first_error);
+        Ok(())
+    }
+}
+
 struct Shared {
     plan: Plan,
     addr: String,
@@ -47,12 +73,8 @@ struct Batch {
 }
 
 struct WorkerOut {
-    hist: Histogram<u64>,
-    ops: u64,
-    bytes: u64,
-    errors: u64,
-    first_error: Option<String>,
-    misses: u64,
+    /// Its counts; `seconds` stays 0, the run's time comes from `start` and `finish`.
+    counts: Measured,
     /// When this worker sent its first measured request.
     start: Option<Instant>,
     finish: Instant,
@@ -253,27 +275,14 @@ pub fn run(plan: &Plan, addr: &str, progress: bool) -> Result<Measured> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let mut m = Measured {
-        hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)?,
-        ops: 0,
-        bytes: 0,
-        errors: 0,
-        first_error: None,
-        misses: 0,
-        seconds: 0.0,
-    };
+    let mut m = Measured::empty()?;
     // The measured time runs from the first measured request: a warm-up request still running
     // when the warm-up ends (a 128 MiB SET on 1 Gbit takes a second) must not count.
     let mut first: Option<Instant> = None;
     let mut last = measure_start;
     for h in handles {
         let w = h.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
-        m.hist.add(&w.hist)?;
-        m.ops += w.ops;
-        m.bytes += w.bytes;
-        m.errors += w.errors;
-        m.misses += w.misses;
-        m.first_error = m.first_error.or(w.first_error);
+        m.absorb(w.counts)?;
         last = last.max(w.finish);
         first = match (first, w.start) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -329,12 +338,7 @@ fn worker(
     let end = measure_start + Duration::from_secs_f64(plan.w.duration);
     let mut gen = Gen::new(plan, idx, plan.w.threads);
     let mut out = WorkerOut {
-        hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)?,
-        ops: 0,
-        bytes: 0,
-        errors: 0,
-        first_error: None,
-        misses: 0,
+        counts: Measured::empty()?,
         start: None,
         finish: Instant::now(),
     };
@@ -384,7 +388,7 @@ fn worker(
             }
             send(conn, &sh.value, &hdr, &segs)?;
             if measuring {
-                out.bytes += payload as u64;
+                out.counts.bytes += payload as u64;
                 out.start.get_or_insert(sent_at);
             }
             Ok(Some(Batch {
@@ -411,15 +415,15 @@ fn worker(
                     continue;
                 }
                 let ns = b.sent_at.elapsed().as_nanos().max(1) as u64;
-                out.hist.saturating_record(ns);
-                out.ops += 1;
+                out.counts.hist.saturating_record(ns);
+                out.counts.ops += 1;
                 match reply {
                     Reply::Error(e) => {
-                        out.errors += 1;
-                        out.first_error.get_or_insert(e);
+                        out.counts.errors += 1;
+                        out.counts.first_error.get_or_insert(e);
                     }
-                    Reply::Nil if *op == Op::Get => out.misses += 1,
-                    Reply::Bulk(len) if *op == Op::Get => out.bytes += len as u64,
+                    Reply::Nil if *op == Op::Get => out.counts.misses += 1,
+                    Reply::Bulk(len) if *op == Op::Get => out.counts.bytes += len as u64,
                     _ => {}
                 }
             }

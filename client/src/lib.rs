@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`config`]: where to connect (URL, `RESPD_URL`, site YAML file).
 //! - [`Client`] (blocking) and [`AsyncClient`] (tokio): put/get bytes, arrays, bundles; info,
-//!   list and delete by prefix (SCAN), publish.
+//!   list and delete by prefix (SCAN), publish. Their shared operations are written once in
+//!   `ops` (a macro expands them for each).
 //! - [`namespace`]: collision-free keys from parts, with the documented escaping.
 //! - [`npy`]: NumPy's `.npy` codec; [`bundle`]: histograms and plots as `.npy` sequences.
 //! - [`chunk`]: the chunked-value layout (chunks first, manifest last, versioned chunk keys).
@@ -21,6 +22,7 @@ pub mod namespace;
 #[cfg(feature = "ndarray")]
 pub mod nd;
 pub mod npy;
+mod ops;
 pub mod pubsub;
 
 pub use aclient::AsyncClient;

@@ -1,7 +1,8 @@
-//! Helpers shared by the hash and set families: HSCAN/SSCAN arguments, random counts, and
-//! keyspace events collected under the lock and sent after it.
+//! Helpers shared by the hash and set families: typed lookups (`Coll`), HDEL/SREM, HSCAN/SSCAN,
+//! random counts, and keyspace events collected under the lock and sent after it.
 
-use super::{eq, glob_match, int, syntax, Ctx, ERR_NOT_INT};
+use super::{eq, glob_match, int, syntax, wrongtype, Ctx, ERR_NOT_INT};
+use crate::keyspace::{Hash, Set, Value, View};
 use crate::resp::Reply;
 use crate::state::NotifyClass;
 use bytes::Bytes;
@@ -14,6 +15,169 @@ pub fn fire(ctx: &Ctx, evs: Events) {
     for (class, ev, key) in evs {
         ctx.notify(class, ev, &key);
     }
+}
+
+/// Sends the events of a write that answers a count, then the count (or the write's error).
+pub fn fire_int(ctx: &Ctx, r: Result<(i64, Events), Reply>) -> Reply {
+    match r {
+        Ok((n, evs)) => {
+            fire(ctx, evs);
+            Reply::Int(n)
+        }
+        Err(e) => e,
+    }
+}
+
+/// A collection boxed in its own `Value` variant (a hash or a set): the typed lookups both
+/// families make, written once. Call as `Hash::write(v, key, true)`.
+pub trait Coll: Default {
+    /// The collection in `v`, or None if `v` is another type.
+    fn of(v: &Value) -> Option<&Self>;
+    /// Likewise, mutable.
+    fn of_mut(v: &mut Value) -> Option<&mut Self>;
+    /// `self` as a stored value.
+    fn boxed(self: Box<Self>) -> Value;
+    /// Whether the field or member `m` is there.
+    fn has(&self, m: &[u8]) -> bool;
+    /// Removes the field or member `m`; returns whether it was there.
+    fn take(&mut self, m: &[u8]) -> bool;
+    /// Whether nothing is left.
+    fn none_left(&self) -> bool;
+
+    /// The collection at `key` for reading: Ok(None) if missing, WRONGTYPE if another type.
+    fn read<'v>(v: &'v mut View, key: &[u8]) -> Result<Option<&'v Self>, Reply> {
+        match v.get(key) {
+            None => Ok(None),
+            Some(e) => Self::of(&e.value).map(Some).ok_or_else(wrongtype),
+        }
+    }
+
+    /// The collection at `key` for writing, created empty if missing and `create`.
+    fn write<'v>(
+        v: &'v mut View,
+        key: &Bytes,
+        create: bool,
+    ) -> Result<Option<&'v mut Self>, Reply> {
+        match v.peek(key).map(|e| Self::of(&e.value).is_some()) {
+            Some(false) => return Err(wrongtype()),
+            None if !create => return Ok(None),
+            None => v.set(key, Box::<Self>::default().boxed(), None),
+            Some(true) => {}
+        }
+        Ok(v.get_mut(key).and_then(|e| Self::of_mut(&mut e.value)))
+    }
+
+    /// The collection at `key` without counting an access: lets a write that changes nothing
+    /// leave WATCHers undisturbed, as Redis does.
+    fn peek<'v>(v: &'v mut View, key: &[u8]) -> Result<Option<&'v Self>, Reply> {
+        match v.peek(key) {
+            None => Ok(None),
+            Some(e) => Self::of(&e.value).map(Some).ok_or_else(wrongtype),
+        }
+    }
+
+    /// Runs a read-only closure on the collection at `key`, counting the lookup.
+    fn with_read<R>(
+        ctx: &mut Ctx,
+        key: &Bytes,
+        f: impl FnOnce(Option<&Self>) -> R,
+    ) -> Result<R, Reply> {
+        let r = ctx.with_key(key, |v| Self::read(v, key).map(|c| (c.is_some(), f(c))));
+        r.map(|(hit, out)| {
+            ctx.count_lookup(hit);
+            out
+        })
+    }
+}
+
+/// HSCAN and SSCAN (`a` is KEY CURSOR [MATCH p] [COUNT n]): `step` gives the next cursor and
+/// the matching elements, flattened, of one step over an existing collection.
+pub fn scan<C: Coll>(
+    ctx: &mut Ctx,
+    a: &[Bytes],
+    step: impl FnOnce(&C, u64, &ScanOpts) -> (u64, Vec<Bytes>),
+) -> Reply {
+    let cursor = match parse_cursor(&a[2]) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let r = C::with_read(ctx, &a[1], |c| {
+        let Some(c) = c else {
+            return Ok(empty_scan());
+        };
+        let opts = ScanOpts::parse(&a[3..])?;
+        let (next, out) = step(c, cursor, &opts);
+        Ok(scan_reply(next, out))
+    });
+    match r {
+        Ok(Ok(rep)) | Ok(Err(rep)) | Err(rep) => rep,
+    }
+}
+
+/// `Coll` for a collection type stored as `Value::$variant`.
+macro_rules! impl_coll {
+    ($ty:ident, $variant:ident) => {
+        impl Coll for $ty {
+            fn of(v: &Value) -> Option<&Self> {
+                match v {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            fn of_mut(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            fn boxed(self: Box<Self>) -> Value {
+                Value::$variant(self)
+            }
+            fn has(&self, m: &[u8]) -> bool {
+                self.contains(m)
+            }
+            fn take(&mut self, m: &[u8]) -> bool {
+                self.remove(m)
+            }
+            fn none_left(&self) -> bool {
+                self.is_empty()
+            }
+        }
+    };
+}
+
+impl_coll!(Hash, Hash);
+impl_coll!(Set, Set);
+
+/// HDEL and SREM: removes the fields or members `a[2..]` from the collection at `a[1]`, with
+/// `event` when any went and `del` when none is left; answers how many went.
+pub fn remove_members<C: Coll>(
+    ctx: &mut Ctx,
+    a: &[Bytes],
+    class: NotifyClass,
+    event: &'static str,
+) -> Reply {
+    let key = &a[1];
+    let r = ctx.with_key(key, |v| {
+        let mut evs = Events::new();
+        if !C::peek(v, key)?.is_some_and(|c| a[2..].iter().any(|m| c.has(m))) {
+            return Ok((0, evs));
+        }
+        let Some(c) = C::write(v, key, false)? else {
+            return Ok((0, evs));
+        };
+        let n = a[2..].iter().filter(|m| c.take(m)).count() as i64;
+        let empty = c.none_left();
+        if n > 0 {
+            evs.push((class, event, key.clone()));
+        }
+        if empty {
+            v.remove(key);
+            evs.push((NotifyClass::Generic, "del", key.clone()));
+        }
+        Ok((n, evs))
+    });
+    fire_int(ctx, r)
 }
 
 /// Parses a SCAN cursor as Redis's `strtoul` does (a leading sign is accepted, "-1" wraps).

@@ -106,6 +106,29 @@ impl<'a, 'k> Ctx<'a, 'k> {
     pub fn notify(&self, class: crate::state::NotifyClass, event: &str, key: &[u8]) {
         self.srv.notify_keyspace(self.conn.db, class, event, key);
     }
+
+    /// The reply of a command that removed elements from the collection at `key` (LREM, ZREM,
+    /// ZREMRANGEBY*): `r` is how many went and whether the key went with them. Sends `event`
+    /// when any went and `del` when the key did, then answers the count.
+    pub fn removed_reply(
+        &self,
+        r: Result<(usize, bool), Reply>,
+        class: crate::state::NotifyClass,
+        event: &str,
+        key: &[u8],
+    ) -> Reply {
+        let (n, gone) = match r {
+            Ok(x) => x,
+            Err(e) => return e,
+        };
+        if n > 0 {
+            self.notify(class, event, key);
+        }
+        if gone {
+            self.notify(crate::state::NotifyClass::Generic, "del", key);
+        }
+        Reply::Int(n as i64)
+    }
 }
 
 /// Runs `f` on a view of `db` and hands back the keys it found expired.

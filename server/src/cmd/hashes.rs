@@ -1,13 +1,12 @@
 //! Hash commands.
 
 use super::coll::{
-    check_reply_size, distinct_indexes, empty_scan, fire, parse_cursor, rand_count, rand_index,
-    scan_reply, Events, ScanOpts,
+    check_reply_size, distinct_indexes, rand_count, rand_index, remove_members, scan, Coll,
 };
 use super::{eq, int, stored, syntax, wrongtype, CommandSpec, Ctx, Flags, ERR_OVERFLOW};
 use crate::command;
 use crate::keyspace::hash::scan_step;
-use crate::keyspace::{Hash, HashLimits, Value, View};
+use crate::keyspace::{Hash, HashLimits};
 use crate::resp::Reply;
 use crate::state::NotifyClass;
 use bytes::Bytes;
@@ -44,54 +43,6 @@ pub fn limits(ctx: &Ctx) -> HashLimits {
     ctx.srv.encoding_limits.hash()
 }
 
-/// The hash at `key` for reading: Ok(None) if missing, WRONGTYPE if another type.
-fn read<'v>(v: &'v mut View, key: &[u8]) -> Result<Option<&'v Hash>, Reply> {
-    match v.get(key) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::Hash(h) => Ok(Some(h)),
-            _ => Err(wrongtype()),
-        },
-    }
-}
-
-/// The hash at `key` for writing, created empty if missing and `create`.
-fn write<'v>(v: &'v mut View, key: &Bytes, create: bool) -> Result<Option<&'v mut Hash>, Reply> {
-    match v.peek(key).map(|e| matches!(e.value, Value::Hash(_))) {
-        Some(false) => return Err(wrongtype()),
-        None if !create => return Ok(None),
-        None => v.set(key, Value::Hash(Box::default()), None),
-        Some(true) => {}
-    }
-    match v.get_mut(key).map(|e| &mut e.value) {
-        Some(Value::Hash(h)) => Ok(Some(h)),
-        _ => Ok(None),
-    }
-}
-
-/// The hash at `key` without counting an access: lets a write that changes nothing leave WATCHers
-/// undisturbed, as Redis does.
-fn peek<'v>(v: &'v mut View, key: &[u8]) -> Result<Option<&'v Hash>, Reply> {
-    match v.peek(key).map(|e| &e.value) {
-        None => Ok(None),
-        Some(Value::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(wrongtype()),
-    }
-}
-
-/// Runs a read-only closure on the hash at `a[1]`, counting the lookup.
-fn with_read<R>(
-    ctx: &mut Ctx,
-    key: &Bytes,
-    f: impl FnOnce(Option<&Hash>) -> R,
-) -> Result<R, Reply> {
-    let r = ctx.with_key(key, |v| read(v, key).map(|h| (h.is_some(), f(h))));
-    r.map(|(hit, out)| {
-        ctx.count_lookup(hit);
-        out
-    })
-}
-
 fn set_fields(ctx: &mut Ctx, a: &[Bytes]) -> Result<i64, Reply> {
     if a.len() % 2 == 1 {
         return Err(Reply::error(format!(
@@ -102,7 +53,7 @@ fn set_fields(ctx: &mut Ctx, a: &[Bytes]) -> Result<i64, Reply> {
     let lim = limits(ctx);
     let key = &a[1];
     ctx.with_key(key, |v| {
-        let h = write(v, key, true)?.ok_or_else(wrongtype)?;
+        let h = Hash::write(v, key, true)?.ok_or_else(wrongtype)?;
         let mut added = 0;
         for p in a[2..].chunks(2) {
             added += i64::from(h.insert(stored(&p[0]), stored(&p[1]), lim));
@@ -124,10 +75,10 @@ fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let lim = limits(ctx);
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
-        if peek(v, key)?.is_some_and(|h| h.contains(&a[2])) {
+        if Hash::peek(v, key)?.is_some_and(|h| h.contains(&a[2])) {
             return Ok(false);
         }
-        let h = write(v, key, true)?.ok_or_else(wrongtype)?;
+        let h = Hash::write(v, key, true)?.ok_or_else(wrongtype)?;
         h.insert(stored(&a[2]), stored(&a[3]), lim);
         Ok(true)
     });
@@ -143,14 +94,14 @@ fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn hget(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    with_read(ctx, &a[1], |h| {
+    Hash::with_read(ctx, &a[1], |h| {
         Reply::opt_bulk(h.and_then(|h| h.get(&a[2]).cloned()))
     })
     .unwrap_or_else(|e| e)
 }
 
 fn hmget(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    with_read(ctx, &a[1], |h| {
+    Hash::with_read(ctx, &a[1], |h| {
         Reply::Array(
             a[2..]
                 .iter()
@@ -162,69 +113,44 @@ fn hmget(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn hdel(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let key = &a[1];
-    let r = ctx.with_key(key, |v| {
-        let mut evs = Events::new();
-        if !peek(v, key)?.is_some_and(|h| a[2..].iter().any(|f| h.contains(f))) {
-            return Ok((0, evs));
-        }
-        let Some(h) = write(v, key, false)? else {
-            return Ok((0, evs));
-        };
-        let n = a[2..].iter().filter(|f| h.remove(f)).count() as i64;
-        let empty = h.is_empty();
-        if n > 0 {
-            evs.push((NotifyClass::Hash, "hdel", key.clone()));
-        }
-        if empty {
-            v.remove(key);
-            evs.push((NotifyClass::Generic, "del", key.clone()));
-        }
-        Ok((n, evs))
-    });
-    match r {
-        Ok((n, evs)) => {
-            fire(ctx, evs);
-            Reply::Int(n)
-        }
-        Err(e) => e,
-    }
+    remove_members::<Hash>(ctx, a, NotifyClass::Hash, "hdel")
 }
 
 fn hexists(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    with_read(ctx, &a[1], |h| {
+    Hash::with_read(ctx, &a[1], |h| {
         Reply::Int(i64::from(h.is_some_and(|h| h.contains(&a[2]))))
     })
     .unwrap_or_else(|e| e)
 }
 
 fn hlen(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    with_read(ctx, &a[1], |h| Reply::Int(h.map_or(0, |h| h.len() as i64))).unwrap_or_else(|e| e)
+    Hash::with_read(ctx, &a[1], |h| Reply::Int(h.map_or(0, |h| h.len() as i64)))
+        .unwrap_or_else(|e| e)
 }
 
 fn hstrlen(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    with_read(ctx, &a[1], |h| {
+    Hash::with_read(ctx, &a[1], |h| {
         Reply::Int(h.and_then(|h| h.get(&a[2])).map_or(0, |v| v.len() as i64))
     })
     .unwrap_or_else(|e| e)
 }
 
 fn hkeys(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    with_read(ctx, &a[1], |h| {
+    Hash::with_read(ctx, &a[1], |h| {
         Reply::bulks(h.into_iter().flat_map(|h| h.iter().map(|(k, _)| k.clone())))
     })
     .unwrap_or_else(|e| e)
 }
 
 fn hvals(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    with_read(ctx, &a[1], |h| {
+    Hash::with_read(ctx, &a[1], |h| {
         Reply::bulks(h.into_iter().flat_map(|h| h.iter().map(|(_, v)| v.clone())))
     })
     .unwrap_or_else(|e| e)
 }
 
 fn hgetall(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    with_read(ctx, &a[1], |h| {
+    Hash::with_read(ctx, &a[1], |h| {
         Reply::Map(
             h.into_iter()
                 .flat_map(|h| h.iter())
@@ -245,7 +171,7 @@ fn incr_field(
     let lim = limits(ctx);
     let key = &a[1];
     ctx.with_key(key, |v| {
-        let h = write(v, key, true)?.ok_or_else(wrongtype)?;
+        let h = Hash::write(v, key, true)?.ok_or_else(wrongtype)?;
         let new = f(h.get(&a[2]));
         // An error leaves a freshly created hash empty: it must not stay.
         let new = match new {
@@ -303,7 +229,7 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if a.len() == 2 {
-        return with_read(ctx, &a[1], |h| {
+        return Hash::with_read(ctx, &a[1], |h| {
             Reply::opt_bulk(
                 h.and_then(|h| h.get_index(rand_index(h.len())).map(|(k, _)| k.clone())),
             )
@@ -326,7 +252,7 @@ fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         return e;
     }
     let resp3 = ctx.conn.resp >= 3;
-    with_read(ctx, &a[1], |h| {
+    Hash::with_read(ctx, &a[1], |h| {
         let Some(h) = h.filter(|_| count != 0) else {
             return Reply::Array(Vec::new());
         };
@@ -356,15 +282,7 @@ fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn hscan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let cursor = match parse_cursor(&a[2]) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let r = with_read(ctx, &a[1], |h| {
-        let Some(h) = h else {
-            return Ok(empty_scan());
-        };
-        let opts = ScanOpts::parse(&a[3..])?;
+    scan::<Hash>(ctx, a, |h, cursor, opts| {
         let (next, pairs): (u64, Vec<(&Bytes, &Bytes)>) = if h.is_table() {
             scan_step(
                 h.iter().map(|(k, v)| (k.as_ref(), (k, v))),
@@ -380,9 +298,6 @@ fn hscan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             .filter(|(k, _)| opts.matches(k))
             .flat_map(|(k, v)| [k.clone(), v.clone()])
             .collect();
-        Ok(scan_reply(next, out))
-    });
-    match r {
-        Ok(Ok(rep)) | Ok(Err(rep)) | Err(rep) => rep,
-    }
+        (next, out)
+    })
 }

@@ -427,18 +427,7 @@ fn lrem(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         }
         Ok((removed, emptied))
     });
-    match r {
-        Ok((n, deleted)) => {
-            if n > 0 {
-                ctx.notify(NotifyClass::List, "lrem", key);
-                if deleted {
-                    ctx.notify(NotifyClass::Generic, "del", key);
-                }
-            }
-            Reply::Int(n as i64)
-        }
-        Err(e) => e,
-    }
+    ctx.removed_reply(r, NotifyClass::List, "lrem", key)
 }
 
 fn linsert(ctx: &mut Ctx, a: &[Bytes]) -> Reply {

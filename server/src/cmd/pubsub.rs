@@ -6,6 +6,7 @@
 use super::Session;
 use super::{text, CommandSpec, Ctx, Flags};
 use crate::resp::Reply;
+use crate::state::pubsub::SubKind as Kind;
 use crate::state::Shared;
 use crate::{command, container, subcommand};
 use bytes::Bytes;
@@ -162,13 +163,8 @@ fn sync_counts(conn: &Session) {
     conn.handle.psubs.store(conn.psubscriptions.len(), Relaxed);
 }
 
-/// Channels or patterns: the two kinds of subscription, which a client takes and drops alike.
-#[derive(Clone, Copy)]
-enum Kind {
-    Channel,
-    Pattern,
-}
-
+/// What the commands need of a kind of subscription beside the registry: the client's own set of
+/// names, and the confirmation's word.
 impl Kind {
     fn names(self, conn: &mut Session) -> &mut HashSet<Bytes> {
         match self {
@@ -209,10 +205,7 @@ fn take(ctx: &mut Ctx, names: &[Bytes], kind: Kind) -> Reply {
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         if kind.names(ctx.conn).insert(name.clone()) {
-            match kind {
-                Kind::Channel => ctx.srv.pubsub.subscribe(name, &ctx.conn.handle),
-                Kind::Pattern => ctx.srv.pubsub.psubscribe(name, &ctx.conn.handle),
-            }
+            ctx.srv.pubsub.subscribe(kind, name, &ctx.conn.handle);
         }
         out.push(confirm(kind.verb(true), Some(name), ctx.conn));
     }
@@ -234,10 +227,7 @@ fn drop_names(ctx: &mut Ctx, given: &[Bytes], kind: Kind) -> Reply {
     let mut out = Vec::with_capacity(names.len());
     for name in &names {
         if kind.names(ctx.conn).remove(name) {
-            match kind {
-                Kind::Channel => ctx.srv.pubsub.unsubscribe(name, ctx.conn.id),
-                Kind::Pattern => ctx.srv.pubsub.punsubscribe(name, ctx.conn.id),
-            }
+            ctx.srv.pubsub.unsubscribe(kind, name, ctx.conn.id);
         }
         out.push(confirm(kind.verb(false), Some(name), ctx.conn));
     }
@@ -247,11 +237,10 @@ fn drop_names(ctx: &mut Ctx, given: &[Bytes], kind: Kind) -> Reply {
 
 /// Drops every subscription of a connection (RESET, disconnect).
 pub fn unsubscribe_all(srv: &Shared, conn: &mut Session) {
-    for ch in std::mem::take(&mut conn.subscriptions) {
-        srv.pubsub.unsubscribe(&ch, conn.id);
-    }
-    for p in std::mem::take(&mut conn.psubscriptions) {
-        srv.pubsub.punsubscribe(&p, conn.id);
+    for kind in [Kind::Channel, Kind::Pattern] {
+        for name in std::mem::take(kind.names(conn)) {
+            srv.pubsub.unsubscribe(kind, &name, conn.id);
+        }
     }
     sync_counts(conn);
 }

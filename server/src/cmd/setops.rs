@@ -1,7 +1,7 @@
 //! Set algebra across keys: SINTER, SUNION, SDIFF, their STORE forms, SINTERCARD and SMOVE.
 
-use super::coll::{fire, Events};
-use super::sets::{drop_if_empty, max_intset, peek, read, set_reply, write};
+use super::coll::{fire_int, Coll, Events};
+use super::sets::{drop_if_empty, max_intset, set_reply};
 use super::{eq, syntax, wrongtype, Ctx};
 use crate::keyspace::{Set, Value, View};
 use crate::resp::Reply;
@@ -12,7 +12,7 @@ use bytes::Bytes;
 /// computing) and returns the set sizes, None for a missing key. Each lookup counts as a read.
 fn sizes(v: &mut View, keys: &[Bytes]) -> Result<Vec<Option<usize>>, Reply> {
     keys.iter()
-        .map(|k| Ok(read(v, k)?.map(|s| s.len())))
+        .map(|k| Ok(Set::read(v, k)?.map(|s| s.len())))
         .collect()
 }
 
@@ -26,14 +26,14 @@ fn intersect(v: &mut View, keys: &[Bytes], limit: usize) -> Result<Vec<Bytes>, R
     }
     let mut order: Vec<usize> = (0..keys.len()).collect();
     order.sort_by_key(|&i| sizes[i]);
-    let mut cand = peek(v, &keys[order[0]])?
+    let mut cand = Set::peek(v, &keys[order[0]])?
         .map(|s| s.members())
         .unwrap_or_default();
     for &i in &order[1..] {
         if cand.is_empty() {
             break;
         }
-        if let Some(s) = peek(v, &keys[i])? {
+        if let Some(s) = Set::peek(v, &keys[i])? {
             cand.retain(|m| s.contains(m));
         }
     }
@@ -47,7 +47,7 @@ fn union(v: &mut View, keys: &[Bytes], max_intset: usize) -> Result<Set, Reply> 
     sizes(v, keys)?;
     let mut out = Set::new();
     for k in keys {
-        if let Some(s) = peek(v, k)? {
+        if let Some(s) = Set::peek(v, k)? {
             for m in s.iter() {
                 out.insert(m.clone(), max_intset);
             }
@@ -58,14 +58,14 @@ fn union(v: &mut View, keys: &[Bytes], max_intset: usize) -> Result<Set, Reply> 
 
 fn diff(v: &mut View, keys: &[Bytes], max_intset: usize) -> Result<Set, Reply> {
     sizes(v, keys)?;
-    let mut cand: Vec<Bytes> = peek(v, &keys[0])?
+    let mut cand: Vec<Bytes> = Set::peek(v, &keys[0])?
         .map(|s| s.iter().cloned().collect())
         .unwrap_or_default();
     for k in &keys[1..] {
         if cand.is_empty() {
             break;
         }
-        if let Some(s) = peek(v, k)? {
+        if let Some(s) = Set::peek(v, k)? {
             cand.retain(|m| !s.contains(m));
         }
     }
@@ -126,13 +126,7 @@ fn store_op(ctx: &mut Ctx, a: &[Bytes], op: Op, event: &'static str) -> Reply {
         }
         Ok((n, evs))
     });
-    match r {
-        Ok((n, evs)) => {
-            fire(ctx, evs);
-            Reply::Int(n)
-        }
-        Err(e) => e,
-    }
+    fire_int(ctx, r)
 }
 
 pub fn sinter(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
@@ -199,29 +193,23 @@ pub fn smove(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             _ => {}
         }
         if src == dst {
-            let has = read(v, src)?.is_some_and(|s| s.contains(m));
+            let has = Set::read(v, src)?.is_some_and(|s| s.contains(m));
             return Ok((i64::from(has), evs));
         }
-        if !super::sets::peek(v, src)?.is_some_and(|s| s.contains(m)) {
+        if !Set::peek(v, src)?.is_some_and(|s| s.contains(m)) {
             return Ok((0, evs));
         }
-        let removed = write(v, src, false)?.is_some_and(|s| s.remove(m));
+        let removed = Set::write(v, src, false)?.is_some_and(|s| s.remove(m));
         if !removed {
             return Ok((0, evs));
         }
         evs.push((NotifyClass::Set, "srem", src.clone()));
         drop_if_empty(v, src, &mut evs);
-        let d = write(v, dst, true)?.ok_or_else(wrongtype)?;
+        let d = Set::write(v, dst, true)?.ok_or_else(wrongtype)?;
         if d.insert(m.clone(), max) {
             evs.push((NotifyClass::Set, "sadd", dst.clone()));
         }
         Ok((1, evs))
     });
-    match r {
-        Ok((n, evs)) => {
-            fire(ctx, evs);
-            Reply::Int(n)
-        }
-        Err(e) => e,
-    }
+    fire_int(ctx, r)
 }

@@ -1,8 +1,8 @@
 //! Set commands on one key (the multi-key algebra is in `setops`).
 
 use super::coll::{
-    check_reply_size, distinct_indexes, empty_scan, fire, parse_cursor, rand_count, rand_index,
-    scan_reply, Events, ScanOpts,
+    check_reply_size, distinct_indexes, fire, rand_count, rand_index, remove_members, scan, Coll,
+    Events,
 };
 use super::{stored, syntax, wrongtype, CommandSpec, Ctx, Flags};
 use crate::command;
@@ -50,50 +50,6 @@ pub fn max_intset(ctx: &Ctx) -> usize {
     ctx.srv.encoding_limits.set_intset()
 }
 
-/// The set at `key` for reading: Ok(None) if missing, WRONGTYPE if another type.
-pub fn read<'v>(v: &'v mut View, key: &[u8]) -> Result<Option<&'v Set>, Reply> {
-    match v.get(key) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(wrongtype()),
-        },
-    }
-}
-
-/// The set at `key` for writing, created empty if missing and `create`.
-pub fn write<'v>(v: &'v mut View, key: &Bytes, create: bool) -> Result<Option<&'v mut Set>, Reply> {
-    match v.peek(key).map(|e| matches!(e.value, Value::Set(_))) {
-        Some(false) => return Err(wrongtype()),
-        None if !create => return Ok(None),
-        None => v.set(key, Value::Set(Box::default()), None),
-        Some(true) => {}
-    }
-    match v.get_mut(key).map(|e| &mut e.value) {
-        Some(Value::Set(s)) => Ok(Some(s)),
-        _ => Ok(None),
-    }
-}
-
-/// The set at `key` without counting an access: lets a write that changes nothing leave WATCHers
-/// undisturbed, as Redis does.
-pub fn peek<'v>(v: &'v mut View, key: &[u8]) -> Result<Option<&'v Set>, Reply> {
-    match v.peek(key).map(|e| &e.value) {
-        None => Ok(None),
-        Some(Value::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(wrongtype()),
-    }
-}
-
-/// Runs a read-only closure on the set at `key`, counting the lookup.
-fn with_read<R>(ctx: &mut Ctx, key: &Bytes, f: impl FnOnce(Option<&Set>) -> R) -> Result<R, Reply> {
-    let r = ctx.with_key(key, |v| read(v, key).map(|s| (s.is_some(), f(s))));
-    r.map(|(hit, out)| {
-        ctx.count_lookup(hit);
-        out
-    })
-}
-
 /// A list of members as RESP3 set (an array in RESP2).
 pub fn set_reply(m: Vec<Bytes>) -> Reply {
     Reply::Set(m.into_iter().map(Reply::Bulk).collect())
@@ -103,10 +59,10 @@ fn sadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let max = max_intset(ctx);
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
-        if peek(v, key)?.is_some_and(|s| a[2..].iter().all(|m| s.contains(m))) {
+        if Set::peek(v, key)?.is_some_and(|s| a[2..].iter().all(|m| s.contains(m))) {
             return Ok(0);
         }
-        let s = write(v, key, true)?.ok_or_else(wrongtype)?;
+        let s = Set::write(v, key, true)?.ok_or_else(wrongtype)?;
         Ok(a[2..].iter().filter(|m| s.insert(stored(m), max)).count() as i64)
     });
     match r {
@@ -129,40 +85,18 @@ pub fn drop_if_empty(v: &mut View, key: &Bytes, evs: &mut Events) {
 }
 
 fn srem(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let key = &a[1];
-    let r = ctx.with_key(key, |v| {
-        let mut evs = Events::new();
-        if !peek(v, key)?.is_some_and(|s| a[2..].iter().any(|m| s.contains(m))) {
-            return Ok((0, evs));
-        }
-        let Some(s) = write(v, key, false)? else {
-            return Ok((0, evs));
-        };
-        let n = a[2..].iter().filter(|m| s.remove(m)).count() as i64;
-        if n > 0 {
-            evs.push((NotifyClass::Set, "srem", key.clone()));
-        }
-        drop_if_empty(v, key, &mut evs);
-        Ok((n, evs))
-    });
-    match r {
-        Ok((n, evs)) => {
-            fire(ctx, evs);
-            Reply::Int(n)
-        }
-        Err(e) => e,
-    }
+    remove_members::<Set>(ctx, a, NotifyClass::Set, "srem")
 }
 
 fn sismember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    with_read(ctx, &a[1], |s| {
+    Set::with_read(ctx, &a[1], |s| {
         Reply::Int(i64::from(s.is_some_and(|s| s.contains(&a[2]))))
     })
     .unwrap_or_else(|e| e)
 }
 
 fn smismember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    with_read(ctx, &a[1], |s| {
+    Set::with_read(ctx, &a[1], |s| {
         Reply::Array(
             a[2..]
                 .iter()
@@ -174,14 +108,15 @@ fn smismember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn smembers(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    with_read(ctx, &a[1], |s| {
+    Set::with_read(ctx, &a[1], |s| {
         set_reply(s.map(|s| s.members()).unwrap_or_default())
     })
     .unwrap_or_else(|e| e)
 }
 
 fn scard(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    with_read(ctx, &a[1], |s| Reply::Int(s.map_or(0, |s| s.len() as i64))).unwrap_or_else(|e| e)
+    Set::with_read(ctx, &a[1], |s| Reply::Int(s.map_or(0, |s| s.len() as i64)))
+        .unwrap_or_else(|e| e)
 }
 
 fn spop(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
@@ -196,13 +131,13 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     };
     let r = ctx.with_key(key, |v| {
         let mut evs = Events::new();
-        if peek(v, key)?.is_none() {
+        if Set::peek(v, key)?.is_none() {
             return Ok((None, evs));
         }
         if count == Some(0) {
             return Ok((Some(Vec::new()), evs));
         }
-        let Some(s) = write(v, key, false)? else {
+        let Some(s) = Set::write(v, key, false)? else {
             return Ok((None, evs));
         };
         let popped = match count {
@@ -247,7 +182,7 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 fn srandmember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if a.len() == 2 {
-        return with_read(ctx, &a[1], |s| {
+        return Set::with_read(ctx, &a[1], |s| {
             Reply::opt_bulk(s.and_then(|s| s.get_index(rand_index(s.len())).cloned()))
         })
         .unwrap_or_else(|e| e);
@@ -262,7 +197,7 @@ fn srandmember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if let Err(e) = check_reply_size(count.unsigned_abs()) {
         return e;
     }
-    with_read(ctx, &a[1], |s| {
+    Set::with_read(ctx, &a[1], |s| {
         let Some(s) = s.filter(|_| count != 0) else {
             return Reply::Array(Vec::new());
         };
@@ -285,15 +220,7 @@ fn srandmember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn sscan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let cursor = match parse_cursor(&a[2]) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let r = with_read(ctx, &a[1], |s| {
-        let Some(s) = s else {
-            return Ok(empty_scan());
-        };
-        let opts = ScanOpts::parse(&a[3..])?;
+    scan::<Set>(ctx, a, |s, cursor, opts| {
         let (next, elems) = if s.is_intset() {
             (0, s.members())
         } else {
@@ -304,10 +231,9 @@ fn sscan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 opts.count,
             )
         };
-        let out = elems.into_iter().filter(|m| opts.matches(m)).collect();
-        Ok(scan_reply(next, out))
-    });
-    match r {
-        Ok(Ok(rep)) | Ok(Err(rep)) | Err(rep) => rep,
-    }
+        (
+            next,
+            elems.into_iter().filter(|m| opts.matches(m)).collect(),
+        )
+    })
 }

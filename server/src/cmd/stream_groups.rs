@@ -2,11 +2,13 @@
 
 use super::streams::{entry_reply, id_reply, parse_bound, parse_id, parse_strict_id, stream_mut};
 use super::{eq, int, syntax, text, Ctx};
-use crate::keyspace::stream::{Group, Pending, Stream, StreamId};
+use crate::keyspace::stream::{Fields, Group, Pending, Stream, StreamId};
+use crate::keyspace::View;
 use crate::resp::Reply;
 use crate::state::NotifyClass;
 use crate::util::num::parse_i64;
 use bytes::Bytes;
+use std::collections::BTreeMap;
 
 /// `NOGROUP No such key 'k' or consumer group 'g'`, with an optional suffix.
 fn nogroup(key: &[u8], group: &[u8], suffix: &str) -> Reply {
@@ -216,8 +218,7 @@ pub fn help(cmd: &str, lines: &[&str]) -> Reply {
 pub fn xack(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let (key, gname) = (&a[1], &a[2]);
     let r = ctx.with_key(key, |v| {
-        let has = super::streams::stream_ref(v, key)?.is_some_and(|s| s.groups.contains_key(gname));
-        if !has {
+        if !has_group(v, key, gname)? {
             return Ok(0);
         }
         let mut ids = Vec::with_capacity(a.len() - 3);
@@ -353,8 +354,7 @@ pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let mut created = false;
     let r = ctx.with_key(key, |v| {
         let now = v.now();
-        let has = super::streams::stream_ref(v, key)?.is_some_and(|s| s.groups.contains_key(gname));
-        if !has {
+        if !has_group(v, key, gname)? {
             return Err(nogroup(key, gname, ""));
         }
         let minidle = parse_i64(&a[4])
@@ -408,13 +408,7 @@ pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             Some(t) if t >= 0 && t <= now as i64 => t as u64,
             _ => now,
         };
-        let Some(s) = stream_mut(v, key)? else {
-            return Ok(Reply::Array(Vec::new()));
-        };
-        let Stream {
-            entries, groups, ..
-        } = s;
-        let Some(g) = groups.get_mut(gname) else {
+        let Some((entries, g)) = entries_and_group(v, key, gname)? else {
             return Ok(Reply::Array(Vec::new()));
         };
         if last_id > g.last_id {
@@ -441,11 +435,8 @@ pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                     true
                 }
             };
-            if !forced && minidle > 0 {
-                let t = g.pel.get(&id).map_or(now, |p| p.delivery_time);
-                if (now as i64 - t as i64) < minidle {
-                    continue;
-                }
+            if !forced && !idle_enough(g, id, now, minidle) {
+                continue;
             }
             created |= claim(g, id, cname, now, &mut first);
             if let Some(p) = g.pel.get_mut(&id) {
@@ -468,6 +459,40 @@ pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         ctx.notify(NotifyClass::Stream, "xgroup-createconsumer", key);
     }
     r.unwrap_or_else(|e| e)
+}
+
+/// Whether the stream at `key` has the group `gname` (WRONGTYPE if `key` is not a stream).
+fn has_group(v: &mut View, key: &[u8], gname: &[u8]) -> Result<bool, Reply> {
+    Ok(super::streams::stream_ref(v, key)?.is_some_and(|s| s.groups.contains_key(gname)))
+}
+
+/// Whether pending entry `id` of `g` has been idle for `minidle` ms or more (XCLAIM's and
+/// XAUTOCLAIM's min-idle-time; 0 or less lets every entry through).
+fn idle_enough(g: &Group, id: StreamId, now: u64, minidle: i64) -> bool {
+    if minidle <= 0 {
+        return true;
+    }
+    let t = g.pel.get(&id).map_or(now, |p| p.delivery_time);
+    now as i64 - t as i64 >= minidle
+}
+
+/// A stream's entries by ID.
+type Entries = BTreeMap<StreamId, Fields>;
+
+/// The entries of the stream at `key` and its group `gname`, borrowed together: a claim reads
+/// the one while it changes the other. None if either is missing.
+fn entries_and_group<'v>(
+    v: &'v mut View,
+    key: &[u8],
+    gname: &[u8],
+) -> Result<Option<(&'v Entries, &'v mut Group)>, Reply> {
+    let Some(s) = stream_mut(v, key)? else {
+        return Ok(None);
+    };
+    let Stream {
+        entries, groups, ..
+    } = s;
+    Ok(groups.get_mut(gname).map(|g| (&*entries, g)))
 }
 
 pub fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
@@ -500,17 +525,10 @@ pub fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let mut created = false;
     let r = ctx.with_key(key, |v| {
         let now = v.now();
-        let has = super::streams::stream_ref(v, key)?.is_some_and(|s| s.groups.contains_key(gname));
-        if !has {
+        if !has_group(v, key, gname)? {
             return Err(nogroup(key, gname, ""));
         }
-        let Some(s) = stream_mut(v, key)? else {
-            return Ok(Reply::Array(Vec::new()));
-        };
-        let Stream {
-            entries, groups, ..
-        } = s;
-        let Some(g) = groups.get_mut(gname) else {
+        let Some((entries, g)) = entries_and_group(v, key, gname)? else {
             return Ok(Reply::Array(Vec::new()));
         };
         let mut attempts = count.saturating_mul(10);
@@ -533,11 +551,8 @@ pub fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 count -= 1;
                 continue;
             };
-            if minidle > 0 {
-                let t = g.pel.get(&id).map_or(now, |p| p.delivery_time);
-                if (now as i64 - t as i64) < minidle {
-                    continue;
-                }
+            if !idle_enough(g, id, now, minidle) {
+                continue;
             }
             created |= claim(g, id, cname, now, &mut first);
             if let Some(p) = g.pel.get_mut(&id) {

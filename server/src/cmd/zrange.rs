@@ -201,18 +201,7 @@ fn remrange(ctx: &mut Ctx, key: &Bytes, event: &str, f: impl FnOnce(&mut ZSet) -
         };
         Ok::<_, Reply>((n, drop_if_empty(v, key)))
     });
-    match r {
-        Ok((n, gone)) => {
-            if n > 0 {
-                ctx.notify(NotifyClass::ZSet, event, key);
-            }
-            if gone {
-                ctx.notify(NotifyClass::Generic, "del", key);
-            }
-            Reply::Int(n as i64)
-        }
-        Err(e) => e,
-    }
+    ctx.removed_reply(r, NotifyClass::ZSet, event, key)
 }
 
 pub fn zremrangebyrank(ctx: &mut Ctx, a: &[Bytes]) -> Reply {

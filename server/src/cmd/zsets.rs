@@ -420,18 +420,7 @@ fn zrem(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         };
         Ok((n, drop_if_empty(v, key)))
     });
-    match r {
-        Ok((n, gone)) => {
-            if n > 0 {
-                ctx.notify(NotifyClass::ZSet, "zrem", key);
-            }
-            if gone {
-                ctx.notify(NotifyClass::Generic, "del", key);
-            }
-            Reply::Int(n as i64)
-        }
-        Err(e) => e,
-    }
+    ctx.removed_reply(r, NotifyClass::ZSet, "zrem", key)
 }
 
 /// Runs a read-only closure on the sorted set at `a[1]` (None when missing).

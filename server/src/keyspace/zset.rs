@@ -150,6 +150,48 @@ impl LexRange {
     }
 }
 
+/// An interval over the skip list's order, by score or by member: what the range walks, counts
+/// and removals need of it. Generic (not `dyn`) so each walk is compiled for its bound type and
+/// the per-node test stays inlined.
+trait NodeRange {
+    /// Whether `n` is at or above the interval's lower end.
+    fn gte_min(&self, n: &Node) -> bool;
+    /// Whether `n` is at or below the interval's upper end.
+    fn lte_max(&self, n: &Node) -> bool;
+    /// Whether the interval can hold nothing at all.
+    fn is_void(&self) -> bool;
+}
+
+impl NodeRange for ScoreRange {
+    #[inline]
+    fn gte_min(&self, n: &Node) -> bool {
+        ScoreRange::gte_min(self, n.score)
+    }
+    #[inline]
+    fn lte_max(&self, n: &Node) -> bool {
+        ScoreRange::lte_max(self, n.score)
+    }
+    #[inline]
+    fn is_void(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl NodeRange for LexRange {
+    #[inline]
+    fn gte_min(&self, n: &Node) -> bool {
+        LexRange::gte_min(self, &n.member)
+    }
+    #[inline]
+    fn lte_max(&self, n: &Node) -> bool {
+        LexRange::lte_max(self, &n.member)
+    }
+    #[inline]
+    fn is_void(&self) -> bool {
+        self.is_empty()
+    }
+}
+
 #[cfg(test)]
 fn cmp(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> std::cmp::Ordering {
     s1.partial_cmp(&s2)
@@ -353,34 +395,7 @@ impl ZSet {
         offset: usize,
         limit: Option<usize>,
     ) -> Vec<(Bytes, f64)> {
-        let start = if rev {
-            self.last_in_range(range)
-        } else {
-            self.first_in_range(range)
-        };
-        let mut out = Vec::new();
-        let Some(mut i) = start else {
-            return out;
-        };
-        let mut skip = offset;
-        while i != NIL && i != HEAD {
-            let n = &self.nodes[i as usize];
-            let inside = if rev {
-                range.gte_min(n.score)
-            } else {
-                range.lte_max(n.score)
-            };
-            if !inside || limit.is_some_and(|l| out.len() >= l) {
-                break;
-            }
-            if skip > 0 {
-                skip -= 1;
-            } else {
-                out.push((n.member.clone(), n.score));
-            }
-            i = self.step(i, rev);
-        }
-        out
+        self.range_in(range, rev, offset, limit)
     }
 
     /// Elements in the lexicographic `range`, skipping `offset`, at most `limit`.
@@ -391,58 +406,17 @@ impl ZSet {
         offset: usize,
         limit: Option<usize>,
     ) -> Vec<(Bytes, f64)> {
-        let start = if rev {
-            self.last_in_lex(range)
-        } else {
-            self.first_in_lex(range)
-        };
-        let mut out = Vec::new();
-        let Some(mut i) = start else {
-            return out;
-        };
-        let mut skip = offset;
-        while i != NIL && i != HEAD {
-            let n = &self.nodes[i as usize];
-            let inside = if rev {
-                range.gte_min(&n.member)
-            } else {
-                range.lte_max(&n.member)
-            };
-            if !inside || limit.is_some_and(|l| out.len() >= l) {
-                break;
-            }
-            if skip > 0 {
-                skip -= 1;
-            } else {
-                out.push((n.member.clone(), n.score));
-            }
-            i = self.step(i, rev);
-        }
-        out
+        self.range_in(range, rev, offset, limit)
     }
 
     /// How many elements have a score in `range`, in O(log n).
     pub fn count_score(&self, range: &ScoreRange) -> usize {
-        match (self.first_in_range(range), self.last_in_range(range)) {
-            (Some(a), Some(b)) => {
-                let ra = self.node_rank(a);
-                let rb = self.node_rank(b);
-                (rb + 1).saturating_sub(ra)
-            }
-            _ => 0,
-        }
+        self.count_in(range)
     }
 
     /// How many elements are in the lexicographic `range`, in O(log n).
     pub fn count_lex(&self, range: &LexRange) -> usize {
-        match (self.first_in_lex(range), self.last_in_lex(range)) {
-            (Some(a), Some(b)) => {
-                let ra = self.node_rank(a);
-                let rb = self.node_rank(b);
-                (rb + 1).saturating_sub(ra)
-            }
-            _ => 0,
-        }
+        self.count_in(range)
     }
 
     /// Removes ranks `start..=end` (0-based, clamped by the caller); returns how many went.
@@ -736,21 +710,78 @@ impl ZSet {
         (i != NIL).then_some(i)
     }
 
-    fn first_in_range(&self, r: &ScoreRange) -> Option<u32> {
-        if r.is_empty() {
-            return None;
+    /// The walk behind ZRANGEBYSCORE and ZRANGEBYLEX: from the first (or, when `rev`, last) node
+    /// in `range`, along level 0 until the far end of `range`, skipping `offset`, at most `limit`.
+    fn range_in<R: NodeRange>(
+        &self,
+        range: &R,
+        rev: bool,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Vec<(Bytes, f64)> {
+        let start = if rev {
+            self.last_in(range)
+        } else {
+            self.first_in(range)
+        };
+        let mut out = Vec::new();
+        let Some(mut i) = start else {
+            return out;
+        };
+        let mut skip = offset;
+        while i != NIL && i != HEAD {
+            let n = &self.nodes[i as usize];
+            let inside = if rev {
+                range.gte_min(n)
+            } else {
+                range.lte_max(n)
+            };
+            if !inside || limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+            if skip > 0 {
+                skip -= 1;
+            } else {
+                out.push((n.member.clone(), n.score));
+            }
+            i = self.step(i, rev);
         }
-        let first = self.first_node()?;
-        if !r.gte_min(self.nodes[self.tail as usize].score)
-            || !r.lte_max(self.nodes[first as usize].score)
-        {
+        out
+    }
+
+    fn count_in<R: NodeRange>(&self, range: &R) -> usize {
+        match (self.first_in(range), self.last_in(range)) {
+            (Some(a), Some(b)) => {
+                let ra = self.node_rank(a);
+                let rb = self.node_rank(b);
+                (rb + 1).saturating_sub(ra)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Whether no node can be in `r`: it is void, the list is empty, or `r` lies wholly beyond
+    /// either end of the list.
+    fn misses<R: NodeRange>(&self, r: &R) -> bool {
+        if r.is_void() {
+            return true;
+        }
+        let Some(first) = self.first_node() else {
+            return true;
+        };
+        !r.gte_min(&self.nodes[self.tail as usize]) || !r.lte_max(&self.nodes[first as usize])
+    }
+
+    /// The lowest node in `r`.
+    fn first_in<R: NodeRange>(&self, r: &R) -> Option<u32> {
+        if self.misses(r) {
             return None;
         }
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             loop {
                 let nx = self.next_of(x, i);
-                if nx != NIL && !r.gte_min(self.nodes[nx as usize].score) {
+                if nx != NIL && !r.gte_min(&self.nodes[nx as usize]) {
                     x = nx;
                 } else {
                     break;
@@ -758,80 +789,26 @@ impl ZSet {
             }
         }
         let x = self.next_of(x, 0);
-        (x != NIL && r.lte_max(self.nodes[x as usize].score)).then_some(x)
+        (x != NIL && r.lte_max(&self.nodes[x as usize])).then_some(x)
     }
 
-    fn last_in_range(&self, r: &ScoreRange) -> Option<u32> {
-        if r.is_empty() {
-            return None;
-        }
-        let first = self.first_node()?;
-        if !r.gte_min(self.nodes[self.tail as usize].score)
-            || !r.lte_max(self.nodes[first as usize].score)
-        {
+    /// The highest node in `r`.
+    fn last_in<R: NodeRange>(&self, r: &R) -> Option<u32> {
+        if self.misses(r) {
             return None;
         }
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             loop {
                 let nx = self.next_of(x, i);
-                if nx != NIL && r.lte_max(self.nodes[nx as usize].score) {
+                if nx != NIL && r.lte_max(&self.nodes[nx as usize]) {
                     x = nx;
                 } else {
                     break;
                 }
             }
         }
-        (x != HEAD && r.gte_min(self.nodes[x as usize].score)).then_some(x)
-    }
-
-    fn first_in_lex(&self, r: &LexRange) -> Option<u32> {
-        if r.is_empty() {
-            return None;
-        }
-        let first = self.first_node()?;
-        if !r.gte_min(&self.nodes[self.tail as usize].member)
-            || !r.lte_max(&self.nodes[first as usize].member)
-        {
-            return None;
-        }
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            loop {
-                let nx = self.next_of(x, i);
-                if nx != NIL && !r.gte_min(&self.nodes[nx as usize].member) {
-                    x = nx;
-                } else {
-                    break;
-                }
-            }
-        }
-        let x = self.next_of(x, 0);
-        (x != NIL && r.lte_max(&self.nodes[x as usize].member)).then_some(x)
-    }
-
-    fn last_in_lex(&self, r: &LexRange) -> Option<u32> {
-        if r.is_empty() {
-            return None;
-        }
-        let first = self.first_node()?;
-        if !r.gte_min(&self.nodes[self.tail as usize].member)
-            || !r.lte_max(&self.nodes[first as usize].member)
-        {
-            return None;
-        }
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            loop {
-                let nx = self.next_of(x, i);
-                if nx != NIL && r.lte_max(&self.nodes[nx as usize].member) {
-                    x = nx;
-                } else {
-                    break;
-                }
-            }
-        }
-        (x != HEAD && r.gte_min(&self.nodes[x as usize].member)).then_some(x)
+        (x != HEAD && r.gte_min(&self.nodes[x as usize])).then_some(x)
     }
 }
 

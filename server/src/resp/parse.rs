@@ -401,6 +401,14 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
 }
 
+/// Past the closing quote at `i`: `None` when something other than white space follows it.
+fn closing_quote(line: &[u8], i: usize) -> Option<usize> {
+    match line.get(i + 1) {
+        Some(c) if !c.is_ascii_whitespace() => None,
+        _ => Some(i + 1),
+    }
+}
+
 /// Splits an inline request like Redis's `sdssplitargs`: spaces separate arguments, "double"
 /// quotes take escapes (\n \r \t \b \a \xHH), 'single' quotes take only \'. `None` on unbalanced
 /// quotes or a closing quote not followed by a space.
@@ -443,10 +451,7 @@ pub fn split_inline_args(line: &[u8]) -> Option<Vec<Bytes>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
-                        return None;
-                    }
-                    i += 1;
+                    i = closing_quote(line, i)?;
                     break;
                 } else {
                     cur.push(c);
@@ -460,10 +465,7 @@ pub fn split_inline_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     i += 1;
                     cur.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
-                        return None;
-                    }
-                    i += 1;
+                    i = closing_quote(line, i)?;
                     break;
                 } else {
                     cur.push(c);

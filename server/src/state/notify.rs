@@ -89,7 +89,7 @@ mod tests {
     use super::*;
     use crate::resp::Reply;
     use crate::state::client::tests::client;
-    use crate::state::pubsub::PubSub;
+    use crate::state::pubsub::{PubSub, SubKind};
     use bytes::Bytes;
     use tokio::sync::mpsc;
 
@@ -146,9 +146,9 @@ mod tests {
     fn notifications_follow_the_configured_letters() {
         let ps = PubSub::default();
         let (h, mut rx) = client(1);
-        ps.subscribe(&b("__keyspace@3__:k"), &h);
-        ps.subscribe(&b("__keyevent@3__:set"), &h);
-        ps.subscribe(&b("__keyevent@3__:keymiss"), &h);
+        ps.subscribe(SubKind::Channel, &b("__keyspace@3__:k"), &h);
+        ps.subscribe(SubKind::Channel, &b("__keyevent@3__:set"), &h);
+        ps.subscribe(SubKind::Channel, &b("__keyevent@3__:keymiss"), &h);
         let n = Notifier::default();
         let fire = |class, event| n.notify(&ps, 3, class, event, b"k");
         // Off by default.

@@ -45,18 +45,11 @@ pub fn push_cost(r: &Reply) -> usize {
     }
 }
 
-fn add(map: &RwLock<Subscribers>, name: &Bytes, h: &Arc<ClientHandle>) {
-    write(map).entry(name.clone()).or_default().push(h.clone());
-}
-
-fn remove(map: &RwLock<Subscribers>, name: &[u8], id: u64) {
-    let mut m = write(map);
-    if let Some(v) = m.get_mut(name) {
-        v.retain(|h| h.id != id);
-        if v.is_empty() {
-            m.remove(name);
-        }
-    }
+/// Channels or patterns: the two kinds of subscription, kept in two maps and handled alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubKind {
+    Channel,
+    Pattern,
 }
 
 impl PubSub {
@@ -72,27 +65,31 @@ impl PubSub {
         self.total.load(Relaxed) == 0
     }
 
-    /// Adds `h` to a channel (the caller checked it was not subscribed yet).
-    pub fn subscribe(&self, channel: &Bytes, h: &Arc<ClientHandle>) {
-        add(&self.channels, channel, h);
+    fn map(&self, kind: SubKind) -> &RwLock<Subscribers> {
+        match kind {
+            SubKind::Channel => &self.channels,
+            SubKind::Pattern => &self.patterns,
+        }
+    }
+
+    /// Adds `h` to a channel or pattern (the caller checked it was not subscribed yet).
+    pub fn subscribe(&self, kind: SubKind, name: &Bytes, h: &Arc<ClientHandle>) {
+        write(self.map(kind))
+            .entry(name.clone())
+            .or_default()
+            .push(h.clone());
         self.total.fetch_add(1, Relaxed);
     }
 
-    /// Removes client `id` from a channel it subscribed to.
-    pub fn unsubscribe(&self, channel: &[u8], id: u64) {
-        remove(&self.channels, channel, id);
-        self.total.fetch_sub(1, Relaxed);
-    }
-
-    /// Adds `h` to a pattern (the caller checked it was not subscribed yet).
-    pub fn psubscribe(&self, pattern: &Bytes, h: &Arc<ClientHandle>) {
-        add(&self.patterns, pattern, h);
-        self.total.fetch_add(1, Relaxed);
-    }
-
-    /// Removes client `id` from a pattern it subscribed to.
-    pub fn punsubscribe(&self, pattern: &[u8], id: u64) {
-        remove(&self.patterns, pattern, id);
+    /// Removes client `id` from a channel or pattern it subscribed to.
+    pub fn unsubscribe(&self, kind: SubKind, name: &[u8], id: u64) {
+        let mut m = write(self.map(kind));
+        if let Some(v) = m.get_mut(name) {
+            v.retain(|h| h.id != id);
+            if v.is_empty() {
+                m.remove(name);
+            }
+        }
         self.total.fetch_sub(1, Relaxed);
     }
 
@@ -109,11 +106,7 @@ impl PubSub {
                 Reply::Bulk(channel.clone()),
                 Reply::Bulk(msg.clone()),
             ]);
-            let cost = push_cost(&m);
-            for h in subs {
-                self.deliver(h, m.clone(), cost);
-                n += 1;
-            }
+            n += self.deliver_all(subs, m);
         }
         for (pat, subs) in read(&self.patterns).iter() {
             if !crate::util::glob::glob_match(pat, channel, false) {
@@ -125,13 +118,18 @@ impl PubSub {
                 Reply::Bulk(channel.clone()),
                 Reply::Bulk(msg.clone()),
             ]);
-            let cost = push_cost(&m);
-            for h in subs {
-                self.deliver(h, m.clone(), cost);
-                n += 1;
-            }
+            n += self.deliver_all(subs, m);
         }
         n
+    }
+
+    /// Queues `m` for each of `subs`; returns how many they were.
+    fn deliver_all(&self, subs: &[Arc<ClientHandle>], m: Reply) -> usize {
+        let cost = push_cost(&m);
+        for h in subs {
+            self.deliver(h, m.clone(), cost);
+        }
+        subs.len()
     }
 
     /// Queues a message for one client, or closes the client if that would pass its output
