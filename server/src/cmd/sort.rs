@@ -126,24 +126,17 @@ fn lookup_pattern(v: &mut View, pat: &[u8], elem: &Bytes) -> Option<Bytes> {
     }
 }
 
-/// `strtod` over the whole string, as SORT scores are read; None where Redis reports an error.
+/// A SORT score as Redis reads it: `strtod` over the whole string after any leading blanks (hex
+/// included), the empty string as 0; None where Redis reports an error (ERANGE, NaN).
 fn score(b: &[u8]) -> Option<f64> {
     if b.is_empty() {
         return Some(0.0);
     }
-    let s = std::str::from_utf8(b).ok()?;
-    let t = s.trim_start_matches(|c: char| c.is_ascii_whitespace());
-    let f: f64 = t.parse().ok()?;
-    let lower = t.to_ascii_lowercase();
-    if f.is_nan() || (f.is_infinite() && !lower.contains("inf")) {
-        return None;
+    let start = b.iter().position(|c| !c.is_ascii_whitespace())?;
+    match crate::util::num::strtod(&b[start..])? {
+        (v, false) if !v.is_nan() => Some(v),
+        _ => None,
     }
-    // Underflow to zero is ERANGE for strtod.
-    let mant = lower.split('e').next().unwrap_or("");
-    if f == 0.0 && mant.bytes().any(|c| (b'1'..=b'9').contains(&c)) {
-        return None;
-    }
-    Some(f)
 }
 
 /// One element being sorted, with what it sorts by.
@@ -304,5 +297,7 @@ mod tests {
         assert_eq!(score(b"1e400"), None);
         assert_eq!(score(b"1e-400"), None);
         assert_eq!(score(b"0e5"), Some(0.0));
+        assert_eq!(score(b"0x10"), Some(16.0));
+        assert_eq!(score(b"   "), None);
     }
 }
