@@ -41,6 +41,10 @@ fn main() -> ExitCode {
         eprintln!("respd: {e:#}");
         return ExitCode::from(2);
     }
+    // Said only now: logging was not set up while the file and flags were read.
+    for name in config.ignored_in_use() {
+        tracing::warn!("'{name}' is set but respd does not implement it: the value has no effect");
+    }
     match serve(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -72,18 +76,19 @@ fn load_config(flags: &Flags) -> anyhow::Result<respd::Config> {
 
 /// Logs to standard output (journald under systemd), or appended to `logfile` when set.
 fn init_logging(config: &respd::Config) -> anyhow::Result<()> {
-    let level = match config.get("loglevel").unwrap_or("notice") {
-        "debug" => "debug",
-        "verbose" | "notice" => "info",
-        "warning" => "warn",
-        _ => "error",
+    use respd::config::{params, LogLevel};
+    let level = match config.get(params::LOGLEVEL) {
+        LogLevel::Debug => "debug",
+        LogLevel::Verbose | LogLevel::Notice => "info",
+        LogLevel::Warning => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RESPD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
-    match config.get("logfile").filter(|f| !f.is_empty()) {
+    let logfile = config.get(params::LOGFILE);
+    match Some(&*logfile).filter(|f| !f.is_empty()) {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
                 .create(true)
@@ -103,11 +108,11 @@ fn init_logging(config: &respd::Config) -> anyhow::Result<()> {
 /// Worker threads: `worker-threads`, or by default one per core but one, which is left to the
 /// kernel's network stack and co-located clients (on 2 cores this measured ~1.5x faster than 2).
 fn worker_threads(config: &respd::Config) -> usize {
-    match config.num("worker-threads") {
+    match config.get(respd::config::params::WORKER_THREADS).max(0) as usize {
         0 => std::thread::available_parallelism()
             .map_or(1, |n| n.get().saturating_sub(1))
             .max(1),
-        n => n as usize,
+        n => n,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The listener: binds the configured addresses, accepts clients and gives each a connection
 //! task, expires keys in the background, and stops cleanly; and the systemd readiness notice.
 
-use crate::config::Config;
+use crate::config::{params, Config};
 use crate::connection;
 use crate::state::{NotifyClass, Shared};
 use std::net::SocketAddr;
@@ -14,16 +14,16 @@ use tokio::task::JoinSet;
 
 /// Binds the configured addresses.
 pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
-    let port = config.port();
+    let port = config.get(params::PORT);
     let mut out = Vec::new();
     let mut last_err = None;
-    for (i, a) in config.bind().iter().enumerate() {
-        let optional = config
-            .get("bind")
-            .unwrap_or("")
-            .split_whitespace()
-            .nth(i)
-            .is_some_and(|s| s.starts_with('-'));
+    let addrs = config.get(params::BIND);
+    for a in addrs.split_whitespace() {
+        // A leading '-' marks an address that may be missing on this host.
+        let (optional, a) = match a.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, a),
+        };
         let addr = if a.contains(':') {
             format!("[{a}]:{port}")
         } else {

@@ -42,7 +42,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// The `hash-max-listpack-*` limits from the configuration.
 pub fn limits(ctx: &Ctx) -> HashLimits {
-    ctx.srv.encoding_limits.hash()
+    ctx.srv.encoding_limits().hash()
 }
 
 /// The hash at `key` for reading: Ok(None) if missing, WRONGTYPE if another type.

@@ -397,7 +397,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         let _ = write!(
             o,
             "connected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-            c.num("maxclients"),
+            c.get(crate::config::params::MAXCLIENTS),
             srv.stats.blocked_clients.load(Relaxed),
         );
     }
@@ -406,7 +406,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         let used = crate::alloc::used_memory();
         let rss = crate::alloc::rss();
         let c = srv.config();
-        let maxmem = c.num("maxmemory");
+        let maxmem = c.get(crate::config::params::MAXMEMORY);
         let _ = write!(
             o,
             "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\ntotal_system_memory:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n",
@@ -416,7 +416,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
             human(crate::alloc::peak_rss() as u64),
             total_memory(),
             human(maxmem),
-            c.get("maxmemory-policy").unwrap_or("noeviction"),
+            c.get(crate::config::params::MAXMEMORY_POLICY).name(),
             if used > 0 { rss as f64 / used as f64 } else { 1.0 },
         );
     }
@@ -557,7 +557,7 @@ fn config_get(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         for p in crate::config::PARAMS {
             for name in std::iter::once(p.name).chain(p.alias) {
                 if glob_match(pat.as_bytes(), name.as_bytes(), true) && seen.insert(name) {
-                    let mut v = c.get(p.name).unwrap_or_default().to_string();
+                    let mut v = c.text(p);
                     if p.name == "dir" {
                         // Redis shows the working directory it changed into: an absolute path.
                         if let Ok(abs) = std::fs::canonicalize(&v) {
@@ -579,42 +579,14 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if a.len() % 2 != 0 {
         return Reply::error("ERR wrong number of arguments for 'config|set' command");
     }
-    let mut next = ctx.srv.config().clone();
-    let mut seen = std::collections::HashSet::new();
-    for p in a[2..].chunks(2) {
-        let name = text(&p[0]).to_ascii_lowercase();
-        let Some(param) = crate::config::PARAMS
-            .iter()
-            .find(|x| x.name == name || x.alias == Some(&*name))
-        else {
-            return Reply::err(format!(
-                "Unknown option or number of arguments for CONFIG SET - '{name}'"
-            ));
-        };
-        if !seen.insert(param.name) {
-            return Reply::err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
-            ));
-        }
-        if param.immutable {
-            return Reply::err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
-            ));
-        }
-        if param.protected && next.get("enable-protected-configs") != Some("yes") {
-            return Reply::err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
-            ));
-        }
-        if let Err(msg) = next.set(&name, &text(&p[1])) {
-            return Reply::err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - {msg}"
-            ));
-        }
+    let pairs: Vec<(String, String)> = a[2..]
+        .chunks(2)
+        .map(|p| (text(&p[0]), text(&p[1])))
+        .collect();
+    match ctx.srv.config().set_from_client(&pairs) {
+        Ok(()) => Reply::Ok,
+        Err(msg) => Reply::err(msg),
     }
-    *ctx.srv.config.write().unwrap_or_else(|e| e.into_inner()) = next;
-    ctx.srv.config_changed();
-    Reply::Ok
 }
 
 fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
@@ -1092,13 +1064,13 @@ mod tests {
             ),
             "{msg}"
         );
-        assert_eq!(srv.config().get("maxmemory"), Some("0"));
+        assert_eq!(srv.config().get(crate::config::params::MAXMEMORY), 0);
         // Names are case-insensitive, aliases reach the same parameter.
         assert_eq!(
             set(&["MaxMemory", "10mb", "lua-time-limit", "42"]),
             Reply::Ok
         );
-        assert_eq!(srv.config().get("maxmemory"), Some("10485760"));
+        assert_eq!(srv.config().get(crate::config::params::MAXMEMORY), 10485760);
         assert_eq!(
             resp2(&cmd(
                 srv,

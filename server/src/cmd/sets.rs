@@ -49,7 +49,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// `set-max-intset-entries` from the configuration.
 pub fn max_intset(ctx: &Ctx) -> usize {
-    ctx.srv.encoding_limits.set_intset()
+    ctx.srv.encoding_limits().set_intset()
 }
 
 /// The set at `key` for reading: Ok(None) if missing, WRONGTYPE if another type.
