@@ -382,3 +382,83 @@ impl Param {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// The parameter names (a trailing `*`: every name with that start) in backticks on the
+    /// list items of README.md's "What is not implemented"; other backticked words name no
+    /// parameter and are skipped.
+    fn readme_names() -> BTreeSet<&'static str> {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("\n## What is not implemented\n")
+            .expect("README.md has a section \"What is not implemented\"");
+        let section = &readme[start + 1..];
+        let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+        let mut names = BTreeSet::new();
+        let mut in_item = false;
+        for line in section.lines() {
+            let t = line.trim_start();
+            if t.starts_with("- ") {
+                in_item = true;
+            } else if t.is_empty() || !line.starts_with(' ') {
+                in_item = false;
+            }
+            if !in_item {
+                continue;
+            }
+            for token in line.split('`').skip(1).step_by(2) {
+                let matches = |p: &&Param| match token.strip_suffix('*') {
+                    Some(prefix) => p.name.starts_with(prefix),
+                    None => p.name == token,
+                };
+                names.extend(PARAMS.iter().filter(matches).map(|p| p.name));
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn readme_lists_exactly_what_is_not_implemented() {
+        let table: BTreeSet<&str> = PARAMS
+            .iter()
+            .filter(|p| p.support != Implemented)
+            .map(|p| p.name)
+            .collect();
+        let readme = readme_names();
+        let missing: Vec<_> = table.difference(&readme).collect();
+        let extra: Vec<_> = readme.difference(&table).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "README.md's \"What is not implemented\" disagrees with the table: not listed \
+             {missing:?}; listed but implemented {extra:?}"
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_lowercase() {
+        let mut seen = BTreeSet::new();
+        for p in PARAMS {
+            for n in std::iter::once(p.name).chain(p.alias) {
+                assert!(seen.insert(n), "{n} twice");
+                assert_eq!(n, n.to_ascii_lowercase());
+            }
+        }
+        assert_eq!(find("SLAVEOF").map(|p| p.name), Some("replicaof"));
+        assert!(find("nosuch").is_none());
+    }
+
+    #[test]
+    fn only_off_is_accepted_where_refused() {
+        for p in PARAMS.iter().filter(|p| p.support == Refused) {
+            assert!(p.parse(p.default, p.default).is_ok(), "{}", p.name);
+        }
+        assert!(find("appendonly")
+            .expect("appendonly")
+            .parse("yes", "no")
+            .is_err());
+    }
+}
