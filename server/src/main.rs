@@ -42,8 +42,8 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     // Said only now: logging was not set up while the file and flags were read.
-    for name in config.ignored_in_use() {
-        tracing::warn!("'{name}' is set but respd does not implement it: the value has no effect");
+    for why in config.unimplemented_in_use() {
+        tracing::warn!("{why}");
     }
     match serve(config) {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,7 +27,7 @@ def wait_for_log(server, text, count=1, timeout=20):
 def test_an_ignored_flag_is_named_in_the_log_at_startup():
     s = start_respd("--activedefrag", "yes", "--lazyfree-lazy-expire", "no", "--maxmemory", "1gb")
     try:
-        log = wait_for_log(s, "'activedefrag' is set but respd does not implement it")
+        log = wait_for_log(s, WARN.format("activedefrag"))
         # Set to its default, or implemented: no warning.
         assert "lazyfree-lazy-expire" not in log
         assert "'maxmemory'" not in log
@@ -48,6 +48,11 @@ def test_config_set_of_an_ignored_parameter_warns_once_per_set(respd):
     assert log.count(WARN.format("lazyfree-lazy-eviction")) == 1
     assert "'maxmemory'" not in log
     assert r.config_get("hz") == {"hz": "50"}
+    # Of client-output-buffer-limit, respd enforces the pubsub class: only the others warn.
+    assert r.config_set("client-output-buffer-limit", "pubsub 64mb 16mb 60")
+    assert r.config_set("client-output-buffer-limit", "normal 1mb 0 0")
+    log = wait_for_log(respd, "only the pubsub class of 'client-output-buffer-limit'")
+    assert log.count("only the pubsub class") == 1, log
 
 
 def test_a_startup_only_parameter_says_when_it_takes_effect(respd):

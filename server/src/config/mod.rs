@@ -73,6 +73,30 @@ pub struct Config {
     writer: Mutex<()>,
 }
 
+/// Why `text` as the value of `p` does less than it says, if it does.
+fn without_effect(p: &Param, text: &str) -> Option<String> {
+    match (p.support, p.kind) {
+        (Support::Ignored, _) if text != p.default => Some(format!(
+            "respd does not implement '{}', the value has no effect",
+            p.name
+        )),
+        (_, Kind::BufferLimits) => {
+            let (now, default) = (
+                special::parse_buffer_limits(text),
+                special::parse_buffer_limits(p.default),
+            );
+            (now[..2] != default[..2]).then(|| {
+                format!(
+                    "respd enforces only the pubsub class of '{}', the normal and replica \
+                     limits have no effect",
+                    p.name
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map()
@@ -185,7 +209,7 @@ impl Config {
     /// Sets one parameter after Redis's checks, while the configuration is being built (the
     /// file, a flag); the error is the reason, without the key. Ignored parameters are not
     /// warned about here: logging is not set up yet when the file and flags are read, so the
-    /// binary reports [`Config::ignored_in_use`].
+    /// binary reports [`Config::unimplemented_in_use`].
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
         let i = params::index(name).ok_or_else(|| "unknown parameter".to_string())?;
         let raw = PARAMS[i].parse(value, &self.text_at(i))?;
@@ -195,7 +219,8 @@ impl Config {
 
     /// CONFIG SET of `(name, value)` pairs with Redis's checks and error texts (without `ERR `):
     /// all are applied or, on the first refusal, none. Each ignored parameter set to other than
-    /// its default, and each startup-only one changed, is logged by name.
+    /// its default (and client-output-buffer-limit with normal or replica limits), and each
+    /// startup-only one changed, is logged by name.
     pub fn set_from_client(&self, pairs: &[(String, String)]) -> Result<(), String> {
         let _w = self.lock_writer();
         let failed = |name: &str, why: &str| {
@@ -230,13 +255,9 @@ impl Config {
         for (i, raw) in staged {
             let p = &PARAMS[i];
             let text = p.text_of(&raw);
-            match p.support {
-                Support::Ignored if text != p.default => tracing::warn!(
-                    "CONFIG SET {} {text:?}: respd does not implement '{}', the value has no effect",
-                    p.name,
-                    p.name
-                ),
-                Support::Startup if text != self.text_at(i) => tracing::warn!(
+            match (without_effect(p, &text), p.support) {
+                (Some(why), _) => tracing::warn!("CONFIG SET {} {text:?}: {why}", p.name),
+                (None, Support::Startup) if text != self.text_at(i) => tracing::warn!(
                     "CONFIG SET {} {text:?}: respd reads '{}' only at startup, the change takes \
                      effect at the next start",
                     p.name,
@@ -249,13 +270,16 @@ impl Config {
         Ok(())
     }
 
-    /// The ignored parameters set to other than their defaults, for a warning at startup.
-    pub fn ignored_in_use(&self) -> Vec<&'static str> {
+    /// A warning for each parameter set to a value respd does not act on (an ignored one
+    /// not at its default, client-output-buffer-limit's normal or replica class), for startup.
+    pub fn unimplemented_in_use(&self) -> Vec<String> {
         PARAMS
             .iter()
             .enumerate()
-            .filter(|(i, p)| p.support == Support::Ignored && self.text_at(*i) != p.default)
-            .map(|(_, p)| p.name)
+            .filter_map(|(i, p)| {
+                let text = self.text_at(i);
+                without_effect(p, &text).map(|why| format!("{} {text:?}: {why}", p.name))
+            })
             .collect()
     }
 
@@ -348,7 +372,7 @@ mod tests {
         assert_eq!(c.get(params::PORT), 6379);
         assert_eq!(c.get(params::PROTO_MAX_BULK_LEN), 512 * 1024 * 1024);
         // The shipped file sets nothing respd ignores.
-        assert_eq!(c.ignored_in_use(), Vec::<&str>::new());
+        assert_eq!(c.unimplemented_in_use(), Vec::<String>::new());
     }
 
     #[test]
@@ -497,12 +521,21 @@ mod tests {
     #[test]
     fn ignored_settings_are_reported_by_name() {
         let mut c = Config::defaults();
-        assert!(c.ignored_in_use().is_empty());
+        assert!(c.unimplemented_in_use().is_empty());
         c.set("activedefrag", "yes").expect("set");
         c.set("lazyfree-lazy-eviction", "no")
             .expect("default again");
         c.set("maxmemory", "1gb").expect("implemented");
-        assert_eq!(c.ignored_in_use(), ["activedefrag"]);
+        c.set("client-output-buffer-limit", "pubsub 1mb 0 0")
+            .expect("the class respd enforces");
+        let w = c.unimplemented_in_use();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("activedefrag \"yes\": respd does not implement 'activedefrag'"));
+        c.set("client-output-buffer-limit", "normal 1mb 0 0")
+            .expect("accepted");
+        let w = c.unimplemented_in_use();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[1].contains("only the pubsub class of 'client-output-buffer-limit'"));
     }
 
     #[test]
