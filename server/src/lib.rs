@@ -15,11 +15,11 @@
 //! - [`state`]: what every connection shares ([`Shared`]): clients, the blocked-keys registry,
 //!   pub/sub, keyspace notifications, stats and the slow log.
 //! - Below them all: [`keyspace`] (databases, shards, values, expiry), [`resp`] (request parser
-//!   with Redis's limits, reply encoder), [`config`] (every setting by its Redis name; defaults <
-//!   YAML < flags < CONFIG SET), [`util`] (glob matching; number readers with Redis's
-//!   `string2ll`/`strtod`/`string2ld` rules), [`ldouble`] (Redis's `long double`
-//!   arithmetic for INCRBYFLOAT/HINCRBYFLOAT), [`alloc`] (the counting allocator behind
-//!   `used_memory`).
+//!   with Redis's limits, reply encoder), [`config`] (every setting declared once by its Redis
+//!   name, read through typed handles; defaults < YAML < flags < CONFIG SET), [`util`] (glob
+//!   matching; number readers with Redis's `string2ll`/`strtod`/`string2ld` rules), [`ldouble`]
+//!   (Redis's `long double` arithmetic for INCRBYFLOAT/HINCRBYFLOAT), [`alloc`] (the counting
+//!   allocator behind `used_memory`).
 //!
 //! So the keyspace knows no socket, state knows no command, and a handler returns a reply without
 //! writing to a connection.

@@ -119,6 +119,10 @@ fn main() -> ExitCode {
             tracing::info!("configuration loaded from {}", names.join(", "));
         }
     }
+    // Said only now: logging was not set up while the file and flags were read.
+    for why in config.unimplemented_in_use() {
+        tracing::warn!("{why}");
+    }
     let mut config = config;
     adjust_open_files_limit(&mut config);
     match serve(config) {
@@ -154,11 +158,11 @@ fn logs_to_file() -> bool {
 
 /// Logs to standard output (journald under systemd), or appended to `logfile` when set.
 fn init_logging(config: &respd::Config) -> anyhow::Result<()> {
-    let level = match config.get("loglevel").unwrap_or("notice") {
-        "debug" => "debug",
-        "verbose" | "notice" => "info",
-        "warning" => "warn",
-        _ => "error",
+    use respd::config::{params, LogLevel};
+    let level = match config.get(params::LOGLEVEL) {
+        LogLevel::Debug => "debug",
+        LogLevel::Verbose | LogLevel::Notice => "info",
+        LogLevel::Warning => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RESPD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
@@ -167,7 +171,8 @@ fn init_logging(config: &respd::Config) -> anyhow::Result<()> {
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none());
-    match config.get("logfile").filter(|f| !f.is_empty()) {
+    let logfile = config.get(params::LOGFILE);
+    match Some(&*logfile).filter(|f| !f.is_empty()) {
         Some(path) => {
             LOG_TO_FILE.store(true, std::sync::atomic::Ordering::Relaxed);
             let file = std::fs::OpenOptions::new()
@@ -194,7 +199,7 @@ const RESERVED_FDS: u64 = 32;
 /// storm of connections would end in `accept` failing with EMFILE instead of Redis's
 /// "max number of clients reached".
 fn adjust_open_files_limit(config: &mut respd::Config) {
-    let maxclients = config.num("maxclients");
+    let maxclients = u64::try_from(config.get(respd::config::params::MAXCLIENTS)).unwrap_or(0);
     let want = maxclients + RESERVED_FDS;
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -247,11 +252,11 @@ fn adjust_open_files_limit(config: &mut respd::Config) {
 /// Worker threads: `worker-threads`, or by default one per core but one, which is left to the
 /// kernel's network stack and co-located clients (on 2 cores this measured ~1.5x faster than 2).
 fn worker_threads(config: &respd::Config) -> usize {
-    match config.num("worker-threads") {
+    match config.get(respd::config::params::WORKER_THREADS).max(0) as usize {
         0 => std::thread::available_parallelism()
             .map_or(1, |n| n.get().saturating_sub(1))
             .max(1),
-        n => n as usize,
+        n => n,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The listener: binds the configured addresses, accepts clients and gives each a connection
 //! task, expires keys in the background, and stops cleanly; and the systemd readiness notice.
 
-use crate::config::Config;
+use crate::config::{params, Config};
 use crate::connection;
 use crate::state::{NotifyClass, Shared};
 use std::net::SocketAddr;
@@ -17,18 +17,18 @@ use tokio::task::JoinSet;
 /// Redis; the kernel caps it at `somaxconn`). Tokio's own `bind` listens with 128, which drops
 /// SYNs when thousands of clients connect at once and makes them retry after 1 s, 3 s, 7 s...
 pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
-    let port = config.port();
-    let backlog = u32::try_from(config.num("tcp-backlog")).unwrap_or(u32::MAX);
+    let port = config.get(params::PORT);
+    let backlog = u32::try_from(config.get(params::TCP_BACKLOG)).unwrap_or(u32::MAX);
     warn_if_backlog_capped(backlog);
     let mut out = Vec::new();
     let mut last_err = None;
-    for (i, a) in config.bind().iter().enumerate() {
-        let optional = config
-            .get("bind")
-            .unwrap_or("")
-            .split_whitespace()
-            .nth(i)
-            .is_some_and(|s| s.starts_with('-'));
+    let addrs = config.get(params::BIND);
+    for a in addrs.split_whitespace() {
+        // A leading '-' marks an address that may be missing on this host.
+        let (optional, a) = match a.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, a),
+        };
         let addr = if a.contains(':') {
             format!("[{a}]:{port}")
         } else {
@@ -136,7 +136,7 @@ pub async fn run(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             batch = conn_rx.recv() => {
                 let Some(batch) = batch else { break };
-                let keepalive = srv.config().num("tcp-keepalive");
+                let keepalive = u64::try_from(srv.config().get(params::TCP_KEEPALIVE)).unwrap_or(0);
                 for (sock, addr) in batch {
                     if let Err(e) = set_keepalive(&sock, keepalive) {
                         tracing::debug!("tcp-keepalive on {addr}: {e}");

@@ -74,7 +74,7 @@ fn config_get(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         for p in crate::config::PARAMS {
             for name in std::iter::once(p.name).chain(p.alias) {
                 if glob_match(pat.as_bytes(), name.as_bytes(), true) && seen.insert(name) {
-                    let mut v = c.get(p.name).unwrap_or_default().to_string();
+                    let mut v = c.text(p);
                     if p.name == "dir" {
                         // Redis shows the working directory it changed into: an absolute path.
                         if let Ok(abs) = std::fs::canonicalize(&v) {
@@ -96,42 +96,14 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if a.len() % 2 != 0 {
         return Reply::error("ERR wrong number of arguments for 'config|set' command");
     }
-    let mut next = ctx.srv.config().clone();
-    let mut seen = std::collections::HashSet::new();
-    for p in a[2..].chunks(2) {
-        let name = text(&p[0]).to_ascii_lowercase();
-        let Some(param) = crate::config::PARAMS
-            .iter()
-            .find(|x| x.name == name || x.alias == Some(&*name))
-        else {
-            return Reply::error(format!(
-                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-            ));
-        };
-        if !seen.insert(param.name) {
-            return Reply::error(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
-            ));
-        }
-        if param.immutable {
-            return Reply::error(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
-            ));
-        }
-        if param.protected && next.get("enable-protected-configs") != Some("yes") {
-            return Reply::error(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
-            ));
-        }
-        if let Err(msg) = next.set(&name, &text(&p[1])) {
-            return Reply::error(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{name}') - {msg}"
-            ));
-        }
+    let pairs: Vec<(String, String)> = a[2..]
+        .chunks(2)
+        .map(|p| (text(&p[0]), text(&p[1])))
+        .collect();
+    match ctx.srv.config().set_from_client(&pairs) {
+        Ok(()) => Reply::Ok,
+        Err(msg) => Reply::error(format!("ERR {msg}")),
     }
-    *ctx.srv.config.write().unwrap_or_else(|e| e.into_inner()) = next;
-    ctx.srv.config_changed();
-    Reply::Ok
 }
 
 fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
@@ -221,13 +193,13 @@ mod tests {
             ),
             "{msg}"
         );
-        assert_eq!(srv.config().get("maxmemory"), Some("0"));
+        assert_eq!(srv.config().get(crate::config::params::MAXMEMORY), 0);
         // Names are case-insensitive, aliases reach the same parameter.
         assert_eq!(
             set(&["MaxMemory", "10mb", "lua-time-limit", "42"]),
             Reply::Ok
         );
-        assert_eq!(srv.config().get("maxmemory"), Some("10485760"));
+        assert_eq!(srv.config().get(crate::config::params::MAXMEMORY), 10485760);
         assert_eq!(
             resp2(&cmd(
                 srv,

@@ -143,11 +143,12 @@ fn check_auth(srv: &Shared, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Repl
             return Err(wrong);
         }
     }
-    match srv.config().requirepass() {
-        Some(p) if p.as_bytes() == pass => Ok(()),
-        Some(_) => Err(wrong),
+    let p = srv.config().get(crate::config::params::REQUIREPASS);
+    match &*p {
         // No password: the default user takes any password (nopass), as Redis does.
-        None => Ok(()),
+        "" => Ok(()),
+        p if p.as_bytes() == pass => Ok(()),
+        _ => Err(wrong),
     }
 }
 

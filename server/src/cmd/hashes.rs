@@ -40,7 +40,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// The `hash-max-listpack-*` limits from the configuration.
 pub fn limits(ctx: &Ctx) -> HashLimits {
-    ctx.srv.encoding_limits.hash()
+    ctx.srv.encoding_limits().hash()
 }
 
 fn set_fields(ctx: &mut Ctx, a: &[Bytes]) -> Result<i64, Reply> {

@@ -97,7 +97,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         let _ = write!(
             o,
             "connected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-            c.num("maxclients"),
+            c.get(crate::config::params::MAXCLIENTS),
             srv.stats.blocked_clients.load(Relaxed),
         );
     }
@@ -106,7 +106,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         let used = crate::alloc::used_memory();
         let rss = crate::alloc::rss();
         let c = srv.config();
-        let maxmem = c.num("maxmemory");
+        let maxmem = c.get(crate::config::params::MAXMEMORY);
         let _ = write!(
             o,
             "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\ntotal_system_memory:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n",
@@ -116,7 +116,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
             human(crate::alloc::peak_rss() as u64),
             total_memory(),
             human(maxmem),
-            c.get("maxmemory-policy").unwrap_or("noeviction"),
+            c.get(crate::config::params::MAXMEMORY_POLICY).name(),
             if used > 0 { rss as f64 / used as f64 } else { 1.0 },
             crate::alloc::name(),
         );

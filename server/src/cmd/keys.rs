@@ -541,10 +541,11 @@ fn object_encoding(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn lfu_policy(ctx: &Ctx) -> bool {
-    ctx.srv
-        .config()
-        .get("maxmemory-policy")
-        .is_some_and(|p| p.contains("lfu"))
+    use crate::config::{params, Policy};
+    matches!(
+        ctx.srv.config().get(params::MAXMEMORY_POLICY),
+        Policy::AllKeysLfu | Policy::VolatileLfu
+    )
 }
 
 fn object_freq(ctx: &mut Ctx, a: &[Bytes]) -> Reply {

@@ -47,7 +47,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// `set-max-intset-entries` from the configuration.
 pub fn max_intset(ctx: &Ctx) -> usize {
-    ctx.srv.encoding_limits.set_intset()
+    ctx.srv.encoding_limits().set_intset()
 }
 
 /// A list of members as RESP3 set (an array in RESP2).

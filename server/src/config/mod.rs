@@ -1,14 +1,20 @@
-//! Configuration. Every setting is a Redis configuration parameter, by its redis.conf name; the
-//! same table validates the embedded defaults, the YAML file, the command-line flags and CONFIG
-//! SET, in that order of precedence.
+//! Configuration. Every setting is a Redis configuration parameter, by its redis.conf name,
+//! declared once in [`params`]'s table; the same table validates the embedded defaults, the YAML
+//! file, the command-line flags and CONFIG SET, in that order of precedence. Readers use the typed
+//! handles the table makes (`config.get(params::MAXMEMORY)`): a number, flag or option is one
+//! relaxed atomic load, so hot settings need no copy of their own.
 
-mod params;
+mod handle;
+pub mod params;
 pub mod special;
 
-pub use params::{Kind, Param, PARAMS};
+pub use handle::{Bool, Choice, Enum, Events, Int, LogLevel, Mem, Pick, Policy, Setting, Str};
+pub use params::{Kind, Param, Support, PARAMS};
 
-use std::collections::BTreeMap;
+use params::{Raw, COUNT};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
 use thiserror::Error;
 
 /// The default configuration, embedded at build time from the file the packages install.
@@ -34,12 +40,6 @@ pub enum ConfigError {
     Yaml { path: String, msg: String },
 }
 
-/// Current values of all parameters, as Redis would print them (CONFIG GET form).
-#[derive(Debug, Clone)]
-pub struct Config {
-    values: BTreeMap<&'static str, String>,
-}
-
 /// Parses a Redis memory size: `1k`=1000, `1kb`=1024, `m`, `mb`, `g`, `gb`, or a plain number.
 pub fn parse_memory(s: &str) -> Option<u64> {
     let l = s.trim().to_ascii_lowercase();
@@ -59,13 +59,60 @@ pub fn parse_memory(s: &str) -> Option<u64> {
     l.parse::<u64>().ok()
 }
 
+/// Current values of all parameters, changed in place (CONFIG SET) while connections read them.
+pub struct Config {
+    /// Per parameter: bools, integers, sizes, an option's index, event bits; for a string,
+    /// whether it is non-empty.
+    nums: [AtomicU64; COUNT],
+    /// Per parameter: the text of a string parameter (empty for the others).
+    texts: [RwLock<Arc<str>>; COUNT],
+    /// client-output-buffer-limit's classes (normal, replica, pubsub), parsed when set; pub/sub
+    /// delivery holds a clone of this `Arc`.
+    output_limits: Arc<[special::ObufLimit; 3]>,
+    /// Held across a set's checks and stores, so that concurrent CONFIG SETs do not interleave.
+    writer: Mutex<()>,
+}
+
+/// Why `text` as the value of `p` does less than it says, if it does.
+fn without_effect(p: &Param, text: &str) -> Option<String> {
+    match (p.support, p.kind) {
+        (Support::Ignored, _) if text != p.default => Some(format!(
+            "respd does not implement '{}', the value has no effect",
+            p.name
+        )),
+        (_, Kind::BufferLimits) => {
+            let (now, default) = (
+                special::parse_buffer_limits(text),
+                special::parse_buffer_limits(p.default),
+            );
+            (now[..2] != default[..2]).then(|| {
+                format!(
+                    "respd enforces only the pubsub class of '{}', the normal and replica \
+                     limits have no effect",
+                    p.name
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                PARAMS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (p.name, self.text_at(i))),
+            )
+            .finish()
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
-        let mut values = BTreeMap::new();
-        for p in PARAMS {
-            values.insert(p.name, p.default.to_string());
-        }
-        let mut c = Config { values };
+        let mut c = Config::defaults();
         // The embedded file is part of the build; a bad one fails the unit tests, not a user.
         if let Err(e) = c.apply_yaml(DEFAULT_YAML, "embedded default config") {
             tracing::error!("embedded default config: {e}");
@@ -75,32 +122,165 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The current value of a parameter, as CONFIG GET prints it.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        let p = params::find(name)?;
-        self.values.get(p.name).map(|s| s.as_str())
-    }
-
-    /// All parameters with their values.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.values.iter().map(|(k, v)| (*k, v.as_str()))
-    }
-
-    /// Sets one parameter after Redis's checks; the error is the reason, without the key.
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
-        let p = params::find(name).ok_or_else(|| "unknown parameter".to_string())?;
-        let v = match p.name {
-            "notify-keyspace-events" => {
-                special::format_keyspace_events(special::parse_keyspace_events(value)?)
-            }
-            "client-output-buffer-limit" => {
-                let cur = self.values.get(p.name).map_or("", |s| s.as_str());
-                special::merge_buffer_limits(cur, value)?
-            }
-            _ => p.normalize(value)?,
+    /// Every parameter at Redis's default (the embedded file not applied).
+    pub fn defaults() -> Self {
+        let c = Config {
+            nums: std::array::from_fn(|_| AtomicU64::new(0)),
+            texts: std::array::from_fn(|_| RwLock::new(Arc::from(""))),
+            output_limits: Default::default(),
+            writer: Mutex::new(()),
         };
-        self.values.insert(p.name, v);
+        for (i, p) in PARAMS.iter().enumerate() {
+            match p.parse(p.default, "") {
+                Ok(raw) => c.store(i, raw),
+                // A bad default fails the unit tests (`defaults_parse`), never a user.
+                Err(e) => tracing::error!("default of '{}': {e}", p.name),
+            }
+        }
+        c
+    }
+
+    /// The current value of a parameter, typed by its handle (`params::MAXMEMORY` reads a `u64`).
+    #[inline]
+    pub fn get<S: Setting>(&self, s: S) -> S::Value {
+        s.read(self)
+    }
+
+    /// Whether a string parameter is non-empty: one relaxed load (`requirepass` on every request).
+    #[inline]
+    pub fn is_set(&self, s: Str) -> bool {
+        self.raw(s.index()) != 0
+    }
+
+    /// client-output-buffer-limit's classes (normal, replica, pubsub) as they change.
+    pub fn output_limits(&self) -> Arc<[special::ObufLimit; 3]> {
+        self.output_limits.clone()
+    }
+
+    #[inline]
+    fn raw(&self, i: usize) -> u64 {
+        self.nums[i].load(Relaxed)
+    }
+
+    fn text_slot(&self, i: usize) -> Arc<str> {
+        self.texts[i]
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A parameter's value as CONFIG GET prints it.
+    pub fn text(&self, p: &Param) -> String {
+        match PARAMS.iter().position(|q| std::ptr::eq(q, p)) {
+            Some(i) => self.text_at(i),
+            None => String::new(),
+        }
+    }
+
+    fn text_at(&self, i: usize) -> String {
+        let p = &PARAMS[i];
+        match p.kind {
+            Kind::Str | Kind::BufferLimits => self.text_slot(i).to_string(),
+            _ => p.text_of(&Raw::Num(self.raw(i))),
+        }
+    }
+
+    fn store(&self, i: usize, raw: Raw) {
+        match raw {
+            Raw::Num(n) => self.nums[i].store(n, Relaxed),
+            Raw::Text(s) => {
+                if matches!(PARAMS[i].kind, Kind::BufferLimits) {
+                    let parsed = special::parse_buffer_limits(&s);
+                    for (cell, l) in self.output_limits.iter().zip(parsed) {
+                        cell.store(l);
+                    }
+                }
+                let nonempty = !s.is_empty();
+                *self.texts[i].write().unwrap_or_else(|e| e.into_inner()) = Arc::from(s);
+                self.nums[i].store(nonempty as u64, Relaxed);
+            }
+        }
+    }
+
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets one parameter after Redis's checks, while the configuration is being built (the
+    /// file, a flag); the error is the reason, without the key. Ignored parameters are not
+    /// warned about here: logging is not set up yet when the file and flags are read, so the
+    /// binary reports [`Config::unimplemented_in_use`].
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let i = params::index(name).ok_or_else(|| "unknown parameter".to_string())?;
+        let raw = PARAMS[i].parse(value, &self.text_at(i))?;
+        self.store(i, raw);
         Ok(())
+    }
+
+    /// CONFIG SET of `(name, value)` pairs with Redis's checks and error texts (without `ERR `):
+    /// all are applied or, on the first refusal, none. Each ignored parameter set to other than
+    /// its default (and client-output-buffer-limit with normal or replica limits), and each
+    /// startup-only one changed, is logged by name.
+    pub fn set_from_client(&self, pairs: &[(String, String)]) -> Result<(), String> {
+        let _w = self.lock_writer();
+        let failed = |name: &str, why: &str| {
+            format!("CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        };
+        let mut staged: Vec<(usize, Raw)> = Vec::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            let name = name.to_ascii_lowercase();
+            let Some(i) = PARAMS
+                .iter()
+                .position(|x| x.name == name || x.alias == Some(&*name))
+            else {
+                return Err(format!(
+                    "Unknown option or number of arguments for CONFIG SET - '{name}'"
+                ));
+            };
+            let param = &PARAMS[i];
+            if staged.iter().any(|(j, _)| *j == i) {
+                return Err(failed(&name, "duplicate parameter"));
+            }
+            if param.immutable {
+                return Err(failed(&name, "can't set immutable config"));
+            }
+            if param.protected && self.get(params::ENABLE_PROTECTED_CONFIGS) != "yes" {
+                return Err(failed(&name, "can't set protected config"));
+            }
+            let raw = param
+                .parse(value, &self.text_at(i))
+                .map_err(|msg| failed(&name, &msg))?;
+            staged.push((i, raw));
+        }
+        for (i, raw) in staged {
+            let p = &PARAMS[i];
+            let text = p.text_of(&raw);
+            match (without_effect(p, &text), p.support) {
+                (Some(why), _) => tracing::warn!("CONFIG SET {} {text:?}: {why}", p.name),
+                (None, Support::Startup) if text != self.text_at(i) => tracing::warn!(
+                    "CONFIG SET {} {text:?}: respd reads '{}' only at startup, the change takes \
+                     effect at the next start",
+                    p.name,
+                    p.name
+                ),
+                _ => {}
+            }
+            self.store(i, raw);
+        }
+        Ok(())
+    }
+
+    /// A warning for each parameter set to a value respd does not act on (an ignored one
+    /// not at its default, client-output-buffer-limit's normal or replica class), for startup.
+    pub fn unimplemented_in_use(&self) -> Vec<String> {
+        PARAMS
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let text = self.text_at(i);
+                without_effect(p, &text).map(|why| format!("{} {text:?}: {why}", p.name))
+            })
+            .collect()
     }
 
     /// Applies a YAML map of parameter names to values.
@@ -166,7 +346,7 @@ impl Config {
 
     /// Sets a parameter and turns a refusal into a [`ConfigError`] naming the key.
     pub fn set_checked(&mut self, key: &str, value: &str, at: &str) -> Result<(), ConfigError> {
-        if params::find(key).is_none() {
+        if params::index(key).is_none() {
             return Err(ConfigError::Unknown {
                 key: key.to_string(),
                 at: at.to_string(),
@@ -177,42 +357,6 @@ impl Config {
             at: at.to_string(),
             msg,
         })
-    }
-
-    /// A parameter as a number (ints, memory sizes, bools as 0/1).
-    pub fn num(&self, name: &str) -> u64 {
-        let v = self.get(name).unwrap_or("0");
-        match v {
-            "yes" => 1,
-            "no" => 0,
-            _ => v.parse::<i64>().map(|i| i.max(0) as u64).unwrap_or(0),
-        }
-    }
-
-    /// A yes/no parameter.
-    pub fn flag(&self, name: &str) -> bool {
-        self.get(name) == Some("yes")
-    }
-
-    /// `port`.
-    pub fn port(&self) -> u16 {
-        self.num("port") as u16
-    }
-
-    /// `bind` as a list of addresses; a leading '-' (optional address) is stripped.
-    pub fn bind(&self) -> Vec<String> {
-        self.get("bind")
-            .unwrap_or("127.0.0.1")
-            .split_whitespace()
-            .map(|s| s.trim_start_matches('-').to_string())
-            .collect()
-    }
-
-    /// `requirepass`, empty meaning none.
-    pub fn requirepass(&self) -> Option<String> {
-        self.get("requirepass")
-            .filter(|s| !s.is_empty())
-            .map(String::from)
     }
 }
 
@@ -225,8 +369,24 @@ mod tests {
         let mut c = Config::default();
         c.apply_yaml(DEFAULT_YAML, "embedded")
             .expect("embedded default config");
-        assert_eq!(c.port(), 6379);
-        assert_eq!(c.num("proto-max-bulk-len"), 512 * 1024 * 1024);
+        assert_eq!(c.get(params::PORT), 6379);
+        assert_eq!(c.get(params::PROTO_MAX_BULK_LEN), 512 * 1024 * 1024);
+        // The shipped file sets nothing respd ignores.
+        assert_eq!(c.unimplemented_in_use(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn defaults_parse_and_print_as_declared() {
+        let c = Config::defaults();
+        for p in PARAMS {
+            assert_eq!(
+                p.parse(p.default, ""),
+                p.parse(p.default, p.default),
+                "{}",
+                p.name
+            );
+            assert_eq!(c.text(p), p.default, "{}", p.name);
+        }
     }
 
     #[test]
@@ -250,5 +410,147 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("'nosuch'"), "{e}");
+    }
+
+    #[test]
+    fn typed_reads_follow_each_set() {
+        let mut c = Config::defaults();
+        c.set("maxmemory", "10mb").expect("set");
+        assert_eq!(c.get(params::MAXMEMORY), 10 << 20);
+        c.set("maxmemory-policy", "ALLKEYS-LFU").expect("set");
+        assert_eq!(c.get(params::MAXMEMORY_POLICY), Policy::AllKeysLfu);
+        assert_eq!(
+            c.text(params::find("maxmemory-policy").expect("p")),
+            "allkeys-lfu"
+        );
+        c.set("slowlog-log-slower-than", "-1").expect("set");
+        assert_eq!(c.get(params::SLOWLOG_LOG_SLOWER_THAN), -1);
+        c.set("list-max-ziplist-size", "-5").expect("alias");
+        assert_eq!(c.get(params::LIST_MAX_LISTPACK_SIZE), -5);
+        c.set("protected-mode", "NO").expect("set");
+        assert!(!c.get(params::PROTECTED_MODE));
+        c.set("appendfsync", "always").expect("set");
+        assert_eq!(c.get(params::APPENDFSYNC), "always");
+        assert!(!c.is_set(params::REQUIREPASS));
+        c.set("requirepass", "s3cret").expect("set");
+        assert!(c.is_set(params::REQUIREPASS));
+        assert_eq!(&*c.get(params::REQUIREPASS), "s3cret");
+        c.set("requirepass", "").expect("set");
+        assert!(!c.is_set(params::REQUIREPASS));
+        c.set("notify-keyspace-events", "KEA").expect("set");
+        assert_eq!(
+            c.get(params::NOTIFY_KEYSPACE_EVENTS),
+            special::events::ALL | special::events::KEYSPACE | special::events::KEYEVENT
+        );
+        assert_eq!(
+            c.text(params::find("notify-keyspace-events").expect("p")),
+            "AKE"
+        );
+        c.set("client-output-buffer-limit", "pubsub 1mb 512kb 7")
+            .expect("set");
+        let l = c.output_limits()[2].load();
+        assert_eq!((l.hard, l.soft, l.soft_secs), (1 << 20, 512 * 1024, 7));
+        // A refused value leaves the old one.
+        assert!(c.set("maxmemory", "-1").is_err());
+        assert_eq!(c.get(params::MAXMEMORY), 10 << 20);
+    }
+
+    #[test]
+    fn client_sets_are_all_or_nothing_with_redis_texts() {
+        let c = Config::defaults();
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            c.set_from_client(&pairs(&[("maxmemory", "1mb"), ("timeout", "-1")])),
+            Err(
+                "CONFIG SET failed (possibly related to argument 'timeout') - argument must be \
+                 between 0 and 2147483647 inclusive"
+                    .into()
+            )
+        );
+        assert_eq!(c.get(params::MAXMEMORY), 0);
+        assert_eq!(
+            c.set_from_client(&pairs(&[("nosuch", "1")])),
+            Err("Unknown option or number of arguments for CONFIG SET - 'nosuch'".into())
+        );
+        assert_eq!(
+            c.set_from_client(&pairs(&[("timeout", "1"), ("TIMEOUT", "2")])),
+            Err(
+                "CONFIG SET failed (possibly related to argument 'timeout') - duplicate parameter"
+                    .into()
+            )
+        );
+        assert_eq!(
+            c.set_from_client(&pairs(&[("databases", "4")])),
+            Err(
+                "CONFIG SET failed (possibly related to argument 'databases') - can't set \
+                 immutable config"
+                    .into()
+            )
+        );
+        assert_eq!(
+            c.set_from_client(&pairs(&[("maxmemory", "1mb"), ("Timeout", "7")])),
+            Ok(())
+        );
+        assert_eq!(
+            (c.get(params::MAXMEMORY), c.get(params::TIMEOUT)),
+            (1 << 20, 7)
+        );
+    }
+
+    #[test]
+    fn persistence_is_refused_except_off() {
+        let mut c = Config::defaults();
+        c.set("appendonly", "no").expect("off is fine");
+        c.set("save", "").expect("no save rules is fine");
+        let e = c.set("appendonly", "yes").unwrap_err();
+        assert!(e.contains("respd does not implement 'appendonly'"), "{e}");
+        let e = c.set("save", "3600 1").unwrap_err();
+        assert!(e.contains("respd does not implement 'save'"), "{e}");
+        // Type errors come first, with Redis's text.
+        assert_eq!(
+            c.set("appendonly", "maybe"),
+            Err("argument must be 'yes' or 'no'".into())
+        );
+        assert!(!c.get(params::APPENDONLY));
+    }
+
+    #[test]
+    fn ignored_settings_are_reported_by_name() {
+        let mut c = Config::defaults();
+        assert!(c.unimplemented_in_use().is_empty());
+        c.set("activedefrag", "yes").expect("set");
+        c.set("lazyfree-lazy-eviction", "no")
+            .expect("default again");
+        c.set("maxmemory", "1gb").expect("implemented");
+        c.set("client-output-buffer-limit", "pubsub 1mb 0 0")
+            .expect("the class respd enforces");
+        let w = c.unimplemented_in_use();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("activedefrag \"yes\": respd does not implement 'activedefrag'"));
+        c.set("client-output-buffer-limit", "normal 1mb 0 0")
+            .expect("accepted");
+        let w = c.unimplemented_in_use();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[1].contains("only the pubsub class of 'client-output-buffer-limit'"));
+    }
+
+    #[test]
+    fn enum_handles_read_the_options_they_declare() {
+        assert_eq!(
+            params::find("maxmemory-policy")
+                .map(|p| p.kind)
+                .map(|k| match k {
+                    Kind::Enum(o) => o,
+                    _ => &[],
+                }),
+            Some(Policy::NAMES)
+        );
+        for (i, n) in Policy::NAMES.iter().enumerate() {
+            assert_eq!(Policy::from_index(i).name(), *n);
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! `client-output-buffer-limit` (per-class byte limits).
 
 use super::parse_memory;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// `notify-keyspace-events` bits, as Redis numbers them.
 pub mod events {
@@ -90,6 +91,31 @@ pub struct BufLimit {
     pub hard: u64,
     pub soft: u64,
     pub soft_secs: u64,
+}
+
+/// One class's limits as they change (CONFIG SET stores, pub/sub delivery loads).
+#[derive(Debug, Default)]
+pub struct ObufLimit {
+    hard: AtomicU64,
+    soft: AtomicU64,
+    soft_secs: AtomicU64,
+}
+
+impl ObufLimit {
+    /// The limits now in force.
+    pub fn load(&self) -> BufLimit {
+        BufLimit {
+            hard: self.hard.load(Relaxed),
+            soft: self.soft.load(Relaxed),
+            soft_secs: self.soft_secs.load(Relaxed),
+        }
+    }
+
+    pub(super) fn store(&self, l: BufLimit) {
+        self.hard.store(l.hard, Relaxed);
+        self.soft.store(l.soft, Relaxed);
+        self.soft_secs.store(l.soft_secs, Relaxed);
+    }
 }
 
 const CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];

@@ -5,6 +5,7 @@ pub mod blocking;
 
 use crate::cmd;
 use crate::cmd::Session;
+use crate::config::params;
 use crate::resp::{Out, ProtoError, Reply, RequestParser};
 use crate::state::{ClientHandle, Shared};
 use std::io::IoSlice;
@@ -49,8 +50,8 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
         let (max, protected) = {
             let c = srv.config();
             (
-                c.num("maxclients") as usize,
-                c.flag("protected-mode") && c.requirepass().is_none(),
+                c.get(params::MAXCLIENTS) as usize,
+                c.get(params::PROTECTED_MODE) && !c.is_set(params::REQUIREPASS),
             )
         };
         let n = srv.clients.lock().unwrap_or_else(|e| e.into_inner()).len();

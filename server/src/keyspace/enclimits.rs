@@ -1,51 +1,42 @@
-//! The `*-max-listpack-*` / `set-max-intset-entries` settings, copied out of the configuration so
-//! the write path of every HSET/SADD reads two atomics instead of looking parameters up by name.
+//! The `*-max-listpack-*` / `set-max-intset-entries` settings as the write path of every
+//! HSET/SADD/ZADD reads them: straight from the configuration, one relaxed load each.
 
 use super::HashLimits;
-use crate::config::Config;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use crate::config::{params, Config};
 
-/// Encoding thresholds in force (refreshed by `Shared::config_changed`).
-#[derive(Debug, Default)]
-pub struct EncodingLimits {
-    hash_entries: AtomicUsize,
-    hash_value: AtomicUsize,
-    set_intset: AtomicUsize,
-    zset_entries: AtomicUsize,
-    zset_value: AtomicUsize,
+/// Encoding thresholds in force, read through the configuration they come from.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodingLimits<'a>(&'a Config);
+
+/// A negative or huge setting as a count or length (Redis's `size_t` fields).
+fn size(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
 }
 
-impl EncodingLimits {
-    /// Copies the thresholds from a configuration.
-    pub fn load_from(&self, c: &Config) {
-        let n = |name| c.num(name) as usize;
-        self.hash_entries
-            .store(n("hash-max-listpack-entries"), Relaxed);
-        self.hash_value.store(n("hash-max-listpack-value"), Relaxed);
-        self.set_intset.store(n("set-max-intset-entries"), Relaxed);
-        self.zset_entries
-            .store(n("zset-max-listpack-entries"), Relaxed);
-        self.zset_value.store(n("zset-max-listpack-value"), Relaxed);
+impl<'a> EncodingLimits<'a> {
+    /// The thresholds of `c`.
+    pub fn new(c: &'a Config) -> Self {
+        EncodingLimits(c)
     }
 
     /// `hash-max-listpack-entries` and `-value`.
     pub fn hash(&self) -> HashLimits {
         HashLimits {
-            entries: self.hash_entries.load(Relaxed),
-            value: self.hash_value.load(Relaxed),
+            entries: size(self.0.get(params::HASH_MAX_LISTPACK_ENTRIES).max(0) as u64),
+            value: size(self.0.get(params::HASH_MAX_LISTPACK_VALUE)),
         }
     }
 
     /// `set-max-intset-entries`.
     pub fn set_intset(&self) -> usize {
-        self.set_intset.load(Relaxed)
+        size(self.0.get(params::SET_MAX_INTSET_ENTRIES).max(0) as u64)
     }
 
     /// `zset-max-listpack-entries` and `-value`.
     pub fn zset(&self) -> (usize, usize) {
         (
-            self.zset_entries.load(Relaxed),
-            self.zset_value.load(Relaxed),
+            size(self.0.get(params::ZSET_MAX_LISTPACK_ENTRIES).max(0) as u64),
+            size(self.0.get(params::ZSET_MAX_LISTPACK_VALUE)),
         )
     }
 }

@@ -8,18 +8,8 @@ use rand::Rng;
 /// Keys sampled per eviction, as Redis's `maxmemory-samples` default.
 const SAMPLES: usize = 5;
 
-/// Which keys a policy may evict and how it ranks them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Policy {
-    NoEviction,
-    AllKeysLru,
-    AllKeysLfu,
-    AllKeysRandom,
-    VolatileLru,
-    VolatileLfu,
-    VolatileRandom,
-    VolatileTtl,
-}
+/// Which keys a policy may evict and how it ranks them: `maxmemory-policy`'s options.
+pub use crate::config::Policy;
 
 impl Policy {
     /// The policy named by `maxmemory-policy`.

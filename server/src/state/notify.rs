@@ -23,7 +23,8 @@ pub enum NotifyClass {
     New,
 }
 
-/// The event flags now in force, refreshed from the configuration.
+/// An event filter with flags of its own. The server keeps no such copy: `Shared` passes the
+/// configured bits (`params::NOTIFY_KEYSPACE_EVENTS`) straight to [`publish`].
 #[derive(Default)]
 pub struct Notifier {
     flags: AtomicU32,
@@ -62,25 +63,33 @@ impl Notifier {
         event: &str,
         key: &[u8],
     ) {
-        let f = self.flags.load(Relaxed);
-        if f & class_bit(class) == 0
-            || f & (events::KEYSPACE | events::KEYEVENT) == 0
-            || ps.is_idle()
-        {
-            return;
-        }
-        let key = bytes::Bytes::copy_from_slice(key);
-        let event = bytes::Bytes::copy_from_slice(event.as_bytes());
-        if f & events::KEYSPACE != 0 {
-            let mut ch = format!("__keyspace@{db}__:").into_bytes();
-            ch.extend_from_slice(&key);
-            ps.publish(&ch.into(), &event);
-        }
-        if f & events::KEYEVENT != 0 {
-            let mut ch = format!("__keyevent@{db}__:").into_bytes();
-            ch.extend_from_slice(&event);
-            ps.publish(&ch.into(), &key);
-        }
+        publish(self.flags.load(Relaxed), ps, db, class, event, key);
+    }
+}
+
+/// Publishes the notifications `class`/`event` on `key` that the event bits `f` ask for, if any.
+pub fn publish(
+    f: u32,
+    ps: &super::pubsub::PubSub,
+    db: usize,
+    class: NotifyClass,
+    event: &str,
+    key: &[u8],
+) {
+    if f & class_bit(class) == 0 || f & (events::KEYSPACE | events::KEYEVENT) == 0 || ps.is_idle() {
+        return;
+    }
+    let key = bytes::Bytes::copy_from_slice(key);
+    let event = bytes::Bytes::copy_from_slice(event.as_bytes());
+    if f & events::KEYSPACE != 0 {
+        let mut ch = format!("__keyspace@{db}__:").into_bytes();
+        ch.extend_from_slice(&key);
+        ps.publish(&ch.into(), &event);
+    }
+    if f & events::KEYEVENT != 0 {
+        let mut ch = format!("__keyevent@{db}__:").into_bytes();
+        ch.extend_from_slice(&event);
+        ps.publish(&ch.into(), &key);
     }
 }
 

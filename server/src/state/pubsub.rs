@@ -5,12 +5,12 @@
 //! path never does. A message is one `Reply` whose payload `Bytes` every subscriber shares, so a
 //! large message costs one copy however many clients receive it.
 
-use crate::config::special::BufLimit;
+use crate::config::special::ObufLimit;
 use crate::resp::Reply;
 use crate::state::ClientHandle;
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 type Subscribers = HashMap<Bytes, Vec<Arc<ClientHandle>>>;
@@ -22,9 +22,8 @@ pub struct PubSub {
     patterns: RwLock<Subscribers>,
     /// Number of (client, channel or pattern) subscriptions: zero lets notifications skip all work.
     total: AtomicUsize,
-    hard: AtomicU64,
-    soft: AtomicU64,
-    soft_secs: AtomicU64,
+    /// client-output-buffer-limit's classes, shared with the configuration that sets them.
+    limits: Arc<[ObufLimit; 3]>,
 }
 
 fn read(l: &RwLock<Subscribers>) -> RwLockReadGuard<'_, Subscribers> {
@@ -53,11 +52,12 @@ pub enum SubKind {
 }
 
 impl PubSub {
-    /// Sets the pubsub class output buffer limit.
-    pub fn set_limit(&self, l: BufLimit) {
-        self.hard.store(l.hard, Relaxed);
-        self.soft.store(l.soft, Relaxed);
-        self.soft_secs.store(l.soft_secs, Relaxed);
+    /// A registry that delivers under the pubsub class of `limits` (`Config::output_limits`).
+    pub fn with_limits(limits: Arc<[ObufLimit; 3]>) -> Self {
+        PubSub {
+            limits,
+            ..Default::default()
+        }
     }
 
     /// Whether any client subscribes to anything.
@@ -139,15 +139,15 @@ impl PubSub {
             return;
         }
         let used = (h.omem.fetch_add(cost, Relaxed) + cost) as u64;
-        let hard = self.hard.load(Relaxed);
-        let soft = self.soft.load(Relaxed);
+        let limit = self.limits[2].load();
+        let (hard, soft) = (limit.hard, limit.soft);
         let mut over = hard > 0 && used >= hard;
         if soft > 0 && used >= soft {
             let now = crate::keyspace::now_ms().max(1);
             let since = h.obuf_soft_since.load(Relaxed);
             if since == 0 {
                 h.obuf_soft_since.store(now, Relaxed);
-            } else if now.saturating_sub(since) > self.soft_secs.load(Relaxed) * 1000 {
+            } else if now.saturating_sub(since) > limit.soft_secs * 1000 {
                 over = true;
             }
         } else {

@@ -74,14 +74,16 @@ impl Shared {
                 st.failed.fetch_add(1, Relaxed);
             }
         }
-        let slower = self.slowlog_slower_than.load(Relaxed);
+        let slower = self
+            .config()
+            .get(crate::config::params::SLOWLOG_LOG_SLOWER_THAN);
         if slower >= 0 && micros >= slower as u64 && spec.log_slow() {
             self.slowlog_push(args, micros, client);
         }
     }
 
     fn slowlog_push(&self, args: &[Bytes], micros: u64, client: u64) {
-        let max = self.config().num("slowlog-max-len") as usize;
+        let max = self.config().get(crate::config::params::SLOWLOG_MAX_LEN) as usize;
         let (addr, name) = match self
             .clients
             .lock()

@@ -1,0 +1,130 @@
+"""Honest configuration: a parameter respd accepts either works, is refused, or is warned about by
+name in the log (README.md, "What is not implemented"); and settings read on every request follow a
+CONFIG SET at once."""
+
+import subprocess
+import time
+
+import pytest
+import redis
+
+from conftest import respd_bin, start_respd
+
+WARN = "respd does not implement '{}'"
+
+
+def wait_for_log(server, text, count=1, timeout=20):
+    """Waits until the server's log holds `text` at least `count` times; returns the log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = server.log_text()
+        if log.count(text) >= count:
+            return log
+        assert time.monotonic() < deadline, f"no {text!r} (x{count}) in the log:\n{log[-3000:]}"
+        time.sleep(0.05)
+
+
+def test_an_ignored_flag_is_named_in_the_log_at_startup():
+    s = start_respd("--activedefrag", "yes", "--lazyfree-lazy-expire", "no", "--maxmemory", "1gb")
+    try:
+        log = wait_for_log(s, WARN.format("activedefrag"))
+        # Set to its default, or implemented: no warning.
+        assert "lazyfree-lazy-expire" not in log
+        assert "'maxmemory'" not in log
+        assert s.client().config_get("activedefrag") == {"activedefrag": "yes"}
+    finally:
+        s.stop()
+
+
+def test_config_set_of_an_ignored_parameter_warns_once_per_set(respd):
+    r = respd.client()
+    assert r.config_set("lazyfree-lazy-eviction", "yes")
+    wait_for_log(respd, WARN.format("lazyfree-lazy-eviction"))
+    # Back to the default: no warning. The next warning is for another parameter, and once it is
+    # there the first one's count must still be one.
+    assert r.config_set("lazyfree-lazy-eviction", "no")
+    r.execute_command("CONFIG", "SET", "hz", "50", "maxmemory", "10mb")
+    log = wait_for_log(respd, WARN.format("hz"))
+    assert log.count(WARN.format("lazyfree-lazy-eviction")) == 1
+    assert "'maxmemory'" not in log
+    assert r.config_get("hz") == {"hz": "50"}
+    # Of client-output-buffer-limit, respd enforces the pubsub class: only the others warn.
+    assert r.config_set("client-output-buffer-limit", "pubsub 64mb 16mb 60")
+    assert r.config_set("client-output-buffer-limit", "normal 1mb 0 0")
+    log = wait_for_log(respd, "only the pubsub class of 'client-output-buffer-limit'")
+    assert log.count("only the pubsub class") == 1, log
+
+
+def test_a_startup_only_parameter_says_when_it_takes_effect(respd):
+    r = respd.client()
+    assert r.config_set("loglevel", "warning")
+    wait_for_log(respd, "respd reads 'loglevel' only at startup")
+    assert r.config_get("loglevel") == {"loglevel": "warning"}
+    assert r.ping()
+
+
+def test_persistence_is_refused_unless_off(respd):
+    r = respd.client()
+    # The "off" values clients and test fixtures set keep working.
+    assert r.config_set("save", "")
+    assert r.config_set("appendonly", "no")
+    with pytest.raises(redis.ResponseError, match="respd does not implement 'appendonly'"):
+        r.config_set("appendonly", "yes")
+    with pytest.raises(redis.ResponseError, match="respd does not implement 'save'"):
+        r.config_set("save", "3600 1")
+    # Refused as a whole: the good pair before it is not applied either.
+    with pytest.raises(redis.ResponseError, match="argument 'appendonly'"):
+        r.execute_command("CONFIG", "SET", "maxmemory", "5mb", "appendonly", "yes")
+    assert r.config_get("maxmemory") == {"maxmemory": "0"}
+    assert r.config_get("appendonly") == {"appendonly": "no"}
+    # Type errors keep Redis's text.
+    with pytest.raises(redis.ResponseError, match="argument must be 'yes' or 'no'"):
+        r.config_set("appendonly", "maybe")
+
+
+def test_persistence_flags_refused_at_startup_but_off_is_fine():
+    bad = subprocess.run([respd_bin(), "--port", "0", "--bind", "127.0.0.1", "--appendonly", "yes"],
+                         capture_output=True, text=True, timeout=20)
+    assert bad.returncode == 2, bad
+    assert "'appendonly'" in bad.stderr and "does not implement" in bad.stderr, bad.stderr
+    s = start_respd("--save", "", "--appendonly", "no")
+    try:
+        assert s.client().config_get("save") == {"save": ""}
+        assert "does not implement" not in s.log_text()
+    finally:
+        s.stop()
+
+
+def test_hot_settings_follow_config_set_at_once(respd):
+    r = respd.client()
+    # Encoding limits, read on every write of their type.
+    r.config_set("zset-max-listpack-entries", 2)
+    r.zadd("z", {"a": 1, "b": 2})
+    assert r.object("encoding", "z") == b"listpack"
+    r.zadd("z", {"c": 3})
+    assert r.object("encoding", "z") == b"skiplist"
+    r.config_set("hash-max-listpack-value", 4)
+    r.hset("h", "f", "long value")
+    assert r.object("encoding", "h") == b"hashtable"
+    r.config_set("set-max-intset-entries", 1)
+    r.sadd("s", 1, 2)
+    assert r.object("encoding", "s") == b"hashtable"
+    # The protocol limit, read by the parser.
+    r.config_set("proto-max-bulk-len", "1mb")
+    with pytest.raises(redis.ResponseError, match="invalid bulk length"):
+        respd.client().set("big", b"x" * ((1 << 20) + 1))
+    r.config_set("proto-max-bulk-len", "512mb")
+    assert respd.client().set("big", b"x" * ((1 << 20) + 1))
+    # The password, checked on every request of an unauthenticated client.
+    r.config_set("requirepass", "s3cret")
+    with pytest.raises(redis.AuthenticationError):
+        respd.client().get("big")
+    ok = respd.client(password="s3cret")
+    assert ok.strlen("big") == (1 << 20) + 1
+    ok.config_set("requirepass", "")
+    assert respd.client().exists("big") == 1
+    # The eviction policy, read by OBJECT FREQ.
+    with pytest.raises(redis.ResponseError, match="LFU maxmemory policy is not selected"):
+        r.object("freq", "big")
+    r.config_set("maxmemory-policy", "allkeys-lfu")
+    assert isinstance(r.object("freq", "big"), int)
