@@ -10,6 +10,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod lists_blocking;
+pub mod persist;
 pub mod pubsub;
 pub mod server;
 pub mod setops;

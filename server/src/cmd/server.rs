@@ -424,8 +424,11 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         section(&mut o, "Persistence");
         let _ = write!(
             o,
-            "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
-            crate::keyspace::now_ms() / 1000 - up
+            "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+            ctx.srv.persist.changes_since_save(&ctx.srv.ks),
+            ctx.srv.persist.last_save.load(Relaxed),
+            if ctx.srv.persist.last_ok.load(Relaxed) { "ok" } else { "err" },
+            ctx.srv.persist.last_save_secs.load(Relaxed),
         );
     }
     if want("stats") {
@@ -971,15 +974,45 @@ fn memory_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
 }
 
 fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let (mut save, mut nosave, mut force, mut abort, mut now) = (false, false, false, false, false);
     for o in &a[1..] {
-        if !(eq(o, "nosave") || eq(o, "save") || eq(o, "now") || eq(o, "force") || eq(o, "abort")) {
+        if eq(o, "nosave") {
+            nosave = true;
+        } else if eq(o, "save") {
+            save = true;
+        } else if eq(o, "now") {
+            now = true;
+        } else if eq(o, "force") {
+            force = true;
+        } else if eq(o, "abort") {
+            abort = true;
+        } else {
             return syntax();
         }
     }
-    if a[1..].iter().any(|o| eq(o, "abort")) {
+    if (abort && (save || nosave || now || force)) || (save && nosave) {
+        return syntax();
+    }
+    if abort {
         return Reply::error("ERR No shutdown in progress.");
     }
     tracing::warn!("user requested shutdown");
+    // As Redis: a final save when save rules are set (unless NOSAVE), or when SAVE is given.
+    let rules = ctx
+        .srv
+        .config()
+        .get("save")
+        .is_some_and(|r| !r.trim().is_empty());
+    if (rules && !nosave) || save {
+        tracing::info!("saving the final RDB snapshot before exiting");
+        if super::persist::save_now(ctx).is_err() {
+            if !force {
+                tracing::warn!("error trying to save the DB, can't exit");
+                return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
+            }
+            tracing::warn!("error trying to save the DB, exit anyway");
+        }
+    }
     ctx.srv.request_shutdown();
     ctx.conn.close_after_reply = true;
     // Like Redis, no reply: the connection just closes.
@@ -987,7 +1020,7 @@ fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
-    Reply::Int((crate::keyspace::now_ms() / 1000 - ctx.srv.started.elapsed().as_secs()) as i64)
+    Reply::Int(ctx.srv.persist.last_save.load(Relaxed) as i64)
 }
 
 #[cfg(test)]

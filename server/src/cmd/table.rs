@@ -26,7 +26,7 @@ impl Flags {
     pub const NOAUTH: Flags = Flags(1 << 10);
     /// Runs at once even inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
     pub const NO_QUEUE: Flags = Flags(1 << 11);
-    /// Refused inside MULTI, at queue time, as Redis 7.0's `no-multi` (SHUTDOWN; SAVE, SYNC and
+    /// Refused inside MULTI, at queue time, as Redis 7.0's `no-multi` (SHUTDOWN, SAVE; SYNC and
     /// PSYNC too in Redis, which respd does not have).
     pub const NO_MULTI: Flags = Flags(1 << 12);
     /// Allowed in the RESP2 subscribed context.
@@ -39,6 +39,8 @@ impl Flags {
     pub const MOVABLEKEYS: Flags = Flags(1 << 18);
     /// Not entered in the slow log itself (EXEC: the commands it ran are).
     pub const SKIP_SLOWLOG: Flags = Flags(1 << 19);
+    /// Redis 7.0's `no-async-loading` (SAVE, BGSAVE): shown by COMMAND INFO.
+    pub const NO_ASYNC_LOADING: Flags = Flags(1 << 20);
 
     pub const fn or(self, o: Flags) -> Flags {
         Flags(self.0 | o.0)
@@ -63,6 +65,7 @@ impl Flags {
             (Flags::FAST, "fast"),
             (Flags::NOAUTH, "no_auth"),
             (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
+            (Flags::NO_ASYNC_LOADING, "no_async_loading"),
             (Flags::NO_MULTI, "no_multi"),
             (Flags::MOVABLEKEYS, "movablekeys"),
             (Flags::ALLOW_BUSY, "allow_busy"),
@@ -265,6 +268,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::pubsub::COMMANDS,
     super::streams::COMMANDS,
     super::zsets::COMMANDS,
+    super::persist::COMMANDS,
 ];
 
 /// Keyed by bytes, so a request's name is looked up without a UTF-8 check.

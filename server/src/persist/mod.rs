@@ -172,6 +172,7 @@ fn write_snapshot(ks: &Keyspace, st: &Status, s: &Settings) -> Result<Saved, Sav
         )
         .map_err(werr)?;
         let mut keys = 0u64;
+        let changes;
         {
             let locked = ks.lock_all();
             for db in 0..ks.db_count() {
@@ -186,13 +187,15 @@ fn write_snapshot(ks: &Keyspace, st: &Status, s: &Settings) -> Result<Saved, Sav
                 }
             }
             w.finish().map_err(werr)?;
-            st.changes_at_save.store(locked.changes(), Relaxed);
+            changes = locked.changes();
         }
         let bytes = w.written();
         drop(w);
         file.sync_all().map_err(werr)?;
         std::fs::rename(&tmp, &final_path).map_err(werr)?;
         sync_dir(&s.dir).map_err(werr)?;
+        // Only now: a save that failed leaves the changes counted as unsaved.
+        st.changes_at_save.store(changes, Relaxed);
         Ok(Saved { keys, bytes })
     })();
     if result.is_err() {

@@ -33,6 +33,8 @@ use tokio::sync::watch;
 /// State shared by all connections.
 pub struct Shared {
     pub ks: Keyspace,
+    /// Saves: last time and status, changes since (INFO persistence, LASTSAVE).
+    pub persist: crate::persist::Status,
     /// Clients blocked on keys.
     pub blocking: blocked::Blocking,
     pub config: RwLock<Config>,
@@ -81,6 +83,7 @@ impl Shared {
             .collect();
         let s = Arc::new(Shared {
             ks: Keyspace::new(dbs),
+            persist: crate::persist::Status::new(crate::keyspace::now_ms() / 1000),
             blocking: Default::default(),
             config: RwLock::new(config),
             stats: Stats::default(),
