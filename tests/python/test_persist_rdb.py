@@ -496,3 +496,97 @@ def _payload(body):
 
 # A list that claims 5 elements but holds 1, under a correct footer: "Bad data format".
 BAD_BODY = _payload(b"\x01\x05\x01a")
+
+
+def wait_bgsave_done(r, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = r.info("persistence")
+        if info["rdb_bgsave_in_progress"] == 0:
+            return info
+        time.sleep(0.05)
+    raise AssertionError("BGSAVE did not finish")
+
+
+def test_bgsave_writes_the_keyspace_as_it_was_when_it_started(tmpdir_):
+    s = start_respd("--dir", tmpdir_)
+    try:
+        r = s.client()
+        p = r.pipeline(transaction=False)
+        for i in range(5000):
+            p.set(f"k{i}", "before")
+        p.hset("h", mapping={f"f{i}": "before" for i in range(1000)})
+        p.rpush("l", *["before"] * 1000)
+        p.execute()
+        assert r.execute_command("BGSAVE") is True  # redis-py: "Background saving started"
+        # Everything after the reply is later than the snapshot: none of it may be in the file.
+        p = r.pipeline(transaction=False)
+        for i in range(5000):
+            p.set(f"k{i}", "after")
+        p.hset("h", mapping={f"f{i}": "after" for i in range(1000)})
+        p.rpush("l", "after")
+        p.set("new", "after")
+        p.execute()
+        info = wait_bgsave_done(r)
+        assert info["rdb_last_bgsave_status"] == "ok"
+        assert info["rdb_changes_since_last_save"] >= 5000
+    finally:
+        s.stop()
+    check_rdb(Path(tmpdir_) / "dump.rdb")
+    red = start_redis(workdir=tmpdir_)
+    try:
+        c = red.client()
+        assert c.dbsize() == 5002
+        assert set(c.mget([f"k{i}" for i in range(5000)])) == {b"before"}
+        assert set(c.hvals("h")) == {b"before"} and c.hlen("h") == 1000
+        assert c.lrange("l", 0, -1) == [b"before"] * 1000
+    finally:
+        red.stop()
+
+
+def test_bgsave_replies_as_redis(respd, redis_server):
+    out = {}
+    for s in (respd, redis_server):
+        r = s.client()
+        r.set("k", "v")
+        got = []
+        for args in (["BGSAVE", "x"], ["BGSAVE", "SCHEDULE", "x"]):
+            try:
+                got.append(r.execute_command(*args))
+            except redis.ResponseError as e:
+                got.append(f"ERR:{e}")
+        got.append(r.execute_command("BGSAVE", "SCHEDULE"))
+        wait_bgsave_done(r)
+        before = r.lastsave()
+        time.sleep(1.1)
+        p = r.pipeline(transaction=True)
+        p.execute_command("BGSAVE")
+        got.append(p.execute())
+        deadline = time.monotonic() + 30
+        while r.lastsave() == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        got.append(r.lastsave() > before)
+        out[s.name] = got
+    assert out["respd"] == out["redis"]
+
+
+def test_save_rules_start_a_background_save(tmpdir_):
+    s = start_respd("--dir", tmpdir_, "--save", "1 2")
+    try:
+        r = s.client()
+        r.set("one", 1)
+        time.sleep(2.5)
+        assert not (Path(tmpdir_) / "dump.rdb").exists()  # one change: the rule wants two
+        r.set("two", 2)
+        deadline = time.monotonic() + 30
+        while not (Path(tmpdir_) / "dump.rdb").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        wait_bgsave_done(r)
+        assert r.info("persistence")["rdb_changes_since_last_save"] == 0
+    finally:
+        s.stop()
+    s = start_respd("--dir", tmpdir_)
+    try:
+        assert s.client().mget("one", "two") == [b"1", b"2"]
+    finally:
+        s.stop()

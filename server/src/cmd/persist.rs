@@ -1,4 +1,4 @@
-//! Persistence commands: SAVE, DUMP, RESTORE; and the save SHUTDOWN does. The file work is in
+//! Persistence commands: SAVE, BGSAVE, DUMP, RESTORE; and the save SHUTDOWN does. The file work is in
 //! [`crate::persist`]; these handlers only parse, call it and reply.
 
 use super::{eq, int, syntax, CommandSpec, Ctx, Flags};
@@ -23,6 +23,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         &["admin", "slow", "dangerous"],
         save,
         "Synchronously saves the database(s) to disk."
+    ),
+    command!(
+        "bgsave",
+        -1,
+        Flags(Flags::ADMIN.0 | Flags::NOSCRIPT.0 | Flags::NO_ASYNC_LOADING.0),
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        &["admin", "slow", "dangerous"],
+        bgsave,
+        "Asynchronously saves the database(s) to disk."
     ),
     command!(
         "dump",
@@ -64,6 +75,37 @@ fn save(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     match save_now(ctx) {
         Ok(()) => Reply::Ok,
         Err(e) => e,
+    }
+}
+
+/// BGSAVE [SCHEDULE]: with no AOF rewrite to wait for, SCHEDULE starts at once as Redis does.
+fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    if a.len() > 2 || (a.len() == 2 && !eq(&a[1], "schedule")) {
+        return syntax();
+    }
+    if ctx
+        .srv
+        .persist
+        .saving
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Reply::error("ERR Background save already in progress");
+    }
+    if ctx.held.is_some() {
+        // Inside EXEC every shard is held: the copy is taken on the next tick, after EXEC.
+        ctx.srv
+            .persist
+            .scheduled
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        return Reply::simple("Background saving scheduled");
+    }
+    let settings = persist::Settings::from_config(&ctx.srv.config());
+    match persist::bgsave(&ctx.srv.ks, &ctx.srv.persist, settings) {
+        Ok(()) => Reply::simple("Background saving started"),
+        Err(persist::SaveError::InProgress) => {
+            Reply::error("ERR Background save already in progress")
+        }
+        Err(_) => Reply::error("ERR"),
     }
 }
 

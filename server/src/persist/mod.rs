@@ -8,11 +8,13 @@
 pub mod rdb;
 
 use crate::config::Config;
-use crate::keyspace::Keyspace;
+use crate::keyspace::{Entry, Keyspace};
+use bytes::Bytes;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The persistence settings, read in this one place so the settings rework can switch how.
@@ -28,6 +30,8 @@ pub struct Settings {
     pub checksum: bool,
     /// What loaded values may be (`proto-max-bulk-len`, `databases`, encoding thresholds).
     pub limits: rdb::read::Limits,
+    /// `save`: (seconds, changes) pairs; a background save starts when any pair is reached.
+    pub save_rules: Vec<(u64, u64)>,
 }
 
 impl Settings {
@@ -50,6 +54,7 @@ impl Settings {
                 set_intset: n("set-max-intset-entries"),
                 zset: (n("zset-max-listpack-entries"), n("zset-max-listpack-value")),
             },
+            save_rules: parse_rules(c.get("save").unwrap_or("")),
         }
     }
 
@@ -57,6 +62,15 @@ impl Settings {
     pub fn path(&self) -> PathBuf {
         self.dir.join(&self.dbfilename)
     }
+}
+
+/// `save`'s "seconds changes ..." pairs (CONFIG SET has already checked their form).
+fn parse_rules(s: &str) -> Vec<(u64, u64)> {
+    let n: Vec<u64> = s
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    n.chunks_exact(2).map(|p| (p[0], p[1])).collect()
 }
 
 /// What INFO persistence and LASTSAVE report.
@@ -70,8 +84,13 @@ pub struct Status {
     pub changes_at_save: AtomicU64,
     /// Seconds the last save took (`rdb_last_bgsave_time_sec`), -1 before any.
     pub last_save_secs: std::sync::atomic::AtomicI64,
-    /// Set while a save runs, so a second one is refused.
+    /// Set while a save runs, so a second one is refused (`rdb_bgsave_in_progress`).
     pub saving: AtomicBool,
+    /// Unix seconds a background save was last started (failed ones retry after 5 s, as Redis).
+    pub last_try: AtomicU64,
+    /// A BGSAVE asked for inside EXEC (whose locks a snapshot cannot take): started on the next
+    /// tick of [`save_if_due`], as Redis's `rdb_bgsave_scheduled`.
+    pub scheduled: AtomicBool,
 }
 
 impl Status {
@@ -82,6 +101,29 @@ impl Status {
             changes_at_save: AtomicU64::new(0),
             last_save_secs: std::sync::atomic::AtomicI64::new(-1),
             saving: AtomicBool::new(false),
+            last_try: AtomicU64::new(0),
+            scheduled: AtomicBool::new(false),
+        }
+    }
+
+    /// Records a finished save in what INFO and LASTSAVE report.
+    fn record(&self, out: &Result<Saved, SaveError>, started: Instant) {
+        self.last_ok.store(out.is_ok(), Relaxed);
+        match out {
+            Ok(saved) => {
+                self.changes_at_save.store(saved.changes, Relaxed);
+                self.last_save
+                    .store(crate::keyspace::now_ms() / 1000, Relaxed);
+                self.last_save_secs
+                    .store(started.elapsed().as_secs() as i64, Relaxed);
+                tracing::info!(
+                    "DB saved on disk: {} keys, {} bytes in {:.3} s",
+                    saved.keys,
+                    saved.bytes,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Err(e) => tracing::warn!("{e}"),
         }
     }
 
@@ -103,6 +145,8 @@ pub enum SaveError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot start the background save: {0}")]
+    Spawn(#[source] std::io::Error),
     #[error("write error saving DB on disk ({path}): {source}")]
     Write {
         path: String,
@@ -116,6 +160,8 @@ pub enum SaveError {
 pub struct Saved {
     pub keys: u64,
     pub bytes: u64,
+    /// [`Keyspace::changes`] at the moment the data was taken.
+    pub changes: u64,
 }
 
 /// Writes the whole keyspace to `dir/dbfilename` (Redis's SAVE): every shard of every database
@@ -126,31 +172,132 @@ pub fn save(ks: &Keyspace, st: &Status, s: &Settings) -> Result<Saved, SaveError
         return Err(SaveError::InProgress);
     }
     let started = Instant::now();
-    let out = write_snapshot(ks, st, s);
-    st.saving.store(false, Relaxed);
-    st.last_ok.store(out.is_ok(), Relaxed);
-    match &out {
-        Ok(saved) => {
-            st.last_save
-                .store(crate::keyspace::now_ms() / 1000, Relaxed);
-            st.last_save_secs
-                .store(started.elapsed().as_secs() as i64, Relaxed);
-            tracing::info!(
-                "DB saved on disk: {} keys, {} bytes in {:.3} s",
-                saved.keys,
-                saved.bytes,
-                started.elapsed().as_secs_f64()
-            );
+    let out = write_file(s, |w| {
+        let locked = ks.lock_all();
+        let mut keys = 0u64;
+        for db in 0..ks.db_count() {
+            let (n, e) = locked.counts(db);
+            if n == 0 {
+                continue;
+            }
+            w.select_db(db, n, e)?;
+            for (k, entry) in locked.entries(db) {
+                w.key(k, entry)?;
+                keys += 1;
+            }
         }
-        Err(e) => tracing::warn!("{e}"),
-    }
+        Ok((keys, locked.changes()))
+    });
+    st.record(&out, started);
+    st.saving.store(false, Relaxed);
     out
 }
 
-fn write_snapshot(ks: &Keyspace, st: &Status, s: &Settings) -> Result<Saved, SaveError> {
+/// The keyspace at one moment, for a background save: taken with every shard locked, as SAVE,
+/// but only for the copy. Strings and collection elements are `Bytes`, so the copy holds
+/// references to the stored bytes; only the collections' own structure (maps, lists) is copied.
+struct Snapshot {
+    dbs: Vec<SnapDb>,
+    changes: u64,
+}
+
+/// One database of a [`Snapshot`]: its number, its keys with a TTL, its keys.
+type SnapDb = (usize, usize, Vec<(Bytes, Entry)>);
+
+fn snapshot(ks: &Keyspace) -> Snapshot {
+    let locked = ks.lock_all();
+    let dbs = (0..ks.db_count())
+        .filter_map(|db| {
+            let (n, e) = locked.counts(db);
+            (n > 0).then(|| {
+                let keys = locked
+                    .entries(db)
+                    .map(|(k, v)| (Bytes::copy_from_slice(k), v.clone()))
+                    .collect();
+                (db, e, keys)
+            })
+        })
+        .collect();
+    Snapshot {
+        dbs,
+        changes: locked.changes(),
+    }
+}
+
+/// BGSAVE: copies the keyspace at this moment (clients wait for the copy, not for the disk),
+/// then writes it on a thread of its own while clients go on.
+pub fn bgsave(ks: &Keyspace, st: &Arc<Status>, s: Settings) -> Result<(), SaveError> {
+    if st.saving.swap(true, Relaxed) {
+        return Err(SaveError::InProgress);
+    }
+    st.last_try.store(crate::keyspace::now_ms() / 1000, Relaxed);
+    let started = Instant::now();
+    let snap = snapshot(ks);
+    tracing::info!(
+        "background saving started ({} ms to copy the keyspace)",
+        started.elapsed().as_millis()
+    );
+    let status = st.clone();
+    let spawned = std::thread::Builder::new()
+        .name("respd-bgsave".into())
+        .spawn(move || {
+            let out = write_file(&s, |w| {
+                let mut keys = 0u64;
+                for (db, expires, entries) in &snap.dbs {
+                    w.select_db(*db, entries.len(), *expires)?;
+                    for (k, e) in entries {
+                        w.key(k, e)?;
+                        keys += 1;
+                    }
+                }
+                Ok((keys, snap.changes))
+            });
+            drop(snap);
+            status.record(&out, started);
+            status.saving.store(false, Relaxed);
+        });
+    if let Err(e) = spawned {
+        st.saving.store(false, Relaxed);
+        return Err(SaveError::Spawn(e));
+    }
+    Ok(())
+}
+
+/// Starts a background save when a `save` rule is reached or one was scheduled: Redis's
+/// `serverCron` test (changes and seconds since the last success; after a failure, not before
+/// 5 s since the last try).
+pub fn save_if_due(ks: &Keyspace, st: &Arc<Status>, s: Settings) {
+    if st.saving.load(Relaxed) {
+        return;
+    }
+    let now = crate::keyspace::now_ms() / 1000;
+    let scheduled = st.scheduled.swap(false, Relaxed);
+    let retry_ok = st.last_ok.load(Relaxed) || now.saturating_sub(st.last_try.load(Relaxed)) > 5;
+    let since = now.saturating_sub(st.last_save.load(Relaxed));
+    let changes = st.changes_since_save(ks);
+    let due = s
+        .save_rules
+        .iter()
+        .any(|&(secs, n)| changes >= n && since > secs && retry_ok);
+    if scheduled || due {
+        if due {
+            tracing::info!("{changes} changes in {since} seconds: saving");
+        }
+        if let Err(e) = bgsave(ks, st, s) {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
+/// Writes a dump through `body` (which writes the databases and returns the keys written and
+/// the change count they reflect) to a temporary file in `dir`, fsyncs it, renames it over
+/// `dbfilename` and fsyncs the directory.
+fn write_file(
+    s: &Settings,
+    body: impl FnOnce(&mut rdb::Writer<BufWriter<&File>>) -> std::io::Result<(u64, u64)>,
+) -> Result<Saved, SaveError> {
     let tmp = s.dir.join(format!("temp-{}.rdb", std::process::id()));
     let tmp_name = tmp.display().to_string();
-    let final_path = s.path();
     let werr = |source| SaveError::Write {
         path: tmp_name.clone(),
         source,
@@ -171,32 +318,18 @@ fn write_snapshot(ks: &Keyspace, st: &Status, s: &Settings) -> Result<Saved, Sav
             crate::alloc::used_memory() as u64,
         )
         .map_err(werr)?;
-        let mut keys = 0u64;
-        let changes;
-        {
-            let locked = ks.lock_all();
-            for db in 0..ks.db_count() {
-                let (n, e) = locked.counts(db);
-                if n == 0 {
-                    continue;
-                }
-                w.select_db(db, n, e).map_err(werr)?;
-                for (k, entry) in locked.entries(db) {
-                    w.key(k, entry).map_err(werr)?;
-                    keys += 1;
-                }
-            }
-            w.finish().map_err(werr)?;
-            changes = locked.changes();
-        }
+        let (keys, changes) = body(&mut w).map_err(werr)?;
+        w.finish().map_err(werr)?;
         let bytes = w.written();
         drop(w);
         file.sync_all().map_err(werr)?;
-        std::fs::rename(&tmp, &final_path).map_err(werr)?;
+        std::fs::rename(&tmp, s.path()).map_err(werr)?;
         sync_dir(&s.dir).map_err(werr)?;
-        // Only now: a save that failed leaves the changes counted as unsaved.
-        st.changes_at_save.store(changes, Relaxed);
-        Ok(Saved { keys, bytes })
+        Ok(Saved {
+            keys,
+            bytes,
+            changes,
+        })
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

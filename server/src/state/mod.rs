@@ -34,7 +34,7 @@ use tokio::sync::watch;
 pub struct Shared {
     pub ks: Keyspace,
     /// Saves: last time and status, changes since (INFO persistence, LASTSAVE).
-    pub persist: crate::persist::Status,
+    pub persist: Arc<crate::persist::Status>,
     /// Clients blocked on keys.
     pub blocking: blocked::Blocking,
     pub config: RwLock<Config>,
@@ -83,7 +83,9 @@ impl Shared {
             .collect();
         let s = Arc::new(Shared {
             ks: Keyspace::new(dbs),
-            persist: crate::persist::Status::new(crate::keyspace::now_ms() / 1000),
+            persist: Arc::new(crate::persist::Status::new(
+                crate::keyspace::now_ms() / 1000,
+            )),
             blocking: Default::default(),
             config: RwLock::new(config),
             stats: Stats::default(),
