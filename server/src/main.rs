@@ -279,7 +279,12 @@ fn serve(config: respd::Config) -> anyhow::Result<()> {
 }
 
 async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
-    let listeners = respd::bind(&config).await.context("cannot listen")?;
+    // The dump is loaded before binding: no client can see a half-loaded keyspace (simpler than
+    // answering -LOADING meanwhile, and the same to a client, which just connects later).
+    let settings = respd::persist::Settings::from_config(&config);
+    let srv = respd::Shared::new(config);
+    load_dump(&srv, &settings)?;
+    let listeners = respd::bind(srv.config()).await.context("cannot listen")?;
     for l in &listeners {
         if let Ok(a) = l.local_addr() {
             tracing::info!(
@@ -288,12 +293,36 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
             );
         }
     }
-    let srv = respd::Shared::new(config);
     respd::server::notify_systemd_ready();
     stop_watchdog(srv.clone()).context("cannot watch for signals")?;
     respd::run(listeners, srv, std::future::pending()).await;
     tracing::info!("respd stopped");
     Ok(())
+}
+
+/// Loads `dir/dbfilename` if it exists; a file that cannot be read stops the start, naming the
+/// file and the offset, as redis-server does (never a half-loaded keyspace served).
+fn load_dump(srv: &respd::Shared, settings: &respd::persist::Settings) -> anyhow::Result<()> {
+    let path = settings.path();
+    if !path.exists() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    match respd::persist::load(&path, &srv.ks, &settings.limits) {
+        Ok(l) => {
+            tracing::info!(
+                "DB loaded from disk: {:.3} seconds, {} keys loaded, {} expired keys skipped",
+                started.elapsed().as_secs_f64(),
+                l.keys,
+                l.expired_skipped
+            );
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!("Fatal error loading the DB: {e}. Exiting.");
+            Err(anyhow::Error::new(e).context("cannot load the dump"))
+        }
+    }
 }
 
 /// How long a stop may take, from SIGTERM, SIGINT or SHUTDOWN, before the process exits anyway.

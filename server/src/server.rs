@@ -126,6 +126,16 @@ pub async fn run(
             }
         }
     });
+    // `save` rules and scheduled BGSAVEs, checked once a second as Redis's serverCron does.
+    let save_srv = srv.clone();
+    let saver = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let settings = crate::persist::Settings::from_config(save_srv.config());
+            crate::persist::save_if_due(&save_srv.ks, &save_srv.persist, settings);
+        }
+    });
     let mut conns = JoinSet::new();
     let mut stop = srv.shutdown.subscribe();
     tokio::pin!(shutdown);
@@ -151,6 +161,7 @@ pub async fn run(
     tracing::info!("shutting down: no new connections, finishing replies in flight");
     accept_tasks.abort_all();
     expirer.abort();
+    saver.abort();
     srv.request_shutdown();
     // Connections finish the batch they are executing and flush it; give them a bounded time.
     let _ = tokio::time::timeout(Duration::from_secs(5), async {

@@ -125,8 +125,12 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         section(&mut o, "Persistence");
         let _ = write!(
             o,
-            "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
-            crate::keyspace::now_ms() / 1000 - up
+            "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+            ctx.srv.persist.changes_since_save(&ctx.srv.ks),
+            u8::from(ctx.srv.persist.saving.load(Relaxed)),
+            ctx.srv.persist.last_save.load(Relaxed),
+            if ctx.srv.persist.last_ok.load(Relaxed) { "ok" } else { "err" },
+            ctx.srv.persist.last_save_secs.load(Relaxed),
         );
     }
     if want("stats") {

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod lists;
 pub mod lists_blocking;
 pub mod memory;
+pub mod persist;
 pub mod pubsub;
 pub mod server;
 pub mod setops;

@@ -5,6 +5,7 @@ use super::{eq, syntax, CommandSpec, Ctx, Flags};
 use crate::command;
 use crate::resp::Reply;
 use bytes::Bytes;
+use std::sync::atomic::Ordering::Relaxed;
 
 pub(super) const ADMIN: Flags = Flags::ADMIN
     .union(Flags::NOSCRIPT)
@@ -61,15 +62,46 @@ fn time(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
 }
 
 fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let (mut save, mut nosave, mut force, mut abort, mut now) = (false, false, false, false, false);
     for o in &a[1..] {
-        if !(eq(o, "nosave") || eq(o, "save") || eq(o, "now") || eq(o, "force") || eq(o, "abort")) {
+        if eq(o, "nosave") {
+            nosave = true;
+        } else if eq(o, "save") {
+            save = true;
+        } else if eq(o, "now") {
+            now = true;
+        } else if eq(o, "force") {
+            force = true;
+        } else if eq(o, "abort") {
+            abort = true;
+        } else {
             return syntax();
         }
     }
-    if a[1..].iter().any(|o| eq(o, "abort")) {
+    if (abort && (save || nosave || now || force)) || (save && nosave) {
+        return syntax();
+    }
+    if abort {
         return Reply::error("ERR No shutdown in progress.");
     }
     tracing::warn!("user requested shutdown");
+    // As Redis: a final save when save rules are set (unless NOSAVE), or when SAVE is given.
+    let rules = !ctx
+        .srv
+        .config()
+        .get(crate::config::params::SAVE)
+        .trim()
+        .is_empty();
+    if (rules && !nosave) || save {
+        tracing::info!("saving the final RDB snapshot before exiting");
+        if super::persist::save_now(ctx).is_err() {
+            if !force {
+                tracing::warn!("error trying to save the DB, can't exit");
+                return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
+            }
+            tracing::warn!("error trying to save the DB, exit anyway");
+        }
+    }
     ctx.srv.request_shutdown();
     ctx.conn.close_after_reply = true;
     // Like Redis, no reply: the connection just closes.
@@ -77,5 +109,5 @@ fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
-    Reply::Int((crate::keyspace::now_ms() / 1000 - ctx.srv.started.elapsed().as_secs()) as i64)
+    Reply::Int(ctx.srv.persist.last_save.load(Relaxed) as i64)
 }

@@ -24,7 +24,7 @@ bitflags::bitflags! {
         const NOAUTH = 1 << 10;
         /// Runs at once even inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
         const NO_QUEUE = 1 << 11;
-        /// Refused inside MULTI, at queue time, as Redis 7.0's `no-multi` (SHUTDOWN; SAVE, SYNC
+        /// Refused inside MULTI, at queue time, as Redis 7.0's `no-multi` (SHUTDOWN, SAVE; SYNC
         /// and PSYNC too in Redis, which respd does not have).
         const NO_MULTI = 1 << 12;
         /// Allowed in the RESP2 subscribed context.
@@ -35,6 +35,8 @@ bitflags::bitflags! {
         const MOVABLEKEYS = 1 << 16;
         /// Not entered in the slow log itself (EXEC: the commands it ran are).
         const SKIP_SLOWLOG = 1 << 17;
+        /// Redis 7.0's `no-async-loading` (SAVE, BGSAVE): shown by COMMAND INFO.
+        const NO_ASYNC_LOADING = 1 << 18;
     }
 }
 
@@ -55,6 +57,7 @@ impl Flags {
             (Flags::FAST, "fast"),
             (Flags::NOAUTH, "no_auth"),
             (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
+            (Flags::NO_ASYNC_LOADING, "no_async_loading"),
             (Flags::NO_MULTI, "no_multi"),
             (Flags::MOVABLEKEYS, "movablekeys"),
             (Flags::ALLOW_BUSY, "allow_busy"),
@@ -258,6 +261,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::pubsub::COMMANDS,
     super::streams::COMMANDS,
     super::zsets::COMMANDS,
+    super::persist::COMMANDS,
 ];
 
 /// Keyed by bytes, so a request's name is looked up without a UTF-8 check.

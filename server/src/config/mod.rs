@@ -502,14 +502,22 @@ mod tests {
     }
 
     #[test]
-    fn persistence_is_refused_except_off() {
+    fn appendonly_is_refused_except_off_and_save_rules_checked() {
         let mut c = Config::defaults();
         c.set("appendonly", "no").expect("off is fine");
         c.set("save", "").expect("no save rules is fine");
         let e = c.set("appendonly", "yes").unwrap_err();
         assert!(e.contains("respd does not implement 'appendonly'"), "{e}");
-        let e = c.set("save", "3600 1").unwrap_err();
-        assert!(e.contains("respd does not implement 'save'"), "{e}");
+        // save rules as Redis checks and prints them.
+        c.set("save", " 3600  1 300 100 ").expect("rules");
+        assert_eq!(&*c.get(params::SAVE), "3600 1 300 100");
+        for bad in ["3600", "0 1", "60 -1", "x 1"] {
+            assert_eq!(
+                c.set("save", bad),
+                Err("Invalid save parameters".into()),
+                "{bad}"
+            );
+        }
         // Type errors come first, with Redis's text.
         assert_eq!(
             c.set("appendonly", "maybe"),

@@ -155,8 +155,8 @@ params! {
     CRASH_MEMCHECK_ENABLED: Bool = { name: "crash-memcheck-enabled", kind: Kind::Bool, default: "yes", support: Ignored }
     DAEMONIZE: Bool = { name: "daemonize", kind: Kind::Bool, default: "no", support: Ignored, immutable: true }
     DATABASES: Int = { name: "databases", kind: Kind::Int { min: 1, max: i32::MAX as i64 }, default: "16", support: Implemented, immutable: true }
-    DBFILENAME: Str = { name: "dbfilename", kind: Kind::Str, default: "dump.rdb", support: Ignored, protected: true }
-    DIR: Str = { name: "dir", kind: Kind::Str, default: ".", support: Ignored, protected: true }
+    DBFILENAME: Str = { name: "dbfilename", kind: Kind::Str, default: "dump.rdb", support: Implemented, protected: true }
+    DIR: Str = { name: "dir", kind: Kind::Str, default: ".", support: Implemented, protected: true }
     DISABLE_THP: Bool = { name: "disable-thp", kind: Kind::Bool, default: "yes", support: Ignored, immutable: true }
     DYNAMIC_HZ: Bool = { name: "dynamic-hz", kind: Kind::Bool, default: "yes", support: Ignored }
     ENABLE_DEBUG_COMMAND: Pick = { name: "enable-debug-command", kind: Kind::Enum(&["no", "yes", "local"]), default: "no", support: Ignored, immutable: true }
@@ -206,8 +206,8 @@ params! {
     PROTO_MAX_BULK_LEN: Mem = { name: "proto-max-bulk-len", kind: Kind::Memory { min: 1048576, max: i64::MAX as u64 }, default: "536870912", support: Implemented }
     RDB_DEL_SYNC_FILES: Bool = { name: "rdb-del-sync-files", kind: Kind::Bool, default: "no", support: Ignored }
     RDB_SAVE_INCREMENTAL_FSYNC: Bool = { name: "rdb-save-incremental-fsync", kind: Kind::Bool, default: "yes", support: Ignored }
-    RDBCHECKSUM: Bool = { name: "rdbchecksum", kind: Kind::Bool, default: "yes", support: Ignored }
-    RDBCOMPRESSION: Bool = { name: "rdbcompression", kind: Kind::Bool, default: "yes", support: Ignored }
+    RDBCHECKSUM: Bool = { name: "rdbchecksum", kind: Kind::Bool, default: "yes", support: Implemented }
+    RDBCOMPRESSION: Bool = { name: "rdbcompression", kind: Kind::Bool, default: "yes", support: Implemented }
     REPL_BACKLOG_SIZE: Mem = { name: "repl-backlog-size", kind: Kind::Memory { min: 1, max: i64::MAX as u64 }, default: "1048576", support: Ignored }
     REPL_BACKLOG_TTL: Int = { name: "repl-backlog-ttl", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "3600", support: Ignored }
     REPL_DISABLE_TCP_NODELAY: Bool = { name: "repl-disable-tcp-nodelay", kind: Kind::Bool, default: "no", support: Ignored }
@@ -229,7 +229,7 @@ params! {
     REPLICAOF: Str = { name: "replicaof", kind: Kind::Str, default: "", support: Ignored, alias: Some("slaveof") }
     REQUIREPASS: Str = { name: "requirepass", kind: Kind::Str, default: "", support: Implemented }
     SANITIZE_DUMP_PAYLOAD: Pick = { name: "sanitize-dump-payload", kind: Kind::Enum(&["no", "yes", "clients"]), default: "no", support: Ignored }
-    SAVE: Str = { name: "save", kind: Kind::Str, default: "", support: Refused }
+    SAVE: Str = { name: "save", kind: Kind::Str, default: "", support: Implemented }
     SERVER_CPULIST: Str = { name: "server_cpulist", kind: Kind::Str, default: "", support: Ignored, immutable: true }
     SET_MAX_INTSET_ENTRIES: Int = { name: "set-max-intset-entries", kind: Kind::Int { min: 0, max: i64::MAX }, default: "512", support: Implemented }
     SET_PROC_TITLE: Bool = { name: "set-proc-title", kind: Kind::Bool, default: "yes", support: Ignored }
@@ -353,6 +353,7 @@ impl Param {
                     }
                 }
             }
+            Kind::Str if self.name == "save" => Raw::Text(special::parse_save_rules(value)?),
             Kind::Str => Raw::Text(value.to_string()),
             Kind::Events => Raw::Num(special::parse_keyspace_events(value)? as u64),
             Kind::BufferLimits => Raw::Text(special::merge_buffer_limits(current, value)?),

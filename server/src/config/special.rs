@@ -169,6 +169,24 @@ pub fn merge_buffer_limits(current: &str, value: &str) -> Result<String, String>
         .join(" "))
 }
 
+/// `save`'s "<seconds> <changes> ..." pairs as Redis 7.0 checks them (setConfigSaveOption):
+/// an even count, seconds at least 1, changes at least 0; returned as CONFIG GET prints them.
+pub fn parse_save_rules(value: &str) -> Result<String, String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if words.len() % 2 != 0 {
+        return Err("Invalid save parameters".into());
+    }
+    let mut out = Vec::with_capacity(words.len());
+    for (i, w) in words.iter().enumerate() {
+        let min = if i % 2 == 0 { 1 } else { 0 };
+        match w.parse::<i64>() {
+            Ok(v) if v >= min => out.push(v.to_string()),
+            _ => return Err("Invalid save parameters".into()),
+        }
+    }
+    Ok(out.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

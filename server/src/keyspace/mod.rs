@@ -57,10 +57,14 @@ pub struct Shard {
     pub(crate) expires: BTreeSet<(u64, Bytes)>,
     /// Keys under WATCH, with the flags of the transactions watching them.
     pub(crate) watched: HashMap<Bytes, Vec<Arc<AtomicBool>>>,
+    /// Modifications ever made here (never reset: a save remembers the sum it saw), for INFO's
+    /// `rdb_changes_since_last_save`. Counted under the shard lock, so no shared cache line.
+    changes: u64,
 }
 
 impl Shard {
     fn touch(&mut self, key: &[u8]) {
+        self.changes += 1;
         if !self.watched.is_empty() {
             if let Some(ws) = self.watched.get(key) {
                 for w in ws {
@@ -211,6 +215,15 @@ impl Keyspace {
         out
     }
 
+    /// Modifications made to every shard since the start, for `rdb_changes_since_last_save`.
+    pub fn changes(&self) -> u64 {
+        self.dbs
+            .iter()
+            .flat_map(|db| db.shards.iter())
+            .map(|s| lock(s).changes)
+            .sum()
+    }
+
     /// One round of active expiry: removes up to `budget` expired keys per shard. Returns the
     /// expired (db, key) pairs so the caller can send notifications.
     pub fn expire_cycle(&self, budget: usize) -> Vec<(usize, Bytes)> {
@@ -276,6 +289,30 @@ pub struct Locked<'k> {
 }
 
 impl<'k> Locked<'k> {
+    /// Every key of database `db` in the locked shards, expired ones not yet reclaimed included
+    /// (as Redis writes them to a snapshot), for saving.
+    pub fn entries(&self, db: usize) -> impl Iterator<Item = (&[u8], &Entry)> + '_ {
+        self.guards
+            .iter()
+            .filter(move |(d, _, _)| *d == db)
+            .flat_map(|(_, _, g)| g.map.iter().map(|(k, e)| (k.as_slice(), e)))
+    }
+
+    /// (keys, keys with a TTL) of database `db` in the locked shards.
+    pub fn counts(&self, db: usize) -> (usize, usize) {
+        self.guards
+            .iter()
+            .filter(|(d, _, _)| *d == db)
+            .fold((0, 0), |(k, e), (_, _, g)| {
+                (k + g.map.len(), e + g.expires.len())
+            })
+    }
+
+    /// Modifications made to the locked shards since the start (see [`Keyspace::changes`]).
+    pub fn changes(&self) -> u64 {
+        self.guards.iter().map(|(_, _, g)| g.changes).sum()
+    }
+
     /// A view of database `db` through these locks.
     pub fn view(&mut self, db: usize) -> View<'_, 'k> {
         self.view_at(db, now_ms())
@@ -431,6 +468,28 @@ impl<'v, 'k> View<'v, 'k> {
         }
     }
 
+    /// Stores a value read from a dump (loading, RESTORE) with its saved access metadata: idle
+    /// seconds for LRU, the counter for LFU.
+    pub fn set_restored(
+        &mut self,
+        key: &Bytes,
+        value: Value,
+        expire_at: Option<u64>,
+        idle_s: Option<u64>,
+        freq: Option<u8>,
+    ) {
+        self.set(key, value, expire_at);
+        let now_s = self.now / 1000;
+        if let Some(e) = self.shard(key).map.get_mut(&key[..]) {
+            if let Some(idle) = idle_s {
+                e.last_access = now_s.saturating_sub(idle) as u32;
+            }
+            if let Some(f) = freq {
+                e.freq = f;
+            }
+        }
+    }
+
     /// Replaces the value and keeps the TTL (SET KEEPTTL, in-place updates).
     pub fn set_keep_ttl(&mut self, key: &Bytes, value: Value) {
         let ttl = self.peek(key).and_then(|e| e.expire_at);
@@ -566,6 +625,7 @@ impl<'v, 'k> View<'v, 'k> {
         for (d, _, g) in self.locked.guards.iter_mut() {
             if *d == db {
                 n += g.map.len();
+                g.changes += g.map.len() as u64;
                 g.touch_replaced(None, self.now);
                 g.map = HashMap::default();
                 g.expires = BTreeSet::new();

@@ -33,6 +33,8 @@ use tokio::sync::watch;
 /// State shared by all connections.
 pub struct Shared {
     pub ks: Keyspace,
+    /// Saves: last time and status, changes since (INFO persistence, LASTSAVE).
+    pub persist: Arc<crate::persist::Status>,
     /// Clients blocked on keys.
     pub blocking: blocked::Blocking,
     /// Every setting; CONFIG SET changes it in place.
@@ -66,6 +68,9 @@ impl Shared {
             .collect();
         Arc::new(Shared {
             ks: Keyspace::new(dbs),
+            persist: Arc::new(crate::persist::Status::new(
+                crate::keyspace::now_ms() / 1000,
+            )),
             blocking: Default::default(),
             pubsub: pubsub::PubSub::with_limits(config.output_limits()),
             config,

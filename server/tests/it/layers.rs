@@ -12,10 +12,11 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 0),
     ("resp", 0),
     ("keyspace", 0),
-    ("state", 1),
-    ("cmd", 2),
-    ("connection", 3),
-    ("server", 4),
+    ("persist", 1),
+    ("state", 2),
+    ("cmd", 3),
+    ("connection", 4),
+    ("server", 5),
 ];
 
 /// What `crate::<name>` means for the items at the crate root: `lib.rs`'s own and re-exported

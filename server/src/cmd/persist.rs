@@ -1,0 +1,191 @@
+//! Persistence commands: SAVE, BGSAVE, DUMP, RESTORE; and the save SHUTDOWN does. The file work is in
+//! [`crate::persist`]; these handlers only parse, call it and reply.
+
+use super::{eq, int, syntax, CommandSpec, Ctx, Flags};
+use crate::command;
+use crate::persist::{self, rdb};
+use crate::resp::Reply;
+use crate::state::NotifyClass;
+use bytes::Bytes;
+
+const SAVE_FLAGS: Flags = Flags::ADMIN
+    .union(Flags::NOSCRIPT)
+    .union(Flags::NO_ASYNC_LOADING)
+    .union(Flags::NO_MULTI);
+
+/// The persistence family.
+pub static COMMANDS: &[CommandSpec] = &[
+    command!(
+        "save",
+        1,
+        SAVE_FLAGS,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        &["dangerous"],
+        save,
+        "Synchronously saves the database(s) to disk."
+    ),
+    command!(
+        "bgsave",
+        -1,
+        Flags::ADMIN
+            .union(Flags::NOSCRIPT)
+            .union(Flags::NO_ASYNC_LOADING),
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        &["dangerous"],
+        bgsave,
+        "Asynchronously saves the database(s) to disk."
+    ),
+    command!(
+        "dump",
+        2,
+        Flags::READONLY,
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        &["keyspace"],
+        dump,
+        "Returns a serialized representation of the value stored at a key."
+    ),
+    command!(
+        "restore",
+        -4,
+        Flags::WRITE.union(Flags::DENYOOM),
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        &["keyspace", "dangerous"],
+        restore,
+        "Creates a key from the serialized representation of a value."
+    ),
+];
+
+/// Saves the keyspace to `dir/dbfilename` now; the error Redis answers if that fails.
+pub fn save_now(ctx: &Ctx) -> Result<(), Reply> {
+    let settings = persist::Settings::from_config(ctx.srv.config());
+    match persist::save(&ctx.srv.ks, &ctx.srv.persist, &settings) {
+        Ok(_) => Ok(()),
+        Err(persist::SaveError::InProgress) => {
+            Err(Reply::error("ERR Background save already in progress"))
+        }
+        Err(_) => Err(Reply::error("ERR")),
+    }
+}
+
+fn save(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
+    match save_now(ctx) {
+        Ok(()) => Reply::Ok,
+        Err(e) => e,
+    }
+}
+
+/// BGSAVE [SCHEDULE]: with no AOF rewrite to wait for, SCHEDULE starts at once as Redis does.
+fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    if a.len() > 2 || (a.len() == 2 && !eq(&a[1], "schedule")) {
+        return syntax();
+    }
+    if ctx
+        .srv
+        .persist
+        .saving
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Reply::error("ERR Background save already in progress");
+    }
+    if ctx.held.is_some() {
+        // Inside EXEC every shard is held: the copy is taken on the next tick, after EXEC.
+        ctx.srv
+            .persist
+            .scheduled
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        return Reply::simple("Background saving scheduled");
+    }
+    let settings = persist::Settings::from_config(ctx.srv.config());
+    match persist::bgsave(&ctx.srv.ks, &ctx.srv.persist, settings) {
+        Ok(()) => Reply::simple("Background saving started"),
+        Err(persist::SaveError::InProgress) => {
+            Reply::error("ERR Background save already in progress")
+        }
+        Err(_) => Reply::error("ERR"),
+    }
+}
+
+fn dump(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let key = &a[1];
+    match ctx.with_key(key, |v| v.get(key).map(|e| rdb::dump_payload(&e.value))) {
+        Some(p) => Reply::bulk(Bytes::from(p)),
+        None => Reply::Nil,
+    }
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], checked in Redis's order.
+fn restore(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
+    let mut j = 4;
+    while j < a.len() {
+        let more = j + 1 < a.len();
+        if eq(&a[j], "replace") {
+            replace = true;
+        } else if eq(&a[j], "absttl") {
+            absttl = true;
+        } else if eq(&a[j], "idletime") && more && freq.is_none() {
+            match int(&a[j + 1]) {
+                Ok(n) if n < 0 => return Reply::error("ERR Invalid IDLETIME value, must be >= 0"),
+                Ok(n) => idle = Some(n as u64),
+                Err(e) => return e,
+            }
+            j += 1;
+        } else if eq(&a[j], "freq") && more && idle.is_none() {
+            match int(&a[j + 1]) {
+                Ok(n) if (0..=255).contains(&n) => freq = Some(n as u8),
+                Ok(_) => return Reply::error("ERR Invalid FREQ value, must be >= 0 and <= 255"),
+                Err(e) => return e,
+            }
+            j += 1;
+        } else {
+            return syntax();
+        }
+        j += 1;
+    }
+    let key = &a[1];
+    if !replace && ctx.with_key(key, |v| v.exists(key)) {
+        return Reply::error("BUSYKEY Target key name already exists.");
+    }
+    let ttl = match int(&a[2]) {
+        Ok(t) if t < 0 => return Reply::error("ERR Invalid TTL value, must be >= 0"),
+        Ok(t) => t as u64,
+        Err(e) => return e,
+    };
+    let limits = persist::Settings::from_config(ctx.srv.config()).limits;
+    let value = match rdb::restore_payload(&a[3], &limits) {
+        Ok(v) if !persist::is_empty(&v) => v,
+        Ok(_) | Err(rdb::RestoreError::Bad(_)) => return Reply::error("ERR Bad data format"),
+        Err(rdb::RestoreError::Footer) => {
+            return Reply::error("ERR DUMP payload version or checksum are wrong")
+        }
+    };
+    let (deleted, created) = ctx.with_key(key, |v| {
+        let deleted = replace && v.remove(key).is_some();
+        let at = match ttl {
+            0 => None,
+            t if absttl => Some(t),
+            t => Some(t.saturating_add(v.now())),
+        };
+        if at.is_some_and(|t| t <= v.now()) {
+            return (deleted, false);
+        }
+        v.set_restored(key, value, at, idle, freq);
+        (deleted, true)
+    });
+    if created {
+        ctx.notify(NotifyClass::Generic, "restore", key);
+        ctx.signal_ready(key);
+    } else if deleted {
+        ctx.notify(NotifyClass::Generic, "del", key);
+    }
+    Reply::Ok
+}

@@ -1,0 +1,452 @@
+//! Persistence: RDB snapshots written by SAVE and read at start, in Redis 7.0's format.
+//!
+//! [`rdb`] is the codec; this module puts files on disk and takes them off it. A save writes a
+//! temporary file in `dir`, fsyncs it, renames it over `dbfilename` and fsyncs the directory,
+//! so a crash at any point leaves either the old dump or the new one, never a torn file.
+//! Sits below `state` (which holds a [`Status`]): it sees the keyspace and the configuration only.
+
+pub mod rdb;
+
+use crate::config::Config;
+use crate::keyspace::{Entry, Keyspace};
+use bytes::Bytes;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The persistence settings, read in this one place so the settings rework can switch how.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `dir`: where the dump and its temporary files live.
+    pub dir: PathBuf,
+    /// `dbfilename`.
+    pub dbfilename: String,
+    /// `rdbcompression`.
+    pub compression: bool,
+    /// `rdbchecksum`.
+    pub checksum: bool,
+    /// What loaded values may be (`proto-max-bulk-len`, `databases`, encoding thresholds).
+    pub limits: rdb::read::Limits,
+    /// `save`: (seconds, changes) pairs; a background save starts when any pair is reached.
+    pub save_rules: Vec<(u64, u64)>,
+}
+
+impl Settings {
+    pub fn from_config(c: &Config) -> Self {
+        use crate::config::params as p;
+        let n = |v: i64| usize::try_from(v).unwrap_or(usize::MAX);
+        let m = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        Settings {
+            dir: PathBuf::from(&*c.get(p::DIR)),
+            dbfilename: c.get(p::DBFILENAME).to_string(),
+            compression: c.get(p::RDBCOMPRESSION),
+            checksum: c.get(p::RDBCHECKSUM),
+            limits: rdb::read::Limits {
+                max_bulk: c.get(p::PROTO_MAX_BULK_LEN),
+                dbs: n(c.get(p::DATABASES)).max(1),
+                verify_checksum: c.get(p::RDBCHECKSUM),
+                hash: crate::keyspace::HashLimits {
+                    entries: n(c.get(p::HASH_MAX_LISTPACK_ENTRIES)),
+                    value: m(c.get(p::HASH_MAX_LISTPACK_VALUE)),
+                },
+                set_intset: n(c.get(p::SET_MAX_INTSET_ENTRIES)),
+                zset: (
+                    n(c.get(p::ZSET_MAX_LISTPACK_ENTRIES)),
+                    m(c.get(p::ZSET_MAX_LISTPACK_VALUE)),
+                ),
+            },
+            save_rules: parse_rules(&c.get(p::SAVE)),
+        }
+    }
+
+    /// `dir/dbfilename`.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(&self.dbfilename)
+    }
+}
+
+/// `save`'s "seconds changes ..." pairs (CONFIG SET has already checked their form).
+fn parse_rules(s: &str) -> Vec<(u64, u64)> {
+    let n: Vec<u64> = s
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    n.chunks_exact(2).map(|p| (p[0], p[1])).collect()
+}
+
+/// What INFO persistence and LASTSAVE report.
+#[derive(Debug)]
+pub struct Status {
+    /// Unix seconds of the last successful save (the start time before any).
+    pub last_save: AtomicU64,
+    /// Whether the last save succeeded (`rdb_last_bgsave_status`).
+    pub last_ok: AtomicBool,
+    /// [`Keyspace::changes`] as the last successful save saw it.
+    pub changes_at_save: AtomicU64,
+    /// Seconds the last save took (`rdb_last_bgsave_time_sec`), -1 before any.
+    pub last_save_secs: std::sync::atomic::AtomicI64,
+    /// Set while a save runs, so a second one is refused (`rdb_bgsave_in_progress`).
+    pub saving: AtomicBool,
+    /// Unix seconds a background save was last started (failed ones retry after 5 s, as Redis).
+    pub last_try: AtomicU64,
+    /// A BGSAVE asked for inside EXEC (whose locks a snapshot cannot take): started on the next
+    /// tick of [`save_if_due`], as Redis's `rdb_bgsave_scheduled`.
+    pub scheduled: AtomicBool,
+}
+
+impl Status {
+    pub fn new(now_unix: u64) -> Self {
+        Status {
+            last_save: AtomicU64::new(now_unix),
+            last_ok: AtomicBool::new(true),
+            changes_at_save: AtomicU64::new(0),
+            last_save_secs: std::sync::atomic::AtomicI64::new(-1),
+            saving: AtomicBool::new(false),
+            last_try: AtomicU64::new(0),
+            scheduled: AtomicBool::new(false),
+        }
+    }
+
+    /// Records a finished save in what INFO and LASTSAVE report.
+    fn record(&self, out: &Result<Saved, SaveError>, started: Instant) {
+        self.last_ok.store(out.is_ok(), Relaxed);
+        match out {
+            Ok(saved) => {
+                self.changes_at_save.store(saved.changes, Relaxed);
+                self.last_save
+                    .store(crate::keyspace::now_ms() / 1000, Relaxed);
+                self.last_save_secs
+                    .store(started.elapsed().as_secs() as i64, Relaxed);
+                tracing::info!(
+                    "DB saved on disk: {} keys, {} bytes in {:.3} s",
+                    saved.keys,
+                    saved.bytes,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+
+    /// `rdb_changes_since_last_save`.
+    pub fn changes_since_save(&self, ks: &Keyspace) -> u64 {
+        ks.changes()
+            .saturating_sub(self.changes_at_save.load(Relaxed))
+    }
+}
+
+/// Why a save failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("a save is already in progress")]
+    InProgress,
+    #[error("failed opening the temp RDB file {path} for saving: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the background save: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("write error saving DB on disk ({path}): {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a save wrote.
+#[derive(Debug)]
+pub struct Saved {
+    pub keys: u64,
+    pub bytes: u64,
+    /// [`Keyspace::changes`] at the moment the data was taken.
+    pub changes: u64,
+}
+
+/// Writes the whole keyspace to `dir/dbfilename` (Redis's SAVE): every shard of every database
+/// locked while the file is written, so it is the keyspace at one moment and clients wait, as
+/// they do for Redis's SAVE; then fsync, rename and fsync of the directory.
+pub fn save(ks: &Keyspace, st: &Status, s: &Settings) -> Result<Saved, SaveError> {
+    if st.saving.swap(true, Relaxed) {
+        return Err(SaveError::InProgress);
+    }
+    let started = Instant::now();
+    let out = write_file(s, |w| {
+        let locked = ks.lock_all();
+        let mut keys = 0u64;
+        for db in 0..ks.db_count() {
+            let (n, e) = locked.counts(db);
+            if n == 0 {
+                continue;
+            }
+            w.select_db(db, n, e)?;
+            for (k, entry) in locked.entries(db) {
+                w.key(k, entry)?;
+                keys += 1;
+            }
+        }
+        Ok((keys, locked.changes()))
+    });
+    st.record(&out, started);
+    st.saving.store(false, Relaxed);
+    out
+}
+
+/// The keyspace at one moment, for a background save: taken with every shard locked, as SAVE,
+/// but only for the copy. Strings and collection elements are `Bytes`, so the copy holds
+/// references to the stored bytes; only the collections' own structure (maps, lists) is copied.
+struct Snapshot {
+    dbs: Vec<SnapDb>,
+    changes: u64,
+}
+
+/// One database of a [`Snapshot`]: its number, its keys with a TTL, its keys.
+type SnapDb = (usize, usize, Vec<(Bytes, Entry)>);
+
+fn snapshot(ks: &Keyspace) -> Snapshot {
+    let locked = ks.lock_all();
+    let dbs = (0..ks.db_count())
+        .filter_map(|db| {
+            let (n, e) = locked.counts(db);
+            (n > 0).then(|| {
+                let keys = locked
+                    .entries(db)
+                    .map(|(k, v)| (Bytes::copy_from_slice(k), v.clone()))
+                    .collect();
+                (db, e, keys)
+            })
+        })
+        .collect();
+    Snapshot {
+        dbs,
+        changes: locked.changes(),
+    }
+}
+
+/// BGSAVE: copies the keyspace at this moment (clients wait for the copy, not for the disk),
+/// then writes it on a thread of its own while clients go on.
+pub fn bgsave(ks: &Keyspace, st: &Arc<Status>, s: Settings) -> Result<(), SaveError> {
+    if st.saving.swap(true, Relaxed) {
+        return Err(SaveError::InProgress);
+    }
+    st.last_try.store(crate::keyspace::now_ms() / 1000, Relaxed);
+    let started = Instant::now();
+    let snap = snapshot(ks);
+    tracing::info!(
+        "background saving started ({} ms to copy the keyspace)",
+        started.elapsed().as_millis()
+    );
+    let status = st.clone();
+    let spawned = std::thread::Builder::new()
+        .name("respd-bgsave".into())
+        .spawn(move || {
+            let out = write_file(&s, |w| {
+                let mut keys = 0u64;
+                for (db, expires, entries) in &snap.dbs {
+                    w.select_db(*db, entries.len(), *expires)?;
+                    for (k, e) in entries {
+                        w.key(k, e)?;
+                        keys += 1;
+                    }
+                }
+                Ok((keys, snap.changes))
+            });
+            drop(snap);
+            status.record(&out, started);
+            status.saving.store(false, Relaxed);
+        });
+    if let Err(e) = spawned {
+        st.saving.store(false, Relaxed);
+        return Err(SaveError::Spawn(e));
+    }
+    Ok(())
+}
+
+/// Starts a background save when a `save` rule is reached or one was scheduled: Redis's
+/// `serverCron` test (changes and seconds since the last success; after a failure, not before
+/// 5 s since the last try).
+pub fn save_if_due(ks: &Keyspace, st: &Arc<Status>, s: Settings) {
+    if st.saving.load(Relaxed) {
+        return;
+    }
+    let now = crate::keyspace::now_ms() / 1000;
+    let scheduled = st.scheduled.swap(false, Relaxed);
+    let retry_ok = st.last_ok.load(Relaxed) || now.saturating_sub(st.last_try.load(Relaxed)) > 5;
+    let since = now.saturating_sub(st.last_save.load(Relaxed));
+    let changes = st.changes_since_save(ks);
+    let due = s
+        .save_rules
+        .iter()
+        .any(|&(secs, n)| changes >= n && since > secs && retry_ok);
+    if scheduled || due {
+        if due {
+            tracing::info!("{changes} changes in {since} seconds: saving");
+        }
+        if let Err(e) = bgsave(ks, st, s) {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
+/// Writes a dump through `body` (which writes the databases and returns the keys written and
+/// the change count they reflect) to a temporary file in `dir`, fsyncs it, renames it over
+/// `dbfilename` and fsyncs the directory.
+fn write_file(
+    s: &Settings,
+    body: impl FnOnce(&mut rdb::Writer<BufWriter<&File>>) -> std::io::Result<(u64, u64)>,
+) -> Result<Saved, SaveError> {
+    let tmp = s.dir.join(format!("temp-{}.rdb", std::process::id()));
+    let tmp_name = tmp.display().to_string();
+    let werr = |source| SaveError::Write {
+        path: tmp_name.clone(),
+        source,
+    };
+    let file = File::create(&tmp).map_err(|source| SaveError::Open {
+        path: tmp_name.clone(),
+        source,
+    })?;
+    let result = (|| {
+        // Big values pass through BufWriter's write_all straight to the file, uncopied.
+        let mut w = rdb::Writer::new(
+            BufWriter::with_capacity(1 << 16, &file),
+            s.compression,
+            s.checksum,
+        );
+        w.header(
+            crate::keyspace::now_ms() / 1000,
+            crate::alloc::used_memory() as u64,
+        )
+        .map_err(werr)?;
+        let (keys, changes) = body(&mut w).map_err(werr)?;
+        w.finish().map_err(werr)?;
+        let bytes = w.written();
+        drop(w);
+        file.sync_all().map_err(werr)?;
+        std::fs::rename(&tmp, s.path()).map_err(werr)?;
+        sync_dir(&s.dir).map_err(werr)?;
+        Ok(Saved {
+            keys,
+            bytes,
+            changes,
+        })
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Makes a rename durable: the directory's entry is on disk once this returns.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    let d = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    File::open(d)?.sync_all()
+}
+
+/// Why a file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Rdb {
+        path: String,
+        #[source]
+        source: rdb::RdbError,
+    },
+}
+
+/// What a load read.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub keys: u64,
+    pub expired_skipped: u64,
+    pub empty_skipped: u64,
+}
+
+/// Loads `path` into the keyspace (at start, before any client is served). Keys already expired
+/// are skipped, as Redis does when it is a master; empty collections too, as Redis 7.0 does.
+pub fn load(path: &Path, ks: &Keyspace, limits: &rdb::read::Limits) -> Result<Loaded, LoadError> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|source| LoadError::Open {
+        path: name.clone(),
+        source,
+    })?;
+    let total = file
+        .metadata()
+        .map_err(|source| LoadError::Open {
+            path: name.clone(),
+            source,
+        })?
+        .len();
+    let rerr = |source| LoadError::Rdb {
+        path: name.clone(),
+        source,
+    };
+    let mut r = rdb::Reader::new(
+        BufReader::with_capacity(1 << 16, file),
+        total,
+        limits.clone(),
+    );
+    r.header().map_err(rerr)?;
+    let now = crate::keyspace::now_ms();
+    let mut out = Loaded::default();
+    loop {
+        match r.next_item().map_err(rerr)? {
+            rdb::Item::Eof => break,
+            rdb::Item::Aux(k, v) => {
+                tracing::debug!(
+                    "RDB '{}': {}",
+                    String::from_utf8_lossy(&k),
+                    String::from_utf8_lossy(&v)
+                );
+            }
+            rdb::Item::Key {
+                db,
+                key,
+                value,
+                expire_at,
+                idle,
+                freq,
+            } => {
+                if expire_at.is_some_and(|t| t <= now) {
+                    out.expired_skipped += 1;
+                    continue;
+                }
+                if is_empty(&value) {
+                    out.empty_skipped += 1;
+                    continue;
+                }
+                let mut l = ks.lock_keys(db, &[&key]);
+                l.view_at(db, now)
+                    .set_restored(&key, value, expire_at, idle, freq);
+                out.keys += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a collection has no elements (Redis never keeps an empty one).
+pub fn is_empty(v: &crate::keyspace::Value) -> bool {
+    use crate::keyspace::Value;
+    match v {
+        Value::Str(_) | Value::Stream(_) => false,
+        Value::List(l) => l.is_empty(),
+        Value::Set(s) => s.is_empty(),
+        Value::ZSet(z) => z.is_empty(),
+        Value::Hash(h) => h.is_empty(),
+    }
+}
