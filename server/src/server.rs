@@ -90,7 +90,7 @@ pub async fn run(
 ) {
     if let Some(l) = listeners.first() {
         if let Ok(a) = l.local_addr() {
-            *srv.local_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(a);
+            srv.process.set_local_addr(a);
         }
     }
     // Accepted sockets reach the loop below in batches: everything the backlog holds is taken

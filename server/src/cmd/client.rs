@@ -266,12 +266,7 @@ fn client_line(srv: &Shared, h: &ClientHandle, current: &str) -> String {
 }
 
 fn clients(srv: &Shared) -> Vec<Arc<ClientHandle>> {
-    srv.clients
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .values()
-        .cloned()
-        .collect()
+    srv.clients.all()
 }
 
 fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
@@ -471,10 +466,7 @@ mod tests {
     /// Registers a client with the server as a connection would; its handle.
     fn connect(srv: &Shared, id: u64) -> Arc<ClientHandle> {
         let h = client(id).0;
-        srv.clients
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, h.clone());
+        srv.clients.insert(h.clone());
         h
     }
 

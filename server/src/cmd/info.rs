@@ -57,12 +57,8 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
     };
     let srv = ctx.srv;
     let mut o = String::new();
-    let up = srv.started.elapsed().as_secs();
-    let port = srv
-        .local_addr
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .map_or(0, |a| a.port());
+    let up = srv.process.started.elapsed().as_secs();
+    let port = srv.process.port();
     let mut sections = 0;
     let mut section = |o: &mut String, name: &str| {
         if sections > 0 {
@@ -81,7 +77,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
             std::env::consts::ARCH,
             std::process::id(),
             if std::env::var_os("NOTIFY_SOCKET").is_some() { "systemd" } else { "no" },
-            srv.run_id,
+            srv.process.run_id,
             port,
             crate::keyspace::now_ms() * 1000,
             up,
@@ -92,7 +88,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
     }
     if want("clients") {
         section(&mut o, "Clients");
-        let n = srv.clients.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let n = srv.clients.len();
         let c = srv.config();
         let _ = write!(
             o,

@@ -73,7 +73,7 @@ fn slowlog_get(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             _ => return Reply::error("ERR count should be greater than or equal to -1"),
         },
     };
-    let log = ctx.srv.slowlog.lock().unwrap_or_else(|e| e.into_inner());
+    let log = ctx.srv.slowlog.entries();
     Reply::Array(
         log.iter()
             .take(count)
@@ -92,21 +92,11 @@ fn slowlog_get(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 fn slowlog_len(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
-    Reply::Int(
-        ctx.srv
-            .slowlog
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len() as i64,
-    )
+    Reply::Int(ctx.srv.slowlog.entries().len() as i64)
 }
 
 fn slowlog_reset(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
-    ctx.srv
-        .slowlog
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clear();
+    ctx.srv.slowlog.entries().clear();
     Reply::Ok
 }
 
@@ -137,7 +127,7 @@ mod tests {
         let (srv, mut c) = server_and_conn();
         let srv = &*srv;
         {
-            let mut log = srv.slowlog.lock().unwrap_or_else(|e| e.into_inner());
+            let mut log = srv.slowlog.entries();
             for id in (0..15).rev() {
                 log.push_back(crate::state::SlowEntry {
                     id,

@@ -54,7 +54,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 c.get(params::PROTECTED_MODE) && !c.is_set(params::REQUIREPASS),
             )
         };
-        let n = srv.clients.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let n = srv.clients.len();
         if n >= max {
             srv.stats.rejected_connections.fetch_add(1, Relaxed);
             let _ = wr
@@ -70,7 +70,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
     }
 
     let (push_tx, mut push_rx) = mpsc::unbounded_channel();
-    let id = srv.next_client_id.fetch_add(1, Relaxed);
+    let id = srv.clients.next_id();
     let handle = Arc::new(ClientHandle {
         id,
         addr,
@@ -93,10 +93,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
         obuf_soft_since: AtomicU64::new(0),
         push: push_tx,
     });
-    srv.clients
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(id, handle.clone());
+    srv.clients.insert(handle.clone());
     let mut conn = Session::new(id, handle.clone());
     let mut parser = RequestParser::new();
     let mut out = Out::new();
@@ -185,7 +182,8 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
             }
             handle.qbuf.store(parser.pending_bytes(), Relaxed);
             handle.last_interaction.store(
-                conn.now_ms.saturating_sub(srv.unix_ms_at(srv.started)),
+                conn.now_ms
+                    .saturating_sub(srv.unix_ms_at(srv.process.started)),
                 Relaxed,
             );
             if handle.killed.load(Relaxed) || *stop.borrow() {
@@ -243,10 +241,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
     // A connection ended while blocked (killed mid-wait) leaves no waiter behind.
     srv.blocking.forget(id);
     cmd::connection::cleanup(&srv, &mut conn);
-    srv.clients
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&id);
+    srv.clients.remove(id);
 }
 
 fn report_protocol_error(e: &ProtoError, addr: &SocketAddr) {

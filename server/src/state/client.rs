@@ -3,9 +3,10 @@
 
 use crate::resp::Reply;
 use bytes::Bytes;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::{mpsc, Notify};
 
@@ -88,5 +89,50 @@ pub(crate) mod tests {
 
     pub(crate) fn handle(id: u64) -> Arc<ClientHandle> {
         client(id).0
+    }
+}
+
+/// Every connected client by id: the one list CLIENT LIST/KILL, INFO, `maxclients` and the slow
+/// log read, and each connection joins and leaves.
+#[derive(Default)]
+pub struct Clients {
+    map: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    /// The next client's id: ids are never reused, as Redis's.
+    next_id: AtomicU64,
+}
+
+impl Clients {
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ClientHandle>>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A fresh id (the first is 1).
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Relaxed) + 1
+    }
+
+    pub fn insert(&self, h: Arc<ClientHandle>) {
+        self.map().insert(h.id, h);
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.map().remove(&id);
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.map().get(&id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map().is_empty()
+    }
+
+    /// The clients now connected, in id order (the lock is not held while the caller works).
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.map().values().cloned().collect()
     }
 }

@@ -2,9 +2,12 @@
 //! command: connections (`crate::connection`) and handlers (`crate::cmd`) use it, it uses only the
 //! layers below (`keyspace`, `resp`, `config`, `util`).
 //!
-//! - [`Shared`]: the one handle every task holds: keyspace, configuration (read in place through
-//!   typed handles, `srv.config().get(params::TIMEOUT)`), the client list, and the parts below.
-//! - [`client`]: what other tasks may see or change of a client ([`ClientHandle`]).
+//! - [`Shared`]: the one handle every task holds, made of named parts: the keyspace, the
+//!   configuration (read in place through typed handles, `srv.config().get(params::TIMEOUT)`),
+//!   [`Clients`], [`Process`] (start time, run id, bound address), [`SlowLog`], the save status
+//!   and the parts below.
+//! - [`client`]: what other tasks may see or change of a client ([`ClientHandle`]), and the list
+//!   of connected clients ([`Clients`]).
 //! - [`blocked`]: the registry of clients blocked on keys ([`BlockOn`]).
 //! - [`pubsub`]: channel and pattern subscriptions; [`notify`]: keyspace events.
 //! - [`stats`]: INFO counters, per-command counters and the slow log.
@@ -16,19 +19,60 @@ pub mod pubsub;
 pub mod stats;
 
 pub use blocked::BlockOn;
-pub use client::ClientHandle;
+pub use client::{ClientHandle, Clients};
 pub use notify::NotifyClass;
-pub use stats::{CallSpec, CmdStat, CmdStats, SlowEntry, Stats};
+pub use stats::{CallSpec, CmdStat, CmdStats, SlowEntry, SlowLog, Stats};
 
 use crate::config::{params, Config};
 use crate::keyspace::Keyspace;
 use crate::resp::Limits;
-use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use tokio::sync::watch;
+
+/// Who this server process is: when it started, its run id, where it listens (INFO server).
+pub struct Process {
+    pub started: Instant,
+    /// Unix time in ms at `started`: command clocks are derived from one monotonic reading.
+    started_unix_ms: u64,
+    /// 40 random hex digits, new at each start, as Redis's `run_id`.
+    pub run_id: String,
+    /// The address actually bound (port 0 resolves here).
+    local_addr: Mutex<Option<SocketAddr>>,
+}
+
+impl Process {
+    fn new() -> Self {
+        Process {
+            started: Instant::now(),
+            started_unix_ms: crate::keyspace::now_ms(),
+            run_id: (0..40)
+                .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
+                .collect(),
+            local_addr: Mutex::new(None),
+        }
+    }
+
+    /// Unix milliseconds at a monotonic instant.
+    pub fn unix_ms_at(&self, t: Instant) -> u64 {
+        self.started_unix_ms + t.saturating_duration_since(self.started).as_millis() as u64
+    }
+
+    /// Records the address the listener bound.
+    pub fn set_local_addr(&self, a: SocketAddr) {
+        *self.local_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(a);
+    }
+
+    /// The port the listener bound, 0 before it has.
+    pub fn port(&self) -> u16 {
+        self.local_addr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map_or(0, |a| a.port())
+    }
+}
 
 /// State shared by all connections.
 pub struct Shared {
@@ -42,16 +86,12 @@ pub struct Shared {
     pub stats: Stats,
     /// Call counters per command, filled in by the command table on the first call.
     pub cmdstats: OnceLock<CmdStats>,
-    pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
-    pub next_client_id: AtomicU64,
-    pub started: Instant,
-    /// Unix time in ms at `started`: command clocks are derived from one monotonic reading.
-    started_unix_ms: u64,
-    pub run_id: String,
-    /// The address actually bound (port 0 resolves here).
-    pub local_addr: Mutex<Option<SocketAddr>>,
-    pub slowlog: Mutex<VecDeque<SlowEntry>>,
-    pub slowlog_next_id: AtomicU64,
+    /// Every connected client.
+    pub clients: Clients,
+    /// When this process started, its run id, where it listens.
+    pub process: Process,
+    /// SLOWLOG's entries.
+    pub slowlog: SlowLog,
     /// Channel and pattern subscriptions.
     pub pubsub: pubsub::PubSub,
     /// Set when the server should stop (SHUTDOWN or a signal).
@@ -63,9 +103,6 @@ impl Shared {
     pub fn new(config: Config) -> Arc<Self> {
         let dbs = config.get(params::DATABASES) as usize;
         let (tx, _) = watch::channel(false);
-        let run_id: String = (0..40)
-            .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
-            .collect();
         Arc::new(Shared {
             ks: Keyspace::new(dbs),
             persist: Arc::new(crate::persist::Status::new(
@@ -76,14 +113,9 @@ impl Shared {
             config,
             stats: Stats::default(),
             cmdstats: OnceLock::new(),
-            clients: Mutex::new(BTreeMap::new()),
-            next_client_id: AtomicU64::new(1),
-            started: Instant::now(),
-            started_unix_ms: crate::keyspace::now_ms(),
-            run_id,
-            local_addr: Mutex::new(None),
-            slowlog: Mutex::new(VecDeque::new()),
-            slowlog_next_id: AtomicU64::new(0),
+            clients: Clients::default(),
+            process: Process::new(),
+            slowlog: SlowLog::default(),
             shutdown: tx,
         })
     }
@@ -151,12 +183,12 @@ impl Shared {
 
     /// Unix milliseconds at a monotonic instant.
     pub fn unix_ms_at(&self, t: Instant) -> u64 {
-        self.started_unix_ms + t.saturating_duration_since(self.started).as_millis() as u64
+        self.process.unix_ms_at(t)
     }
 
     /// Milliseconds since start.
     pub fn uptime_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        self.process.started.elapsed().as_millis() as u64
     }
 
     /// Marks `key` in `db` ready for the clients blocked on it; they are served, first blocked

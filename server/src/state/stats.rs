@@ -42,6 +42,30 @@ pub trait CallSpec {
     fn all_stats() -> CmdStats;
 }
 
+/// SLOWLOG: the newest entries first, at most `slowlog-max-len`.
+#[derive(Default)]
+pub struct SlowLog {
+    entries: std::sync::Mutex<std::collections::VecDeque<SlowEntry>>,
+    next_id: AtomicU64,
+}
+
+impl SlowLog {
+    /// The entries, newest first, locked while the guard lives.
+    pub fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<SlowEntry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds an entry (its id assigned here) and drops the oldest beyond `max`.
+    fn push(&self, mut e: SlowEntry, max: usize) {
+        e.id = self.next_id.fetch_add(1, Relaxed);
+        let mut log = self.entries();
+        log.push_front(e);
+        while log.len() > max {
+            log.pop_back();
+        }
+    }
+}
+
 /// One SLOWLOG entry.
 #[derive(Debug, Clone)]
 pub struct SlowEntry {
@@ -84,12 +108,7 @@ impl Shared {
 
     fn slowlog_push(&self, args: &[Bytes], micros: u64, client: u64) {
         let max = self.config().get(crate::config::params::SLOWLOG_MAX_LEN) as usize;
-        let (addr, name) = match self
-            .clients
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&client)
-        {
+        let (addr, name) = match self.clients.get(client) {
             Some(h) => (
                 h.addr.to_string(),
                 h.name
@@ -123,17 +142,13 @@ impl Shared {
             )));
         }
         let e = SlowEntry {
-            id: self.slowlog_next_id.fetch_add(1, Relaxed),
+            id: 0,
             time: crate::keyspace::now_ms() / 1000,
             micros,
             args: shown,
             addr,
             name,
         };
-        let mut log = self.slowlog.lock().unwrap_or_else(|e| e.into_inner());
-        log.push_front(e);
-        while log.len() > max {
-            log.pop_back();
-        }
+        self.slowlog.push(e, max);
     }
 }
