@@ -131,14 +131,7 @@ pub fn listpack(b: &[u8]) -> BlobResult<Vec<Bytes>> {
             }
         };
         let l = c.at - start;
-        let backlen = match l {
-            0..=127 => 1,
-            128..=16382 => 2,
-            16383..=2_097_150 => 3,
-            2_097_151..=268_435_454 => 4,
-            _ => 5,
-        };
-        c.take(backlen)?;
+        c.take(backlen_bytes(l))?;
         out.push(v);
     }
     if c.at != b.len() {
@@ -271,17 +264,22 @@ fn put_str(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
-/// The entry's length, readable backwards (Redis's `lpEncodeBacklen`): 7 bits per byte, most
-/// significant first; every byte but the first has its top bit set, so a reader going backwards
-/// knows when it has read the last one.
-fn put_backlen(out: &mut Vec<u8>, l: usize) {
-    let bytes = match l {
+/// How many bytes the backwards length of an entry of `l` bytes takes (7 bits a byte).
+fn backlen_bytes(l: usize) -> usize {
+    match l {
         0..=127 => 1,
         128..=16382 => 2,
         16383..=2_097_150 => 3,
         2_097_151..=268_435_454 => 4,
         _ => 5,
-    };
+    }
+}
+
+/// The entry's length, readable backwards (Redis's `lpEncodeBacklen`): 7 bits per byte, most
+/// significant first; every byte but the first has its top bit set, so a reader going backwards
+/// knows when it has read the last one.
+fn put_backlen(out: &mut Vec<u8>, l: usize) {
+    let bytes = backlen_bytes(l);
     for i in (0..bytes).rev() {
         let g = ((l >> (7 * i)) & 0x7f) as u8;
         out.push(if i == bytes - 1 { g } else { g | 0x80 });
