@@ -204,3 +204,19 @@ fn config_file_first_or_anywhere_and_multiword_values() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn bad_command_lines_exit_2_naming_the_fault() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["--port"], "missing value for '--port'"),
+        (&["a.yaml", "b.yaml"], "unexpected argument 'b.yaml'"),
+        (&["--config"], "missing file name after '--config'"),
+        (&["--save", "900"], "'save'"),
+    ];
+    for (args, want) in cases {
+        let out = Command::new(BIN).args(args).output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
