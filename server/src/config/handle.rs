@@ -99,7 +99,7 @@ impl Str {
     }
 
     pub(super) const fn fits(kind: &Kind) -> bool {
-        matches!(kind, Kind::Str | Kind::BufferLimits)
+        matches!(kind, Kind::Str | Kind::BufferLimits | Kind::SaveRules)
     }
 }
 

@@ -24,6 +24,8 @@ pub enum Kind {
     Events,
     /// `client-output-buffer-limit`: per-class limits, merged class by class on a set.
     BufferLimits,
+    /// `save`: "<seconds> <changes>" pairs, checked and printed as Redis does.
+    SaveRules,
 }
 
 /// What respd does with a parameter.
@@ -229,7 +231,7 @@ params! {
     REPLICAOF: Str = { name: "replicaof", kind: Kind::Str, default: "", support: Ignored, alias: Some("slaveof") }
     REQUIREPASS: Str = { name: "requirepass", kind: Kind::Str, default: "", support: Implemented }
     SANITIZE_DUMP_PAYLOAD: Pick = { name: "sanitize-dump-payload", kind: Kind::Enum(&["no", "yes", "clients"]), default: "no", support: Ignored }
-    SAVE: Str = { name: "save", kind: Kind::Str, default: "", support: Implemented }
+    SAVE: Str = { name: "save", kind: Kind::SaveRules, default: "", support: Implemented }
     SERVER_CPULIST: Str = { name: "server_cpulist", kind: Kind::Str, default: "", support: Ignored, immutable: true }
     SET_MAX_INTSET_ENTRIES: Int = { name: "set-max-intset-entries", kind: Kind::Int { min: 0, max: i64::MAX }, default: "512", support: Implemented }
     SET_PROC_TITLE: Bool = { name: "set-proc-title", kind: Kind::Bool, default: "yes", support: Ignored }
@@ -353,10 +355,10 @@ impl Param {
                     }
                 }
             }
-            Kind::Str if self.name == "save" => Raw::Text(special::parse_save_rules(value)?),
             Kind::Str => Raw::Text(value.to_string()),
             Kind::Events => Raw::Num(special::parse_keyspace_events(value)? as u64),
             Kind::BufferLimits => Raw::Text(special::merge_buffer_limits(current, value)?),
+            Kind::SaveRules => Raw::Text(special::parse_save_rules(value)?),
         };
         if self.support == Refused && self.text_of(&raw) != self.default {
             let only = match self.default {
