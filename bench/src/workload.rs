@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// How keys are drawn from the key space.

@@ -289,6 +289,6 @@ pub fn distinct_indexes(n: usize, k: usize) -> Vec<usize> {
 
 /// A random index in `0..n` (n > 0).
 pub fn rand_index(n: usize) -> usize {
-    use rand::Rng;
+    use rand::RngExt;
     rand::rng().random_range(0..n)
 }

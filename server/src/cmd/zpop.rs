@@ -177,7 +177,7 @@ pub fn bzmpop(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 pub fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    use rand::Rng;
+    use rand::RngExt;
     let key = &a[1];
     if a.len() == 2 {
         let r = ctx.with_key(key, |v| {

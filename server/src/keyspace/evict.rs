@@ -3,7 +3,7 @@
 
 use super::{lock, Key, Keyspace, SHARDS};
 use bytes::Bytes;
-use rand::Rng;
+use rand::RngExt;
 
 /// Keys sampled per eviction, as Redis's `maxmemory-samples` default.
 const SAMPLES: usize = 5;

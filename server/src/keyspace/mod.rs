@@ -663,7 +663,7 @@ impl<'v, 'k> View<'v, 'k> {
 
     /// A random live key of the current database (all its shards locked).
     pub fn random_key(&mut self) -> Option<Bytes> {
-        use rand::Rng;
+        use rand::RngExt;
         let db = self.db;
         let now = self.now;
         let total = self.dbsize();

@@ -1,7 +1,7 @@
 //! ZSet against a naive sorted-vector model.
 
 use super::*;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 fn b(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
