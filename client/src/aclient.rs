@@ -59,7 +59,19 @@ impl AsyncClient {
     /// Connect to a resolved target.
     pub async fn open(target: Target) -> Result<Self> {
         install_tls();
-        let conn = if target.is_cluster() {
+        let conn = Self::connect_conn(&target)
+            .await
+            .map_err(|e| e.at_addr(&target.nodes[0]))?;
+        let limit = target.chunk_size;
+        Ok(AsyncClient {
+            conn,
+            target,
+            limit,
+        })
+    }
+
+    async fn connect_conn(target: &Target) -> Result<AsyncConn> {
+        Ok(if target.is_cluster() {
             let c = redis::cluster::ClusterClientBuilder::new(target.nodes.clone())
                 .connection_timeout(Duration::from_secs(5))
                 // Large values take longer than the default half second.
@@ -72,12 +84,6 @@ impl AsyncClient {
                 .set_connection_timeout(Some(Duration::from_secs(5)))
                 .set_response_timeout(None);
             AsyncConn::Single(c.get_multiplexed_async_connection_with_config(&cfg).await?)
-        };
-        let limit = target.chunk_size;
-        Ok(AsyncClient {
-            conn,
-            target,
-            limit,
         })
     }
 }

@@ -86,15 +86,18 @@ impl Client {
     /// Connect to a resolved target.
     pub fn open(target: Target) -> Result<Self> {
         install_tls();
-        let conn = if target.is_cluster() {
-            let c = redis::cluster::ClusterClientBuilder::new(target.nodes.clone())
-                .connection_timeout(Duration::from_secs(5))
-                .build()?;
-            SyncConn::Cluster(Box::new(c.get_connection()?))
-        } else {
-            let c = redis::Client::open(target.nodes[0].as_str())?;
-            SyncConn::Single(c.get_connection_with_timeout(Duration::from_secs(5))?)
-        };
+        let conn = (|| -> Result<SyncConn> {
+            Ok(if target.is_cluster() {
+                let c = redis::cluster::ClusterClientBuilder::new(target.nodes.clone())
+                    .connection_timeout(Duration::from_secs(5))
+                    .build()?;
+                SyncConn::Cluster(Box::new(c.get_connection()?))
+            } else {
+                let c = redis::Client::open(target.nodes[0].as_str())?;
+                SyncConn::Single(c.get_connection_with_timeout(Duration::from_secs(5))?)
+            })
+        })()
+        .map_err(|e| e.at_addr(&target.nodes[0]))?;
         let limit = target_limit(&target);
         Ok(Client {
             conn,
@@ -106,17 +109,6 @@ impl Client {
     /// The raw connection, for commands this crate does not wrap.
     pub fn connection(&mut self) -> &mut dyn ConnectionLike {
         &mut self.conn
-    }
-
-    /// Delete every key starting with `prefix` (chunks included); returns how many were deleted.
-    pub fn delete_prefix(&mut self, prefix: &[u8]) -> Result<u64> {
-        let keys = self.scan_all(prefix)?;
-        let mut n = 0;
-        for batch in keys.chunks(512) {
-            let d: u64 = redis::cmd("DEL").arg(batch).query(&mut self.conn)?;
-            n += d;
-        }
-        Ok(n)
     }
 }
 

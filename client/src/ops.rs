@@ -92,19 +92,35 @@ macro_rules! client_ops {
                 value: &[u8],
                 progress: $crate::client::Progress<'_>,
             ) -> $crate::error::Result<()> {
+                $run!(call, self.put_expiring(key, value, None, progress))
+            }
+
+            /// Store `value` at `key` to expire after `ttl` (`None`: never), with a progress
+            /// callback. The chunks of a chunked value outlive the manifest by the grace period,
+            /// so a reader that found the manifest still finds its chunks.
+            pub $($kw)* fn put_expiring(
+                &mut self,
+                key: &[u8],
+                value: &[u8],
+                ttl: Option<std::time::Duration>,
+                progress: $crate::client::Progress<'_>,
+            ) -> $crate::error::Result<()> {
                 let limit = $run!(call, self.chunk_size());
                 let old = $run!(call, self.peek_manifest(key))?;
+                let ttl_ms = ttl.map(|t| t.as_millis().max(1) as u64);
                 if value.len() <= limit {
-                    $run!(call, self.set(key, value))?;
+                    $run!(call, self.set(key, value, ttl_ms))?;
                 } else {
                     let m = $crate::chunk::Manifest::new(value.len(), limit);
+                    let grace = self.target.grace.as_millis() as u64;
+                    let chunk_ttl = ttl_ms.map(|t| t.saturating_add(grace));
                     let mut done = 0u64;
                     for (i, part) in value.chunks(limit).enumerate() {
-                        $run!(call, self.set(&m.chunk_key(key, i as u64), part))?;
+                        $run!(call, self.set(&m.chunk_key(key, i as u64), part, chunk_ttl))?;
                         done += part.len() as u64;
                         progress(done);
                     }
-                    $run!(call, self.set(key, &m.encode()))?;
+                    $run!(call, self.set(key, &m.encode(), ttl_ms))?;
                 }
                 progress(value.len() as u64);
                 if let Some(old) = old {
@@ -113,8 +129,18 @@ macro_rules! client_ops {
                 Ok(())
             }
 
-            $($kw)* fn set(&mut self, key: &[u8], value: &[u8]) -> $crate::error::Result<()> {
-                $run!(exec, self.conn, redis::cmd("SET").arg(key).arg(value))
+            $($kw)* fn set(
+                &mut self,
+                key: &[u8],
+                value: &[u8],
+                ttl_ms: Option<u64>,
+            ) -> $crate::error::Result<()> {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(key).arg(value);
+                if let Some(ms) = ttl_ms {
+                    cmd.arg("PX").arg(ms);
+                }
+                $run!(exec, self.conn, cmd)
                     .map_err(|e| $crate::error::Error::from(e).at_key(key))
             }
 
@@ -323,6 +349,18 @@ macro_rules! client_ops {
                     .collect();
                 keys.sort();
                 Ok(keys)
+            }
+
+            /// Delete every key starting with `prefix` (chunks included); returns how many were
+            /// deleted.
+            pub $($kw)* fn delete_prefix(&mut self, prefix: &[u8]) -> $crate::error::Result<u64> {
+                let keys = $run!(call, self.scan_all(prefix))?;
+                let mut n = 0;
+                for batch in keys.chunks(512) {
+                    let d: u64 = $run!(query, self.conn, redis::cmd("DEL").arg(batch))?;
+                    n += d;
+                }
+                Ok(n)
             }
 
             /// Every key starting with `prefix`, including chunk keys.

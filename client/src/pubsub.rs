@@ -43,7 +43,9 @@ pub struct Subscription {
 impl Subscription {
     /// Subscribe to `channels` on a new connection to `target`.
     pub fn open(target: &Target, channels: &[&[u8]]) -> Result<Self> {
-        let mut conn = single_node(target)?.get_connection_with_timeout(Duration::from_secs(5))?;
+        let mut conn = single_node(target)?
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .map_err(|e| Error::from(e).at_addr(&target.nodes[0]))?;
         let packed = redis::cmd("SUBSCRIBE").arg(channels).get_packed_command();
         conn.send_packed_command(&packed)?;
         // One confirmation per channel; an error reply (unknown command) comes as a server error.
@@ -51,7 +53,7 @@ impl Subscription {
             conn.set_read_timeout(Some(Duration::from_secs(10)))?;
             let v = conn.recv_response()?;
             if let redis::Value::ServerError(e) = v {
-                return Err(Error::Server(e.to_string()));
+                return Err(Error::Server(e.into()));
             }
         }
         Ok(Subscription { conn })

@@ -1,7 +1,6 @@
 //! Integration tests against a real respd (in-process) and a real redis-server (spawned).
 
 mod it {
-    pub mod cli;
     pub mod cluster;
     pub mod lib_tests;
     pub mod servers;

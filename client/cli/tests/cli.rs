@@ -2,7 +2,12 @@
 
 use std::process::{Command, Output, Stdio};
 
-use super::servers::{free_port, redis_server, respd};
+// The same in-process respd and spawned redis-server as the library's own tests.
+#[path = "../../tests/it/servers.rs"]
+#[allow(dead_code)]
+mod servers;
+
+use servers::{free_port, redis_server, respd};
 
 fn cli(url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_respd-cli"))
@@ -68,15 +73,152 @@ fn ping_put_get_info_ls_rm() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// respd-cli without `--url`, with `env` set and RESPD_URL/REDISCLI_AUTH/RESPD_CONFIG cleared.
+fn cli_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_respd-cli"));
+    c.args(args)
+        .stdin(Stdio::null())
+        .env_remove("RESPD_URL")
+        .env_remove("REDISCLI_AUTH")
+        .env("RESPD_CONFIG", "/nonexistent/respd-cli-test.yaml");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run respd-cli")
+}
+
+#[test]
+fn redis_cli_flags_and_password() {
+    let s = respd();
+    let port = s.url.rsplit(':').next().unwrap().to_string();
+    let mut c = redis::Client::open(s.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    redis::cmd("SELECT").arg(2).exec(&mut c).unwrap();
+    redis::cmd("SET")
+        .arg("in2")
+        .arg("two")
+        .exec(&mut c)
+        .unwrap();
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("s3cr@t x")
+        .exec(&mut c)
+        .unwrap();
+    let base = ["-h", "127.0.0.1", "-p", port.as_str()];
+    // No password: the server's NOAUTH, exit 1.
+    let noauth = cli_env(&[&base[..], &["ping"]].concat(), &[]);
+    assert_eq!(noauth.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&noauth.stderr).contains("NOAUTH"));
+    // -a, and REDISCLI_AUTH, as redis-cli.
+    let a = cli_env(&[&base[..], &["-a", "s3cr@t x", "ping"]].concat(), &[]);
+    assert_eq!(String::from_utf8_lossy(&a.stdout), "PONG\n", "{a:?}");
+    let env = cli_env(
+        &[&base[..], &["ping"]].concat(),
+        &[("REDISCLI_AUTH", "s3cr@t x")],
+    );
+    assert_eq!(String::from_utf8_lossy(&env.stdout), "PONG\n", "{env:?}");
+    // --user default with the password is the same account; -n picks the database.
+    let dst = std::env::temp_dir().join(format!("respd-cli-n-{}", std::process::id()));
+    let n = cli_env(
+        &[
+            &base[..],
+            &[
+                "--user",
+                "default",
+                "-a",
+                "s3cr@t x",
+                "-n",
+                "2",
+                "get",
+                "in2",
+                dst.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+        &[],
+    );
+    assert!(n.status.success(), "{n:?}");
+    assert_eq!(std::fs::read(&dst).unwrap(), b"two");
+    let _ = std::fs::remove_file(&dst);
+    // The flags also work over RESPD_URL's parts.
+    let url = cli_env(
+        &["-a", "s3cr@t x", "ping"],
+        &[("RESPD_URL", s.url.as_str())],
+    );
+    assert_eq!(String::from_utf8_lossy(&url.stdout), "PONG\n", "{url:?}");
+}
+
+#[test]
+fn put_ttl_and_closed_pipe() {
+    let s = respd();
+    let dir = std::env::temp_dir().join(format!("respd-cli-ttl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("in.bin");
+    std::fs::write(&src, vec![7u8; 300_000]).unwrap();
+    for chunk in ["1000000", "65536"] {
+        let out = cli(
+            &s.url,
+            &[
+                "--chunk-size",
+                chunk,
+                "put",
+                "--ttl",
+                "100",
+                "t",
+                src.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+        let mut c = redis::Client::open(s.url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let ttl: i64 = redis::cmd("TTL").arg("t").query(&mut c).unwrap();
+        assert!(
+            (90..=100).contains(&ttl),
+            "ttl {ttl} with chunks of {chunk}"
+        );
+        // Every chunk outlives the manifest.
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut c).unwrap();
+        for k in keys {
+            let t: i64 = redis::cmd("TTL").arg(&k).query(&mut c).unwrap();
+            assert!(t >= ttl, "{k}: ttl {t} < the manifest's {ttl}");
+        }
+    }
+    // `get KEY - | head -c 1`: the reader closes the pipe early; quiet exit 0.
+    let sh = format!(
+        "{} --url {} get t - | head -c 1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
+        env!("CARGO_BIN_EXE_respd-cli"),
+        s.url
+    );
+    let out = Command::new("bash").arg("-c").arg(&sh).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0", "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn errors_have_messages_and_exit_codes() {
     let s = respd();
     let missing = cli(&s.url, &["get", "nope", "-"]);
     assert_eq!(missing.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("key not found: nope"));
-    let dead = cli(&format!("redis://127.0.0.1:{}", free_port()), &["ping"]);
+    let port = free_port();
+    let dead = cli(&format!("redis://127.0.0.1:{port}"), &["ping"]);
     assert_eq!(dead.status.code(), Some(5));
-    assert!(String::from_utf8_lossy(&dead.stderr).contains("connection error"));
+    assert!(
+        String::from_utf8_lossy(&dead.stderr)
+            .contains(&format!("could not connect to 127.0.0.1:{port}")),
+        "{}",
+        String::from_utf8_lossy(&dead.stderr)
+    );
     let bad = cli("nonsense://x", &["ping"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("bad URL"));
@@ -96,12 +238,12 @@ fn errors_have_messages_and_exit_codes() {
 
 #[test]
 fn publish_and_subscribe() {
-    for (_, r) in super::servers::both() {
+    for (_, r) in servers::both() {
         publish_and_subscribe_on(&r);
     }
 }
 
-fn publish_and_subscribe_on(r: &super::servers::Server) {
+fn publish_and_subscribe_on(r: &servers::Server) {
     let sub = Command::new(env!("CARGO_BIN_EXE_respd-cli"))
         .args(["--url", &r.url, "subscribe", "news", "--count", "1"])
         .stdout(Stdio::piped())

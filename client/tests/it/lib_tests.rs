@@ -57,7 +57,21 @@ fn wrong_type_from_server() {
 fn unreachable_server_is_a_connection_error() {
     let port = super::servers::free_port();
     let r = Client::connect(&format!("redis://127.0.0.1:{port}"));
-    assert!(matches!(r, Err(Error::Connection(_))), "{:?}", r.err());
+    match r {
+        Err(e @ Error::Connection { .. }) => {
+            // The message names the server; the socket's own words stay in the source chain.
+            assert_eq!(
+                e.to_string(),
+                format!("could not connect to 127.0.0.1:{port}")
+            );
+            let src = std::error::Error::source(&e).map(|s| s.to_string());
+            assert!(
+                src.is_some_and(|s| s.to_lowercase().contains("refused")),
+                "{e:?}"
+            );
+        }
+        other => panic!("expected a connection error, got {:?}", other.err()),
+    }
 }
 
 #[test]
@@ -291,6 +305,11 @@ fn async_client_round_trips() {
             );
             assert!(matches!(c.get(b"nope").await, Err(Error::NotFound(_))));
             assert!(c.delete(b"x").await.unwrap());
+            // delete_prefix exists on the async face too, chunks included.
+            c.put(b"run7:img", &v).await.unwrap();
+            c.put(b"run7:h", b"small").await.unwrap();
+            assert_eq!(c.delete_prefix(b"run7:").await.unwrap(), 8, "{name}");
+            assert_eq!(c.list(b"").await.unwrap(), vec![b"a".to_vec()], "{name}");
         });
     }
 }
