@@ -4,15 +4,20 @@
 //! `PREFIX<dtype>:<C|F>:<little|big>`, shape (3, 4, 5), element k (C order) = pattern(k).
 //! `npy_interop --url URL check PREFIX`: reads every key below PREFIX (written by numpy.save,
 //! named the same way) and checks each equals the pattern; prints `ok N` or fails.
+//! `npy_interop --url URL write-bundles PREFIX`: a histogram bundle at `PREFIXhist` (counts
+//! 3×4 int64 = 0..12, edges 0..=3 and 0..=4 scaled by 0.5, attr `unit=keV`) and a plot bundle
+//! at `PREFIXplot` (series `a`: x = 0,1,2, y = x², and `b`: x = 0,1, y = -x).
+//! `npy_interop --url URL check-bundles PREFIX`: reads those two keys (written by the Python
+//! module the same way) and checks them; prints `ok 2` or fails.
 
 use clap::Parser;
-use respd_client::{Client, Complex, DType, Element, Endian, NpyArray, Order, Target};
+use respd_client::{Bundle, Client, Complex, DType, Element, Endian, NpyArray, Order, Target};
 
 #[derive(Parser)]
 struct Args {
     #[arg(long)]
     url: Option<String>,
-    /// `write` or `check`.
+    /// `write`, `check`, `write-bundles` or `check-bundles`.
     mode: String,
     /// Key prefix.
     prefix: String,
@@ -64,6 +69,21 @@ fn pattern(dt: DType) -> anyhow::Result<NpyArray> {
     }
 }
 
+/// The two bundles both sides write and check.
+fn bundles() -> anyhow::Result<(Bundle, Bundle)> {
+    let counts = NpyArray::from_vec(vec![3, 4], &(0..12i64).collect::<Vec<_>>())?;
+    let edges = vec![
+        (0..=3).map(|i| i as f64 * 0.5).collect(),
+        (0..=4).map(|i| i as f64 * 0.5).collect(),
+    ];
+    let h = Bundle::histogram(counts, edges)?.attr("unit", "keV");
+    let p = Bundle::plot(vec![
+        ("a".into(), vec![0.0, 1.0, 2.0], vec![0.0, 1.0, 4.0]),
+        ("b".into(), vec![0.0, 1.0], vec![0.0, -1.0]),
+    ])?;
+    Ok((h, p))
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut c = Client::open(Target::resolve(args.url.as_deref())?)?;
@@ -104,6 +124,28 @@ fn main() -> anyhow::Result<()> {
                 anyhow::ensure!(name.contains(&format!(":{o}:")), "{name}: read order {o}");
             }
             println!("ok {}", keys.len());
+        }
+        "write-bundles" => {
+            let (h, p) = bundles()?;
+            c.put_bundle(format!("{}hist", args.prefix).as_bytes(), &h)?;
+            c.put_bundle(format!("{}plot", args.prefix).as_bytes(), &p)?;
+            println!("wrote 2");
+        }
+        "check-bundles" => {
+            let (h, p) = bundles()?;
+            for (name, want) in [("hist", h), ("plot", p)] {
+                let got = c.get_bundle(format!("{}{name}", args.prefix).as_bytes())?;
+                anyhow::ensure!(got.kind == want.kind, "{name}: kind {}", got.kind);
+                anyhow::ensure!(got.attrs == want.attrs, "{name}: attrs differ");
+                anyhow::ensure!(got.arrays.len() == want.arrays.len(), "{name}: array count");
+                for (n, a) in &want.arrays {
+                    let g = got.get(n).ok_or_else(|| anyhow::anyhow!("{name}: no {n}"))?;
+                    anyhow::ensure!(g.shape == a.shape && g.dtype == a.dtype, "{name}.{n}: shape/dtype");
+                    let norm = g.with_endian(Endian::Little).with_order(Order::C);
+                    anyhow::ensure!(norm.data == a.data, "{name}.{n}: values differ");
+                }
+            }
+            println!("ok 2");
         }
         m => anyhow::bail!("unknown mode {m}"),
     }
