@@ -28,7 +28,15 @@ use workload::{KeyPattern, Workload};
 #[command(
     version,
     about = "A load generator for RESP servers",
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    // -h is the host, as in redis-benchmark; help stays on --help.
+    disable_help_flag = true,
+    after_help = "redis-benchmark's common flags mean the same here: -h host, -p port, -a password, \
+--user, -c connections, -n requests, -d value size, -P pipeline, -t tests (set,get), -q quiet, \
+--csv, --threads. Differences: -d also takes sizes with units and ranges (1KiB-4KiB); -n \
+counts the requests measured after the warm-up (--warmup, 1 s); -t knows set and get only \
+(--command runs any other command); redis-benchmark's -r N is --keys N (uniform random keys by \
+default); -a also comes from REDISCLI_AUTH, as in redis-cli."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -53,13 +61,17 @@ enum Cmd {
 
 #[derive(Args)]
 struct StormArgs {
-    #[arg(short = 'H', long, default_value = "127.0.0.1")]
+    /// Server host (as redis-benchmark -h; -H is accepted too).
+    #[arg(short = 'h', short_alias = 'H', long, default_value = "127.0.0.1")]
     host: String,
     #[arg(short = 'p', long, default_value_t = 6379)]
     port: u16,
     /// Connections opened at once.
     #[arg(short = 'n', long, default_value_t = 10_000)]
     connections: usize,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
 }
 
 /// Workload settings; each given flag overrides the YAML file's value in every workload.
@@ -74,6 +86,10 @@ struct WorkloadArgs {
     /// SET:GET ratio, e.g. 1:0, 0:1, 1:10.
     #[arg(long)]
     ratio: Option<String>,
+    /// Tests to run, as redis-benchmark -t: `set`, `get` or `set,get` (one workload each, in
+    /// this order; instead of --ratio).
+    #[arg(short = 't', long, value_delimiter = ',', conflicts_with_all = ["ratio", "command"])]
+    tests: Vec<String>,
     /// Number of keys.
     #[arg(long)]
     keys: Option<u64>,
@@ -90,8 +106,8 @@ struct WorkloadArgs {
     /// Connections.
     #[arg(short = 'c', long)]
     connections: Option<usize>,
-    /// Worker threads.
-    #[arg(short = 't', long)]
+    /// Worker threads (as redis-benchmark --threads; -t selects tests, as there).
+    #[arg(long)]
     threads: Option<usize>,
     /// Seconds to measure.
     #[arg(long)]
@@ -146,7 +162,26 @@ impl WorkloadArgs {
                 w.prefill = false;
             }
         }
-        Ok(ws)
+        if self.tests.is_empty() {
+            return Ok(ws);
+        }
+        let mut out = Vec::new();
+        for t in &self.tests {
+            let ratio = match t.to_ascii_lowercase().as_str() {
+                "set" => "1:0",
+                "get" => "0:1",
+                other => bail!(
+                    "-t {other}: respd-bench runs set and get; use --command for other commands"
+                ),
+            };
+            for w in &ws {
+                out.push(Workload {
+                    ratio: ratio.into(),
+                    ..w.clone()
+                });
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -155,17 +190,32 @@ struct Output {
     /// Write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Write an SVG chart of MB/s against value size.
+    /// Write the results as CSV to FILE; without FILE, print CSV instead of the table (as
+    /// redis-benchmark --csv).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    csv: Option<PathBuf>,
+    /// Write each result's latency histogram into DIR, as HdrHistogram's percentile
+    /// distribution (`.hgrm`, microseconds; plot with HdrHistogram's plotFiles page).
+    #[arg(long, value_name = "DIR")]
+    hist: Option<PathBuf>,
+    /// Write an SVG chart of MB/s against value size (a panel per operation).
     #[arg(long)]
     plot: Option<PathBuf>,
-    /// No progress bar.
+    /// Write an SVG chart of latency percentiles (p50, p99, p99.9) against value size.
     #[arg(long)]
+    latency_plot: Option<PathBuf>,
+    /// No progress bar (as redis-benchmark -q).
+    #[arg(short = 'q', long)]
     quiet: bool,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
 }
 
 #[derive(Args, Clone, Default)]
 struct RunArgs {
-    #[arg(short = 'H', long, default_value = "127.0.0.1")]
+    /// Server host (as redis-benchmark -h; -H is accepted too).
+    #[arg(short = 'h', short_alias = 'H', long, default_value = "127.0.0.1")]
     host: String,
     #[arg(short = 'p', long, default_value_t = 6379)]
     port: u16,
@@ -222,7 +272,8 @@ struct SuiteArgs {
     /// Short runs (under 5 minutes in all).
     #[arg(long)]
     quick: bool,
-    /// Where report.json, report.md and throughput.svg go.
+    /// Where report.json, report.md, report.csv, throughput.svg, latency.svg and hist/ (one
+    /// `.hgrm` latency distribution per result) go.
     #[arg(long, default_value = "target/throughput")]
     out: PathBuf,
     /// Links, comma-separated.
@@ -231,6 +282,9 @@ struct SuiteArgs {
     /// Also sweep value sizes from 1 KiB to 512 MiB (default in the full run).
     #[arg(long)]
     sweep: Option<bool>,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     #[command(flatten)]
     servers: ServerArgs,
 }
@@ -259,22 +313,38 @@ fn emit(
     links: &[report::LinkLimit],
     results: &[BenchResult],
 ) -> Result<()> {
-    print!("{}", report::conditions_text(cond, links));
-    println!();
-    print!("{}", report::table(results));
-    let errors: u64 = results.iter().map(|r| r.errors).sum();
-    println!(
-        "\n{} result(s), {} request(s) measured, {errors} error(s)",
-        results.len(),
-        results.iter().map(|r| r.requests).sum::<u64>()
-    );
+    if out.csv.as_deref() == Some(std::path::Path::new("-")) {
+        print!("{}", report::csv(results));
+    } else {
+        print!("{}", report::conditions_text(cond, links));
+        println!();
+        print!("{}", report::table(results));
+        let errors: u64 = results.iter().map(|r| r.errors).sum();
+        println!(
+            "\n{} result(s), {} request(s) measured, {errors} error(s)",
+            results.len(),
+            results.iter().map(|r| r.requests).sum::<u64>()
+        );
+    }
+    if let Some(p) = out.csv.as_ref().filter(|p| p.as_os_str() != "-") {
+        std::fs::write(p, report::csv(results))?;
+    }
     if let Some(p) = &out.json {
         report::write_json(p, cond, links, results)?;
+    }
+    if let Some(d) = &out.hist {
+        report::write_hists(d, results)?;
     }
     if let Some(p) = &out.plot {
         std::fs::write(
             p,
             plot::svg(results, "respd-bench: payload MB/s against value size"),
+        )?;
+    }
+    if let Some(p) = &out.latency_plot {
+        std::fs::write(
+            p,
+            plot::latency_svg(results, "respd-bench: latency against value size"),
         )?;
     }
     Ok(())
@@ -404,6 +474,15 @@ fn suite(a: SuiteArgs) -> Result<ExitCode> {
             "respd and redis-server: payload MB/s against value size",
         ),
     )?;
+    std::fs::write(
+        a.out.join("latency.svg"),
+        plot::latency_svg(
+            &o.results,
+            "respd and redis-server: latency against value size",
+        ),
+    )?;
+    std::fs::write(a.out.join("report.csv"), report::csv(&o.results))?;
+    report::write_hists(&a.out.join("hist"), &o.results)?;
     let md = format!(
         "# Throughput ({mode})\n\n```\n{}```\n\n{}\n## respd / redis\n\n{}",
         report::conditions_text(&o.conditions, &o.links),

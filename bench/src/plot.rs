@@ -17,35 +17,116 @@ const COLORS: [&str; 6] = [
 ];
 const DASHES: [&str; 4] = ["", "8,4", "2,3", "10,3,2,3"];
 
-/// `(target, link) -> size -> best MB/s` for one operation.
+/// `(target, series) -> size -> value`: one line each (colour by target, dash by series).
 type Lines = BTreeMap<(String, String), BTreeMap<u64, f64>>;
 
-fn lines_for(results: &[BenchResult], op: &str) -> Lines {
+/// One panel of a chart.
+struct Panel {
+    title: String,
+    ylabel: &'static str,
+    lines: Lines,
+}
+
+/// The operation of a workload label: `SET P16` → `SET`, `SET:GET 1:1 P1` → `SET:GET 1:1`.
+fn op_of(workload: &str) -> &str {
+    match workload.rsplit_once(" P") {
+        Some((op, n)) if n.chars().all(|c| c.is_ascii_digit()) => op,
+        _ => workload,
+    }
+}
+
+/// The operations in `results`, SET and GET first, then the others (mixes, commands) in order.
+fn ops(results: &[BenchResult]) -> Vec<String> {
+    let mut v: Vec<String> = vec!["SET".into(), "GET".into()];
+    for r in results {
+        let op = op_of(&r.workload);
+        if !v.iter().any(|o| o == op) {
+            v.push(op.into());
+        }
+    }
+    v
+}
+
+/// The points of `op`, `value` picked from each result; the best value per size (`better`).
+fn lines_for(
+    results: &[BenchResult],
+    op: &str,
+    series: impl Fn(&BenchResult) -> String,
+    value: impl Fn(&BenchResult) -> f64,
+    better: fn(f64, f64) -> f64,
+) -> Lines {
     let mut lines: Lines = BTreeMap::new();
     for r in results {
-        if !r.workload.starts_with(op) || r.mb_per_sec <= 0.0 || r.value_size == 0 {
+        let v = value(r);
+        if op_of(&r.workload) != op || v <= 0.0 || r.value_size == 0 || r.requests == 0 {
             continue;
         }
         let e = lines
-            .entry((r.target.clone(), r.link.clone()))
+            .entry((r.target.clone(), series(r)))
             .or_default()
             .entry(r.value_size)
-            .or_insert(0.0);
-        *e = e.max(r.mb_per_sec);
+            .or_insert(v);
+        *e = better(*e, v);
     }
     lines
 }
 
-/// The chart: a SET panel and a GET panel, log-log.
+/// Payload MB/s against value size, log-log: a panel per operation (SET, GET, and each mix or
+/// command in the results), one line per target and link.
 pub fn svg(results: &[BenchResult], title: &str) -> String {
-    let panels = [
-        ("SET", lines_for(results, "SET")),
-        ("GET", lines_for(results, "GET")),
+    let mut panels: Vec<Panel> = ops(results)
+        .into_iter()
+        .map(|op| Panel {
+            lines: lines_for(results, &op, |r| r.link.clone(), |r| r.mb_per_sec, f64::max),
+            title: op,
+            ylabel: "MB/s (payload)",
+        })
+        .collect();
+    // SET and GET stay as panels even when empty only if nothing else has data.
+    if panels.iter().any(|p| !p.lines.is_empty()) {
+        panels.retain(|p| !p.lines.is_empty());
+    }
+    chart(&panels, title)
+}
+
+/// Latency percentiles (p50, p99, p99.9) against value size, log-log: a panel per percentile,
+/// one line per target and link and operation.
+pub fn latency_svg(results: &[BenchResult], title: &str) -> String {
+    type Pick = fn(&BenchResult) -> f64;
+    let pct: [(&str, Pick); 3] = [
+        ("p50", |r| r.p50_us),
+        ("p99", |r| r.p99_us),
+        ("p99.9", |r| r.p999_us),
     ];
+    let panels: Vec<Panel> = pct
+        .iter()
+        .map(|(name, pick)| {
+            let mut lines = Lines::new();
+            for op in ops(results) {
+                lines.extend(lines_for(
+                    results,
+                    &op,
+                    |r| format!("{} {}", r.link, op_of(&r.workload)),
+                    pick,
+                    f64::min,
+                ));
+            }
+            Panel {
+                title: (*name).into(),
+                ylabel: "latency (µs)",
+                lines,
+            }
+        })
+        .collect();
+    chart(&panels, title)
+}
+
+/// Draws `panels` side by side on shared log-log axes, with one legend.
+fn chart(panels: &[Panel], title: &str) -> String {
     let all = || {
         panels
             .iter()
-            .flat_map(|(_, l)| l.values().flat_map(|m| m.iter()))
+            .flat_map(|p| p.lines.values().flat_map(|m| m.iter()))
     };
     let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for (&x, &y) in all() {
@@ -60,7 +141,10 @@ pub fn svg(results: &[BenchResult], title: &str) -> String {
     let (xmin, xmax) = (xmin.floor(), xmax.ceil().max(xmin.floor() + 1.0));
     let (ymin, ymax) = (ymin.floor(), ymax.ceil().max(ymin.floor() + 1.0));
     let keys: Vec<(String, String)> = {
-        let mut k: Vec<_> = panels.iter().flat_map(|(_, l)| l.keys().cloned()).collect();
+        let mut k: Vec<_> = panels
+            .iter()
+            .flat_map(|p| p.lines.keys().cloned())
+            .collect();
         k.sort();
         k.dedup();
         k
@@ -77,7 +161,7 @@ pub fn svg(results: &[BenchResult], title: &str) -> String {
         l
     };
     let legend_h = 18.0 * keys.len() as f64 + 10.0;
-    let total_w = 2.0 * W;
+    let total_w = panels.len().max(1) as f64 * W;
     let total_h = H + legend_h + 30.0;
     let mut s = String::new();
     let _ = writeln!(
@@ -91,7 +175,8 @@ pub fn svg(results: &[BenchResult], title: &str) -> String {
         total_w / 2.0,
         esc(title)
     );
-    for (pi, (op, lines)) in panels.iter().enumerate() {
+    for (pi, panel) in panels.iter().enumerate() {
+        let (op, lines) = (esc(&panel.title), &panel.lines);
         let ox = pi as f64 * W;
         let px = |x: f64| ox + PAD_L + (x - xmin) / (xmax - xmin) * (W - PAD_L - PAD_R);
         let py = |y: f64| PAD_T + (ymax - y) / (ymax - ymin) * (H - PAD_T - PAD_B);
@@ -135,9 +220,10 @@ pub fn svg(results: &[BenchResult], title: &str) -> String {
         );
         let _ = writeln!(
             s,
-            r#"<text transform="translate({},{}) rotate(-90)" text-anchor="middle">MB/s (payload)</text>"#,
+            r#"<text transform="translate({},{}) rotate(-90)" text-anchor="middle">{}</text>"#,
             ox + 16.0,
-            py((ymin + ymax) / 2.0)
+            py((ymin + ymax) / 2.0),
+            panel.ylabel
         );
         for ((target, link), pts) in lines {
             let color =
@@ -218,6 +304,7 @@ mod tests {
             misses: 0,
             link_fraction: None,
             seed: 1,
+            hgrm: String::new(),
         };
         let rs = [
             r("respd", "local", "GET P1", 1 << 20, 900.0),
@@ -228,5 +315,27 @@ mod tests {
         assert_eq!(s.matches("<polyline").count(), 2);
         assert!(s.contains("respd over local") && s.contains("t &lt;1&gt;"));
         assert!(s.trim_end().ends_with("</svg>"));
+        // A mixed workload gets a panel of its own; SET's panel keeps only SET.
+        let mixed = [
+            r("respd", "local", "SET P1", 1 << 10, 10.0),
+            r("respd", "local", "SET:GET 1:1 P1", 1 << 10, 20.0),
+            r("respd", "local", "SET:GET 1:1 P1", 1 << 20, 200.0),
+        ];
+        let s = svg(&mixed, "m");
+        assert!(s.contains(">SET:GET 1:1</text>"), "{s}");
+        assert!(
+            !s.contains(">GET</text>"),
+            "an empty GET panel is not drawn"
+        );
+        let set_panel = s.split(">SET:GET 1:1</text>").next().unwrap_or("");
+        assert_eq!(set_panel.matches("<circle").count(), 1);
+        assert_eq!(s.matches("<circle").count(), 3);
+        // Latency: three percentile panels, a line per target, link and operation.
+        let l = latency_svg(&mixed, "lat");
+        for p in [">p50</text>", ">p99</text>", ">p99.9</text>"] {
+            assert!(l.contains(p), "{p}");
+        }
+        assert_eq!(l.matches("<polyline").count(), 6);
+        assert!(l.contains("local SET:GET 1:1"));
     }
 }

@@ -77,6 +77,10 @@ pub struct BenchResult {
     /// MB/s as a fraction of the link's measured limit.
     pub link_fraction: Option<f64>,
     pub seed: u64,
+    /// The latency histogram as HdrHistogram's percentile distribution (`--hist`); not in the
+    /// JSON, which keeps the summary.
+    #[serde(skip)]
+    pub hgrm: String,
 }
 
 /// A link and the bulk TCP throughput it carries.
@@ -123,6 +127,7 @@ impl BenchResult {
             misses: m.misses,
             link_fraction: None,
             seed: plan.w.seed,
+            hgrm: percentile_distribution(&m.hist),
         }
     }
 }
@@ -284,4 +289,111 @@ pub fn write_json(
     recs.extend(results.iter().cloned().map(Record::Result));
     let text = serde_json::to_string_pretty(&recs)?;
     std::fs::write(path, text + "\n").with_context(|| format!("writing {path:?}"))
+}
+
+/// A histogram of nanoseconds in HdrHistogram's percentile-distribution text (values in
+/// microseconds), the format its Java/C tools print and its plotFiles page reads.
+pub fn percentile_distribution(h: &hdrhistogram::Histogram<u64>) -> String {
+    let mut s = String::from("       Value     Percentile TotalCount 1/(1-Percentile)\n\n");
+    if h.is_empty() {
+        return s;
+    }
+    let mut total = 0u64;
+    for v in h.iter_quantiles(5) {
+        let q = v.quantile_iterated_to();
+        let value = v.value_iterated_to() as f64 / 1000.0;
+        total += v.count_since_last_iteration();
+        if q < 1.0 {
+            let _ = writeln!(
+                s,
+                "{value:12.3} {q:14.12} {total:10} {:14.2}",
+                1.0 / (1.0 - q)
+            );
+        } else {
+            let _ = writeln!(s, "{value:12.3} {q:14.12} {total:10}");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]",
+        h.mean() / 1000.0,
+        h.stdev() / 1000.0
+    );
+    let _ = writeln!(
+        s,
+        "#[Max     = {:12.3}, Total count    = {:12}]",
+        h.max() as f64 / 1000.0,
+        h.len()
+    );
+    let _ = writeln!(
+        s,
+        "#[Buckets = {:12}, SubBuckets     = {:12}]",
+        h.buckets(),
+        h.distinct_values()
+    );
+    s
+}
+
+/// The results as CSV, one row per result, the JSON's fields as columns.
+pub fn csv(results: &[BenchResult]) -> String {
+    let mut s = String::from(
+        "target,link,workload,value_size,pipeline,connections,threads,requests,seconds,\
+ops_per_sec,mb_per_sec,p50_us,p90_us,p99_us,p999_us,p9999_us,max_us,errors,misses,\
+link_fraction,seed\n",
+    );
+    let q = |t: &str| {
+        if t.contains([',', '"', '\n']) {
+            format!("\"{}\"", t.replace('"', "\"\""))
+        } else {
+            t.to_string()
+        }
+    };
+    for r in results {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{},{:.3},{:.1},{:.3},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{},{},{},{}",
+            q(&r.target),
+            q(&r.link),
+            q(&r.workload),
+            r.value_size,
+            r.pipeline,
+            r.connections,
+            r.threads,
+            r.requests,
+            r.seconds,
+            r.ops_per_sec,
+            r.mb_per_sec,
+            r.p50_us,
+            r.p90_us,
+            r.p99_us,
+            r.p999_us,
+            r.p9999_us,
+            r.max_us,
+            r.errors,
+            r.misses,
+            r.link_fraction.map_or(String::new(), |f| format!("{f:.3}")),
+            r.seed
+        );
+    }
+    s
+}
+
+/// Writes one `.hgrm` file per result into `dir`, named after its target, link, workload and size.
+pub fn write_hists(dir: &std::path::Path, results: &[BenchResult]) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir:?}"))?;
+    for r in results {
+        let name: String = format!("{}-{}-{}-{}", r.target, r.link, r.workload, r.value_size)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = dir.join(format!("{name}.hgrm"));
+        std::fs::write(&path, &r.hgrm).with_context(|| format!("writing {path:?}"))?;
+    }
+    Ok(())
 }

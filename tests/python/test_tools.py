@@ -84,3 +84,35 @@ def test_respd_bench_logs_in_and_fails_on_error_replies():
         assert "500 request(s) got an error reply" in out.stderr and "WRONGTYPE" in out.stderr, out
     finally:
         s.stop()
+
+
+def test_respd_bench_redis_benchmark_flags_and_exports(respd, tmp_path):
+    """redis-benchmark's flags mean the same (-h host, -t tests, -q, --csv); the latency
+    histograms export as HdrHistogram percentile distributions; the charts have a panel per
+    operation (a mixed workload its own) and one per latency percentile."""
+    exe = Path(respd_bin()).with_name("respd-bench")
+    out = subprocess.run([str(exe), "-h", "127.0.0.1", "-p", str(respd.port), "-n", "500", "-q",
+                          "-t", "set,get", "-d", "100", "--threads", "1", "--csv",
+                          "--hist", str(tmp_path / "hist")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out
+    rows = out.stdout.strip().splitlines()
+    assert rows[0].startswith("target,link,workload,value_size,"), rows
+    assert [r.split(",")[2] for r in rows[1:]] == ["SET P1", "GET P1"], rows
+    assert all(int(r.split(",")[7]) == 500 for r in rows[1:]), rows
+    hists = sorted(p.name for p in (tmp_path / "hist").iterdir())
+    assert len(hists) == 2 and all(h.endswith(".hgrm") for h in hists), hists
+    text = (tmp_path / "hist" / hists[0]).read_text()
+    assert text.startswith("       Value     Percentile TotalCount 1/(1-Percentile)")
+    last = [line for line in text.splitlines() if line and not line.startswith("#")][-1]
+    assert last.split()[1].startswith("1.0") and last.split()[2] == "500", last
+    assert "#[Max     =" in text and "Total count    =          500]" in text
+    out = bench(respd, "--ratio", "1:1", "-d", "1000", "--csv", str(tmp_path / "r.csv"),
+                "--plot", str(tmp_path / "t.svg"), "--latency-plot", str(tmp_path / "l.svg"))
+    assert out.returncode == 0, out
+    assert "SET:GET 1:1 P1" in (tmp_path / "r.csv").read_text()
+    svg = (tmp_path / "t.svg").read_text()
+    assert ">SET:GET 1:1</text>" in svg and ">SET</text>" not in svg, svg[:2000]
+    lat = (tmp_path / "l.svg").read_text()
+    assert all(f">{p}</text>" in lat for p in ("p50", "p99", "p99.9")), lat[:2000]
+    assert bench(respd, "-t", "lpush").returncode != 0
