@@ -139,8 +139,13 @@ fn main() -> anyhow::Result<()> {
                 anyhow::ensure!(got.attrs == want.attrs, "{name}: attrs differ");
                 anyhow::ensure!(got.arrays.len() == want.arrays.len(), "{name}: array count");
                 for (n, a) in &want.arrays {
-                    let g = got.get(n).ok_or_else(|| anyhow::anyhow!("{name}: no {n}"))?;
-                    anyhow::ensure!(g.shape == a.shape && g.dtype == a.dtype, "{name}.{n}: shape/dtype");
+                    let g = got
+                        .get(n)
+                        .ok_or_else(|| anyhow::anyhow!("{name}: no {n}"))?;
+                    anyhow::ensure!(
+                        g.shape == a.shape && g.dtype == a.dtype,
+                        "{name}.{n}: shape/dtype"
+                    );
                     let norm = g.with_endian(Endian::Little).with_order(Order::C);
                     anyhow::ensure!(norm.data == a.data, "{name}.{n}: values differ");
                 }
