@@ -130,3 +130,25 @@ def test_hot_settings_follow_config_set_at_once(respd):
         r.object("freq", "big")
     r.config_set("maxmemory-policy", "allkeys-lfu")
     assert isinstance(r.object("freq", "big"), int)
+
+
+def test_config_file_errors_name_file_line_and_a_close_name(tmp_path):
+    """A typo in the YAML file names the file, the line and the parameter meant; a mapping where
+    a value belongs is shown as YAML; a missing file is reported once."""
+    def start(*args):
+        return subprocess.run([respd_bin(), *args], capture_output=True, text=True, timeout=20)
+
+    f = tmp_path / "respd.yaml"
+    f.write_text("port: 0\nbind: 127.0.0.1\n# the memory cap\nmaxmemroy: 1gb\n")
+    p = start(str(f))
+    assert p.returncode == 2, p
+    assert f"unknown configuration key 'maxmemroy' in {f} line 4 (did you mean 'maxmemory'?)" \
+        in p.stderr, p.stderr
+    f.write_text("port:\n  a: 1\n")
+    p = start(str(f))
+    assert p.returncode == 2 and "line 1" in p.stderr and "not {a: 1}" in p.stderr, p.stderr
+    assert "Mapping" not in p.stderr and "Number(" not in p.stderr, p.stderr
+    p = start("--port", "0", "--maxmemroy", "1gb")
+    assert p.returncode == 2 and "on the command line (did you mean 'maxmemory'?)" in p.stderr, p
+    p = start(str(tmp_path / "missing.yaml"))
+    assert p.returncode == 2 and p.stderr.count("No such file or directory") == 1, p.stderr

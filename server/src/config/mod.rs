@@ -23,7 +23,7 @@ pub const DEFAULT_YAML: &str = include_str!("../../../packaging/respd.yaml");
 /// A configuration problem, naming the key at fault.
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("unknown configuration key '{key}'{at}")]
+    #[error("unknown configuration key '{key}'{at}{}", did_you_mean(key))]
     Unknown { key: String, at: String },
     #[error("bad value for '{key}'{at}: {msg}")]
     Invalid {
@@ -31,13 +31,70 @@ pub enum ConfigError {
         at: String,
         msg: String,
     },
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    // The I/O error is part of the text, not a `source`: a chain printer would say it twice.
+    #[error("cannot read {path}: {err}")]
+    Io { path: String, err: std::io::Error },
     #[error("{path} is not valid YAML: {msg}")]
     Yaml { path: String, msg: String },
+}
+
+/// `" (did you mean 'maxmemory'?)"` when a parameter's name is close to `key`, else nothing.
+fn did_you_mean(key: &str) -> String {
+    let key = key.to_ascii_lowercase();
+    // Close: at most a third of the key's letters wrong, and never more than 3.
+    let limit = (key.len() / 3).clamp(1, 3);
+    params::PARAMS
+        .iter()
+        .flat_map(|p| std::iter::once(p.name).chain(p.alias))
+        .map(|name| (edit_distance(&key, name), name))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, name)| format!(" (did you mean '{name}'?)"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance, with a swap of two neighbours counted as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev2 = vec![0usize; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        prev2 = std::mem::replace(&mut prev, cur);
+    }
+    prev[b.len()]
+}
+
+/// The 1-based line of top-level `key` in a YAML text, found by reading the lines (the YAML
+/// parser keeps no positions in its values).
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let rest = l
+                .strip_prefix(key)
+                .or_else(|| l.strip_prefix(&format!("\"{key}\"")))
+                .or_else(|| l.strip_prefix(&format!("'{key}'")));
+            rest.is_some_and(|r| r.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+/// A YAML value as YAML text on one line, for messages (never Rust's debug form); a mapping
+/// in braces, so that it reads as one.
+fn yaml_text(v: &serde_norway::Value) -> String {
+    let t = serde_norway::to_string(v).unwrap_or_default();
+    let lines: Vec<&str> = t.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    match v {
+        serde_norway::Value::Mapping(_) => format!("{{{}}}", lines.join(", ")),
+        _ => lines.join(" "),
+    }
 }
 
 /// Parses a Redis memory size: `1k`=1000, `1kb`=1024, `m`, `mb`, `g`, `gb`, or a plain number.
@@ -300,11 +357,14 @@ impl Config {
                 })
             }
         };
-        let at = format!(" in {origin}");
         for (k, v) in map {
             let key = match k {
                 serde_norway::Value::String(s) => s,
-                other => format!("{other:?}"),
+                other => yaml_text(&other),
+            };
+            let at = match line_of(text, &key) {
+                Some(n) => format!(" in {origin} line {n}"),
+                None => format!(" in {origin}"),
             };
             let value = match v {
                 serde_norway::Value::String(s) => s,
@@ -326,7 +386,10 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         key,
                         at,
-                        msg: format!("unsupported value {other:?}"),
+                        msg: format!(
+                            "a value is a string, number, boolean or list, not {}",
+                            yaml_text(&other)
+                        ),
                     })
                 }
             };
@@ -337,9 +400,9 @@ impl Config {
 
     /// Reads and applies a YAML file.
     pub fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Io {
             path: path.display().to_string(),
-            source,
+            err,
         })?;
         self.apply_yaml(&text, &path.display().to_string())
     }
@@ -387,6 +450,34 @@ mod tests {
             );
             assert_eq!(c.text(p), p.default, "{}", p.name);
         }
+    }
+
+    #[test]
+    fn errors_name_the_line_and_a_close_name() {
+        let mut c = Config::defaults();
+        let e = c
+            .apply_yaml("port: 7000\n# comment\nmaxmemroy: 1gb\n", "f.yaml")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown configuration key 'maxmemroy' in f.yaml line 3 (did you mean 'maxmemory'?)"
+        );
+        let e = c.apply_yaml("\"port\":\n  a: 1\n", "f.yaml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bad value for 'port' in f.yaml line 1: a value is a string, number, boolean or list, not {a: 1}"
+        );
+        let e = c
+            .set_checked("lua-tme-limit", "1", " on the command line")
+            .unwrap_err();
+        assert!(
+            e.to_string().ends_with("(did you mean 'lua-time-limit'?)"),
+            "{e}"
+        );
+        let e = c.set_checked("frobnicate", "1", "").unwrap_err();
+        assert_eq!(e.to_string(), "unknown configuration key 'frobnicate'");
+        assert_eq!(edit_distance("maxmemroy", "maxmemory"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
     }
 
     #[test]
