@@ -156,22 +156,79 @@ fn logs_to_file() -> bool {
     LOG_TO_FILE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Logs to standard output (journald under systemd), or appended to `logfile` when set.
-fn init_logging(config: &respd::Config) -> anyhow::Result<()> {
-    use respd::config::{params, LogLevel};
-    let level = match config.get(params::LOGLEVEL) {
-        LogLevel::Debug => "debug",
-        LogLevel::Verbose | LogLevel::Notice => "info",
+/// The tracing filter of a Redis log level: Redis's four levels on tracing's lower four, so
+/// `verbose` (connections accepted and closed, idle clients dropped) differs from `notice`.
+fn level_filter(l: respd::config::LogLevel) -> &'static str {
+    use respd::config::LogLevel;
+    match l {
+        LogLevel::Debug => "trace",
+        LogLevel::Verbose => "debug",
+        LogLevel::Notice => "info",
         LogLevel::Warning => "warn",
+    }
+}
+
+/// Whether standard output is the journal's stream: systemd sets `JOURNAL_STREAM` to the
+/// `device:inode` of the socket it gives a service as stdout (systemd.exec(5)).
+fn stdout_is_journal() -> bool {
+    let Some(v) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RESPD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    // Colour only for a person at a terminal: a redirected log or journald gets plain text.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none());
+    let Some((dev, ino)) = v.to_str().and_then(|v| v.split_once(':')) else {
+        return false;
+    };
+    // SAFETY: fstat writes only into the struct it is given.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(1, &mut st) } != 0 {
+        return false;
+    }
+    dev.parse::<u64>().ok() == Some(st.st_dev) && ino.parse::<u64>().ok() == Some(st.st_ino)
+}
+
+/// journald's line format: a `<priority>` prefix (sd-daemon(3)) and no timestamp of our own,
+/// since the journal stamps each line. respd's INFO is Redis's notice (5), DEBUG verbose (6).
+struct JournalFormat;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for JournalFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut w: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let p = match *event.metadata().level() {
+            tracing::Level::ERROR => 3,
+            tracing::Level::WARN => 4,
+            tracing::Level::INFO => 5,
+            tracing::Level::DEBUG => 6,
+            tracing::Level::TRACE => 7,
+        };
+        write!(w, "<{p}>")?;
+        ctx.field_format().format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
+}
+
+/// Logs to standard output (journald's format under systemd), or appended to `logfile` when
+/// set. The level filter sits behind a reload handle, so `CONFIG SET loglevel` takes effect.
+fn init_logging(config: &respd::Config) -> anyhow::Result<()> {
+    use respd::config::params;
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{fmt, reload, EnvFilter};
+    let filter = EnvFilter::try_from_env("RESPD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(level_filter(config.get(params::LOGLEVEL))));
+    let (filter, handle) = reload::Layer::new(filter);
+    respd::config::on_loglevel_change(move |l| {
+        if let Err(e) = handle.reload(EnvFilter::new(level_filter(l))) {
+            tracing::warn!("loglevel not changed: {e}");
+        }
+    });
     let logfile = config.get(params::LOGFILE);
+    let registry = tracing_subscriber::registry().with(filter);
     match Some(&*logfile).filter(|f| !f.is_empty()) {
         Some(path) => {
             LOG_TO_FILE.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -180,12 +237,24 @@ fn init_logging(config: &respd::Config) -> anyhow::Result<()> {
                 .append(true)
                 .open(path)
                 .with_context(|| format!("cannot open logfile '{path}'"))?;
-            builder
+            let layer = fmt::layer()
+                .with_target(false)
                 .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
+                .with_writer(std::sync::Mutex::new(file));
+            registry.with(layer).init();
+        }
+        None if stdout_is_journal() => {
+            registry
+                .with(fmt::layer().event_format(JournalFormat))
                 .init();
         }
-        None => builder.init(),
+        None => {
+            // Colour only for a person at a terminal: a redirected log gets plain text.
+            let layer = fmt::layer().with_target(false).with_ansi(
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            );
+            registry.with(layer).init();
+        }
     }
     Ok(())
 }

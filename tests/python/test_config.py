@@ -57,9 +57,9 @@ def test_config_set_of_an_ignored_parameter_warns_once_per_set(respd):
 
 def test_a_startup_only_parameter_says_when_it_takes_effect(respd):
     r = respd.client()
-    assert r.config_set("loglevel", "warning")
-    wait_for_log(respd, "respd reads 'loglevel' only at startup")
-    assert r.config_get("loglevel") == {"loglevel": "warning"}
+    assert r.config_set("bind", "127.0.0.1 -::1")
+    wait_for_log(respd, "respd reads 'bind' only at startup")
+    assert r.config_get("bind") == {"bind": "127.0.0.1 -::1"}
     assert r.ping()
 
 
@@ -152,3 +152,68 @@ def test_config_file_errors_name_file_line_and_a_close_name(tmp_path):
     assert p.returncode == 2 and "on the command line (did you mean 'maxmemory'?)" in p.stderr, p
     p = start(str(tmp_path / "missing.yaml"))
     assert p.returncode == 2 and p.stderr.count("No such file or directory") == 1, p.stderr
+
+
+def test_loglevel_verbose_differs_from_notice_and_config_set_takes_effect():
+    """As Redis: `verbose` adds clients accepted and closed, `notice` does not; CONFIG SET
+    loglevel changes what is logged at once."""
+    s = start_respd("--loglevel", "notice")
+    try:
+        r = s.client()
+        r.ping()
+        c = s.client()
+        c.ping()
+        c.close()
+        time.sleep(0.3)
+        assert "Accepted 127.0.0.1:" not in s.log_text()
+        r.config_set("loglevel", "verbose")
+        assert r.config_get("loglevel") == {"loglevel": "verbose"}
+        c = s.client()
+        c.ping()
+        c.close()
+        wait_for_log(s, "Accepted 127.0.0.1:")
+        wait_for_log(s, "Client closed connection")
+        r.config_set("loglevel", "warning")
+        n = s.log_text().count("Accepted")
+        for _ in range(3):
+            c = s.client()
+            c.ping()
+            c.close()
+        r.config_set("maxmemory", "5mb")  # a notice-level line would be written here... none is
+        time.sleep(0.3)
+        assert s.log_text().count("Accepted") == n
+    finally:
+        s.stop()
+
+
+def test_journald_priorities_when_stdout_is_the_journal(tmp_path):
+    """Under systemd (JOURNAL_STREAM names stdout's device:inode) every line is `<priority>text`,
+    without a timestamp of its own; otherwise lines keep respd's own timestamps."""
+    import os
+    import re
+    log = tmp_path / "journal.log"
+    with open(log, "wb") as out:
+        st = os.fstat(out.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+        env.pop("RESPD_LOG", None)
+        p = subprocess.Popen([respd_bin(), "--port", "0", "--bind", "127.0.0.1", "--maxmemory-policy",
+                              "allkeys-lru", "--lazyfree-lazy-eviction", "yes"],
+                             stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            deadline = time.monotonic() + 20
+            while "ready to accept connections" not in log.read_text(errors="replace"):
+                assert time.monotonic() < deadline and p.poll() is None, log.read_text()
+                time.sleep(0.05)
+        finally:
+            p.terminate()
+            p.wait(timeout=20)
+    lines = [line for line in log.read_text().splitlines() if line]
+    assert lines and all(re.match(r"<[3-7]>", line) for line in lines), lines
+    assert any(line.startswith("<5>") and "ready to accept connections" in line for line in lines)
+    assert not any(re.match(r"<\d>\d{4}-\d\d-\d\d", line) for line in lines), lines
+    # A stale JOURNAL_STREAM (another file's inode) is not believed.
+    s = start_respd()
+    try:
+        assert re.match(r"\d{4}-\d\d-\d\dT", s.log_text().splitlines()[0]), s.log_text()[:300]
+    finally:
+        s.stop()

@@ -101,7 +101,16 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         .map(|p| (text(&p[0]), text(&p[1])))
         .collect();
     match ctx.srv.config().set_from_client(&pairs) {
-        Ok(()) => Reply::Ok,
+        Ok(()) => {
+            if pairs
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("loglevel"))
+            {
+                let level = ctx.srv.config().get(crate::config::params::LOGLEVEL);
+                crate::config::loglevel_changed(level);
+            }
+            Reply::Ok
+        }
         Err(msg) => Reply::error(format!("ERR {msg}")),
     }
 }

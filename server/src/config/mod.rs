@@ -38,6 +38,22 @@ pub enum ConfigError {
     Yaml { path: String, msg: String },
 }
 
+/// What the binary does when `loglevel` changes at run time (it owns the log subscriber).
+static LOGLEVEL_HOOK: std::sync::OnceLock<Box<dyn Fn(LogLevel) + Send + Sync>> =
+    std::sync::OnceLock::new();
+
+/// Registers what to do when `CONFIG SET loglevel` changes the level (once per process).
+pub fn on_loglevel_change(f: impl Fn(LogLevel) + Send + Sync + 'static) {
+    let _ = LOGLEVEL_HOOK.set(Box::new(f));
+}
+
+/// Applies a new `loglevel` through the registered hook, if any.
+pub fn loglevel_changed(l: LogLevel) {
+    if let Some(f) = LOGLEVEL_HOOK.get() {
+        f(l);
+    }
+}
+
 /// `" (did you mean 'maxmemory'?)"` when a parameter's name is close to `key`, else nothing.
 fn did_you_mean(key: &str) -> String {
     let key = key.to_ascii_lowercase();

@@ -185,7 +185,7 @@ params! {
     LIST_COMPRESS_DEPTH: Int = { name: "list-compress-depth", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "0", support: Ignored }
     LIST_MAX_LISTPACK_SIZE: Int = { name: "list-max-listpack-size", kind: Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, default: "-2", support: Ignored, alias: Some("list-max-ziplist-size") }
     LOGFILE: Str = { name: "logfile", kind: Kind::Str, default: "", support: Implemented, immutable: true }
-    LOGLEVEL: Enum<LogLevel> = { name: "loglevel", kind: Kind::Enum(LogLevel::NAMES), default: "notice", support: Startup }
+    LOGLEVEL: Enum<LogLevel> = { name: "loglevel", kind: Kind::Enum(LogLevel::NAMES), default: "notice", support: Implemented }
     MASTERAUTH: Str = { name: "masterauth", kind: Kind::Str, default: "", support: Ignored }
     MASTERUSER: Str = { name: "masteruser", kind: Kind::Str, default: "", support: Ignored }
     MAXCLIENTS: Int = { name: "maxclients", kind: Kind::Int { min: 1, max: i32::MAX as i64 }, default: "10000", support: Implemented }

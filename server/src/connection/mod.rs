@@ -94,6 +94,8 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
         push: push_tx,
     });
     srv.clients.insert(handle.clone());
+    // Redis logs these at `verbose`, which is tracing's DEBUG here.
+    tracing::debug!("Accepted {addr}");
     let mut conn = Session::new(id, handle.clone());
     let mut parser = RequestParser::new();
     let mut out = Out::new();
@@ -210,6 +212,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                     let n = n?;
                     if n == 0 {
                         // A client that vanishes mid-value: dropping the parser frees what it held.
+                        tracing::debug!("Client closed connection id={id} addr={addr}");
                         return Ok(());
                     }
                     srv.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
