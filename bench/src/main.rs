@@ -57,6 +57,9 @@ enum Cmd {
     /// A connection storm: N clients connect at once and PING; prints the time until every one
     /// has its PONG and the SYNs the kernel dropped meanwhile.
     Storm(StormArgs),
+    /// Write a shell completion script (bash, zsh, fish) or the man page (man) to stdout.
+    #[command(hide = true)]
+    Generate { what: String },
 }
 
 #[derive(Args)]
@@ -297,6 +300,7 @@ fn main() -> ExitCode {
         Some(Cmd::Compare(a)) => compare(a),
         Some(Cmd::Suite(a)) => suite(a),
         Some(Cmd::Storm(a)) => storm(a),
+        Some(Cmd::Generate { what }) => generate(&what),
     };
     match r {
         Ok(code) => code,
@@ -389,6 +393,23 @@ fn exit_code(results: &[BenchResult]) -> ExitCode {
     }
     eprintln!("respd-bench: {errors} request(s) got an error reply");
     ExitCode::FAILURE
+}
+
+/// A completion script or the man page, from the clap definition.
+fn generate(what: &str) -> Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let out = &mut std::io::stdout();
+    match what {
+        "man" => clap_mangen::Man::new(cmd).render(out)?,
+        shell => {
+            let Ok(shell) = shell.parse::<clap_complete::Shell>() else {
+                bail!("generate: bash, zsh, fish or man, not {shell}");
+            };
+            clap_complete::generate(shell, &mut cmd, "respd-bench", out);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn storm(a: StormArgs) -> Result<ExitCode> {

@@ -102,6 +102,12 @@ enum Cmd {
         /// The file to read, `-` for stdin.
         file: String,
     },
+    /// Write a shell completion script or the man page to stdout (the RPM installs them).
+    #[command(hide = true)]
+    Generate {
+        /// bash, zsh, fish or man.
+        what: String,
+    },
     /// Print messages from CHANNELs as `channel<TAB>payload` lines.
     Subscribe {
         /// The channels to listen on.
@@ -275,7 +281,27 @@ fn read_input(file: &str) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// A completion script or the man page, from the clap definition.
+fn generate(what: &str) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    let mut cmd = Args::command();
+    let out = &mut std::io::stdout();
+    match what {
+        "man" => clap_mangen::Man::new(cmd).render(out)?,
+        shell => {
+            let shell: clap_complete::Shell = shell
+                .parse()
+                .map_err(|_| anyhow::anyhow!("generate: bash, zsh, fish or man, not {shell}"))?;
+            clap_complete::generate(shell, &mut cmd, "respd-cli", out);
+        }
+    }
+    Ok(())
+}
+
 fn run(args: Args) -> anyhow::Result<()> {
+    if let Cmd::Generate { what } = &args.cmd {
+        return generate(what);
+    }
     let target = target(&args)?;
     if let Cmd::Subscribe { channels, count } = &args.cmd {
         let chans: Vec<&[u8]> = channels.iter().map(|c| c.as_bytes()).collect();
@@ -381,7 +407,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             let n = c.publish(channel.as_bytes(), &data)?;
             println!("{n}");
         }
-        Cmd::Subscribe { .. } => unreachable!("handled above"),
+        Cmd::Subscribe { .. } | Cmd::Generate { .. } => unreachable!("handled above"),
     }
     Ok(())
 }
