@@ -15,12 +15,25 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# Python packages go into a virtual environment under target/ (CI_VENV to choose another),
+# never into the system Python. It sees the system's site packages, so what the machine already
+# has is used as is; python3 on PATH is the environment's from here on (child scripts too).
+python_env() {
+    local venv=${CI_VENV:-$PWD/target/ci-venv}
+    if [ ! -x "$venv/bin/python3" ] && ! python3 -m venv --system-site-packages "$venv" >/dev/null; then
+        echo "ci: cannot make a virtual environment at $venv (python3 -m venv); pip installs into the user's site instead" >&2
+        PIP_USER=1
+        return 0
+    fi
+    export VIRTUAL_ENV=$venv PATH="$venv/bin:$PATH"
+}
+
 # Names are import names; pip takes them too (it reads `_` as `-`: pytest_timeout).
 pip_install() {
     local missing=()
     for p in "$@"; do python3 -c "import ${p%%=*}" 2>/dev/null || missing+=("$p"); done
     [ ${#missing[@]} -eq 0 ] && return 0
-    python3 -m pip install -q --disable-pip-version-check "${missing[@]}"
+    python3 -m pip install -q --disable-pip-version-check ${PIP_USER:+--user} "${missing[@]}"
 }
 
 ensure_deps() {
@@ -35,5 +48,6 @@ ensure_deps() {
     if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
         as_root systemctl stop redis-server || true
     fi
+    python_env
     pip_install redis numpy pytest pytest_timeout
 }
