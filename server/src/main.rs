@@ -340,44 +340,72 @@ fn serve(config: respd::Config) -> anyhow::Result<()> {
         b.worker_threads(threads);
         b
     };
-    builder
+    let rt = builder
         .enable_all()
         .build()
-        .context("cannot start the runtime")?
-        .block_on(serve_async(config))
+        .context("cannot start the runtime")?;
+    let out = rt.block_on(serve_async(config));
+    // A stop during the load leaves the loader thread running: do not wait for it.
+    rt.shutdown_background();
+    out
 }
 
 async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
-    // The dump is loaded before binding: no client can see a half-loaded keyspace (simpler than
-    // answering -LOADING meanwhile, and the same to a client, which just connects later).
+    // As Redis: bind first, then load, answering -LOADING meanwhile (cmd::persist::refusal), so
+    // a client or a supervisor sees a server that is starting rather than a refused connection.
     let settings = respd::persist::Settings::from_config(&config);
     let srv = respd::Shared::new(config);
-    load_dump(&srv, &settings)?;
     let listeners = respd::bind(srv.config()).await.context("cannot listen")?;
-    for l in &listeners {
-        if let Ok(a) = l.local_addr() {
-            tracing::info!(
-                "{} ready to accept connections on {a}",
-                respd::version_string()
-            );
+    let addrs: Vec<_> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    for a in &addrs {
+        tracing::info!("listening on {a}");
+    }
+    let source = respd::persist::source_at_start(&settings);
+    if source.is_some() {
+        // Before the listener serves: no client may see the keyspace half-loaded.
+        srv.persist.loading.start(0);
+    }
+    stop_watchdog(srv.clone()).context("cannot watch for signals")?;
+    let server = tokio::spawn(respd::run(listeners, srv.clone(), std::future::pending()));
+    if let Some(source) = source {
+        let loader = {
+            let srv = srv.clone();
+            tokio::task::spawn_blocking(move || load_data(&srv, &source, &settings))
+        };
+        let mut stop = srv.shutdown.subscribe();
+        tokio::select! {
+            done = loader => done.context("the loader failed")??,
+            _ = stop.wait_for(|s| *s) => {
+                tracing::info!("stopped while loading");
+                let _ = server.await;
+                return Ok(());
+            }
         }
     }
+    for a in &addrs {
+        tracing::info!(
+            "{} ready to accept connections on {a}",
+            respd::version_string()
+        );
+    }
     respd::server::notify_systemd_ready();
-    stop_watchdog(srv.clone()).context("cannot watch for signals")?;
-    respd::run(listeners, srv, std::future::pending()).await;
+    let _ = server.await;
     tracing::info!("respd stopped");
     Ok(())
 }
 
-/// Loads `dir/dbfilename` if it exists; a file that cannot be read stops the start, naming the
+/// Loads what the start should load; a file that cannot be read stops the start, naming the
 /// file and the offset, as redis-server does (never a half-loaded keyspace served).
-fn load_dump(srv: &respd::Shared, settings: &respd::persist::Settings) -> anyhow::Result<()> {
-    let path = settings.path();
-    if !path.exists() {
-        return Ok(());
-    }
+fn load_data(
+    srv: &respd::Shared,
+    source: &respd::persist::Source,
+    settings: &respd::persist::Settings,
+) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    match respd::persist::load(&path, &srv.ks, &settings.limits) {
+    match respd::persist::load_source(source, &srv.ks, &srv.persist, settings) {
         Ok(l) => {
             tracing::info!(
                 "DB loaded from disk: {:.3} seconds, {} keys loaded, {} expired keys skipped",
@@ -401,8 +429,11 @@ const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Watches for the signals on a thread of its own, so that a stop is seen even while every
 /// runtime thread is busy in one long command (a KEYS over millions of keys, a SORT of a huge
-/// list): it asks the server to stop, and exits the process if that has not happened after
-/// [`STOP_GRACE`]. A second SIGINT exits at once with status 1, as Redis does.
+/// list). A signal runs Redis's shutdown: the final save when `save` rules are set (as
+/// `shutdown-on-sigterm`/`-sigint` say), and if that save fails the server logs it and goes on
+/// running, as Redis 7.0 does. Then it asks the server to stop, and exits the process if that
+/// has not happened after [`STOP_GRACE`]. A second SIGINT exits at once with status 1, as Redis
+/// does, even during the save.
 fn stop_watchdog(srv: std::sync::Arc<respd::Shared>) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -421,10 +452,33 @@ fn stop_watchdog(srv: std::sync::Arc<respd::Shared>) -> std::io::Result<()> {
         .spawn(move || {
             rt.block_on(async move {
                 let mut stop = srv.shutdown.subscribe();
-                tokio::select! {
-                    _ = term.recv() => tracing::info!("SIGTERM received"),
-                    _ = int.recv() => tracing::info!("SIGINT received"),
-                    _ = stop.wait_for(|s| *s) => {}
+                loop {
+                    use respd::config::params::{SHUTDOWN_ON_SIGINT, SHUTDOWN_ON_SIGTERM};
+                    let (name, how) = tokio::select! {
+                        _ = term.recv() => ("SIGTERM", SHUTDOWN_ON_SIGTERM),
+                        _ = int.recv() => ("SIGINT", SHUTDOWN_ON_SIGINT),
+                        _ = stop.wait_for(|s| *s) => break,
+                    };
+                    if srv.persist.loading.is_active() {
+                        tracing::warn!(
+                            "Received shutdown signal during loading, scheduling shutdown."
+                        );
+                    } else {
+                        tracing::warn!("Received {name} scheduling shutdown...");
+                    }
+                    let (save, nosave, force) = signal_shutdown_flags(&srv.config().get(how));
+                    let s = srv.clone();
+                    let done = tokio::task::spawn_blocking(move || {
+                        wait_for_bgsave(&s);
+                        respd::cmd::server::prepare_for_shutdown(&s, save, nosave, force)
+                    });
+                    tokio::select! {
+                        ok = done => if ok.unwrap_or(true) { break },
+                        _ = int.recv() => {
+                            tracing::warn!("You insist... exiting now.");
+                            std::process::exit(1);
+                        }
+                    }
                 }
                 srv.request_shutdown();
                 tokio::select! {
@@ -437,11 +491,30 @@ fn stop_watchdog(srv: std::sync::Arc<respd::Shared>) -> std::io::Result<()> {
                         std::process::exit(0);
                     }
                     _ = int.recv() => {
-                        tracing::warn!("SIGINT received again: exiting now");
+                        tracing::warn!("You insist... exiting now.");
                         std::process::exit(1);
                     }
                 }
             })
         })?;
     Ok(())
+}
+
+/// `shutdown-on-sigterm` / `shutdown-on-sigint` ("default", or any of "save", "nosave", "now",
+/// "force"): whether to save, not to save, and to exit even if the save fails.
+fn signal_shutdown_flags(v: &str) -> (bool, bool, bool) {
+    let has = |w: &str| v.split_whitespace().any(|x| x.eq_ignore_ascii_case(w));
+    (has("save"), has("nosave"), has("force"))
+}
+
+/// Redis kills its saving child before the final save; a background save here is a thread that
+/// cannot be killed, so the final save waits for it (its file is then replaced by a newer one).
+fn wait_for_bgsave(srv: &respd::Shared) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if srv.persist.saving.load(Relaxed) {
+        tracing::warn!("There is a background save in progress: waiting for it to end.");
+        while srv.persist.saving.load(Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
 }

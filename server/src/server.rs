@@ -121,6 +121,9 @@ pub async fn run(
         loop {
             tick.tick().await;
             crate::resp::pool::purge();
+            if expire_srv.persist.loading.is_active() {
+                continue; // As Redis: nothing expires while the dataset loads.
+            }
             for (db, key) in expire_srv.ks.expire_cycle(200) {
                 expire_srv.notify_keyspace(db, NotifyClass::Expired, "expired", &key);
             }
@@ -132,6 +135,9 @@ pub async fn run(
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
+            if save_srv.persist.loading.is_active() {
+                continue; // A save now would write a half-loaded keyspace over the dump.
+            }
             let settings = crate::persist::Settings::from_config(save_srv.config());
             crate::persist::save_if_due(&save_srv.ks, &save_srv.persist, settings);
         }

@@ -120,7 +120,9 @@ def respd_bin():
 def start_respd(*extra, workdir=None, prefix=()):
     """`prefix` goes before the binary: a wrapper such as `prlimit --nofile=256:256`."""
     wd = workdir or tempfile.mkdtemp(prefix="respd-")
-    argv = [*prefix, respd_bin(), "--port", "0", "--bind", "127.0.0.1", *extra]
+    # No save rules unless a test gives some (as start_redis): the embedded defaults have Redis's,
+    # which would save at every stop.
+    argv = [*prefix, respd_bin(), "--port", "0", "--bind", "127.0.0.1", "--save", "", *extra]
     return Server("respd", argv, None, wd, r"ready to accept connections on 127\.0\.0\.1:(\d+)",
                   own_workdir=workdir is None)
 
@@ -175,8 +177,28 @@ def pytest_runtest_logreport(report):
         _skipped.append(report.nodeid)
 
 
+def _dumps_in_checkout():
+    """Dump files in the checkout (outside target/): a server started there wrote them."""
+    found = set()
+    for pattern in ("dump.rdb", "temp-*.rdb"):
+        found.update(p for p in ROOT.rglob(pattern) if "target" not in p.relative_to(ROOT).parts)
+    return found
+
+
+_dumps_before = set()
+
+
+def pytest_sessionstart(session):
+    _dumps_before.update(_dumps_in_checkout())
+
+
 def pytest_sessionfinish(session, exitstatus):
     if _skipped and exitstatus == 0 and os.environ.get("RESPD_ALLOW_SKIPS") != "1":
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    # A test must keep its servers' files in a temporary directory, never in the checkout.
+    left = sorted(_dumps_in_checkout() - _dumps_before)
+    if left:
+        print(f"\nFAILED: the tests left dump files in the checkout: {', '.join(map(str, left))}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -42,7 +42,10 @@ pub fn respd() -> Server {
                 .await
                 .expect("bind");
             tx.send(l.local_addr().expect("addr")).expect("send addr");
-            let shared = respd::Shared::new(respd::Config::default());
+            let mut config = respd::Config::default();
+            // No save rules: the embedded defaults' would write dumps into the checkout.
+            config.set("save", "").expect("save");
+            let shared = respd::Shared::new(config);
             respd::run(vec![l], shared, async move {
                 let _ = stop_rx.await;
             })

@@ -119,15 +119,41 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
     }
     if want("persistence") {
         section(&mut o, "Persistence");
+        // Redis's fields in Redis's order. No fork: the copy-on-write and fork figures are 0.
+        let p = &ctx.srv.persist;
+        let loading = p.loading.is_active();
         let _ = write!(
             o,
-            "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
-            ctx.srv.persist.changes_since_save(&ctx.srv.ks),
-            u8::from(ctx.srv.persist.saving.load(Relaxed)),
-            ctx.srv.persist.last_save.load(Relaxed),
-            if ctx.srv.persist.last_ok.load(Relaxed) { "ok" } else { "err" },
-            ctx.srv.persist.last_save_secs.load(Relaxed),
+            "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
+            u8::from(loading),
+            p.changes_since_save(&ctx.srv.ks),
+            u8::from(p.saving.load(Relaxed)),
+            p.last_save.load(Relaxed),
+            if p.last_ok.load(Relaxed) { "ok" } else { "err" },
+            p.last_save_secs.load(Relaxed),
+            p.current_bgsave_secs(),
+            p.saves.load(Relaxed),
+            p.last_load_keys_expired.load(Relaxed),
+            p.last_load_keys_loaded.load(Relaxed),
         );
+        let _ = write!(
+            o,
+            "aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n",
+        );
+        o.push_str("module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n");
+        if loading {
+            let l = &p.loading;
+            let now = crate::keyspace::now_ms() / 1000;
+            let (perc, eta) = l.progress(now);
+            let _ = write!(
+                o,
+                "loading_start_time:{}\r\nloading_total_bytes:{}\r\nloading_rdb_used_mem:{}\r\nloading_loaded_bytes:{}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:{eta}\r\n",
+                l.start_time.load(Relaxed),
+                l.total_bytes.load(Relaxed),
+                l.rdb_used_mem.load(Relaxed),
+                l.loaded_bytes.load(Relaxed),
+            );
+        }
     }
     if want("stats") {
         section(&mut o, "Stats");

@@ -111,11 +111,27 @@ pub fn dispatch(
         }
         return Reply::error("NOAUTH Authentication required.");
     }
+    // Persistence's refusals, where Redis's processCommand has them: MISCONF before the
+    // subscribed-context check, LOADING after it. Not inside EXEC: EXEC itself was checked.
+    let misconf = held
+        .is_none()
+        .then(|| persist::disk_error(srv, spec, conn.multi.as_deref()))
+        .flatten();
+    if let Some(e) = misconf {
+        return reject(srv, conn, spec, e);
+    }
     if conn.in_subscribed_context() && !spec.flags.contains(Flags::PUBSUB_OK) {
         return Reply::error(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.full_name()
         ));
+    }
+    if let Some(e) = held
+        .is_none()
+        .then(|| persist::loading_error(srv, spec))
+        .flatten()
+    {
+        return reject(srv, conn, spec, e);
     }
     if conn.multi.is_some() && !spec.flags.contains(Flags::NO_QUEUE) {
         if spec.flags.contains(Flags::NO_MULTI) {
@@ -150,4 +166,22 @@ pub fn dispatch(
         ctx.conn.id,
     );
     reply
+}
+
+/// Redis's `rejectCommand`: the error, which also dooms a transaction being queued; refusing
+/// EXEC discards the transaction with EXECABORT.
+fn reject(srv: &Shared, conn: &mut Session, spec: &CommandSpec, err: &'static str) -> Reply {
+    if spec.name == "exec" && conn.multi.is_some() {
+        conn.multi = None;
+        conn.multi_error = false;
+        conn.handle
+            .multi
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        tx::unwatch_all(srv, conn);
+        return Reply::error(format!("EXECABORT Transaction discarded because of: {err}"));
+    }
+    if conn.multi.is_some() {
+        conn.multi_error = true;
+    }
+    Reply::error(err)
 }

@@ -1,11 +1,13 @@
-//! Persistence commands: SAVE, BGSAVE, DUMP, RESTORE; and the save SHUTDOWN does. The file work is in
+//! Persistence commands: SAVE, BGSAVE, DUMP, RESTORE; the save SHUTDOWN does; and the two
+//! refusals persistence imposes before dispatch (`-MISCONF`, `-LOADING`). The file work is in
 //! [`crate::persist`]; these handlers only parse, call it and reply.
 
 use super::{eq, int, syntax, CommandSpec, Ctx, Flags};
 use crate::command;
+use crate::config::params;
 use crate::persist::{self, rdb};
 use crate::resp::Reply;
-use crate::state::NotifyClass;
+use crate::state::{NotifyClass, Shared};
 use bytes::Bytes;
 
 const SAVE_FLAGS: Flags = Flags::ADMIN
@@ -62,6 +64,46 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Creates a key from the serialized representation of a value."
     ),
 ];
+
+/// Redis's `shared.bgsaveerr`.
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently \
+unable to persist to disk. Commands that may modify the data set are disabled, because this \
+instance is configured to report errors during writes if RDB snapshotting fails \
+(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB \
+error.";
+
+/// Redis's `shared.loadingerr`.
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+
+/// Redis's `writeCommandsDeniedByDiskError` as `processCommand` applies it: after a failed
+/// background save, with `stop-writes-on-bgsave-error yes` and `save` rules set, write commands
+/// (EXEC of a queued write included) and PING are refused until a save succeeds.
+pub fn disk_error(
+    srv: &Shared,
+    spec: &CommandSpec,
+    queued: Option<&[Vec<Bytes>]>,
+) -> Option<&'static str> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if srv.persist.last_ok.load(Relaxed) || !srv.config().get(params::STOP_WRITES_ON_BGSAVE_ERROR) {
+        return None;
+    }
+    if srv.config().get(params::SAVE).trim().is_empty() {
+        return None;
+    }
+    let write = spec.flags.contains(Flags::WRITE)
+        || (spec.name == "exec"
+            && queued.is_some_and(|q| {
+                q.iter()
+                    .any(|a| super::lookup(a).is_ok_and(|s| s.flags.contains(Flags::WRITE)))
+            }));
+    let ping = spec.name == "ping" && spec.parent.is_none();
+    (write || ping).then_some(MISCONF)
+}
+
+/// `-LOADING` while the dataset is loaded at start, for every command without the `loading` flag.
+pub fn loading_error(srv: &Shared, spec: &CommandSpec) -> Option<&'static str> {
+    (srv.persist.loading.is_active() && !spec.flags.contains(Flags::LOADING)).then_some(LOADING)
+}
 
 /// Saves the keyspace to `dir/dbfilename` now; the error Redis answers if that fails.
 pub fn save_now(ctx: &Ctx) -> Result<(), Reply> {

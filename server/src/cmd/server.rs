@@ -4,6 +4,7 @@
 use super::{eq, syntax, CommandSpec, Ctx, Flags};
 use crate::command;
 use crate::resp::Reply;
+use crate::state::Shared;
 use bytes::Bytes;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -84,28 +85,43 @@ fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if abort {
         return Reply::error("ERR No shutdown in progress.");
     }
-    tracing::warn!("user requested shutdown");
-    // As Redis: a final save when save rules are set (unless NOSAVE), or when SAVE is given.
-    let rules = !ctx
-        .srv
-        .config()
-        .get(crate::config::params::SAVE)
-        .trim()
-        .is_empty();
-    if (rules && !nosave) || save {
-        tracing::info!("saving the final RDB snapshot before exiting");
-        if super::persist::save_now(ctx).is_err() {
-            if !force {
-                tracing::warn!("error trying to save the DB, can't exit");
-                return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
-            }
-            tracing::warn!("error trying to save the DB, exit anyway");
-        }
+    if !prepare_for_shutdown(ctx.srv, save, nosave, force) {
+        return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
     }
     ctx.srv.request_shutdown();
     ctx.conn.close_after_reply = true;
     // Like Redis, no reply: the connection just closes.
     Reply::Raw(b"")
+}
+
+/// Redis's `prepareForShutdown`/`finishShutdown` for SHUTDOWN and the stop signals: the final
+/// save when `save` rules are set (unless `nosave`) or `save` asks for it, never while the
+/// dataset is still loading (it would write a half-loaded keyspace over the dump). False when
+/// that save failed and `force` was not given: the server must go on running.
+pub fn prepare_for_shutdown(srv: &Shared, save: bool, nosave: bool, force: bool) -> bool {
+    tracing::warn!("User requested shutdown...");
+    let loading = srv.persist.loading.is_active();
+    let rules = !srv
+        .config()
+        .get(crate::config::params::SAVE)
+        .trim()
+        .is_empty();
+    if !loading && ((rules && !nosave) || save) {
+        tracing::info!("Saving the final RDB snapshot before exiting.");
+        let settings = crate::persist::Settings::from_config(srv.config());
+        if let Err(e) = crate::persist::save(&srv.ks, &srv.persist, &settings) {
+            if !force {
+                tracing::warn!("Error trying to save the DB, can't exit: {e}");
+                tracing::warn!(
+                    "Errors trying to shut down the server. Check the logs for more information."
+                );
+                return false;
+            }
+            tracing::warn!("Error trying to save the DB. Exit anyway: {e}");
+        }
+    }
+    tracing::warn!("respd is now ready to exit, bye bye...");
+    true
 }
 
 fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {

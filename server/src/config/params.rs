@@ -172,6 +172,9 @@ params! {
     IO_THREADS: Int = { name: "io-threads", kind: Kind::Int { min: 1, max: 128 }, default: "1", support: Ignored, immutable: true }
     IO_THREADS_DO_READS: Bool = { name: "io-threads-do-reads", kind: Kind::Bool, default: "no", support: Ignored, immutable: true }
     JEMALLOC_BG_THREAD: Bool = { name: "jemalloc-bg-thread", kind: Kind::Bool, default: "yes", support: Ignored }
+    /// Redis's hidden test setting: microseconds to sleep per key loaded (negative: 1 µs once
+    /// in that many keys), so tests can watch a load in progress.
+    KEY_LOAD_DELAY: Int = { name: "key-load-delay", kind: Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, default: "0", support: Implemented }
     LATENCY_MONITOR_THRESHOLD: Int = { name: "latency-monitor-threshold", kind: Kind::Int { min: 0, max: i64::MAX }, default: "0", support: Ignored }
     LATENCY_TRACKING: Bool = { name: "latency-tracking", kind: Kind::Bool, default: "yes", support: Ignored }
     LATENCY_TRACKING_INFO_PERCENTILES: Str = { name: "latency-tracking-info-percentiles", kind: Kind::Str, default: "50 99 99.9", support: Ignored }
@@ -207,6 +210,9 @@ params! {
     PROTECTED_MODE: Bool = { name: "protected-mode", kind: Kind::Bool, default: "yes", support: Implemented }
     PROTO_MAX_BULK_LEN: Mem = { name: "proto-max-bulk-len", kind: Kind::Memory { min: 1048576, max: i64::MAX as u64 }, default: "536870912", support: Implemented }
     RDB_DEL_SYNC_FILES: Bool = { name: "rdb-del-sync-files", kind: Kind::Bool, default: "no", support: Ignored }
+    /// Redis's hidden test setting: microseconds to sleep per key saved (negative: sleep 1 µs
+    /// once in that many keys), so tests can hold a save open.
+    RDB_KEY_SAVE_DELAY: Int = { name: "rdb-key-save-delay", kind: Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, default: "0", support: Implemented }
     RDB_SAVE_INCREMENTAL_FSYNC: Bool = { name: "rdb-save-incremental-fsync", kind: Kind::Bool, default: "yes", support: Ignored }
     RDBCHECKSUM: Bool = { name: "rdbchecksum", kind: Kind::Bool, default: "yes", support: Implemented }
     RDBCOMPRESSION: Bool = { name: "rdbcompression", kind: Kind::Bool, default: "yes", support: Implemented }
@@ -235,13 +241,13 @@ params! {
     SERVER_CPULIST: Str = { name: "server_cpulist", kind: Kind::Str, default: "", support: Ignored, immutable: true }
     SET_MAX_INTSET_ENTRIES: Int = { name: "set-max-intset-entries", kind: Kind::Int { min: 0, max: i64::MAX }, default: "512", support: Implemented }
     SET_PROC_TITLE: Bool = { name: "set-proc-title", kind: Kind::Bool, default: "yes", support: Ignored }
-    SHUTDOWN_ON_SIGINT: Str = { name: "shutdown-on-sigint", kind: Kind::Str, default: "default", support: Ignored }
-    SHUTDOWN_ON_SIGTERM: Str = { name: "shutdown-on-sigterm", kind: Kind::Str, default: "default", support: Ignored }
+    SHUTDOWN_ON_SIGINT: Str = { name: "shutdown-on-sigint", kind: Kind::Str, default: "default", support: Implemented }
+    SHUTDOWN_ON_SIGTERM: Str = { name: "shutdown-on-sigterm", kind: Kind::Str, default: "default", support: Implemented }
     SHUTDOWN_TIMEOUT: Int = { name: "shutdown-timeout", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "10", support: Ignored }
     SLOWLOG_LOG_SLOWER_THAN: Int = { name: "slowlog-log-slower-than", kind: Kind::Int { min: -1, max: i64::MAX }, default: "10000", support: Implemented }
     SLOWLOG_MAX_LEN: Int = { name: "slowlog-max-len", kind: Kind::Int { min: 0, max: i64::MAX }, default: "128", support: Implemented }
     SOCKET_MARK_ID: Int = { name: "socket-mark-id", kind: Kind::Int { min: 0, max: 4294967295 }, default: "0", support: Ignored }
-    STOP_WRITES_ON_BGSAVE_ERROR: Bool = { name: "stop-writes-on-bgsave-error", kind: Kind::Bool, default: "yes", support: Ignored }
+    STOP_WRITES_ON_BGSAVE_ERROR: Bool = { name: "stop-writes-on-bgsave-error", kind: Kind::Bool, default: "yes", support: Implemented }
     STREAM_NODE_MAX_BYTES: Mem = { name: "stream-node-max-bytes", kind: Kind::Memory { min: 0, max: i64::MAX as u64 }, default: "4096", support: Ignored }
     STREAM_NODE_MAX_ENTRIES: Int = { name: "stream-node-max-entries", kind: Kind::Int { min: 0, max: i64::MAX }, default: "100", support: Ignored }
     SUPERVISED: Pick = { name: "supervised", kind: Kind::Enum(&["upstart", "systemd", "auto", "no"]), default: "no", support: Ignored, immutable: true }

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::keyspace::{Entry, Keyspace};
 use bytes::Bytes;
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -32,6 +32,23 @@ pub struct Settings {
     pub limits: rdb::read::Limits,
     /// `save`: (seconds, changes) pairs; a background save starts when any pair is reached.
     pub save_rules: Vec<(u64, u64)>,
+    /// `rdb-key-save-delay`: microseconds slept after each key saved (for tests, as Redis).
+    pub key_save_delay: i64,
+    /// `key-load-delay`: microseconds slept after each key loaded (for tests, as Redis).
+    pub key_load_delay: i64,
+}
+
+/// Redis's `debugDelay`, behind its test settings: `n` > 0 sleeps n µs; `n` < 0 sleeps 1 µs
+/// once in -n calls on average.
+fn debug_delay(n: i64) {
+    let us = match n {
+        0 => return,
+        n if n > 0 => n as u64,
+        n => u64::from(rand::random_range(0..n.unsigned_abs()) == 0),
+    };
+    if us > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(us));
+    }
 }
 
 impl Settings {
@@ -59,7 +76,13 @@ impl Settings {
                 ),
             },
             save_rules: parse_rules(&c.get(p::SAVE)),
+            key_save_delay: c.get(p::RDB_KEY_SAVE_DELAY),
+            key_load_delay: c.get(p::KEY_LOAD_DELAY),
         }
+    }
+
+    fn key_save_delay(&self) {
+        debug_delay(self.key_save_delay);
     }
 
     /// `dir/dbfilename`.
@@ -95,6 +118,70 @@ pub struct Status {
     /// A BGSAVE asked for inside EXEC (whose locks a snapshot cannot take): started on the next
     /// tick of [`save_if_due`], as Redis's `rdb_bgsave_scheduled`.
     pub scheduled: AtomicBool,
+    /// Saves started, foreground and background (`rdb_saves`).
+    pub saves: AtomicU64,
+    /// Unix seconds the running background save started (`rdb_current_bgsave_time_sec`).
+    pub bg_started: AtomicU64,
+    /// The load at start, while it runs (`-LOADING`, INFO's `loading_*`).
+    pub loading: Loading,
+    /// Keys the last load kept and skipped as expired (`rdb_last_load_keys_*`).
+    pub last_load_keys_loaded: AtomicU64,
+    pub last_load_keys_expired: AtomicU64,
+}
+
+/// A load in progress: set while the dataset is read at start, so commands without Redis's
+/// `loading` flag are refused and INFO reports how far it got.
+#[derive(Debug, Default)]
+pub struct Loading {
+    pub active: AtomicBool,
+    /// Unix seconds the load started.
+    pub start_time: AtomicU64,
+    /// The file's size.
+    pub total_bytes: AtomicU64,
+    /// Bytes read so far, updated as the reader goes.
+    pub loaded_bytes: AtomicU64,
+    /// The `used-mem` aux field of the file (`loading_rdb_used_mem`).
+    pub rdb_used_mem: AtomicU64,
+}
+
+impl Loading {
+    /// Whether a load is running.
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.active.load(Relaxed)
+    }
+
+    /// Marks a load of `total` bytes as started now.
+    pub fn start(&self, total: u64) {
+        self.start_time
+            .store(crate::keyspace::now_ms() / 1000, Relaxed);
+        self.total_bytes.store(total, Relaxed);
+        self.loaded_bytes.store(0, Relaxed);
+        self.rdb_used_mem.store(0, Relaxed);
+        self.active.store(true, Relaxed);
+    }
+
+    /// `loading_loaded_perc` and `loading_eta_seconds` at `now` (Unix seconds), as Redis's INFO
+    /// computes them.
+    pub fn progress(&self, now: u64) -> (f64, u64) {
+        let loaded = self.loaded_bytes.load(Relaxed);
+        let total = self.total_bytes.load(Relaxed);
+        let (perc, remaining) = if total > 0 {
+            (
+                loaded as f64 / total as f64 * 100.0,
+                total.saturating_sub(loaded),
+            )
+        } else {
+            (0.0, 1)
+        };
+        let elapsed = now.saturating_sub(self.start_time.load(Relaxed));
+        let eta = if elapsed == 0 {
+            1 // Redis's stand-in before a second has passed
+        } else {
+            elapsed.saturating_mul(remaining) / (loaded + 1)
+        };
+        (perc, eta)
+    }
 }
 
 impl Status {
@@ -107,12 +194,21 @@ impl Status {
             saving: AtomicBool::new(false),
             last_try: AtomicU64::new(0),
             scheduled: AtomicBool::new(false),
+            saves: AtomicU64::new(0),
+            bg_started: AtomicU64::new(0),
+            loading: Loading::default(),
+            last_load_keys_loaded: AtomicU64::new(0),
+            last_load_keys_expired: AtomicU64::new(0),
         }
     }
 
-    /// Records a finished save in what INFO and LASTSAVE report.
-    fn record(&self, out: &Result<Saved, SaveError>, started: Instant) {
-        self.last_ok.store(out.is_ok(), Relaxed);
+    /// Records a finished save in what INFO and LASTSAVE report. As Redis, a success sets
+    /// `rdb_last_bgsave_status` to ok, but only a failed background save sets it to err (which
+    /// `stop-writes-on-bgsave-error` acts on): a failed SAVE just answers its error.
+    fn record(&self, out: &Result<Saved, SaveError>, started: Instant, background: bool) {
+        if out.is_ok() || background {
+            self.last_ok.store(out.is_ok(), Relaxed);
+        }
         match out {
             Ok(saved) => {
                 self.changes_at_save.store(saved.changes, Relaxed);
@@ -127,8 +223,18 @@ impl Status {
                     started.elapsed().as_secs_f64()
                 );
             }
+            Err(e) if background => tracing::warn!("Background saving error: {e}"),
             Err(e) => tracing::warn!("{e}"),
         }
+    }
+
+    /// `rdb_current_bgsave_time_sec`: seconds the running background save has taken, -1 if none.
+    pub fn current_bgsave_secs(&self) -> i64 {
+        if !self.saving.load(Relaxed) || self.bg_started.load(Relaxed) == 0 {
+            return -1;
+        }
+        let now = crate::keyspace::now_ms() / 1000;
+        now.saturating_sub(self.bg_started.load(Relaxed)) as i64
     }
 
     /// `rdb_changes_since_last_save`.
@@ -175,6 +281,7 @@ pub fn save(ks: &Keyspace, st: &Status, s: &Settings) -> Result<Saved, SaveError
     if st.saving.swap(true, Relaxed) {
         return Err(SaveError::InProgress);
     }
+    st.saves.fetch_add(1, Relaxed);
     let started = Instant::now();
     let out = write_file(s, |w| {
         let locked = ks.lock_all();
@@ -188,11 +295,12 @@ pub fn save(ks: &Keyspace, st: &Status, s: &Settings) -> Result<Saved, SaveError
             for (k, entry) in locked.entries(db) {
                 w.key(k, entry)?;
                 keys += 1;
+                s.key_save_delay();
             }
         }
         Ok((keys, locked.changes()))
     });
-    st.record(&out, started);
+    st.record(&out, started, false);
     st.saving.store(false, Relaxed);
     out
 }
@@ -235,6 +343,9 @@ pub fn bgsave(ks: &Keyspace, st: &Arc<Status>, s: Settings) -> Result<(), SaveEr
         return Err(SaveError::InProgress);
     }
     st.last_try.store(crate::keyspace::now_ms() / 1000, Relaxed);
+    st.bg_started
+        .store(crate::keyspace::now_ms() / 1000, Relaxed);
+    st.saves.fetch_add(1, Relaxed);
     let started = Instant::now();
     let snap = snapshot(ks);
     tracing::info!(
@@ -252,15 +363,18 @@ pub fn bgsave(ks: &Keyspace, st: &Arc<Status>, s: Settings) -> Result<(), SaveEr
                     for (k, e) in entries {
                         w.key(k, e)?;
                         keys += 1;
+                        s.key_save_delay();
                     }
                 }
                 Ok((keys, snap.changes))
             });
             drop(snap);
-            status.record(&out, started);
+            status.record(&out, started, true);
             status.saving.store(false, Relaxed);
         });
     if let Err(e) = spawned {
+        st.last_ok.store(false, Relaxed); // as Redis when its fork fails
+        tracing::warn!("Can't save in background: {e}");
         st.saving.store(false, Relaxed);
         return Err(SaveError::Spawn(e));
     }
@@ -376,9 +490,63 @@ pub struct Loaded {
     pub empty_skipped: u64,
 }
 
-/// Loads `path` into the keyspace (at start, before any client is served). Keys already expired
-/// are skipped, as Redis does when it is a master; empty collections too, as Redis 7.0 does.
-pub fn load(path: &Path, ks: &Keyspace, limits: &rdb::read::Limits) -> Result<Loaded, LoadError> {
+/// Counts the bytes read from the file as the reader goes (INFO's `loading_loaded_bytes`).
+struct Progress<'a, R> {
+    inner: R,
+    loaded: &'a AtomicU64,
+}
+
+impl<R: Read> Read for Progress<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.loaded.fetch_add(n as u64, Relaxed);
+        Ok(n)
+    }
+}
+
+/// What a start loads.
+#[derive(Debug)]
+pub enum Source {
+    /// `dir/dbfilename`.
+    Rdb(PathBuf),
+}
+
+/// Which file a start loads, if any: Redis's `loadDataFromDisk` decision, kept in this one
+/// place (today the dump, when it exists).
+pub fn source_at_start(s: &Settings) -> Option<Source> {
+    let path = s.path();
+    path.exists().then_some(Source::Rdb(path))
+}
+
+/// Loads `src` into the keyspace. `st.loading` must already be marked (by the caller, before
+/// the listener serves, so no client sees the keyspace half-loaded without `-LOADING`); it is
+/// cleared on success only: after a failure the process exits without serving the keyspace.
+pub fn load_source(
+    src: &Source,
+    ks: &Keyspace,
+    st: &Status,
+    s: &Settings,
+) -> Result<Loaded, LoadError> {
+    let out = match src {
+        Source::Rdb(path) => load(path, ks, &s.limits, &st.loading, s.key_load_delay)?,
+    };
+    st.last_load_keys_loaded.store(out.keys, Relaxed);
+    st.last_load_keys_expired
+        .store(out.expired_skipped, Relaxed);
+    st.loading.active.store(false, Relaxed);
+    Ok(out)
+}
+
+/// Loads `path` into the keyspace (at start, while clients get `-LOADING`), reporting progress
+/// in `progress`. Keys already expired are skipped, as Redis does when it is a master; empty
+/// collections too, as Redis 7.0 does.
+pub fn load(
+    path: &Path,
+    ks: &Keyspace,
+    limits: &rdb::read::Limits,
+    progress: &Loading,
+    key_delay: i64,
+) -> Result<Loaded, LoadError> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|source| LoadError::Open {
         path: name.clone(),
@@ -391,12 +559,17 @@ pub fn load(path: &Path, ks: &Keyspace, limits: &rdb::read::Limits) -> Result<Lo
             source,
         })?
         .len();
+    progress.start(total);
     let rerr = |source| LoadError::Rdb {
         path: name.clone(),
         source,
     };
+    let counted = Progress {
+        inner: file,
+        loaded: &progress.loaded_bytes,
+    };
     let mut r = rdb::Reader::new(
-        BufReader::with_capacity(1 << 16, file),
+        BufReader::with_capacity(1 << 16, counted),
         total,
         limits.clone(),
     );
@@ -407,6 +580,10 @@ pub fn load(path: &Path, ks: &Keyspace, limits: &rdb::read::Limits) -> Result<Lo
         match r.next_item().map_err(rerr)? {
             rdb::Item::Eof => break,
             rdb::Item::Aux(k, v) => {
+                if &k[..] == b"used-mem" {
+                    let used = std::str::from_utf8(&v).ok().and_then(|v| v.parse().ok());
+                    progress.rdb_used_mem.store(used.unwrap_or(0), Relaxed);
+                }
                 tracing::debug!(
                     "RDB '{}': {}",
                     String::from_utf8_lossy(&k),
@@ -432,7 +609,9 @@ pub fn load(path: &Path, ks: &Keyspace, limits: &rdb::read::Limits) -> Result<Lo
                 let mut l = ks.lock_keys(db, &[&key]);
                 l.view_at(db, now)
                     .set_restored(&key, value, expire_at, idle, freq);
+                drop(l);
                 out.keys += 1;
+                debug_delay(key_delay);
             }
         }
     }

@@ -82,6 +82,8 @@ fn flags_override_the_file_and_sigterm_exits_0() {
         .arg("--config")
         .arg(&f)
         .args(["--port", &port.to_string(), "--requirepass", "fromflag"])
+        // No save rules: the embedded defaults' would save into the checkout at SIGTERM.
+        .args(["--save", ""])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -142,6 +144,8 @@ fn run_and_ask(args: &[&str], req: &[u8], until: &[u8]) -> (Vec<u8>, String) {
     let mut child = Command::new(BIN)
         .args(args)
         .args(["--port", &port.to_string()])
+        // No save rules: the embedded defaults' would save into the checkout at SIGTERM.
+        .args(["--save", ""])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

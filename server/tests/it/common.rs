@@ -16,6 +16,9 @@ impl TestServer {
     /// Starts respd with the embedded defaults plus `params` (name, value).
     pub fn start(params: &[(&str, &str)]) -> TestServer {
         let mut config = respd::Config::default();
+        // No save rules unless a test sets some: the embedded defaults' would write dumps into
+        // the checkout.
+        config.set("save", "").expect("save");
         for (k, v) in params {
             config.set(k, v).expect("test config");
         }
@@ -90,7 +93,7 @@ impl ChildServer {
             .map(|a| a.port())
             .expect("free port");
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_respd"))
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("start respd");
