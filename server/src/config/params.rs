@@ -56,6 +56,9 @@ pub struct Param {
     pub immutable: bool,
     /// Refused by CONFIG SET unless `enable-protected-configs` allows it (Redis 7).
     pub protected: bool,
+    /// Matched by CONFIG GET only by its exact name, never by a pattern (Redis's hidden
+    /// test-only settings).
+    pub hidden: bool,
     /// The older name of the same parameter (`slaveof` for `replicaof`).
     pub alias: Option<&'static str>,
 }
@@ -69,6 +72,7 @@ impl Param {
         support: Implemented,
         immutable: false,
         protected: false,
+        hidden: false,
         alias: None,
     };
 }
@@ -207,6 +211,7 @@ params! {
     PROTECTED_MODE: Bool = { name: "protected-mode", kind: Kind::Bool, default: "yes", support: Implemented }
     PROTO_MAX_BULK_LEN: Mem = { name: "proto-max-bulk-len", kind: Kind::Memory { min: 1048576, max: i64::MAX as u64 }, default: "536870912", support: Implemented }
     RDB_DEL_SYNC_FILES: Bool = { name: "rdb-del-sync-files", kind: Kind::Bool, default: "no", support: Ignored }
+    RDB_KEY_SAVE_DELAY: Int = { name: "rdb-key-save-delay", kind: Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, default: "0", support: Implemented, hidden: true }
     RDB_SAVE_INCREMENTAL_FSYNC: Bool = { name: "rdb-save-incremental-fsync", kind: Kind::Bool, default: "yes", support: Ignored }
     RDBCHECKSUM: Bool = { name: "rdbchecksum", kind: Kind::Bool, default: "yes", support: Implemented }
     RDBCOMPRESSION: Bool = { name: "rdbcompression", kind: Kind::Bool, default: "yes", support: Implemented }
