@@ -22,6 +22,8 @@
 
 use super::{lock, Entry, Key, Keyspace, Shard};
 use bytes::Bytes;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// A shard's part in the running (or last) snapshot.
 #[derive(Default)]
@@ -35,6 +37,8 @@ pub(crate) struct ShardSnap {
     pub(crate) origin: usize,
     /// Entries as they were at the cut, taken out by writes before the reader got them.
     pub(crate) pre: Vec<(Bytes, Entry)>,
+    /// The keyspace's count of pre-images made since the reader last swept them up.
+    pending: Arc<AtomicUsize>,
 }
 
 impl Shard {
@@ -54,6 +58,7 @@ impl Shard {
             if e.saved != epoch {
                 let old = (k.to_bytes(), e.clone());
                 self.snap.pre.push(old);
+                self.snap.pending.fetch_add(1, Relaxed);
                 if let Some(e) = self.map.get_mut(key) {
                     e.saved = epoch;
                 }
@@ -67,6 +72,7 @@ impl Shard {
     pub(crate) fn keep_removed(&mut self, key: impl FnOnce() -> Bytes, e: Entry) {
         if self.snap.active && e.saved != self.snap.epoch {
             self.snap.pre.push((key(), e));
+            self.snap.pending.fetch_add(1, Relaxed);
         }
     }
 
@@ -82,11 +88,13 @@ impl Shard {
         if self.snap.active {
             let epoch = self.snap.epoch;
             let pre = &mut self.snap.pre;
+            let was = pre.len();
             pre.extend(
                 map.into_iter()
                     .filter(|(_, e)| e.saved != epoch)
                     .map(|(k, e)| (k.to_bytes(), e)),
             );
+            self.snap.pending.fetch_add(pre.len() - was, Relaxed);
         }
     }
 }
@@ -126,6 +134,7 @@ impl Keyspace {
                 active: true,
                 origin: *db,
                 pre: Vec::new(),
+                pending: self.snap_pending.clone(),
             };
             changes += g.changes;
             match dbs.last_mut() {
@@ -213,6 +222,28 @@ impl Keyspace {
         })
     }
 
+    /// Takes the pre-images of every shard, each with the database of the cut it belongs to,
+    /// if any were made since the last sweep (else nothing, without taking a lock). The reader
+    /// sweeps between batches so that old values overwritten during a save are written and
+    /// freed at once rather than when the walk reaches their shard: memory then grows by what
+    /// clients overwrite between two batches, not by all they overwrite during the save.
+    pub fn snapshot_sweep(&self) -> Vec<(usize, Vec<(Bytes, Entry)>)> {
+        if self.snap_pending.swap(0, Relaxed) == 0 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for db in self.dbs.iter() {
+            for s in db.shards.iter() {
+                let mut s = lock(s);
+                if !s.snap.pre.is_empty() {
+                    let pre = std::mem::take(&mut s.snap.pre);
+                    out.push((s.snap.origin, pre));
+                }
+            }
+        }
+        out
+    }
+
     /// Ends the snapshot for `db`'s shard `si` of the cut (after [`Keyspace::snapshot_take`]
     /// went through all its keys); returns the last pre-images.
     pub fn snapshot_finish(&self, db: usize, si: usize) -> Vec<(Bytes, Entry)> {
@@ -291,6 +322,11 @@ mod tests {
                         add(db, &k, &v, at);
                     }
                     between(db, si);
+                    for (origin, pre) in ks.snapshot_sweep() {
+                        for (k, e) in pre {
+                            add(origin, &k, &e.value, e.expire_at);
+                        }
+                    }
                     if rest.is_empty() {
                         break;
                     }

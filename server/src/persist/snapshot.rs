@@ -149,6 +149,17 @@ impl Snapshot {
                             Taken::Record(r) => w.raw(r),
                         });
                     }
+                    // Old values clients overwrote meanwhile, in any shard: written now, so they
+                    // are freed now (under their own database's SELECTDB).
+                    for (origin, pre) in ks.snapshot_sweep() {
+                        if origin != db {
+                            select_only(&mut w, &mut err, origin);
+                        }
+                        write_pre(&pre, &mut |f| put(&mut w, &mut err, f));
+                        if origin != db {
+                            select_only(&mut w, &mut err, db);
+                        }
+                    }
                     if rest.is_empty() {
                         break;
                     }
@@ -160,6 +171,15 @@ impl Snapshot {
         match err {
             Some(e) => Err(e),
             None => Ok(written),
+        }
+    }
+}
+
+/// SELECTDB alone, unless the file already failed.
+fn select_only<W: Write>(w: &mut Option<&mut Writer<W>>, err: &mut Option<io::Error>, db: usize) {
+    if let (None, Some(w)) = (&*err, w.as_deref_mut()) {
+        if let Err(e) = w.select_only(db) {
+            *err = Some(e);
         }
     }
 }

@@ -128,6 +128,13 @@ impl<W: Write> Writer<W> {
         self.string(v)
     }
 
+    /// SELECTDB alone: keys of an earlier database written later in the file (a snapshot's
+    /// pre-images), which Redis's loader takes anywhere.
+    pub fn select_only(&mut self, db: usize) -> io::Result<()> {
+        self.raw(&[op::SELECTDB])?;
+        self.len(db as u64)
+    }
+
     /// SELECTDB and RESIZEDB before a database's keys.
     pub fn select_db(&mut self, db: usize, keys: usize, expires: usize) -> io::Result<()> {
         self.raw(&[op::SELECTDB])?;
