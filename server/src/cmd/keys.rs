@@ -106,10 +106,7 @@ static OBJECT_SUBS: &[CommandSpec] = &[
 fn del(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let keys = &a[1..];
     let gone: Vec<Bytes> = ctx.with_keys(keys, |v| {
-        keys.iter()
-            .filter(|k| v.remove(k).is_some())
-            .cloned()
-            .collect()
+        keys.iter().filter(|k| v.delete(k)).cloned().collect()
     });
     for k in &gone {
         ctx.notify(NotifyClass::Generic, "del", k);

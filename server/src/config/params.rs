@@ -56,6 +56,9 @@ pub struct Param {
     pub immutable: bool,
     /// Refused by CONFIG SET unless `enable-protected-configs` allows it (Redis 7).
     pub protected: bool,
+    /// Matched by CONFIG GET only by its exact name, never by a pattern (Redis's hidden
+    /// test-only settings).
+    pub hidden: bool,
     /// The older name of the same parameter (`slaveof` for `replicaof`).
     pub alias: Option<&'static str>,
 }
@@ -69,6 +72,7 @@ impl Param {
         support: Implemented,
         immutable: false,
         protected: false,
+        hidden: false,
         alias: None,
     };
 }
@@ -212,7 +216,7 @@ params! {
     RDB_DEL_SYNC_FILES: Bool = { name: "rdb-del-sync-files", kind: Kind::Bool, default: "no", support: Ignored }
     /// Redis's hidden test setting: microseconds to sleep per key saved (negative: sleep 1 µs
     /// once in that many keys), so tests can hold a save open.
-    RDB_KEY_SAVE_DELAY: Int = { name: "rdb-key-save-delay", kind: Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, default: "0", support: Implemented }
+    RDB_KEY_SAVE_DELAY: Int = { name: "rdb-key-save-delay", kind: Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, default: "0", support: Implemented, hidden: true }
     RDB_SAVE_INCREMENTAL_FSYNC: Bool = { name: "rdb-save-incremental-fsync", kind: Kind::Bool, default: "yes", support: Ignored }
     RDBCHECKSUM: Bool = { name: "rdbchecksum", kind: Kind::Bool, default: "yes", support: Implemented }
     RDBCOMPRESSION: Bool = { name: "rdbcompression", kind: Kind::Bool, default: "yes", support: Implemented }

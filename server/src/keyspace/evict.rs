@@ -99,7 +99,7 @@ impl Keyspace {
                     _ => 0,
                 }
             })?;
-            s.remove_entry(&best);
+            s.drop_entry(&best);
             s.touch(&best);
             return Some((db, best));
         }

@@ -7,6 +7,7 @@ mod evict;
 pub mod hash;
 mod key;
 pub mod set;
+mod snap;
 pub mod stream;
 mod value;
 pub mod zset;
@@ -16,12 +17,13 @@ pub use evict::Policy;
 pub use hash::{Hash, HashLimits};
 pub use key::Key;
 pub use set::Set;
+pub use snap::{Cut, TAKE_KEYS};
 pub use value::{Entry, StrHint, Value};
 
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -60,6 +62,8 @@ pub struct Shard {
     /// Modifications ever made here (never reset: a save remembers the sum it saw), for INFO's
     /// `rdb_changes_since_last_save`. Counted under the shard lock, so no shared cache line.
     changes: u64,
+    /// This shard's part in a running snapshot (see `snap`).
+    snap: snap::ShardSnap,
 }
 
 impl Shard {
@@ -90,12 +94,32 @@ impl Shard {
         }
     }
 
+    /// Removes a key; a running snapshot that still needs it keeps it, and the caller gets a
+    /// clone of it then (rarely wanted; most callers drop it).
     fn remove_entry(&mut self, key: &[u8]) -> Option<Entry> {
         let (k, e) = self.map.remove_entry(key)?;
         if let Some(t) = e.expire_at {
             self.expires.remove(&(t, k.to_bytes()));
         }
+        if self.snap.active && e.saved != self.snap.epoch {
+            let copy = e.clone();
+            self.keep_removed(|| k.to_bytes(), e);
+            return Some(copy);
+        }
         Some(e)
+    }
+
+    /// Removes a key whose entry the caller does not want: a running snapshot that still needs
+    /// it gets it moved, not cloned. Returns whether it was there.
+    fn drop_entry(&mut self, key: &[u8]) -> bool {
+        let Some((k, e)) = self.map.remove_entry(key) else {
+            return false;
+        };
+        if let Some(t) = e.expire_at {
+            self.expires.remove(&(t, k.to_bytes()));
+        }
+        self.keep_removed(|| k.to_bytes(), e);
+        true
     }
 
     /// Number of keys (expired ones not yet reclaimed included, as Redis counts them).
@@ -114,9 +138,14 @@ pub struct Db {
 }
 
 impl Db {
-    fn new() -> Self {
+    fn new(db: usize) -> Self {
+        let shard = || {
+            let mut s = Shard::default();
+            s.snap.origin = db;
+            Mutex::new(s)
+        };
         Db {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..SHARDS).map(|_| shard()).collect(),
         }
     }
 }
@@ -133,6 +162,9 @@ pub struct KsStats {
 pub struct Keyspace {
     dbs: Box<[Db]>,
     pub stats: KsStats,
+    /// Pre-images made by writes during a snapshot since its reader last swept them up (see
+    /// `snap`); shared with every shard's snapshot state.
+    snap_pending: Arc<AtomicUsize>,
 }
 
 fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -145,8 +177,9 @@ impl Keyspace {
     /// `n` empty databases.
     pub fn new(n: usize) -> Self {
         Keyspace {
-            dbs: (0..n.max(1)).map(|_| Db::new()).collect(),
+            dbs: (0..n.max(1)).map(Db::new).collect(),
             stats: KsStats::default(),
+            snap_pending: Arc::default(),
         }
     }
 
@@ -240,7 +273,9 @@ impl Keyspace {
                         break;
                     }
                     s.expires.pop_first();
-                    s.map.remove(&k[..]);
+                    if let Some(e) = s.map.remove(&k[..]) {
+                        s.keep_removed(|| k.clone(), e);
+                    }
                     s.touch(&k);
                     gone.push((dbi, k));
                 }
@@ -379,7 +414,7 @@ impl<'v, 'k> View<'v, 'k> {
         }
         let dead = matches!(s.map.get(key), Some(e) if e.expire_at.is_some_and(|t| t <= now));
         if dead {
-            s.remove_entry(key);
+            s.drop_entry(key);
             s.touch(key);
             self.expired.push(Bytes::copy_from_slice(key));
         }
@@ -410,6 +445,7 @@ impl<'v, 'k> View<'v, 'k> {
             return None;
         }
         s.touch(key);
+        s.keep_old(key);
         let e = s.map.get_mut(key)?;
         e.touch_access(now_s);
         Some(e)
@@ -420,7 +456,9 @@ impl<'v, 'k> View<'v, 'k> {
     pub fn get_mut_quiet(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(self.db, key);
         let now_s = (self.now / 1000) as u32;
-        let e = self.shard(key).map.get_mut(key)?;
+        let s = self.shard(key);
+        s.keep_old(key);
+        let e = s.map.get_mut(key)?;
         e.touch_access(now_s);
         Some(e)
     }
@@ -445,11 +483,13 @@ impl<'v, 'k> View<'v, 'k> {
         let now_s = (self.now / 1000) as u32;
         let s = self.shard_in(db, key);
         s.touch(key);
-        let entry = Entry::new(value, expire_at, now_s);
+        let mut entry = Entry::new(value, expire_at, now_s);
+        entry.saved = s.stamp();
         match s.map.get_mut(&key[..]) {
             Some(slot) => {
                 let old_t = slot.expire_at;
-                *slot = entry;
+                let old = std::mem::replace(slot, entry);
+                s.keep_removed(|| key.clone(), old);
                 if old_t != expire_at {
                     if let Some(t) = old_t {
                         s.expires.remove(&(t, key.clone()));
@@ -508,6 +548,19 @@ impl<'v, 'k> View<'v, 'k> {
         self.remove_in(self.db, key)
     }
 
+    /// Removes a key without returning its entry (DEL): during a snapshot that saves a copy of
+    /// a collection that `remove` would have to make. Returns whether it existed.
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        let db = self.db;
+        self.expire_if_needed(db, key);
+        let s = self.shard_in(db, key);
+        if !s.drop_entry(key) {
+            return false;
+        }
+        s.touch(key);
+        true
+    }
+
     /// `remove` in another locked database.
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
         self.expire_if_needed(db, key);
@@ -532,6 +585,7 @@ impl<'v, 'k> View<'v, 'k> {
         };
         let k = k.to_bytes();
         let old = e.expire_at;
+        s.keep_old(key);
         if let Some(t) = old {
             s.expires.remove(&(t, k.clone()));
         }
@@ -627,7 +681,7 @@ impl<'v, 'k> View<'v, 'k> {
                 n += g.map.len();
                 g.changes += g.map.len() as u64;
                 g.touch_replaced(None, self.now);
-                g.map = HashMap::default();
+                g.take_all();
                 g.expires = BTreeSet::new();
             }
         }
@@ -657,6 +711,7 @@ impl<'v, 'k> View<'v, 'k> {
                 y.touch_replaced(Some(&x.map), self.now);
                 std::mem::swap(&mut x.map, &mut y.map);
                 std::mem::swap(&mut x.expires, &mut y.expires);
+                snap::swap(x, y);
             }
         }
     }

@@ -94,6 +94,10 @@ pub struct Entry {
     pub freq: u8,
     /// How Redis would have encoded this string, where that depends on the command that wrote it.
     pub str_hint: StrHint,
+    /// The epoch of the last snapshot that has this entry's contents (written it, kept its old
+    /// version, or seen it created after its cut): see `keyspace::snap`. Sits in what was
+    /// padding, so `Entry` stays 64 bytes.
+    pub(crate) saved: u16,
 }
 
 /// Redis picks a string's encoding by the command that made it: APPEND and SETRANGE leave a
@@ -114,6 +118,7 @@ impl Entry {
             last_access: now_s,
             freq: 5, // Redis's LFU_INIT_VAL.
             str_hint: StrHint::Auto,
+            saved: 0,
         }
     }
 

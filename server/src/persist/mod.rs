@@ -6,10 +6,10 @@
 //! Sits below `state` (which holds a [`Status`]): it sees the keyspace and the configuration only.
 
 pub mod rdb;
+pub mod snapshot;
 
 use crate::config::Config;
-use crate::keyspace::{Entry, Keyspace};
-use bytes::Bytes;
+use crate::keyspace::Keyspace;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
@@ -305,40 +305,9 @@ pub fn save(ks: &Keyspace, st: &Status, s: &Settings) -> Result<Saved, SaveError
     out
 }
 
-/// The keyspace at one moment, for a background save: taken with every shard locked, as SAVE,
-/// but only for the copy. Strings and collection elements are `Bytes`, so the copy holds
-/// references to the stored bytes; only the collections' own structure (maps, lists) is copied.
-struct Snapshot {
-    dbs: Vec<SnapDb>,
-    changes: u64,
-}
-
-/// One database of a [`Snapshot`]: its number, its keys with a TTL, its keys.
-type SnapDb = (usize, usize, Vec<(Bytes, Entry)>);
-
-fn snapshot(ks: &Keyspace) -> Snapshot {
-    let locked = ks.lock_all();
-    let dbs = (0..ks.db_count())
-        .filter_map(|db| {
-            let (n, e) = locked.counts(db);
-            (n > 0).then(|| {
-                let keys = locked
-                    .entries(db)
-                    .map(|(k, v)| (Bytes::copy_from_slice(k), v.clone()))
-                    .collect();
-                (db, e, keys)
-            })
-        })
-        .collect();
-    Snapshot {
-        dbs,
-        changes: locked.changes(),
-    }
-}
-
-/// BGSAVE: copies the keyspace at this moment (clients wait for the copy, not for the disk),
-/// then writes it on a thread of its own while clients go on.
-pub fn bgsave(ks: &Keyspace, st: &Arc<Status>, s: Settings) -> Result<(), SaveError> {
+/// BGSAVE: takes a point-in-time snapshot (every shard locked once, for no per-key work; see
+/// [`snapshot`]) and writes it on a thread of its own while clients go on writing.
+pub fn bgsave(ks: &Arc<Keyspace>, st: &Arc<Status>, s: Settings) -> Result<(), SaveError> {
     if st.saving.swap(true, Relaxed) {
         return Err(SaveError::InProgress);
     }
@@ -347,28 +316,23 @@ pub fn bgsave(ks: &Keyspace, st: &Arc<Status>, s: Settings) -> Result<(), SaveEr
         .store(crate::keyspace::now_ms() / 1000, Relaxed);
     st.saves.fetch_add(1, Relaxed);
     let started = Instant::now();
-    let snap = snapshot(ks);
+    let Some(snap) = snapshot::start(ks, s.compression, || ()) else {
+        // Another snapshot (the AOF rewrite's) is being written.
+        st.saving.store(false, Relaxed);
+        return Err(SaveError::InProgress);
+    };
     tracing::info!(
-        "background saving started ({} ms to copy the keyspace)",
-        started.elapsed().as_millis()
+        "background saving started ({} keys, cut in {} us)",
+        snap.keys(),
+        started.elapsed().as_micros()
     );
     let status = st.clone();
     let spawned = std::thread::Builder::new()
         .name("respd-bgsave".into())
         .spawn(move || {
-            let out = write_file(&s, |w| {
-                let mut keys = 0u64;
-                for (db, expires, entries) in &snap.dbs {
-                    w.select_db(*db, entries.len(), *expires)?;
-                    for (k, e) in entries {
-                        w.key(k, e)?;
-                        keys += 1;
-                        s.key_save_delay();
-                    }
-                }
-                Ok((keys, snap.changes))
-            });
-            drop(snap);
+            let changes = snap.changes();
+            let delay = s.key_save_delay;
+            let out = write_file(&s, |w| Ok((snap.write(w, delay)?, changes)));
             status.record(&out, started, true);
             status.saving.store(false, Relaxed);
         });
@@ -384,7 +348,7 @@ pub fn bgsave(ks: &Keyspace, st: &Arc<Status>, s: Settings) -> Result<(), SaveEr
 /// Starts a background save when a `save` rule is reached or one was scheduled: Redis's
 /// `serverCron` test (changes and seconds since the last success; after a failure, not before
 /// 5 s since the last try).
-pub fn save_if_due(ks: &Keyspace, st: &Arc<Status>, s: Settings) {
+pub fn save_if_due(ks: &Arc<Keyspace>, st: &Arc<Status>, s: Settings) {
     if st.saving.load(Relaxed) {
         return;
     }

@@ -76,7 +76,7 @@ impl Process {
 
 /// State shared by all connections.
 pub struct Shared {
-    pub ks: Keyspace,
+    pub ks: Arc<Keyspace>,
     /// Saves: last time and status, changes since (INFO persistence, LASTSAVE).
     pub persist: Arc<crate::persist::Status>,
     /// Clients blocked on keys.
@@ -104,7 +104,7 @@ impl Shared {
         let dbs = config.get(params::DATABASES) as usize;
         let (tx, _) = watch::channel(false);
         Arc::new(Shared {
-            ks: Keyspace::new(dbs),
+            ks: Arc::new(Keyspace::new(dbs)),
             persist: Arc::new(crate::persist::Status::new(
                 crate::keyspace::now_ms() / 1000,
             )),

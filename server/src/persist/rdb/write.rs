@@ -128,6 +128,13 @@ impl<W: Write> Writer<W> {
         self.string(v)
     }
 
+    /// SELECTDB alone: keys of an earlier database written later in the file (a snapshot's
+    /// pre-images), which Redis's loader takes anywhere.
+    pub fn select_only(&mut self, db: usize) -> io::Result<()> {
+        self.raw(&[op::SELECTDB])?;
+        self.len(db as u64)
+    }
+
     /// SELECTDB and RESIZEDB before a database's keys.
     pub fn select_db(&mut self, db: usize, keys: usize, expires: usize) -> io::Result<()> {
         self.raw(&[op::SELECTDB])?;
@@ -139,13 +146,18 @@ impl<W: Write> Writer<W> {
 
     /// One key with its expiry.
     pub fn key(&mut self, key: &[u8], e: &Entry) -> io::Result<()> {
-        if let Some(t) = e.expire_at() {
+        self.key_value(key, e.expire_at(), &e.value)
+    }
+
+    /// One key with its expiry, from its parts.
+    pub fn key_value(&mut self, key: &[u8], expire_at: Option<u64>, v: &Value) -> io::Result<()> {
+        if let Some(t) = expire_at {
             self.raw(&[op::EXPIRETIME_MS])?;
             self.raw(&t.to_le_bytes())?;
         }
-        self.raw(&[type_of(&e.value)])?;
+        self.raw(&[type_of(v)])?;
         self.string(key)?;
-        self.value(&e.value)
+        self.value(v)
     }
 
     /// EOF and the checksum (0 with `rdbchecksum no`, which Redis takes as "not computed").
@@ -263,6 +275,16 @@ impl<W: Write> Writer<W> {
         self.raw(&id.ms.to_be_bytes())?;
         self.raw(&id.seq.to_be_bytes())
     }
+}
+
+/// One key as a save writes it (expiry, type, key, value) in a buffer of its own, to be passed
+/// to [`Writer::raw`] of the file later: a snapshot serializes a collection under its shard's
+/// lock this way and writes the bytes after releasing it.
+pub fn key_record(key: &[u8], e: &Entry, compress: bool) -> Vec<u8> {
+    let mut w = Writer::new(Vec::new(), compress, false);
+    // Writing into a Vec cannot fail.
+    let _ = w.key(key, e);
+    w.into_inner()
 }
 
 /// The type byte a value is written with.

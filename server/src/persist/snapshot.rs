@@ -1,0 +1,372 @@
+//! The point-in-time snapshot a background save writes (and the AOF rewrite, for its base):
+//! the keyspace as it was at one instant, read while clients go on writing, without fork and
+//! without copying the keyspace.
+//!
+//! [`start`] takes the cut (every shard locked once, no per-key work; see `keyspace::snap` for
+//! the copy-on-first-write it sets up). [`Snapshot::write`] then walks it database by database,
+//! shard by shard, looking keys up in batches of at most [`crate::keyspace::TAKE_KEYS`] keys or [`BATCH_BYTES`]
+//! per lock hold: a string is taken as a shared `Bytes`, a collection is serialized into a
+//! buffer under the lock, and everything is written to the file after the lock is released.
+//! Old versions of keys that clients changed first (the pre-images) are written with the shard
+//! they belong to.
+//!
+//! ```ignore
+//! let snap = persist::snapshot::start(&ks, || switch_aof_files()).ok_or(Busy)?;
+//! std::thread::spawn(move || snap.write(&mut rdb_writer, 0));
+//! ```
+
+use super::rdb::{self, Writer};
+use crate::keyspace::{Cut, Entry, Key, Keyspace, Value, SHARDS};
+use bytes::Bytes;
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Value bytes taken per lock hold (strings counted by length, collections by their
+/// serialized size): bounds both the pause a shard's clients see and the memory in flight.
+pub const BATCH_BYTES: usize = 1 << 20;
+
+/// A snapshot begun and not yet written. Dropping it unwritten still walks the keyspace (without
+/// writing) so that every key carries its epoch, and ends it in every shard.
+pub struct Snapshot {
+    ks: Arc<Keyspace>,
+    cut: Cut,
+    compress: bool,
+    done: bool,
+}
+
+/// Begins a snapshot of `ks` now; `at_cut` runs while every shard is locked, at the cut itself.
+/// None when a snapshot is already running. `compress` is `rdbcompression`.
+pub fn start(ks: &Arc<Keyspace>, compress: bool, at_cut: impl FnOnce()) -> Option<Snapshot> {
+    let cut = ks.snapshot_begin(at_cut)?;
+    Some(Snapshot {
+        ks: ks.clone(),
+        cut,
+        compress,
+        done: false,
+    })
+}
+
+/// A key taken from the keyspace for writing outside its shard's lock.
+enum Taken {
+    /// A string: the key and a shared handle to its value.
+    Str(Key, Option<u64>, Value),
+    /// A collection, already serialized (expiry, type, key, value).
+    Record(Vec<u8>),
+}
+
+impl Snapshot {
+    /// [`Keyspace::changes`] at the cut.
+    pub fn changes(&self) -> u64 {
+        self.cut.changes
+    }
+
+    /// Keys at the cut (all databases).
+    pub fn keys(&self) -> u64 {
+        self.cut.dbs.iter().map(|d| d.1 as u64).sum()
+    }
+
+    /// Writes every database of the cut to `w` (SELECTDB, RESIZEDB and the keys, no header or
+    /// EOF). `key_delay_us` is `rdb-key-save-delay` (for tests), as Redis's `debugDelay`: a
+    /// sleep of that many microseconds after each key, or when negative, of 1 us after every
+    /// `-key_delay_us`th key. Returns the keys written.
+    pub fn write<W: Write>(mut self, w: &mut Writer<W>, key_delay_us: i64) -> io::Result<u64> {
+        let out = self.walk(Some(w), key_delay_us);
+        self.done = true;
+        out
+    }
+
+    /// The walk; with no writer (or after a write error) it only marks keys saved and ends
+    /// the snapshot shard by shard.
+    fn walk<W: Write>(&mut self, mut w: Option<&mut Writer<W>>, delay: i64) -> io::Result<u64> {
+        let ks = self.ks.clone();
+        let compress = self.compress;
+        let mut err: Option<io::Error> = None;
+        let mut written = 0u64;
+        // Sleep `delay` after every `every`th key (never, for 0).
+        let (delay, every) = match delay {
+            0 => (Duration::ZERO, 0),
+            d if d > 0 => (Duration::from_micros(d.unsigned_abs()), 1),
+            d => (Duration::from_micros(1), d.unsigned_abs()),
+        };
+        // Writes one key unless the file already failed; then only counts on.
+        let mut put = |w: &mut Option<&mut Writer<W>>,
+                       err: &mut Option<io::Error>,
+                       f: &mut dyn FnMut(&mut Writer<W>) -> io::Result<()>| {
+            if err.is_some() {
+                return;
+            }
+            if let Some(w) = w.as_deref_mut() {
+                match f(w) {
+                    Ok(()) => written += 1,
+                    Err(e) => *err = Some(e),
+                }
+                if every > 0 && written % every == 0 {
+                    std::thread::sleep(delay);
+                }
+            }
+        };
+        for db in 0..ks.db_count() {
+            let counts = self.cut.dbs.iter().find(|d| d.0 == db).copied();
+            if let (Some((_, n, e)), Some(w)) = (counts, w.as_deref_mut()) {
+                if err.is_none() {
+                    if let Err(e) = w.select_db(db, n, e) {
+                        err = Some(e);
+                    }
+                }
+            }
+            for si in 0..SHARDS {
+                let keys = ks.snapshot_keys(db, si);
+                let mut rest = &keys[..];
+                loop {
+                    let mut taken = Vec::new();
+                    let pre = ks.snapshot_take(db, si, &mut rest, BATCH_BYTES, |k, e| {
+                        if err.is_some() || w.is_none() {
+                            return 0; // Only marking now.
+                        }
+                        match &e.value {
+                            Value::Str(s) => {
+                                taken.push(Taken::Str(
+                                    k.clone(),
+                                    e.expire_at(),
+                                    Value::Str(s.clone()),
+                                ));
+                                s.len() + 16
+                            }
+                            _ => {
+                                let r = rdb::write::key_record(k.as_slice(), e, compress);
+                                let n = r.len();
+                                taken.push(Taken::Record(r));
+                                n
+                            }
+                        }
+                    });
+                    write_pre(&pre, &mut |f| put(&mut w, &mut err, f));
+                    drop(pre);
+                    for t in &taken {
+                        put(&mut w, &mut err, &mut |w| match t {
+                            Taken::Str(k, at, v) => w.key_value(k.as_slice(), *at, v),
+                            Taken::Record(r) => w.raw(r),
+                        });
+                    }
+                    // Old values clients overwrote meanwhile, in any shard: written now, so they
+                    // are freed now (under their own database's SELECTDB).
+                    for (origin, pre) in ks.snapshot_sweep() {
+                        if origin != db {
+                            select_only(&mut w, &mut err, origin);
+                        }
+                        write_pre(&pre, &mut |f| put(&mut w, &mut err, f));
+                        if origin != db {
+                            select_only(&mut w, &mut err, db);
+                        }
+                    }
+                    if rest.is_empty() {
+                        break;
+                    }
+                }
+                let pre = ks.snapshot_finish(db, si);
+                write_pre(&pre, &mut |f| put(&mut w, &mut err, f));
+            }
+        }
+        match err {
+            Some(e) => Err(e),
+            None => Ok(written),
+        }
+    }
+}
+
+/// SELECTDB alone, unless the file already failed.
+fn select_only<W: Write>(w: &mut Option<&mut Writer<W>>, err: &mut Option<io::Error>, db: usize) {
+    if let (None, Some(w)) = (&*err, w.as_deref_mut()) {
+        if let Err(e) = w.select_only(db) {
+            *err = Some(e);
+        }
+    }
+}
+
+type PutFn<'a, W> = dyn FnMut(&mut dyn FnMut(&mut Writer<W>) -> io::Result<()>) + 'a;
+
+/// Writes pre-images (owned: no lock needed).
+fn write_pre<W: Write>(pre: &[(Bytes, Entry)], put: &mut PutFn<'_, W>) {
+    for (k, e) in pre {
+        put(&mut |w| w.key(k, e));
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if std::thread::panicking() {
+            self.ks.snapshot_abort();
+        } else {
+            let _ = self.walk::<io::Sink>(None, 0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::{Hash, HashLimits};
+
+    fn limits() -> rdb::read::Limits {
+        rdb::read::Limits {
+            max_bulk: 512 << 20,
+            dbs: 16,
+            verify_checksum: true,
+            hash: HashLimits {
+                entries: 128,
+                value: 64,
+            },
+            set_intset: 512,
+            zset: (128, 64),
+        }
+    }
+
+    /// (db, key) → the value's DUMP payload and expiry, from a file's bytes.
+    fn read_back(file: &[u8]) -> Vec<(usize, Bytes, Vec<u8>, Option<u64>)> {
+        let mut r = rdb::Reader::new(file, file.len() as u64, limits());
+        r.header().expect("header");
+        let mut out = Vec::new();
+        loop {
+            match r.next_item().expect("item") {
+                rdb::Item::Eof => break,
+                rdb::Item::Aux(..) => {}
+                rdb::Item::Key {
+                    db,
+                    key,
+                    value,
+                    expire_at,
+                    ..
+                } => out.push((db, key, rdb::dump_payload(&value), expire_at)),
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn hash(n: usize, tag: &str) -> Value {
+        let mut h = Hash::default();
+        let lim = HashLimits {
+            entries: 128,
+            value: 64,
+        };
+        for i in 0..n {
+            h.insert(
+                Bytes::from(format!("f{i}")),
+                Bytes::from(format!("{tag}{i}")),
+                lim,
+            );
+        }
+        Value::Hash(Box::new(h))
+    }
+
+    fn save(body: impl FnOnce(&mut Writer<&mut Vec<u8>>) -> u64) -> Vec<u8> {
+        let mut file = Vec::new();
+        let mut w = Writer::new(&mut file, true, true);
+        w.header(0, 0).expect("vec");
+        body(&mut w);
+        w.finish().expect("vec");
+        file
+    }
+
+    #[test]
+    fn a_mutation_during_a_snapshot_keeps_the_old_value_in_the_file() {
+        let ks = Arc::new(Keyspace::new(2));
+        let keys: Vec<Bytes> = (0..3000).map(|i| Bytes::from(format!("k{i}"))).collect();
+        for (i, k) in keys.iter().enumerate() {
+            let mut l = ks.lock_keys(i % 2, &[k]);
+            let mut v = l.view(i % 2);
+            let val = if i % 10 == 0 {
+                hash(200, "old")
+            } else {
+                Value::Str(Bytes::from(format!("old{i}").repeat(i % 7 + 1)))
+            };
+            v.set(k, val, (i % 4 == 0).then_some(1 << 60));
+        }
+        let all = |ks: &Keyspace| {
+            let l = ks.lock_all();
+            let mut w = Writer::new(Vec::new(), true, true);
+            w.header(0, 0).expect("vec");
+            for db in 0..2 {
+                let (n, e) = l.counts(db);
+                w.select_db(db, n, e).expect("vec");
+                for (k, e) in l.entries(db) {
+                    w.key(k, e).expect("vec");
+                }
+            }
+            w.finish().expect("vec");
+            read_back(&w.into_inner())
+        };
+        let before = all(&ks);
+        let snap = start(&ks, true, || ()).expect("starts");
+        // Every key changed before the writer reaches it: all of the file comes from pre-images.
+        for (i, k) in keys.iter().enumerate() {
+            let mut l = ks.lock_keys(i % 2, &[k]);
+            let mut v = l.view(i % 2);
+            match i % 4 {
+                0 => v.set(k, Value::Str(Bytes::from("new")), None),
+                1 => {
+                    v.delete(k);
+                }
+                2 => {
+                    if let Some(e) = v.get_mut(k) {
+                        if let Value::Hash(h) = &mut e.value {
+                            h.insert(
+                                Bytes::from("f0"),
+                                Bytes::from("NEW"),
+                                HashLimits {
+                                    entries: 128,
+                                    value: 64,
+                                },
+                            );
+                        } else {
+                            e.value = Value::Str(Bytes::from("in place"));
+                        }
+                    }
+                }
+                _ => {
+                    v.set_expire(k, Some(1 << 61));
+                }
+            }
+        }
+        let file = save(|w| snap.write(w, 0).expect("vec"));
+        assert_eq!(read_back(&file), before);
+        assert_ne!(all(&ks), before);
+        assert!(!ks.snapshot_running());
+    }
+
+    #[test]
+    fn a_failed_write_still_ends_the_snapshot() {
+        struct Full(usize);
+        impl Write for Full {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                if self.0 < b.len() {
+                    return Err(io::Error::other("disk full"));
+                }
+                self.0 -= b.len();
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let ks = Arc::new(Keyspace::new(1));
+        for i in 0..1000 {
+            let k = Bytes::from(format!("k{i}"));
+            ks.lock_keys(0, &[&k])
+                .view(0)
+                .set(&k, Value::Str(k.clone()), None);
+        }
+        let snap = start(&ks, false, || ()).expect("starts");
+        let mut w = Writer::new(Full(500), false, true);
+        assert!(snap.write(&mut w, 0).is_err());
+        assert!(!ks.snapshot_running());
+        // Dropped without writing: ended too, and the next one starts.
+        drop(start(&ks, false, || ()).expect("starts"));
+        assert!(!ks.snapshot_running());
+        assert!(start(&ks, false, || ()).is_some());
+    }
+}
