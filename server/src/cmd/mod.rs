@@ -19,6 +19,7 @@ pub mod lists_blocking;
 pub mod memory;
 pub mod persist;
 pub mod pubsub;
+pub mod script;
 pub mod server;
 pub mod setops;
 pub mod sets;
