@@ -144,6 +144,21 @@ impl Engine {
                 })
             })?,
         )?;
+        internal.raw_set(
+            "unwrap_err",
+            lua.create_function(|lua, v: Value| match v {
+                Value::Error(e) => {
+                    let msg = match script_error(&e) {
+                        Some(m) => m,
+                        None => format!("ERR {}", lua_error_text(&e)),
+                    };
+                    let t = lua.create_table()?;
+                    t.raw_set("err", msg)?;
+                    Ok(Value::Table(t))
+                }
+                other => Ok(other),
+            })?,
+        )?;
         internal.raw_set("version", crate::REDIS_VERSION)?;
         internal.raw_set("version_num", redis_version_num())?;
         let globals: Table = lua
@@ -240,23 +255,39 @@ impl Engine {
         let deny_oom = spec.oom && !spec.flags.allow_oom;
         let run = &srv.scripts.run;
         let outcome = lua.scope(|scope| {
+            // redis.call raises the error (a Rust error that `unwrap_err` turns back into
+            // Redis's error table); redis.pcall returns the table.
             let call = scope.create_function(|lua, args: Variadic<Value>| {
-                let reply = call_command(srv, &sc, &held, run, &args, read_only, deny_oom);
-                let failed = reply.is_error();
-                let v = match reply {
-                    Reply::Error(e) => err_value(&self.internal, &e)?,
-                    r => reply_to_lua(lua, &r, sc.borrow().resp)?,
-                };
-                Ok((failed, v))
+                match call_command(srv, &sc, &held, run, &args, read_only, deny_oom) {
+                    Reply::Error(e) => Err(mlua::Error::external(ScriptError(err_text(&e)))),
+                    r => reply_to_lua(lua, &r, sc.borrow().resp),
+                }
+            })?;
+            let pcall = scope.create_function(|lua, args: Variadic<Value>| {
+                match call_command(srv, &sc, &held, run, &args, read_only, deny_oom) {
+                    Reply::Error(e) => {
+                        let t = lua.create_table()?;
+                        t.raw_set("err", err_text(&e))?;
+                        Ok(Value::Table(t))
+                    }
+                    r => reply_to_lua(lua, &r, sc.borrow().resp),
+                }
             })?;
             let setresp = scope.create_function(|_, v: i64| {
                 sc.borrow_mut().resp = v as u8;
                 Ok(())
             })?;
-            self.internal.raw_set("call", call)?;
+            let redis: Table = self.internal.raw_get("redis")?;
+            let idle: mlua::Function = self.internal.raw_get("idle_call")?;
+            redis.raw_set("call", call)?;
+            redis.raw_set("pcall", pcall)?;
+            // Marks the run for the sandbox's "only inside a script invocation" checks.
+            self.internal.raw_set("call", true)?;
             self.internal.raw_set("setresp", setresp)?;
             let runner: mlua::Function = self.internal.raw_get("run")?;
             let r = runner.call::<(bool, Value)>(func);
+            redis.raw_set("call", idle.clone())?;
+            redis.raw_set("pcall", idle)?;
             self.internal.raw_set("call", Value::Nil)?;
             self.internal.raw_set("setresp", Value::Nil)?;
             r
@@ -271,8 +302,12 @@ impl Engine {
                 lua_error_text(&e)
             )),
         };
-        // Redis steps the collector now and then rather than letting a full cycle land on a run.
+        // Redis steps the collector now and then rather than letting a full cycle land on a run;
+        // a run that left much garbage (one that hit the memory cap) is collected at once.
         let _ = self.lua.gc_step_kbytes(1);
+        if self.lua.used_memory() > LUA_MEMORY_LIMIT / 4 {
+            let _ = self.lua.gc_collect();
+        }
         reply
     }
 }
@@ -390,10 +425,36 @@ fn call_command(
     dispatch(srv, &mut sc, Some(&mut **held), &args)
 }
 
-/// A command's error reply as the Lua error table Redis makes of it (`-CODE msg`).
-fn err_value(internal: &Table, e: &str) -> mlua::Result<Value> {
-    let f: mlua::Function = internal.raw_get("err_table")?;
-    f.call(format!("-{e}"))
+/// An error `redis.call` raises: Redis's error table's message.
+#[derive(Debug)]
+struct ScriptError(String);
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+/// The message of a [`ScriptError`] inside what Lua hands back.
+fn script_error(e: &mlua::Error) -> Option<String> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => script_error(cause),
+        mlua::Error::WithContext { cause, .. } => script_error(cause),
+        mlua::Error::ExternalError(x) => x.downcast_ref::<ScriptError>().map(|s| s.0.clone()),
+        _ => None,
+    }
+}
+
+/// A command's error reply as Redis's error table holds it (`luaPushErrorBuff` of `-CODE msg`):
+/// "CODE msg", with "ERR" for a reply without a code.
+fn err_text(e: &str) -> String {
+    let (code, msg) = match e.split_once(' ') {
+        Some((c, m)) => (c, m),
+        None => ("ERR", e),
+    };
+    format!("{code} {}", msg.trim_matches(['\r', '\n']))
 }
 
 /// The reply of a run that raised an error: the error table's message, where it happened, and

@@ -49,6 +49,9 @@ end
 -- The message handler of every run (Redis's __redis__err__handler): where the error happened,
 -- passing over C functions and this file.
 function I.errh(e)
+  if type(e) == "userdata" then
+    e = I.unwrap_err(e)
+  end
   local lvl = 2
   local i = getinfo(lvl, "Sl")
   while i and (i.what == "C" or i.source == INTERNAL) do
@@ -69,21 +72,15 @@ function I.run(f)
   return xpcall(f, I.errh)
 end
 
--- The redis table.
+-- The redis table. During a run `redis.call` and `redis.pcall` are Rust functions (C functions
+-- to Lua, so `return redis.call(...)` keeps the script's frame for error positions); between
+-- runs these stand-ins refuse.
 local redis = {}
-function redis.call(...)
-  in_run("redis.call/pcall")
-  local failed, v = I.call(...)
-  if failed then
-    error(v)
-  end
-  return v
+I.redis = redis
+function I.idle_call()
+  error(err_table("redis.call/pcall can only be called inside a script invocation"))
 end
-function redis.pcall(...)
-  in_run("redis.call/pcall")
-  local _, v = I.call(...)
-  return v
-end
+redis.call, redis.pcall = I.idle_call, I.idle_call
 function redis.error_reply(...)
   local s = ...
   if select("#", ...) ~= 1 or type(s) ~= "string" then
@@ -225,6 +222,9 @@ local function unwrap(ok, ...)
     return ok, ...
   end
   local e = ...
+  if type(e) == "userdata" then
+    e = I.unwrap_err(e)
+  end
   if type(e) == "table" then
     local m = rawget(e, "err")
     if type(m) == "string" or type(m) == "number" then
