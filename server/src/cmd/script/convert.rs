@@ -185,7 +185,7 @@ pub fn lua_to_reply(v: &Value, resp: u8, depth: usize) -> Reply {
 
 /// C's `(long long)` of a double as x86 does it: out of range and NaN give i64::MIN.
 fn c_trunc(n: f64) -> i64 {
-    if n.is_nan() || n >= 9.223_372_036_854_776e18 || n < -9.223_372_036_854_776e18 {
+    if n.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&n) {
         i64::MIN
     } else {
         n as i64
