@@ -121,6 +121,10 @@ pub async fn run(
         loop {
             tick.tick().await;
             crate::resp::pool::purge();
+            // A running script holds every shard: waiting for one would stall this worker.
+            if expire_srv.scripts.run.running.load(Relaxed) {
+                continue;
+            }
             for (db, key) in expire_srv.ks.expire_cycle(200) {
                 expire_srv.notify_keyspace(db, NotifyClass::Expired, "expired", &key);
             }
@@ -132,6 +136,9 @@ pub async fn run(
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
+            if save_srv.scripts.run.running.load(Relaxed) {
+                continue;
+            }
             let settings = crate::persist::Settings::from_config(save_srv.config());
             crate::persist::save_if_due(&save_srv.ks, &save_srv.persist, settings);
         }

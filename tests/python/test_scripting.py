@@ -7,6 +7,8 @@ import time
 import pytest
 import redis
 
+from conftest import start_respd
+
 # Each script runs on a fresh pair of servers, in order, with KEYS = ["k", "h"] and ARGV = ["5"].
 SCRIPTS = [
     # Conversions Lua -> RESP2: floats truncate, false is nil, arrays stop at the first nil.
@@ -239,3 +241,55 @@ def test_bad_scripts_are_bounded_and_the_server_stays_up(respd):
     assert len(c.eval(big, 0)) == 8 * 1024 * 1024
     assert c.ping()
     assert c.eval("return 1", 0) == 1
+
+
+def test_a_runaway_script_is_busy_for_others_and_script_kill_ends_it():
+    """Past busy-reply-threshold other clients get -BUSY; SCRIPT KILL stops a script that has not
+    written, UNKILLABLE one that has; the server then serves as before. Two workers: the script
+    holds one (docs/scripting.md)."""
+    s = start_respd("--worker-threads", "2", "--busy-reply-threshold", "200")
+    try:
+        for loop, killable in [("while true do end", True),
+                               ("redis.call('set', 'w', 1) local i = 0 while i < 3e7 do i = i + 1 end return i", False)]:
+            result = {}
+
+            def runaway():
+                c = redis.Redis(port=s.port, socket_timeout=120)
+                try:
+                    result["reply"] = c.eval(loop, 0)
+                except redis.ResponseError as e:
+                    result["error"] = str(e)
+                c.close()
+
+            t = threading.Thread(target=runaway)
+            t.start()
+            other = redis.Redis(port=s.port, socket_timeout=30)
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    other.get("k")
+                except redis.exceptions.BusyLoadingError as e:
+                    assert "busy running a script" in str(e)
+                    break
+                except redis.ResponseError as e:
+                    assert "Redis is busy running a script. You can only call SCRIPT KILL" in str(e), e
+                    break
+                assert time.monotonic() < deadline, "never BUSY"
+                time.sleep(0.05)
+            if killable:
+                assert other.script_kill()
+                t.join(30)
+                assert not t.is_alive()
+                assert result["error"].startswith("Script killed by user with SCRIPT KILL..."), result
+            else:
+                with pytest.raises(redis.ResponseError, match="UNKILLABLE"):
+                    other.script_kill()
+                t.join(120)
+                assert result["reply"] == 30000000
+            with pytest.raises(redis.ResponseError, match="NOTBUSY"):
+                other.script_kill()
+            assert other.set("after", "1") and other.get("after") == b"1"
+            other.close()
+        assert s.alive()
+    finally:
+        s.stop()

@@ -118,6 +118,22 @@ pub fn dispatch(
             spec.full_name()
         ));
     }
+    // A running script holds every shard (its own calls come with the locks, `held`): others
+    // wait for it, up to busy-reply-threshold, then get -BUSY instead of waiting on its locks.
+    if held.is_none()
+        && srv
+            .scripts
+            .run
+            .running
+            .load(std::sync::atomic::Ordering::Relaxed)
+        && !spec.flags.contains(Flags::ALLOW_BUSY)
+        && !script::wait_for_script(srv)
+    {
+        if conn.multi.is_some() {
+            conn.multi_error = true;
+        }
+        return script::busy_reply(srv);
+    }
     if conn.multi.is_some() && !spec.flags.contains(Flags::NO_QUEUE) {
         if spec.flags.contains(Flags::NO_MULTI) {
             conn.multi_error = true;

@@ -259,10 +259,20 @@ fn eval_locked(
             flags,
             oom,
         };
-        let reply = eng.run(srv, conn, locked, &sha, spec);
+        // On a multi-threaded runtime this worker's other tasks (and its turn at polling the
+        // sockets) move to another thread for the run, so a long script does not strand them.
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let reply = if multi {
+            tokio::task::block_in_place(|| eng.run(srv, conn, locked, &sha, spec))
+        } else {
+            eng.run(srv, conn, locked, &sha, spec)
+        };
         let killed = run.kill.load(Relaxed);
         run.end();
-        if killed {
+        // Killed, the run ends in the hook's error (with its position); should a script have
+        // caught that error and ended otherwise, the caller still learns it was killed.
+        if killed && !matches!(&reply, Reply::Error(e) if e.starts_with("ERR Script killed")) {
             return Reply::error("ERR Script killed by user with SCRIPT KILL...");
         }
         reply
@@ -332,6 +342,31 @@ pub fn kill(srv: &Shared, function: bool) -> Reply {
     }
     run.kill.store(true, Relaxed);
     Reply::Ok
+}
+
+/// Waits while a script runs: true once it has ended, false once it is past
+/// busy-reply-threshold (the caller answers -BUSY). The wait blocks this worker as waiting for
+/// the script's locks would, but ends at the threshold where that would not.
+pub fn wait_for_script(srv: &Shared) -> bool {
+    let run = &srv.scripts.run;
+    loop {
+        if !run.running.load(Relaxed) {
+            return true;
+        }
+        if run.busy.load(Relaxed) {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// What a client gets while a script is busy.
+pub fn busy_reply(srv: &Shared) -> Reply {
+    if srv.scripts.run.function.load(Relaxed) {
+        Reply::error("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+    } else {
+        Reply::error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+    }
 }
 
 fn script_debug(_ctx: &mut Ctx, a: &[Bytes]) -> Reply {
