@@ -124,6 +124,10 @@ pub async fn run(
             if expire_srv.persist.loading.is_active() {
                 continue; // As Redis: nothing expires while the dataset loads.
             }
+            // A running script holds every shard: waiting for one would stall this worker.
+            if expire_srv.scripts.run.running.load(Relaxed) {
+                continue;
+            }
             for (db, key) in expire_srv.ks.expire_cycle(200) {
                 expire_srv.notify_keyspace(db, NotifyClass::Expired, "expired", &key);
             }
@@ -137,6 +141,9 @@ pub async fn run(
             tick.tick().await;
             if save_srv.persist.loading.is_active() {
                 continue; // A save now would write a half-loaded keyspace over the dump.
+            }
+            if save_srv.scripts.run.running.load(Relaxed) {
+                continue;
             }
             let settings = crate::persist::Settings::from_config(save_srv.config());
             crate::persist::save_if_due(&save_srv.ks, &save_srv.persist, settings);

@@ -19,6 +19,7 @@ pub mod lists_blocking;
 pub mod memory;
 pub mod persist;
 pub mod pubsub;
+pub mod script;
 pub mod server;
 pub mod setops;
 pub mod sets;
@@ -132,6 +133,22 @@ pub fn dispatch(
         .flatten()
     {
         return reject(srv, conn, spec, e);
+    }
+    // A running script holds every shard (its own calls come with the locks, `held`): others
+    // wait for it, up to busy-reply-threshold, then get -BUSY instead of waiting on its locks.
+    if held.is_none()
+        && srv
+            .scripts
+            .run
+            .running
+            .load(std::sync::atomic::Ordering::Relaxed)
+        && !spec.flags.contains(Flags::ALLOW_BUSY)
+        && !script::wait_for_script(srv)
+    {
+        if conn.multi.is_some() {
+            conn.multi_error = true;
+        }
+        return script::busy_reply(srv);
     }
     if conn.multi.is_some() && !spec.flags.contains(Flags::NO_QUEUE) {
         if spec.flags.contains(Flags::NO_MULTI) {

@@ -37,6 +37,8 @@ bitflags::bitflags! {
         const SKIP_SLOWLOG = 1 << 17;
         /// Redis 7.0's `no-async-loading` (SAVE, BGSAVE): shown by COMMAND INFO.
         const NO_ASYNC_LOADING = 1 << 18;
+        /// Redis 7.0's `skip_monitor` (EVAL and friends): shown by COMMAND INFO.
+        const SKIP_MONITOR = 1 << 19;
     }
 }
 
@@ -53,6 +55,7 @@ impl Flags {
             (Flags::BLOCKING, "blocking"),
             (Flags::LOADING, "loading"),
             (Flags::STALE, "stale"),
+            (Flags::SKIP_MONITOR, "skip_monitor"),
             (Flags::SKIP_SLOWLOG, "skip_slowlog"),
             (Flags::FAST, "fast"),
             (Flags::NOAUTH, "no_auth"),
@@ -262,6 +265,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::streams::COMMANDS,
     super::zsets::COMMANDS,
     super::persist::COMMANDS,
+    super::script::COMMANDS,
 ];
 
 /// Keyed by bytes, so a request's name is looked up without a UTF-8 check.

@@ -136,7 +136,7 @@ params! {
     BIND: Str = { name: "bind", kind: Kind::Str, default: "127.0.0.1 -::1", support: Startup }
     BIND_SOURCE_ADDR: Str = { name: "bind-source-addr", kind: Kind::Str, default: "", support: Ignored }
     BIO_CPULIST: Str = { name: "bio_cpulist", kind: Kind::Str, default: "", support: Ignored, immutable: true }
-    BUSY_REPLY_THRESHOLD: Int = { name: "busy-reply-threshold", kind: Kind::Int { min: 0, max: i64::MAX }, default: "5000", support: Ignored, alias: Some("lua-time-limit") }
+    BUSY_REPLY_THRESHOLD: Int = { name: "busy-reply-threshold", kind: Kind::Int { min: 0, max: i64::MAX }, default: "5000", support: Implemented, alias: Some("lua-time-limit") }
     CLIENT_OUTPUT_BUFFER_LIMIT: Str = { name: "client-output-buffer-limit", kind: Kind::BufferLimits, default: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", support: Implemented }
     CLIENT_QUERY_BUFFER_LIMIT: Mem = { name: "client-query-buffer-limit", kind: Kind::Memory { min: 1048576, max: i64::MAX as u64 }, default: "1073741824", support: Implemented }
     CLUSTER_ALLOW_PUBSUBSHARD_WHEN_DOWN: Bool = { name: "cluster-allow-pubsubshard-when-down", kind: Kind::Bool, default: "yes", support: Ignored }

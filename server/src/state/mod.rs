@@ -11,11 +11,13 @@
 //! - [`blocked`]: the registry of clients blocked on keys ([`BlockOn`]).
 //! - [`pubsub`]: channel and pattern subscriptions; [`notify`]: keyspace events.
 //! - [`stats`]: INFO counters, per-command counters and the slow log.
+//! - [`scripts`]: the Lua engine and the script running now (for -BUSY and SCRIPT KILL).
 
 pub mod blocked;
 pub mod client;
 pub mod notify;
 pub mod pubsub;
+pub mod scripts;
 pub mod stats;
 
 pub use blocked::BlockOn;
@@ -96,6 +98,8 @@ pub struct Shared {
     pub pubsub: pubsub::PubSub,
     /// Set when the server should stop (SHUTDOWN or a signal).
     pub shutdown: watch::Sender<bool>,
+    /// The Lua engine and the script running now.
+    pub scripts: scripts::Scripts,
 }
 
 impl Shared {
@@ -117,6 +121,7 @@ impl Shared {
             process: Process::new(),
             slowlog: SlowLog::default(),
             shutdown: tx,
+            scripts: Default::default(),
         })
     }
 

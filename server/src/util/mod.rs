@@ -2,3 +2,4 @@
 
 pub mod glob;
 pub mod num;
+pub mod sha1;
