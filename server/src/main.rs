@@ -283,7 +283,7 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
     // answering -LOADING meanwhile, and the same to a client, which just connects later).
     let settings = respd::persist::Settings::from_config(&config);
     let srv = respd::Shared::new(config);
-    load_dump(&srv, &settings)?;
+    load_data(&srv, &settings)?;
     let listeners = respd::bind(srv.config()).await.context("cannot listen")?;
     for l in &listeners {
         if let Ok(a) = l.local_addr() {
@@ -298,6 +298,43 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
     respd::run(listeners, srv, std::future::pending()).await;
     tracing::info!("respd stopped");
     Ok(())
+}
+
+/// Loads what the server starts with: with `appendonly yes` the AOF (or, when its directory
+/// has no manifest, `dump.rdb`, which then becomes the AOF's base, as Redis 7.0 does), else
+/// `dump.rdb`. Then starts appending.
+fn load_data(
+    srv: &std::sync::Arc<respd::Shared>,
+    settings: &respd::persist::Settings,
+) -> anyhow::Result<()> {
+    use respd::config::params;
+    if !srv.config().get(params::APPENDONLY) {
+        return load_dump(srv, settings);
+    }
+    let aof = respd::persist::aof::AofSettings::from_config(srv.config());
+    let started = std::time::Instant::now();
+    let mut replayer = respd::cmd::propagate::Replayer::new(srv);
+    let loaded = match respd::persist::aof::load(&aof, &srv.ks, &mut |argv| replayer.run(argv)) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("Fatal error loading the AOF: {e}. Exiting.");
+            return Err(anyhow::Error::new(e).context("cannot load the append only file"));
+        }
+    };
+    drop(replayer);
+    if loaded.manifest.is_some() {
+        tracing::info!(
+            "DB loaded from append only file: {:.3} seconds ({} keys from the base, {} commands)",
+            started.elapsed().as_secs_f64(),
+            loaded.keys_from_base,
+            loaded.commands
+        );
+    } else {
+        load_dump(srv, settings)?;
+    }
+    srv.aof
+        .start(aof, &srv.ks, loaded.manifest)
+        .context("cannot open the append only file")
 }
 
 /// Loads `dir/dbfilename` if it exists; a file that cannot be read stops the start, naming the

@@ -121,12 +121,13 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         section(&mut o, "Persistence");
         let _ = write!(
             o,
-            "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+            "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\n{}",
             ctx.srv.persist.changes_since_save(&ctx.srv.ks),
             u8::from(ctx.srv.persist.saving.load(Relaxed)),
             ctx.srv.persist.last_save.load(Relaxed),
             if ctx.srv.persist.last_ok.load(Relaxed) { "ok" } else { "err" },
             ctx.srv.persist.last_save_secs.load(Relaxed),
+            aof_info(ctx.srv),
         );
     }
     if want("stats") {
@@ -247,6 +248,31 @@ fn cpu_times() -> (f64, f64) {
     let tick = 100.0;
     let get = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / tick;
     (get(11), get(12))
+}
+
+/// INFO persistence's `aof_*` lines, in Redis 7.0's order (the size lines only while it is on).
+fn aof_info(srv: &crate::state::Shared) -> String {
+    let a = &srv.aof;
+    let ok = |b: bool| if b { "ok" } else { "err" };
+    let mut o = format!(
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:{}\r\naof_last_write_status:{}\r\n",
+        u8::from(a.on()),
+        u8::from(a.rewriting.load(Relaxed)),
+        u8::from(a.rewrite_scheduled.load(Relaxed)),
+        a.last_rewrite_secs.load(Relaxed),
+        ok(a.last_rewrite_ok.load(Relaxed)),
+        ok(a.last_write_ok.load(Relaxed)),
+    );
+    if a.on() {
+        let _ = write!(
+            o,
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:{}\r\naof_buffer_length:0\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n",
+            a.current_size(),
+            a.base_size.load(Relaxed),
+            u8::from(a.rewrite_scheduled.load(Relaxed)),
+        );
+    }
+    o
 }
 
 #[cfg(test)]

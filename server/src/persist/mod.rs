@@ -5,6 +5,7 @@
 //! so a crash at any point leaves either the old dump or the new one, never a torn file.
 //! Sits below `state` (which holds a [`Status`]): it sees the keyspace and the configuration only.
 
+pub mod aof;
 pub mod rdb;
 
 use crate::config::Config;
@@ -210,7 +211,13 @@ type SnapDb = (usize, usize, Vec<(Bytes, Entry)>);
 
 fn snapshot(ks: &Keyspace) -> Snapshot {
     let locked = ks.lock_all();
-    let dbs = (0..ks.db_count())
+    snapshot_for_write(&locked, ks.db_count())
+}
+
+/// The keyspace at this moment, taken under `locked` (every shard of every database): what
+/// BGSAVE and the AOF rewrite write from, the one function to swap for another snapshot.
+fn snapshot_for_write(locked: &crate::keyspace::Locked, db_count: usize) -> Snapshot {
+    let dbs = (0..db_count)
         .filter_map(|db| {
             let (n, e) = locked.counts(db);
             (n > 0).then(|| {
