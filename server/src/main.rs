@@ -295,7 +295,10 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
     }
     respd::server::notify_systemd_ready();
     stop_watchdog(srv.clone()).context("cannot watch for signals")?;
-    respd::run(listeners, srv, std::future::pending()).await;
+    respd::run(listeners, srv.clone(), std::future::pending()).await;
+    // What was appended reaches the file, fsynced, before the process ends (as Redis's
+    // prepareForShutdown).
+    srv.aof.disable();
     tracing::info!("respd stopped");
     Ok(())
 }
