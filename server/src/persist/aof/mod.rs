@@ -469,6 +469,21 @@ impl Aof {
                         .map(|(g, _)| g)
                         .unwrap_or_else(|e| e.into_inner().0);
                 }
+                if self.fsync_mode() == Fsync::Always && !p.is_empty() {
+                    // Clients woken by the last fsync send their next commands over the next
+                    // next hundreds of microseconds: wait while they keep coming (at most 2 ms), so
+                    // one fsync covers them all, as Redis's fsync covers one event-loop pass.
+                    let mut seen = p.end;
+                    for _ in 0..20 {
+                        drop(p);
+                        std::thread::sleep(Duration::from_micros(100));
+                        p = guard(&self.pending);
+                        if p.end == seen {
+                            break;
+                        }
+                        seen = p.end;
+                    }
+                }
                 p.seal();
                 (std::mem::take(&mut p.items), p.end)
             };
