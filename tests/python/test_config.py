@@ -2,14 +2,13 @@
 name in the log (README.md, "What is not implemented"); and settings read on every request follow a
 CONFIG SET at once."""
 
-import subprocess
 from pathlib import Path
 import time
 
 import pytest
 import redis
 
-from conftest import respd_bin, start_respd
+from conftest import start_respd
 
 WARN = "respd does not implement '{}'"
 
