@@ -15,8 +15,9 @@
 //! - [`state`]: what every connection shares ([`Shared`]): clients, the blocked-keys registry,
 //!   pub/sub, keyspace notifications, stats and the slow log.
 //! - [`persist`]: snapshots on disk: the RDB codec ([`persist::rdb`], shared by SAVE, loading
-//!   at start and DUMP/RESTORE), writing and loading `dir/dbfilename`. It sees the keyspace and
-//!   the configuration, never `state` or a command.
+//!   at start and DUMP/RESTORE), writing and loading `dir/dbfilename`; the append-only file
+//!   ([`persist::aof`]: buffer, writer, manifest, rewrite, loading; `cmd::propagate` decides what
+//!   goes in it). It sees the keyspace and the configuration, never `state` or a command.
 //! - Below them all: [`keyspace`] (databases, shards, values, expiry), [`resp`] (request parser
 //!   with Redis's limits, reply encoder), [`config`] (every setting declared once by its Redis
 //!   name, read through typed handles; defaults < YAML < flags < CONFIG SET), [`util`] (glob

@@ -355,6 +355,12 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
     // a client or a supervisor sees a server that is starting rather than a refused connection.
     let settings = respd::persist::Settings::from_config(&config);
     let srv = respd::Shared::new(config);
+    // With appendonly yes the AOF is loaded here, before binding (its replay runs commands
+    // through the dispatcher, which answers -LOADING to everyone while a load is marked).
+    let aof_on = srv.config().get(respd::config::params::APPENDONLY);
+    if aof_on {
+        load_aof(&srv, &settings)?;
+    }
     let listeners = respd::bind(srv.config()).await.context("cannot listen")?;
     let addrs: Vec<_> = listeners
         .iter()
@@ -363,7 +369,11 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
     for a in &addrs {
         tracing::info!("listening on {a}");
     }
-    let source = respd::persist::source_at_start(&settings);
+    let source = if aof_on {
+        None
+    } else {
+        respd::persist::source_at_start(&settings)
+    };
     if source.is_some() {
         // Before the listener serves: no client may see the keyspace half-loaded.
         srv.persist.loading.start(0);
@@ -393,8 +403,44 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
     }
     respd::server::notify_systemd_ready();
     let _ = server.await;
+    // What was appended reaches the file, fsynced, before the process ends (as Redis's
+    // prepareForShutdown).
+    srv.aof.disable();
     tracing::info!("respd stopped");
     Ok(())
+}
+
+/// With `appendonly yes`: loads the AOF (or, when its directory has no manifest, `dump.rdb`,
+/// which then becomes the AOF's base, as Redis 7.0 does), then starts appending.
+fn load_aof(
+    srv: &std::sync::Arc<respd::Shared>,
+    settings: &respd::persist::Settings,
+) -> anyhow::Result<()> {
+    let aof = respd::persist::aof::AofSettings::from_config(srv.config());
+    let started = std::time::Instant::now();
+    let mut replayer = respd::cmd::propagate::Replayer::new(srv);
+    let loaded = match respd::persist::aof::load(&aof, &srv.ks, &mut |argv| replayer.run(argv)) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("Fatal error loading the AOF: {e}. Exiting.");
+            return Err(anyhow::Error::new(e).context("cannot load the append only file"));
+        }
+    };
+    drop(replayer);
+    if loaded.manifest.is_some() {
+        tracing::info!(
+            "DB loaded from append only file: {:.3} seconds ({} keys from the base, {} commands)",
+            started.elapsed().as_secs_f64(),
+            loaded.keys_from_base,
+            loaded.commands
+        );
+    } else if let Some(source) = respd::persist::source_at_start(settings) {
+        srv.persist.loading.start(0);
+        load_data(srv, &source, settings)?;
+    }
+    srv.aof
+        .start(aof, &srv.ks, loaded.manifest)
+        .context("cannot open the append only file")
 }
 
 /// Loads what the start should load; a file that cannot be read stops the start, naming the

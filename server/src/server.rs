@@ -128,7 +128,7 @@ pub async fn run(
             if expire_srv.scripts.run.running.load(Relaxed) {
                 continue;
             }
-            for (db, key) in expire_srv.ks.expire_cycle(200) {
+            for (db, key) in expire_srv.expire_cycle(200) {
                 expire_srv.notify_keyspace(db, NotifyClass::Expired, "expired", &key);
             }
         }
@@ -147,6 +147,12 @@ pub async fn run(
             }
             let settings = crate::persist::Settings::from_config(save_srv.config());
             crate::persist::save_if_due(&save_srv.ks, &save_srv.persist, settings);
+            let aof = crate::persist::aof::AofSettings::from_config(save_srv.config());
+            let saving = save_srv
+                .persist
+                .saving
+                .load(std::sync::atomic::Ordering::Relaxed);
+            save_srv.aof.rewrite_if_due(&save_srv.ks, aof, saving);
         }
     });
     let mut conns = JoinSet::new();

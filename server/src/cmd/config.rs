@@ -103,6 +103,17 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         .chunks(2)
         .map(|p| (text(&p[0]), text(&p[1])))
         .collect();
+    if ctx.held.is_some()
+        && pairs
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("appendonly") && v.eq_ignore_ascii_case("yes"))
+        && !ctx.srv.aof.on()
+    {
+        // Turning the AOF on takes every lock, which EXEC already holds.
+        return Reply::error(
+            "ERR CONFIG SET appendonly yes is not supported inside MULTI by respd",
+        );
+    }
     match ctx.srv.config().set_from_client(&pairs) {
         Ok(()) => {
             if pairs
@@ -112,10 +123,32 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 let level = ctx.srv.config().get(crate::config::params::LOGLEVEL);
                 crate::config::loglevel_changed(level);
             }
-            Reply::Ok
+            apply_aof(ctx)
         }
         Err(msg) => Reply::error(format!("ERR {msg}")),
     }
+}
+
+/// Follows `appendonly` and `appendfsync` after a CONFIG SET: `yes` starts appending and a
+/// rewrite that writes the base (Redis's `startAppendOnly`), `no` stops appending.
+fn apply_aof(ctx: &mut Ctx) -> Reply {
+    use crate::config::params;
+    use crate::persist::aof::{AofSettings, Fsync};
+    let c = ctx.srv.config();
+    let aof = &ctx.srv.aof;
+    aof.set_fsync(Fsync::from_name(c.get(params::APPENDFSYNC)));
+    let want = c.get(params::APPENDONLY);
+    if want && !aof.on() {
+        if let Err(e) = aof.enable(&ctx.srv.ks, AofSettings::from_config(c)) {
+            tracing::warn!("cannot turn on the AOF: {e}");
+            return Reply::error(
+                "ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.",
+            );
+        }
+    } else if !want && aof.on() {
+        aof.disable();
+    }
+    Reply::Ok
 }
 
 fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {

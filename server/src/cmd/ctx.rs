@@ -18,6 +18,8 @@ pub struct Ctx<'a, 'k> {
     pub conn: &'a mut Session,
     /// Every shard of every database, held for the whole of an EXEC.
     pub held: Option<&'a mut Locked<'k>>,
+    /// The command's arguments, for the AOF.
+    pub args: &'a [Bytes],
 }
 
 impl<'a, 'k> Ctx<'a, 'k> {
@@ -28,12 +30,15 @@ impl<'a, 'k> Ctx<'a, 'k> {
         f: impl FnOnce(&mut View) -> R,
     ) -> R {
         let db = self.conn.db;
+        let srv = self.srv;
         let (r, expired) = match self.held.as_deref_mut() {
-            Some(l) => run_view(l, db, self.conn.now_ms, f),
+            Some(l) => run_view(l, db, srv, self.conn, self.args, f),
             None => run_view(
-                &mut self.srv.ks.lock_keys(db, keys),
+                &mut srv.ks.lock_keys(db, keys),
                 db,
-                self.conn.now_ms,
+                srv,
+                self.conn,
+                self.args,
                 f,
             ),
         };
@@ -49,9 +54,10 @@ impl<'a, 'k> Ctx<'a, 'k> {
     /// Runs `f` with every shard of the given databases locked (KEYS, SCAN, FLUSHDB, SWAPDB, MOVE).
     pub fn with_dbs<R>(&mut self, dbs: &[usize], f: impl FnOnce(&mut View) -> R) -> R {
         let db = self.conn.db;
+        let srv = self.srv;
         let (r, expired) = match self.held.as_deref_mut() {
-            Some(l) => run_view(l, db, self.conn.now_ms, f),
-            None => run_view(&mut self.srv.ks.lock_dbs(dbs), db, self.conn.now_ms, f),
+            Some(l) => run_view(l, db, srv, self.conn, self.args, f),
+            None => run_view(&mut srv.ks.lock_dbs(dbs), db, srv, self.conn, self.args, f),
         };
         self.after(expired, db);
         r
@@ -131,15 +137,28 @@ impl<'a, 'k> Ctx<'a, 'k> {
     }
 }
 
-/// Runs `f` on a view of `db` and hands back the keys it found expired.
+/// Runs `f` on a view of `db` and hands back the keys it found expired. While the AOF is on,
+/// what the command changed is appended before the locks are released (`propagate`).
 fn run_view<R>(
     l: &mut Locked,
     db: usize,
-    now: u64,
+    srv: &Shared,
+    conn: &mut Session,
+    args: &[Bytes],
     f: impl FnOnce(&mut View) -> R,
 ) -> (R, Vec<Bytes>) {
-    let mut v = l.view_at(db, now);
+    // Read under the locks: `CONFIG SET appendonly yes` turns it on under every lock, so a
+    // command is either in the rewrite's snapshot or appended. The one load paid when off.
+    let on = srv.aof.on();
+    let before = if on { l.changes() } else { 0 };
+    let mut v = l.view_at(db, conn.now_ms);
+    if on {
+        v.prop = Some(Vec::new());
+    }
     let r = f(&mut v);
+    if on {
+        super::propagate::after_view(srv, conn, args, &mut v, db, before);
+    }
     (r, std::mem::take(&mut v.expired))
 }
 
@@ -177,6 +196,8 @@ pub struct Session {
     /// The last command without subcommands that ran: a pipeline of the same command skips the
     /// table's lookup (a case-insensitive compare instead of a hash).
     pub last_spec: Option<&'static CommandSpec>,
+    /// What the running command writes to the AOF, and where this client's writes end in it.
+    pub prop: super::propagate::Prop,
 }
 
 impl Session {
@@ -201,6 +222,7 @@ impl Session {
             now_ms: crate::keyspace::now_ms(),
             clock: Instant::now(),
             last_spec: None,
+            prop: Default::default(),
         }
     }
 
@@ -308,6 +330,7 @@ pub(crate) mod tests {
             srv,
             conn,
             held: None,
+            args: &args,
         };
         handler(&mut ctx, &args)
     }

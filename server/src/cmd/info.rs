@@ -136,11 +136,10 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
             p.last_load_keys_expired.load(Relaxed),
             p.last_load_keys_loaded.load(Relaxed),
         );
-        let _ = write!(
-            o,
-            "aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n",
-        );
+        let (aof_head, aof_tail) = aof_info(ctx.srv);
+        o.push_str(&aof_head);
         o.push_str("module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n");
+        o.push_str(&aof_tail);
         if loading {
             let l = &p.loading;
             let now = crate::keyspace::now_ms() / 1000;
@@ -273,6 +272,36 @@ fn cpu_times() -> (f64, f64) {
     let tick = 100.0;
     let get = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / tick;
     (get(11), get(12))
+}
+
+/// INFO persistence's `aof_*` lines, in Redis 7.0's order (the size lines only while it is on).
+/// INFO persistence's AOF fields in Redis 7.0's order: those always shown (before the
+/// `module_fork_*` lines) and those shown only while the AOF is on (after them).
+fn aof_info(srv: &crate::state::Shared) -> (String, String) {
+    let a = &srv.aof;
+    let ok = |b: bool| if b { "ok" } else { "err" };
+    let head = format!(
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\n",
+        u8::from(a.on()),
+        u8::from(a.rewriting.load(Relaxed)),
+        u8::from(a.rewrite_scheduled.load(Relaxed)),
+        a.last_rewrite_secs.load(Relaxed),
+        ok(a.last_rewrite_ok.load(Relaxed)),
+        a.rewrites.load(Relaxed),
+        a.rewrite_failures.load(Relaxed),
+        ok(a.last_write_ok.load(Relaxed)),
+    );
+    let mut tail = String::new();
+    if a.on() {
+        let _ = write!(
+            tail,
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:{}\r\naof_buffer_length:0\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n",
+            a.current_size(),
+            a.base_size.load(Relaxed),
+            u8::from(a.rewrite_scheduled.load(Relaxed)),
+        );
+    }
+    (head, tail)
 }
 
 #[cfg(test)]

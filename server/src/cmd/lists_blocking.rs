@@ -124,7 +124,21 @@ fn pop_first(
     let r = ctx.with_keys(keys, |v| {
         for k in order {
             match pop_n(v, k, end, count) {
-                Ok(Some((elems, deleted))) => return Ok(Some((k.clone(), elems, deleted))),
+                Ok(Some((elems, deleted))) => {
+                    // BLPOP/BLMPOP/LMPOP go to the AOF as the plain pop of the key served.
+                    v.propagate(|| {
+                        let pop = match end {
+                            End::Left => "LPOP",
+                            End::Right => "RPOP",
+                        };
+                        vec![
+                            Bytes::from_static(pop.as_bytes()),
+                            k.clone(),
+                            Bytes::from(elems.len().to_string()),
+                        ]
+                    });
+                    return Ok(Some((k.clone(), elems, deleted)));
+                }
                 Ok(None) => {}
                 // A blocked client is served only from lists; Redis passes other types over.
                 Err(_) if rerun => {}

@@ -18,6 +18,7 @@ pub mod lists;
 pub mod lists_blocking;
 pub mod memory;
 pub mod persist;
+pub mod propagate;
 pub mod pubsub;
 pub mod script;
 pub mod server;
@@ -165,7 +166,13 @@ pub fn dispatch(
     }
     let start = conn.clock;
     conn.now_ms = srv.unix_ms_at(start);
-    let mut ctx = Ctx { srv, conn, held };
+    conn.prop.done = false;
+    let mut ctx = Ctx {
+        srv,
+        conn,
+        held,
+        args,
+    };
     let mut reply = (spec.handler)(&mut ctx, args);
     if ctx.held.is_some() {
         // Inside EXEC nothing blocks: a blocking command answers as if it had timed out.

@@ -42,6 +42,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Asynchronously saves the database(s) to disk."
     ),
     command!(
+        "bgrewriteaof",
+        1,
+        Flags::ADMIN
+            .union(Flags::NOSCRIPT)
+            .union(Flags::NO_ASYNC_LOADING),
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        &["dangerous"],
+        bgrewriteaof,
+        "Asynchronously rewrites the append-only file to disk."
+    ),
+    command!(
         "dump",
         2,
         Flags::READONLY,
@@ -152,6 +165,33 @@ fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             Reply::error("ERR Background save already in progress")
         }
         Err(_) => Reply::error("ERR"),
+    }
+}
+
+/// BGREWRITEAOF, with Redis's replies: scheduled (started on the next tick) while a BGSAVE
+/// runs or inside EXEC, whose locks the rewrite's snapshot cannot take.
+fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
+    use std::sync::atomic::Ordering::Relaxed;
+    let aof = &ctx.srv.aof;
+    if aof.rewriting.load(Relaxed) {
+        return Reply::error("ERR Background append only file rewriting already in progress");
+    }
+    if ctx.held.is_some() || ctx.srv.persist.saving.load(Relaxed) {
+        aof.rewrite_scheduled.store(true, Relaxed);
+        return Reply::simple("Background append only file rewriting scheduled");
+    }
+    let s = persist::aof::AofSettings::from_config(ctx.srv.config());
+    match aof.rewrite(&ctx.srv.ks, s, aof.on()) {
+        Ok(()) => Reply::simple("Background append only file rewriting started"),
+        Err(persist::aof::AofError::InProgress) => {
+            Reply::error("ERR Background append only file rewriting already in progress")
+        }
+        Err(e) => {
+            tracing::warn!("{e}");
+            Reply::error(
+                "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.",
+            )
+        }
     }
 }
 

@@ -150,6 +150,7 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 // The whole set goes, in its own order (as SMEMBERS would give it).
                 let all = s.members();
                 v.remove(key);
+                v.propagate(|| vec![Bytes::from_static(b"DEL"), key.clone()]);
                 evs.push((NotifyClass::Set, "spop", key.clone()));
                 evs.push((NotifyClass::Generic, "del", key.clone()));
                 return Ok((Some(all), evs));
@@ -163,6 +164,12 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         };
         if !popped.is_empty() {
             evs.push((NotifyClass::Set, "spop", key.clone()));
+            // Random in effect: the AOF gets the members that went (Redis writes SREM too).
+            v.propagate(|| {
+                let mut argv = vec![Bytes::from_static(b"SREM"), key.clone()];
+                argv.extend(popped.iter().cloned());
+                argv
+            });
         }
         drop_if_empty(v, key, &mut evs);
         Ok((Some(popped), evs))

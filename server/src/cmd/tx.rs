@@ -126,9 +126,14 @@ fn exec(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
         return Reply::NilArray;
     }
     let mut replies = Vec::with_capacity(queue.len());
+    if ctx.srv.aof.on() {
+        ctx.conn.prop.exec = Some(Vec::new());
+    }
     for args in &queue {
         replies.push(super::dispatch(ctx.srv, ctx.conn, Some(&mut locked), args));
     }
+    // Written while everything is still locked: no other write can come between.
+    super::propagate::after_exec(ctx.srv, ctx.conn);
     drop(locked);
     unwatch_all(ctx.srv, ctx.conn);
     Reply::Array(replies)

@@ -25,6 +25,15 @@ fn pop_first(
         };
         let popped = z.pop(count, max);
         let gone = drop_if_empty(v, k);
+        // BZPOPMIN/BZMPOP/ZMPOP go to the AOF as the plain pop of the key served.
+        v.propagate(|| {
+            let pop = if max { "ZPOPMAX" } else { "ZPOPMIN" };
+            vec![
+                Bytes::from_static(pop.as_bytes()),
+                k.clone(),
+                Bytes::from(popped.len().to_string()),
+            ]
+        });
         return Ok(Some((k.clone(), popped, gone)));
     }
     Ok(None)

@@ -121,17 +121,17 @@ params! {
     ACTIVEREHASHING: Bool = { name: "activerehashing", kind: Kind::Bool, default: "yes", support: Ignored }
     ALWAYS_SHOW_LOGO: Bool = { name: "always-show-logo", kind: Kind::Bool, default: "no", support: Ignored, immutable: true }
     AOF_DISABLE_AUTO_GC: Bool = { name: "aof-disable-auto-gc", kind: Kind::Bool, default: "no", support: Ignored }
-    AOF_LOAD_TRUNCATED: Bool = { name: "aof-load-truncated", kind: Kind::Bool, default: "yes", support: Ignored }
+    AOF_LOAD_TRUNCATED: Bool = { name: "aof-load-truncated", kind: Kind::Bool, default: "yes" }
     AOF_REWRITE_INCREMENTAL_FSYNC: Bool = { name: "aof-rewrite-incremental-fsync", kind: Kind::Bool, default: "yes", support: Ignored }
     AOF_TIMESTAMP_ENABLED: Bool = { name: "aof-timestamp-enabled", kind: Kind::Bool, default: "no", support: Ignored }
-    AOF_USE_RDB_PREAMBLE: Bool = { name: "aof-use-rdb-preamble", kind: Kind::Bool, default: "yes", support: Ignored }
+    AOF_USE_RDB_PREAMBLE: Bool = { name: "aof-use-rdb-preamble", kind: Kind::Bool, default: "yes" }
     AOF_REWRITE_CPULIST: Str = { name: "aof_rewrite_cpulist", kind: Kind::Str, default: "", support: Ignored, immutable: true }
-    APPENDDIRNAME: Str = { name: "appenddirname", kind: Kind::Str, default: "appendonlydir", support: Ignored, immutable: true }
-    APPENDFILENAME: Str = { name: "appendfilename", kind: Kind::Str, default: "appendonly.aof", support: Ignored, immutable: true }
-    APPENDFSYNC: Pick = { name: "appendfsync", kind: Kind::Enum(&["everysec", "always", "no"]), default: "everysec", support: Ignored }
-    APPENDONLY: Bool = { name: "appendonly", kind: Kind::Bool, default: "no", support: Refused }
-    AUTO_AOF_REWRITE_MIN_SIZE: Mem = { name: "auto-aof-rewrite-min-size", kind: Kind::Memory { min: 0, max: i64::MAX as u64 }, default: "67108864", support: Ignored }
-    AUTO_AOF_REWRITE_PERCENTAGE: Int = { name: "auto-aof-rewrite-percentage", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "100", support: Ignored }
+    APPENDDIRNAME: Str = { name: "appenddirname", kind: Kind::Str, default: "appendonlydir", immutable: true }
+    APPENDFILENAME: Str = { name: "appendfilename", kind: Kind::Str, default: "appendonly.aof", immutable: true }
+    APPENDFSYNC: Pick = { name: "appendfsync", kind: Kind::Enum(&["everysec", "always", "no"]), default: "everysec" }
+    APPENDONLY: Bool = { name: "appendonly", kind: Kind::Bool, default: "no" }
+    AUTO_AOF_REWRITE_MIN_SIZE: Mem = { name: "auto-aof-rewrite-min-size", kind: Kind::Memory { min: 0, max: i64::MAX as u64 }, default: "67108864" }
+    AUTO_AOF_REWRITE_PERCENTAGE: Int = { name: "auto-aof-rewrite-percentage", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "100" }
     BGSAVE_CPULIST: Str = { name: "bgsave_cpulist", kind: Kind::Str, default: "", support: Ignored, immutable: true }
     BIND: Str = { name: "bind", kind: Kind::Str, default: "127.0.0.1 -::1", support: Startup }
     BIND_SOURCE_ADDR: Str = { name: "bind-source-addr", kind: Kind::Str, default: "", support: Ignored }
@@ -469,9 +469,10 @@ mod tests {
         for p in PARAMS.iter().filter(|p| p.support == Refused) {
             assert!(p.parse(p.default, p.default).is_ok(), "{}", p.name);
         }
+        // The AOF exists now: `appendonly yes` is a value like any other.
         assert!(find("appendonly")
             .expect("appendonly")
             .parse("yes", "no")
-            .is_err());
+            .is_ok());
     }
 }

@@ -57,6 +57,7 @@ fn rerun(srv: &Shared, id: u64, job: &Job, ready: &Bytes) -> (Reply, bool) {
                 srv,
                 conn: &mut conn,
                 held: None,
+                args: &job.args,
             };
             (spec.handler)(&mut ctx, &job.args)
         }

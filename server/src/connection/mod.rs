@@ -127,6 +127,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                         // Clients blocked on keys this command fed are served before our next one.
                         blocking::serve_ready(&srv);
                         if let Some(block) = conn.block.take() {
+                            aof_wait(&srv, conn.prop.offset).await;
                             flush(&mut wr, &mut out, &srv).await?;
                             // Counted while blocked, also if the connection ends mid-wait.
                             let counted = BlockedCount::new(&srv);
@@ -141,7 +142,14 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                             let r = blocking::wait(&srv, &mut conn, &args, block, io).await;
                             drop(counted);
                             match r? {
-                                blocking::Outcome::Reply(r) => reply = r,
+                                blocking::Outcome::Reply(r) => {
+                                    // Served by another client's command: its write is in the
+                                    // AOF by now, at most at the current end.
+                                    if srv.aof.always() {
+                                        conn.prop.offset = srv.aof.end();
+                                    }
+                                    reply = r
+                                }
                                 blocking::Outcome::Close => return Ok(()),
                             }
                             // The reply may have fed other blocked clients (BLMOVE).
@@ -151,10 +159,12 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                         out.push(&reply, conn.resp);
                         parser.recycle(args);
                         if conn.close_after_reply {
+                            aof_wait(&srv, conn.prop.offset).await;
                             flush(&mut wr, &mut out, &srv).await?;
                             return Ok(());
                         }
                         if out.len() >= FLUSH_AT {
+                            aof_wait(&srv, conn.prop.offset).await;
                             flush(&mut wr, &mut out, &srv).await?;
                             conn.clock = Instant::now();
                         }
@@ -178,6 +188,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 // the other clients cost ~20% of redis-benchmark's rate at -P 1.
                 tokio::task::yield_now().await;
             }
+            aof_wait(&srv, conn.prop.offset).await;
             flush(&mut wr, &mut out, &srv).await?;
             if push_pending > 0 {
                 crate::state::pubsub::release(&handle, std::mem::take(&mut push_pending));
@@ -254,6 +265,20 @@ fn report_protocol_error(e: &ProtoError, addr: &SocketAddr) {
         }
         _ => tracing::debug!("protocol error from client {addr}: {e}"),
     }
+}
+
+/// With `appendfsync always`, waits until the AOF is fsynced up to `offset` (where this
+/// client's last write ended), so no reply acknowledges a write a crash could lose. One fsync
+/// serves every client waiting meanwhile.
+async fn aof_wait(srv: &Shared, offset: u64) {
+    if offset == 0 || !srv.aof.always() {
+        return;
+    }
+    let mut rx = srv.aof.synced();
+    if *rx.borrow() >= offset {
+        return;
+    }
+    let _ = rx.wait_for(|&s| s >= offset).await;
 }
 
 /// Writes all pending output, large values straight from their `Bytes`.

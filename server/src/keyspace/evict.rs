@@ -40,6 +40,16 @@ impl Policy {
 impl Keyspace {
     /// Evicts one key chosen by `policy`; returns its (db, key), or None when nothing is evictable.
     pub fn evict_one(&self, policy: Policy) -> Option<(usize, Bytes)> {
+        self.evict_one_with(policy, &mut |_, _| {})
+    }
+
+    /// [`Keyspace::evict_one`], calling `removed` with the key while its shard is still locked
+    /// (the AOF's DEL must precede any later write to the key).
+    pub fn evict_one_with(
+        &self,
+        policy: Policy,
+        removed: &mut dyn FnMut(usize, &Bytes),
+    ) -> Option<(usize, Bytes)> {
         if policy == Policy::NoEviction {
             return None;
         }
@@ -101,6 +111,7 @@ impl Keyspace {
             })?;
             s.drop_entry(&best);
             s.touch(&best);
+            removed(db, &best);
             return Some((db, best));
         }
         None

@@ -260,6 +260,16 @@ impl Keyspace {
     /// One round of active expiry: removes up to `budget` expired keys per shard. Returns the
     /// expired (db, key) pairs so the caller can send notifications.
     pub fn expire_cycle(&self, budget: usize) -> Vec<(usize, Bytes)> {
+        self.expire_cycle_with(budget, &mut |_, _| {})
+    }
+
+    /// [`Keyspace::expire_cycle`], calling `removed` with each key while its shard is still
+    /// locked (the AOF's DEL must precede any later write to the key).
+    pub fn expire_cycle_with(
+        &self,
+        budget: usize,
+        removed: &mut dyn FnMut(usize, &Bytes),
+    ) -> Vec<(usize, Bytes)> {
         let now = now_ms();
         let mut gone = Vec::new();
         for (dbi, db) in self.dbs.iter().enumerate() {
@@ -277,6 +287,7 @@ impl Keyspace {
                         s.keep_removed(|| k.clone(), e);
                     }
                     s.touch(&k);
+                    removed(dbi, &k);
                     gone.push((dbi, k));
                 }
             }
@@ -360,6 +371,7 @@ impl<'k> Locked<'k> {
             now,
             locked: self,
             expired: Vec::new(),
+            prop: None,
         }
     }
 }
@@ -371,12 +383,29 @@ pub struct View<'v, 'k> {
     locked: &'v mut Locked<'k>,
     /// Keys this view found expired, for notifications.
     pub expired: Vec<Bytes>,
+    /// While the AOF is on: the commands a handler asks to be written in place of its own
+    /// (SPOP as SREM, a blocking pop as its plain form); see [`View::propagate`].
+    pub prop: Option<Vec<Vec<Bytes>>>,
 }
 
 impl<'v, 'k> View<'v, 'k> {
     /// The current time as this command sees it (one clock reading per command, as Redis does).
     pub fn now(&self) -> u64 {
         self.now
+    }
+
+    /// Asks for `argv` to be appended to the AOF in place of the running command's own argv
+    /// (built only while the AOF is on).
+    pub fn propagate(&mut self, argv: impl FnOnce() -> Vec<Bytes>) {
+        if let Some(p) = self.prop.as_mut() {
+            p.push(argv());
+        }
+    }
+
+    /// Modifications made to the locked shards so far (see [`Keyspace::changes`]): a command
+    /// that moved it changed something.
+    pub fn changes(&self) -> u64 {
+        self.locked.changes()
     }
 
     /// Switches the view to another database (locked by the same `Locked`).

@@ -5,6 +5,7 @@
 //! so a crash at any point leaves either the old dump or the new one, never a torn file.
 //! Sits below `state` (which holds a [`Status`]): it sees the keyspace and the configuration only.
 
+pub mod aof;
 pub mod rdb;
 pub mod snapshot;
 
@@ -303,6 +304,35 @@ pub fn save(ks: &Keyspace, st: &Status, s: &Settings) -> Result<Saved, SaveError
     st.record(&out, started, false);
     st.saving.store(false, Relaxed);
     out
+}
+
+/// The keyspace at one moment, for the AOF rewrite: taken with every shard locked, as SAVE,
+/// but only for the copy (BGSAVE uses the copy-free [`snapshot`] instead; the rewrite moving to
+/// it is still to do). Strings and collection elements are `Bytes`, so the copy holds
+/// references to the stored bytes; only the collections' own structure (maps, lists) is copied.
+struct Snapshot {
+    dbs: Vec<SnapDb>,
+}
+
+/// One database of a [`Snapshot`]: its number, its keys with a TTL, its keys.
+type SnapDb = (usize, usize, Vec<(bytes::Bytes, crate::keyspace::Entry)>);
+
+/// The keyspace at this moment, taken under `locked` (every shard of every database): what
+/// the AOF rewrite writes from.
+fn snapshot_for_write(locked: &crate::keyspace::Locked, db_count: usize) -> Snapshot {
+    let dbs = (0..db_count)
+        .filter_map(|db| {
+            let (n, e) = locked.counts(db);
+            (n > 0).then(|| {
+                let keys = locked
+                    .entries(db)
+                    .map(|(k, v)| (bytes::Bytes::copy_from_slice(k), v.clone()))
+                    .collect();
+                (db, e, keys)
+            })
+        })
+        .collect();
+    Snapshot { dbs }
 }
 
 /// BGSAVE: takes a point-in-time snapshot (every shard locked once, for no per-key work; see

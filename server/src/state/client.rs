@@ -39,6 +39,33 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
+    /// The handle of a client without a connection (the AOF loader's), which nobody lists.
+    pub fn detached(id: u64) -> Arc<ClientHandle> {
+        let none = SocketAddr::from(([0, 0, 0, 0], 0));
+        Arc::new(ClientHandle {
+            id,
+            addr: none,
+            laddr: none,
+            created: Instant::now(),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            last_cmd: Mutex::new("NULL".into()),
+            last_interaction: AtomicU64::new(0),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+            omem: AtomicUsize::new(0),
+            qbuf: AtomicUsize::new(0),
+            subs: AtomicUsize::new(0),
+            psubs: AtomicUsize::new(0),
+            multi: AtomicU64::new(0),
+            obuf_soft_since: AtomicU64::new(0),
+            push: mpsc::unbounded_channel().0,
+        })
+    }
+
     /// Asks the connection to close.
     pub fn kill(&self) {
         self.killed.store(true, Relaxed);

@@ -28,6 +28,7 @@ pub use stats::{CallSpec, CmdStat, CmdStats, SlowEntry, SlowLog, Stats};
 use crate::config::{params, Config};
 use crate::keyspace::Keyspace;
 use crate::resp::Limits;
+use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -81,6 +82,8 @@ pub struct Shared {
     pub ks: Arc<Keyspace>,
     /// Saves: last time and status, changes since (INFO persistence, LASTSAVE).
     pub persist: Arc<crate::persist::Status>,
+    /// The append-only file: commands are appended under their shard locks (`cmd::ctx`).
+    pub aof: Arc<crate::persist::aof::Aof>,
     /// Clients blocked on keys.
     pub blocking: blocked::Blocking,
     /// Every setting; CONFIG SET changes it in place.
@@ -112,6 +115,7 @@ impl Shared {
             persist: Arc::new(crate::persist::Status::new(
                 crate::keyspace::now_ms() / 1000,
             )),
+            aof: Default::default(),
             blocking: Default::default(),
             pubsub: pubsub::PubSub::with_limits(config.output_limits()),
             config,
@@ -169,7 +173,14 @@ impl Shared {
             if (crate::alloc::used_memory() as u64) <= max {
                 return true;
             }
-            match self.ks.evict_one(policy) {
+            let aof = &self.aof;
+            let on = aof.on();
+            let evicted = self.ks.evict_one_with(policy, &mut |db, k| {
+                if on {
+                    aof.append(db, &[vec![Bytes::from_static(b"DEL"), k.clone()]]);
+                }
+            });
+            match evicted {
                 Some((db, key)) => {
                     self.stats.evicted_keys.fetch_add(1, Relaxed);
                     self.notify_keyspace(db, NotifyClass::Evicted, "evicted", &key);
@@ -178,6 +189,18 @@ impl Shared {
             }
         }
         (crate::alloc::used_memory() as u64) <= max
+    }
+
+    /// One round of active expiry (see [`Keyspace::expire_cycle`]); each key expired is a DEL in
+    /// the AOF, appended before its shard is unlocked.
+    pub fn expire_cycle(&self, budget: usize) -> Vec<(usize, bytes::Bytes)> {
+        let aof = &self.aof;
+        let on = aof.on();
+        self.ks.expire_cycle_with(budget, &mut |db, k| {
+            if on {
+                aof.append(db, &[vec![Bytes::from_static(b"DEL"), k.clone()]]);
+            }
+        })
     }
 
     /// Whether clients must AUTH first.

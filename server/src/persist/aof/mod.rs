@@ -1,0 +1,992 @@
+//! The append-only file, as Redis 7.0's multi-part AOF: a directory (`appenddirname`) holding a
+//! manifest, one base file (an RDB, or RESP commands with `aof-use-rdb-preamble no`) and the
+//! incremental files of the commands since.
+//!
+//! - [`Aof::append`] is called by the command layer while the command's shard locks are held,
+//!   so commands on one key reach the buffer in the order they took effect. It encodes the
+//!   command in RESP into an in-memory buffer; a large argument is kept as its `Bytes` handle,
+//!   never copied.
+//! - One writer thread (`respd-aof`) takes the whole buffer at a time, writes it with vectored
+//!   writes, and fsyncs per `appendfsync`: `always` after every batch (one fsync for every
+//!   command that arrived meanwhile; connections wait for [`Aof::synced`] to pass their offset
+//!   before sending replies), `everysec` once a second, `no` never.
+//! - [`Aof::rewrite`] (BGREWRITEAOF): under every shard lock it starts a new incremental file
+//!   (and lists it in the manifest) and takes the snapshot; the base is written from the
+//!   snapshot on a thread; then the manifest names the new base and incremental file only, and
+//!   the old files are deleted.
+//!
+//! Like the rest of `persist`, it sees the keyspace and the configuration only.
+
+pub mod load;
+pub mod manifest;
+
+pub use load::{load, AofLoadError, AofLoaded};
+pub use manifest::{FileInfo, Manifest};
+
+use crate::config::Config;
+use crate::keyspace::Keyspace;
+use bytes::{Bytes, BytesMut};
+use std::fs::File;
+use std::io::{IoSlice, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// `appendfsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    Always,
+    Everysec,
+    No,
+}
+
+impl Fsync {
+    /// `appendfsync`'s value.
+    pub fn from_name(s: &str) -> Fsync {
+        match s {
+            "always" => Fsync::Always,
+            "no" => Fsync::No,
+            _ => Fsync::Everysec,
+        }
+    }
+}
+
+/// The AOF settings, read in this one place.
+#[derive(Debug, Clone)]
+pub struct AofSettings {
+    /// `dir`.
+    pub dir: PathBuf,
+    /// `appenddirname`.
+    pub dirname: String,
+    /// `appendfilename`: the prefix of every file name.
+    pub filename: String,
+    pub fsync: Fsync,
+    /// `aof-use-rdb-preamble`: the base is an RDB file (else RESP commands).
+    pub rdb_preamble: bool,
+    /// `aof-load-truncated`.
+    pub load_truncated: bool,
+    /// `auto-aof-rewrite-percentage` and `auto-aof-rewrite-min-size`.
+    pub auto_percentage: u64,
+    pub auto_min_size: u64,
+    /// The RDB settings, for an RDB base.
+    pub rdb: super::Settings,
+}
+
+impl AofSettings {
+    pub fn from_config(c: &Config) -> Self {
+        use crate::config::params as p;
+        AofSettings {
+            dir: PathBuf::from(&*c.get(p::DIR)),
+            dirname: c.get(p::APPENDDIRNAME).to_string(),
+            filename: c.get(p::APPENDFILENAME).to_string(),
+            fsync: Fsync::from_name(c.get(p::APPENDFSYNC)),
+            rdb_preamble: c.get(p::AOF_USE_RDB_PREAMBLE),
+            load_truncated: c.get(p::AOF_LOAD_TRUNCATED),
+            auto_percentage: c.get(p::AUTO_AOF_REWRITE_PERCENTAGE).max(0) as u64,
+            auto_min_size: c.get(p::AUTO_AOF_REWRITE_MIN_SIZE),
+            rdb: super::Settings::from_config(c),
+        }
+    }
+
+    /// `dir/appenddirname`.
+    pub fn aof_dir(&self) -> PathBuf {
+        self.dir.join(&self.dirname)
+    }
+
+    /// The manifest's path.
+    pub fn manifest_path(&self) -> PathBuf {
+        self.aof_dir().join(format!("{}.manifest", self.filename))
+    }
+
+    fn base_name(&self, seq: u64) -> String {
+        let ext = if self.rdb_preamble { "rdb" } else { "aof" };
+        format!("{}.{seq}.base.{ext}", self.filename)
+    }
+
+    fn incr_name(&self, seq: u64) -> String {
+        format!("{}.{seq}.incr.aof", self.filename)
+    }
+}
+
+/// Why the AOF could not be started or rewritten.
+#[derive(Debug, thiserror::Error)]
+pub enum AofError {
+    #[error("Background append only file rewriting already in progress")]
+    InProgress,
+    #[error("AOF file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> AofError {
+    let path = path.into().display().to_string();
+    move |source| AofError::Io { path, source }
+}
+
+/// What the writer takes from the buffer.
+enum Item {
+    Data(Bytes),
+    /// Go on in this file (a rewrite started a new incremental file).
+    Switch(File),
+    /// `appendonly no`: write what is left, fsync, end.
+    Stop,
+}
+
+/// The in-memory buffer commands are appended to.
+#[derive(Default)]
+struct Pending {
+    /// Small pieces are encoded here; sealed into `items` when a large argument or a switch
+    /// comes, or when the writer takes the buffer.
+    small: BytesMut,
+    items: Vec<Item>,
+    /// Bytes ever appended (the offset the last append ended at).
+    end: u64,
+    /// The database of the last SELECT written to the current file.
+    db: Option<usize>,
+}
+
+impl Pending {
+    fn seal(&mut self) {
+        if !self.small.is_empty() {
+            let b = self.small.split().freeze();
+            self.items.push(Item::Data(b));
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.small.is_empty() && self.items.is_empty()
+    }
+
+    fn int(&mut self, prefix: u8, n: usize) {
+        self.small.extend_from_slice(&[prefix]);
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.small.extend_from_slice(&digits[i..]);
+        self.small.extend_from_slice(b"\r\n");
+    }
+
+    fn command(&mut self, argv: &[Bytes]) {
+        // Arguments at least this long go to the file from their own `Bytes`, uncopied.
+        const BIG: usize = 16 * 1024;
+        self.int(b'*', argv.len());
+        for a in argv {
+            self.int(b'$', a.len());
+            if a.len() >= BIG {
+                self.seal();
+                self.items.push(Item::Data(a.clone()));
+            } else {
+                self.small.extend_from_slice(a);
+            }
+            self.small.extend_from_slice(b"\r\n");
+        }
+        self.end += resp_len(argv);
+    }
+
+    fn select(&mut self, db: usize) {
+        if self.db != Some(db) {
+            let n = Bytes::from(db.to_string());
+            self.command(&[Bytes::from_static(b"SELECT"), n]);
+            self.db = Some(db);
+        }
+    }
+}
+
+/// The length of a command in RESP.
+fn resp_len(argv: &[Bytes]) -> u64 {
+    let digits = |n: usize| n.checked_ilog10().unwrap_or(0) as u64 + 1;
+    let mut n = 1 + digits(argv.len()) + 2;
+    for a in argv {
+        n += 1 + digits(a.len()) + 2 + a.len() as u64 + 2;
+    }
+    n
+}
+
+/// The files of the AOF as the manifest lists them.
+struct Files {
+    settings: AofSettings,
+    manifest: Manifest,
+}
+
+/// The append-only file of a running server (off until [`Aof::start`] or [`Aof::enable`]).
+pub struct Aof {
+    on: AtomicBool,
+    fsync: AtomicU8,
+    pending: Mutex<Pending>,
+    wake: Condvar,
+    /// The offset fsynced (`always`), or written (`no`): replies wait for it.
+    synced: tokio::sync::watch::Sender<u64>,
+    files: Mutex<Option<Files>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// INFO persistence.
+    pub rewriting: AtomicBool,
+    pub rewrite_scheduled: AtomicBool,
+    pub last_write_ok: AtomicBool,
+    pub last_rewrite_ok: AtomicBool,
+    pub last_rewrite_secs: AtomicI64,
+    /// Rewrites done (`aof_rewrites`) and failures since the last success
+    /// (`aof_rewrites_consecutive_failures`).
+    pub rewrites: AtomicU64,
+    pub rewrite_failures: AtomicU64,
+    /// The AOF's size after the last rewrite or start (`aof_base_size`), which automatic
+    /// rewrites measure growth from.
+    pub base_size: AtomicU64,
+}
+
+impl Default for Aof {
+    fn default() -> Self {
+        Aof {
+            on: AtomicBool::new(false),
+            fsync: AtomicU8::new(1),
+            pending: Mutex::default(),
+            wake: Condvar::new(),
+            synced: tokio::sync::watch::channel(0).0,
+            files: Mutex::new(None),
+            writer: Mutex::new(None),
+            rewriting: AtomicBool::new(false),
+            rewrite_scheduled: AtomicBool::new(false),
+            last_write_ok: AtomicBool::new(true),
+            last_rewrite_ok: AtomicBool::new(true),
+            last_rewrite_secs: AtomicI64::new(-1),
+            rewrites: AtomicU64::new(0),
+            rewrite_failures: AtomicU64::new(0),
+            base_size: AtomicU64::new(0),
+        }
+    }
+}
+
+fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Aof {
+    /// Whether commands are being appended: the one load the write path pays when it is off.
+    #[inline]
+    pub fn on(&self) -> bool {
+        self.on.load(Relaxed)
+    }
+
+    /// Whether replies must wait for the fsync that covers their commands.
+    #[inline]
+    pub fn always(&self) -> bool {
+        self.on() && self.fsync.load(Relaxed) == 0
+    }
+
+    /// Follows `appendfsync` (read by the writer at each batch).
+    pub fn set_fsync(&self, f: Fsync) {
+        let v = match f {
+            Fsync::Always => 0,
+            Fsync::Everysec => 1,
+            Fsync::No => 2,
+        };
+        self.fsync.store(v, Relaxed);
+    }
+
+    fn fsync_mode(&self) -> Fsync {
+        match self.fsync.load(Relaxed) {
+            0 => Fsync::Always,
+            2 => Fsync::No,
+            _ => Fsync::Everysec,
+        }
+    }
+
+    /// Appends commands run in database `db` (SELECT first when the file's database differs).
+    /// Returns the offset they end at. Called with the commands' shard locks held.
+    pub fn append(&self, db: usize, cmds: &[Vec<Bytes>]) -> u64 {
+        let mut p = guard(&self.pending);
+        let was_empty = p.is_empty();
+        p.select(db);
+        for c in cmds {
+            p.command(c);
+        }
+        let end = p.end;
+        drop(p);
+        if was_empty {
+            self.wake.notify_one();
+        }
+        end
+    }
+
+    /// Appends commands of several databases in order (a transaction).
+    pub fn append_ops(&self, ops: &[(usize, Vec<Bytes>)]) -> u64 {
+        let mut p = guard(&self.pending);
+        let was_empty = p.is_empty();
+        for (db, c) in ops {
+            p.select(*db);
+            p.command(c);
+        }
+        let end = p.end;
+        drop(p);
+        if was_empty {
+            self.wake.notify_one();
+        }
+        end
+    }
+
+    /// The offset appended so far.
+    pub fn end(&self) -> u64 {
+        guard(&self.pending).end
+    }
+
+    /// The offset known to be on disk (`always`) or in the file (`no`).
+    pub fn synced(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.synced.subscribe()
+    }
+
+    /// Starts appending after a load at start: opens the last incremental file of `loaded`'s
+    /// manifest, or (a fresh directory) writes a base from the keyspace first, as Redis does.
+    pub fn start(
+        self: &Arc<Self>,
+        s: AofSettings,
+        ks: &Keyspace,
+        loaded: Option<Manifest>,
+    ) -> Result<(), AofError> {
+        let dir = s.aof_dir();
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        self.set_fsync(s.fsync);
+        let Some(mut m) = loaded else {
+            // Nothing on disk: the keyspace (dump.rdb, if it was loaded) becomes the base.
+            self.on.store(true, Relaxed);
+            self.spawn_writer();
+            return self.rewrite_now(ks, s);
+        };
+        let incr = match m.incr.last() {
+            Some(f) => f.name.clone(),
+            None => {
+                m.incr_seq += 1;
+                let f = FileInfo {
+                    name: s.incr_name(m.incr_seq),
+                    seq: m.incr_seq,
+                };
+                let name = f.name.clone();
+                m.incr.push(f);
+                write_manifest(&s, &m)?;
+                name
+            }
+        };
+        let path = dir.join(&incr);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let size = total_size(&s, &m);
+        self.base_size.store(size, Relaxed);
+        *guard(&self.files) = Some(Files {
+            settings: s,
+            manifest: m,
+        });
+        guard(&self.pending).items.push(Item::Switch(file));
+        self.on.store(true, Relaxed);
+        self.spawn_writer();
+        Ok(())
+    }
+
+    /// `CONFIG SET appendonly yes` at runtime: appending starts now, into a new incremental
+    /// file, and a rewrite writes the base (Redis's `startAppendOnly`).
+    pub fn enable(self: &Arc<Self>, ks: &Keyspace, s: AofSettings) -> Result<(), AofError> {
+        if self.on() {
+            return Ok(());
+        }
+        let dir = s.aof_dir();
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        self.set_fsync(s.fsync);
+        if guard(&self.files).is_none() {
+            // A manifest left by an earlier run: its numbering goes on and its files are replaced.
+            let m = std::fs::read_to_string(s.manifest_path())
+                .ok()
+                .and_then(|t| Manifest::parse(&t).ok())
+                .unwrap_or_default();
+            *guard(&self.files) = Some(Files {
+                settings: s.clone(),
+                manifest: m,
+            });
+        }
+        self.spawn_writer();
+        self.rewrite(ks, s, true)
+    }
+
+    /// `CONFIG SET appendonly no`: stops appending; what was appended is written and fsynced.
+    pub fn disable(&self) {
+        if !self.on.swap(false, Relaxed) {
+            return;
+        }
+        {
+            let mut p = guard(&self.pending);
+            p.seal();
+            p.items.push(Item::Stop);
+            p.db = None;
+        }
+        self.wake.notify_one();
+        if let Some(h) = guard(&self.writer).take() {
+            let _ = h.join();
+        }
+        let mut p = guard(&self.pending);
+        p.items.clear();
+        p.small.clear();
+    }
+
+    fn spawn_writer(self: &Arc<Self>) {
+        let mut w = guard(&self.writer);
+        if w.is_some() {
+            return;
+        }
+        let me = self.clone();
+        match std::thread::Builder::new()
+            .name("respd-aof".into())
+            .spawn(move || me.writer_loop())
+        {
+            Ok(h) => *w = Some(h),
+            Err(e) => tracing::error!("cannot start the AOF writer: {e}"),
+        }
+    }
+
+    fn writer_loop(&self) {
+        let mut file: Option<File> = None;
+        let mut last_fsync = Instant::now();
+        let mut unsynced = false;
+        loop {
+            let (items, end) = {
+                let mut p = guard(&self.pending);
+                while p.is_empty() {
+                    let wait = if unsynced {
+                        Duration::from_secs(1).saturating_sub(last_fsync.elapsed())
+                    } else {
+                        Duration::from_secs(1)
+                    };
+                    if unsynced && wait.is_zero() {
+                        break;
+                    }
+                    p = self
+                        .wake
+                        .wait_timeout(p, wait)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|e| e.into_inner().0);
+                }
+                if self.fsync_mode() == Fsync::Always && !p.is_empty() {
+                    // Clients woken by the last fsync send their next commands over the next
+                    // next hundreds of microseconds: wait while they keep coming (at most 2 ms), so
+                    // one fsync covers them all, as Redis's fsync covers one event-loop pass.
+                    let mut seen = p.end;
+                    for _ in 0..20 {
+                        drop(p);
+                        std::thread::sleep(Duration::from_micros(100));
+                        p = guard(&self.pending);
+                        if p.end == seen {
+                            break;
+                        }
+                        seen = p.end;
+                    }
+                }
+                p.seal();
+                (std::mem::take(&mut p.items), p.end)
+            };
+            let mut batch: Vec<Bytes> = Vec::new();
+            let mut stop = false;
+            for item in items {
+                match item {
+                    Item::Data(b) => batch.push(b),
+                    Item::Switch(f) => {
+                        match file.as_ref() {
+                            Some(old) => {
+                                self.write_all(old, &mut batch);
+                                let _ = old.sync_data();
+                            }
+                            // Left from before an `appendonly no`: no file wants it.
+                            None => batch.clear(),
+                        }
+                        file = Some(f);
+                    }
+                    Item::Stop => stop = true,
+                }
+            }
+            if let Some(f) = file.as_ref() {
+                if !batch.is_empty() {
+                    self.write_all(f, &mut batch);
+                    unsynced = true;
+                }
+                let mode = self.fsync_mode();
+                let due = last_fsync.elapsed() >= Duration::from_secs(1);
+                if unsynced && (stop || mode == Fsync::Always || (mode == Fsync::Everysec && due)) {
+                    if let Err(e) = f.sync_data() {
+                        tracing::warn!("fsync of the AOF failed: {e}");
+                        self.last_write_ok.store(false, Relaxed);
+                    }
+                    last_fsync = Instant::now();
+                    unsynced = false;
+                    self.synced.send_replace(end);
+                } else if mode != Fsync::Everysec {
+                    // `no`: in the file is all this mode promises.
+                    self.synced.send_replace(end);
+                }
+            } else {
+                self.synced.send_replace(end);
+            }
+            if stop {
+                return;
+            }
+        }
+    }
+
+    /// Writes `batch` to `f` whole: a failed write is logged, shown in INFO and retried every
+    /// second from where it stopped (as Redis keeps its buffer until the disk takes it).
+    fn write_all(&self, mut f: &File, batch: &mut Vec<Bytes>) {
+        let mut i = 0;
+        let mut off = 0;
+        let mut failing = false;
+        while i < batch.len() {
+            let mut slices = [IoSlice::new(&[]); 64];
+            let mut k = 0;
+            for (j, b) in batch[i..].iter().enumerate() {
+                if k == slices.len() {
+                    break;
+                }
+                slices[k] = IoSlice::new(if j == 0 { &b[off..] } else { &b[..] });
+                k += 1;
+            }
+            match f.write_vectored(&slices[..k]) {
+                Ok(0) | Err(_) if !failing => {
+                    tracing::warn!("error writing to the AOF: retrying every second");
+                    self.last_write_ok.store(false, Relaxed);
+                    failing = true;
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Ok(0) | Err(_) => std::thread::sleep(Duration::from_secs(1)),
+                Ok(mut n) => {
+                    if failing {
+                        tracing::info!("AOF write error looks solved, writing again");
+                        self.last_write_ok.store(true, Relaxed);
+                        failing = false;
+                    }
+                    while n > 0 && i < batch.len() {
+                        let left = batch[i].len() - off;
+                        if n >= left {
+                            n -= left;
+                            i += 1;
+                            off = 0;
+                        } else {
+                            off += n;
+                            n = 0;
+                        }
+                    }
+                }
+            }
+        }
+        batch.clear();
+    }
+
+    /// A rewrite run to completion on this thread (start with an empty directory).
+    fn rewrite_now(self: &Arc<Self>, ks: &Keyspace, s: AofSettings) -> Result<(), AofError> {
+        if guard(&self.files).is_none() {
+            *guard(&self.files) = Some(Files {
+                settings: s.clone(),
+                manifest: Manifest::default(),
+            });
+        }
+        self.rewriting.store(true, Relaxed);
+        let (job, started) = self.rewrite_begin(ks, &s, true)?;
+        self.rewrite_finish(job, started)
+    }
+
+    /// BGREWRITEAOF: a new incremental file and the snapshot under every lock, the base written
+    /// on a thread. `incr`: appending goes on into a new incremental file (the AOF is on).
+    pub fn rewrite(
+        self: &Arc<Self>,
+        ks: &Keyspace,
+        s: AofSettings,
+        incr: bool,
+    ) -> Result<(), AofError> {
+        if self.rewriting.swap(true, Relaxed) {
+            return Err(AofError::InProgress);
+        }
+        if guard(&self.files).is_none() {
+            let m = std::fs::read_to_string(s.manifest_path())
+                .ok()
+                .and_then(|t| Manifest::parse(&t).ok())
+                .unwrap_or_default();
+            *guard(&self.files) = Some(Files {
+                settings: s.clone(),
+                manifest: m,
+            });
+        }
+        let dir = s.aof_dir();
+        if let Err(e) = std::fs::create_dir_all(&dir).map_err(io_err(&dir)) {
+            self.rewriting.store(false, Relaxed);
+            return Err(e);
+        }
+        let (job, started) = match self.rewrite_begin(ks, &s, incr) {
+            Ok(x) => x,
+            Err(e) => {
+                self.rewriting.store(false, Relaxed);
+                self.last_rewrite_ok.store(false, Relaxed);
+                self.rewrite_failures.fetch_add(1, Relaxed);
+                return Err(e);
+            }
+        };
+        let me = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("respd-aof-rewrite".into())
+            .spawn(move || {
+                if let Err(e) = me.rewrite_finish(job, started) {
+                    tracing::warn!("background AOF rewrite failed: {e}");
+                }
+            });
+        if let Err(e) = spawned {
+            self.rewriting.store(false, Relaxed);
+            return Err(AofError::Io {
+                path: "thread".into(),
+                source: e,
+            });
+        }
+        Ok(())
+    }
+
+    /// Under every shard lock: a new incremental file (listed in the manifest when a base
+    /// exists, so a crash meanwhile loses nothing) and the snapshot the base is written from.
+    fn rewrite_begin(
+        &self,
+        ks: &Keyspace,
+        s: &AofSettings,
+        incr: bool,
+    ) -> Result<(RewriteJob, Instant), AofError> {
+        let started = Instant::now();
+        let locked = ks.lock_all();
+        let mut files = guard(&self.files);
+        let Some(f) = files.as_mut() else {
+            return Err(AofError::InProgress);
+        };
+        f.settings = s.clone();
+        let mut m = f.manifest.clone();
+        let mut new_incr = None;
+        if incr {
+            // Under every lock: each command is in the snapshot or appended after it.
+            self.on.store(true, Relaxed);
+            m.incr_seq += 1;
+            let info = FileInfo {
+                name: s.incr_name(m.incr_seq),
+                seq: m.incr_seq,
+            };
+            let path = s.aof_dir().join(&info.name);
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(io_err(&path))?;
+            m.incr.push(info.clone());
+            if m.base.is_some() {
+                write_manifest(s, &m)?;
+            }
+            f.manifest = m;
+            let mut p = guard(&self.pending);
+            p.seal();
+            p.items.push(Item::Switch(file));
+            // The new file starts without a database selected.
+            p.db = None;
+            drop(p);
+            self.wake.notify_one();
+            new_incr = Some(info);
+        }
+        let snap = super::snapshot_for_write(&locked, ks.db_count());
+        drop(files);
+        drop(locked);
+        Ok((
+            RewriteJob {
+                snap,
+                new_incr,
+                settings: s.clone(),
+            },
+            started,
+        ))
+    }
+
+    /// Writes the base from the snapshot, then the manifest naming it, then deletes the files
+    /// it replaces.
+    fn rewrite_finish(&self, job: RewriteJob, started: Instant) -> Result<(), AofError> {
+        let out = self.write_base(&job);
+        self.last_rewrite_ok.store(out.is_ok(), Relaxed);
+        if out.is_ok() {
+            self.rewrites.fetch_add(1, Relaxed);
+            self.rewrite_failures.store(0, Relaxed);
+        } else {
+            self.rewrite_failures.fetch_add(1, Relaxed);
+        }
+        self.last_rewrite_secs
+            .store(started.elapsed().as_secs() as i64, Relaxed);
+        self.rewriting.store(false, Relaxed);
+        if out.is_ok() {
+            tracing::info!(
+                "Background AOF rewrite finished successfully in {:.3} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        out
+    }
+
+    fn write_base(&self, job: &RewriteJob) -> Result<(), AofError> {
+        let s = &job.settings;
+        let dir = s.aof_dir();
+        let tmp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+        let written = (|| -> std::io::Result<()> {
+            let file = File::create(&tmp)?;
+            {
+                let w = std::io::BufWriter::with_capacity(1 << 16, &file);
+                if s.rdb_preamble {
+                    let mut w = super::rdb::Writer::new(w, s.rdb.compression, s.rdb.checksum);
+                    w.header(
+                        crate::keyspace::now_ms() / 1000,
+                        crate::alloc::used_memory() as u64,
+                    )?;
+                    write_rdb(&job.snap, &mut w)?;
+                    w.finish()?;
+                } else {
+                    let mut w = w;
+                    write_commands(&job.snap, &mut w)?;
+                    w.flush()?;
+                }
+            }
+            file.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_err(&tmp)(e));
+        }
+        let mut files = guard(&self.files);
+        let Some(f) = files.as_mut() else {
+            let _ = std::fs::remove_file(&tmp);
+            return Ok(());
+        };
+        let mut m = f.manifest.clone();
+        m.base_seq += 1;
+        let base = FileInfo {
+            name: s.base_name(m.base_seq),
+            seq: m.base_seq,
+        };
+        let base_path = dir.join(&base.name);
+        std::fs::rename(&tmp, &base_path).map_err(io_err(&base_path))?;
+        // Everything before the new incremental file is in the base now.
+        let mut old: Vec<FileInfo> = m.history.drain(..).collect();
+        old.extend(m.base.replace(base));
+        let keep_from = job
+            .new_incr
+            .as_ref()
+            .and_then(|n| m.incr.iter().position(|i| i == n))
+            .unwrap_or(m.incr.len());
+        old.extend(m.incr.drain(..keep_from));
+        write_manifest(s, &m)?;
+        f.manifest = m;
+        for o in &old {
+            let _ = std::fs::remove_file(dir.join(&o.name));
+        }
+        let _ = super::sync_dir(&dir);
+        self.base_size
+            .store(total_size(&f.settings, &f.manifest), Relaxed);
+        Ok(())
+    }
+
+    /// `aof_current_size`: the files the manifest lists.
+    pub fn current_size(&self) -> u64 {
+        match guard(&self.files).as_ref() {
+            Some(f) => total_size(&f.settings, &f.manifest),
+            None => 0,
+        }
+    }
+
+    /// The once-a-second check: a scheduled rewrite, or an automatic one when the AOF grew by
+    /// `auto-aof-rewrite-percentage` over its size after the last rewrite and is at least
+    /// `auto-aof-rewrite-min-size` (Redis's `serverCron`).
+    pub fn rewrite_if_due(self: &Arc<Self>, ks: &Keyspace, s: AofSettings, bgsave: bool) {
+        if self.rewriting.load(Relaxed) || bgsave {
+            return;
+        }
+        let scheduled = self.rewrite_scheduled.swap(false, Relaxed);
+        let mut due = false;
+        if self.on() && s.auto_percentage > 0 {
+            let size = self.current_size();
+            let base = self.base_size.load(Relaxed).max(1);
+            let growth = size.saturating_sub(base) * 100 / base;
+            if size >= s.auto_min_size && growth >= s.auto_percentage {
+                tracing::info!("Starting automatic rewriting of AOF on {growth}% growth");
+                due = true;
+            }
+        }
+        if scheduled || due {
+            let on = self.on();
+            if let Err(e) = self.rewrite(ks, s, on) {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}
+
+/// What a background rewrite writes.
+struct RewriteJob {
+    snap: super::Snapshot,
+    new_incr: Option<FileInfo>,
+    settings: AofSettings,
+}
+
+/// The snapshot as an RDB body (the base with `aof-use-rdb-preamble yes`).
+fn write_rdb<W: Write>(
+    snap: &super::Snapshot,
+    w: &mut super::rdb::Writer<W>,
+) -> std::io::Result<()> {
+    for (db, expires, entries) in &snap.dbs {
+        w.select_db(*db, entries.len(), *expires)?;
+        for (k, e) in entries {
+            w.key(k, e)?;
+        }
+    }
+    Ok(())
+}
+
+/// The snapshot as commands (the base with `aof-use-rdb-preamble no`), as Redis's
+/// `rewriteAppendOnlyFileRio`: collections in commands of at most 64 elements, then PEXPIREAT.
+/// A stream is one RESTORE of its DUMP payload (entries, groups, PELs and consumers at once).
+fn write_commands<W: Write>(snap: &super::Snapshot, w: &mut W) -> std::io::Result<()> {
+    use crate::keyspace::Value;
+    const ITEMS: usize = 64;
+    for (db, _, entries) in &snap.dbs {
+        let n = db.to_string();
+        resp_cmd(w, &[b"SELECT", n.as_bytes()])?;
+        for (k, e) in entries {
+            match &e.value {
+                Value::Str(s) => resp_cmd(w, &[b"SET", &k[..], &s[..]])?,
+                Value::List(l) => {
+                    let items: Vec<&[u8]> = l.iter().map(|x| &x[..]).collect();
+                    for c in items.chunks(ITEMS) {
+                        let mut argv: Vec<&[u8]> = vec![b"RPUSH", k];
+                        argv.extend_from_slice(c);
+                        resp_cmd(w, &argv)?;
+                    }
+                }
+                Value::Set(s) => {
+                    let items: Vec<&[u8]> = s.iter().map(|x| &x[..]).collect();
+                    for c in items.chunks(ITEMS) {
+                        let mut argv: Vec<&[u8]> = vec![b"SADD", k];
+                        argv.extend_from_slice(c);
+                        resp_cmd(w, &argv)?;
+                    }
+                }
+                Value::ZSet(z) => {
+                    let items: Vec<(String, &[u8])> = z
+                        .iter()
+                        .map(|(m, sc)| (crate::resp::fmt_double(sc), &m[..]))
+                        .collect();
+                    for c in items.chunks(ITEMS) {
+                        let mut argv: Vec<&[u8]> = vec![b"ZADD", k];
+                        for (sc, m) in c {
+                            argv.push(sc.as_bytes());
+                            argv.push(m);
+                        }
+                        resp_cmd(w, &argv)?;
+                    }
+                }
+                Value::Hash(h) => {
+                    let items: Vec<(&[u8], &[u8])> =
+                        h.iter().map(|(f, v)| (&f[..], &v[..])).collect();
+                    for c in items.chunks(ITEMS) {
+                        let mut argv: Vec<&[u8]> = vec![b"HSET", k];
+                        for (f, v) in c {
+                            argv.push(f);
+                            argv.push(v);
+                        }
+                        resp_cmd(w, &argv)?;
+                    }
+                }
+                Value::Stream(_) => {
+                    let payload = super::rdb::dump_payload(&e.value);
+                    resp_cmd(w, &[b"RESTORE", k, b"0", &payload])?;
+                }
+            }
+            if let Some(t) = e.expire_at() {
+                let t = t.to_string();
+                resp_cmd(w, &[b"PEXPIREAT", k, t.as_bytes()])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One command in RESP.
+fn resp_cmd<W: Write>(w: &mut W, argv: &[&[u8]]) -> std::io::Result<()> {
+    write!(w, "*{}\r\n", argv.len())?;
+    for a in argv {
+        write!(w, "${}\r\n", a.len())?;
+        w.write_all(a)?;
+        w.write_all(b"\r\n")?;
+    }
+    Ok(())
+}
+
+fn total_size(s: &AofSettings, m: &Manifest) -> u64 {
+    m.base
+        .iter()
+        .chain(m.incr.iter())
+        .map(|f| {
+            std::fs::metadata(s.aof_dir().join(&f.name))
+                .map(|md| md.len())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// Writes the manifest atomically: a temporary file, fsync, rename, fsync of the directory.
+fn write_manifest(s: &AofSettings, m: &Manifest) -> Result<(), AofError> {
+    let dir = s.aof_dir();
+    let tmp = dir.join(format!("temp-{}.manifest", s.filename));
+    let path = s.manifest_path();
+    (|| -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(m.format().as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        super::sync_dir(&dir)
+    })()
+    .map_err(io_err(&path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_encoded_as_resp_with_large_values_uncopied() {
+        let mut p = Pending::default();
+        let big = Bytes::from(vec![b'x'; 100_000]);
+        p.select(3);
+        p.command(&[
+            Bytes::from_static(b"SET"),
+            Bytes::from_static(b"k"),
+            big.clone(),
+        ]);
+        p.select(3); // No second SELECT.
+        p.seal();
+        let mut all = Vec::new();
+        let mut shared = false;
+        for i in &p.items {
+            if let Item::Data(b) = i {
+                shared |= b.as_ptr() == big.as_ptr();
+                all.extend_from_slice(b);
+            }
+        }
+        assert!(shared, "the value's own bytes are in the buffer");
+        let mut want =
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\n".to_vec();
+        want.extend_from_slice(&big);
+        want.extend_from_slice(b"\r\n");
+        assert_eq!(all, want);
+        assert_eq!(p.end, want.len() as u64);
+    }
+}

@@ -1,0 +1,506 @@
+"""The append-only file (Redis 7.0's multi-part AOF), checked against Debian's redis-server
+7.0.15 and redis-check-aof: respd's appendonlydir is accepted by redis-check-aof and loaded by
+redis-server key for key, and the other way round; kill -9 under `appendfsync always` loses no
+acknowledged write; torn tails are truncated as Redis does, worse damage refuses the start;
+BGREWRITEAOF under writes keeps everything and leaves only the manifest's files."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from conftest import respd_bin, start_redis, start_respd
+from test_persist_rdb import assert_same, populate, snapshot
+
+CHECK_AOF = shutil.which("redis-check-aof") or "/usr/bin/redis-check-aof"
+MANIFEST_LINE = re.compile(r"^file \S+ seq \d+ type [bhi]$")
+
+
+@pytest.fixture
+def tmpdir_():
+    d = tempfile.mkdtemp(prefix="aof-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def shutdown(s, *args):
+    try:
+        s.client().execute_command("SHUTDOWN", *args)
+    except redis.ConnectionError:
+        pass  # the server closes the connection instead of replying
+    s.proc.wait(30)
+
+
+def aof_dir(d):
+    return Path(d) / "appendonlydir"
+
+
+def manifest_files(d):
+    text = (aof_dir(d) / "appendonly.aof.manifest").read_text()
+    lines = [l for l in text.splitlines() if l]
+    for l in lines:
+        assert MANIFEST_LINE.match(l), l
+    return [l.split()[1] for l in lines], lines
+
+
+def check_aof(d):
+    p = subprocess.run([CHECK_AOF, str(aof_dir(d) / "appendonly.aof.manifest")],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "valid" in p.stdout, p.stdout + p.stderr
+
+
+def wait_rewrite_done(r, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = r.info("persistence")
+        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+            return info
+        time.sleep(0.05)
+    raise AssertionError("the AOF rewrite did not end")
+
+
+def copy_dir(src):
+    d = tempfile.mkdtemp(prefix="aof-copy-")
+    shutil.copytree(aof_dir(src), aof_dir(d))
+    return d
+
+
+def more_writes(s):
+    """What Redis rewrites before it reaches the AOF: relative expiries, SPOP, INCRBYFLOAT,
+    transactions, blocking pops served at once, XADD with `*` and approximate trims."""
+    r = s.client()
+    r.set("ex", "v", ex=1000)
+    r.set("px", "v", px=900_000)
+    r.setex("setex", 500, "v")
+    r.psetex("psetex", 700_000, "v")
+    r.set("exp", "v")
+    r.expire("exp", 2000)
+    r.set("getex", "v")
+    r.getex("getex", ex=3000)
+    r.set("persist", "v", ex=100)
+    r.persist("persist")
+    r.set("gone", "v")
+    r.pexpireat("gone", 1000)  # in the past: deleted
+    r.sadd("spop", *range(50))
+    r.spop("spop")
+    r.spop("spop", 10)
+    r.sadd("spop-all", "a", "b")
+    r.spop("spop-all", 5)
+    r.set("float", "10.5")
+    r.incrbyfloat("float", 0.1)
+    r.hset("hfloat", "f", "1.5")
+    r.hincrbyfloat("hfloat", "f", 2.25)
+    p = r.pipeline(transaction=True)
+    p.set("tx1", "a")
+    p.incr("tx-counter")
+    p.lpush("tx-list", "x", "y")
+    p.execute()
+    r.rpush("bl", "a", "b", "c")
+    r.blpop(["bl-empty", "bl"], timeout=1)
+    r.brpop(["bl"], timeout=1)
+    r.blmove("bl", "bl-dst", 1, "LEFT", "RIGHT")
+    r.zadd("bz", {"a": 1, "b": 2, "c": 3})
+    r.bzpopmin("bz", timeout=1)
+    r.bzpopmax("bz", timeout=1)
+    for i in range(30):
+        r.xadd("xtrimmed", {"i": i}, maxlen=10, approximate=True)
+    r.xtrim("xtrimmed", maxlen=5, approximate=False)
+    r5 = redis.Redis(host=s.host, port=s.port, db=5)
+    r5.set("db5", "v")
+    r5.swapdb(5, 6)
+
+
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_respd_aof_is_checked_and_loaded_by_redis(tmpdir_, preamble):
+    s = start_respd("--dir", tmpdir_, "--appendonly", "yes", "--aof-use-rdb-preamble", preamble)
+    try:
+        r = s.client()
+        populate(r)
+        more_writes(s)
+        # A rewrite in the middle: the base holds what came before, the new incr the rest.
+        assert r.bgrewriteaof() in (True, b"Background append only file rewriting started")
+        wait_rewrite_done(r)
+        r.set("after-rewrite", "v", ex=5000)
+        r.sadd("spop", "back")
+        r.lpush("bl", "z")
+        want = snapshot(s)
+    finally:
+        shutdown(s, "NOSAVE")
+    assert not (Path(tmpdir_) / "dump.rdb").exists()
+    check_aof(tmpdir_)
+    names, _ = manifest_files(tmpdir_)
+    assert sorted(names) == sorted(p.name for p in aof_dir(tmpdir_).iterdir()
+                                   if p.name != "appendonly.aof.manifest")
+    assert names[0].endswith(".base.rdb" if preamble == "yes" else ".base.aof")
+    copy = copy_dir(tmpdir_)
+    try:
+        red = start_redis("--dir", copy, "--appendonly", "yes", "--aof-use-rdb-preamble", preamble)
+        try:
+            assert_same(want, snapshot(red))
+        finally:
+            red.stop()
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+    # And respd loads its own.
+    s2 = start_respd("--dir", tmpdir_, "--appendonly", "yes")
+    try:
+        assert_same(want, snapshot(s2))
+    finally:
+        s2.stop()
+
+
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_redis_aof_is_loaded_by_respd(tmpdir_, preamble):
+    red = start_redis("--dir", tmpdir_, "--appendonly", "yes", "--aof-use-rdb-preamble", preamble)
+    try:
+        r = red.client()
+        populate(r)
+        r.bgrewriteaof()
+        wait_rewrite_done(r)
+        more_writes(red)
+        # XREADGROUP after the rewrite: Redis writes it as XCLAIM ... and XGROUP SETID.
+        r.xadd("stream", {"late": "1"})
+        r.xreadgroup("g1", "carol", {"stream": ">"}, count=5)
+        live = snapshot(red)
+    finally:
+        shutdown(red, "NOSAVE")
+    # The reference is what redis-server itself loads from the directory: from its XCLAIM
+    # ... LASTID lines Redis restores a group's last ID but not its entries-read counter.
+    copy = copy_dir(tmpdir_)
+    try:
+        red = start_redis("--dir", copy, "--appendonly", "yes")
+        try:
+            want = snapshot(red)
+        finally:
+            red.stop()
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+    assert sorted(want) == sorted(live)
+    s = start_respd("--dir", tmpdir_, "--appendonly", "yes", "--aof-use-rdb-preamble", preamble)
+    try:
+        assert_same(want, snapshot(s))
+    finally:
+        s.stop()
+
+
+def test_kill_9_with_appendfsync_always_keeps_every_acknowledged_write(tmpdir_):
+    s = start_respd("--dir", tmpdir_, "--appendonly", "yes", "--appendfsync", "always")
+    acked = [[] for _ in range(4)]
+    stop = threading.Event()
+
+    def writer(i):
+        r = s.client(socket_timeout=5)
+        n = 0
+        try:
+            while not stop.is_set() and n < 200_000:
+                r.set(f"w{i}:{n}", n)
+                acked[i].append(n)  # recorded only once the reply arrived
+                r.rpush(f"list{i}", n)
+                acked[i].append(-n - 1)
+                n += 1
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    os.kill(s.proc.pid, signal.SIGKILL)
+    s.proc.wait(10)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert all(len(a) > 10 for a in acked), [len(a) for a in acked]
+
+    def check(server):
+        r = server.client()
+        for i, a in enumerate(acked):
+            sets = [n for n in a if n >= 0]
+            pushes = [-n - 1 for n in a if n < 0]
+            got = r.mget([f"w{i}:{n}" for n in sets])
+            assert all(g is not None for g in got), f"writer {i} lost an acknowledged SET"
+            lst = [int(x) for x in r.lrange(f"list{i}", 0, -1)]
+            assert lst[:len(pushes)] == pushes, f"writer {i} lost an acknowledged RPUSH"
+
+    copy = copy_dir(tmpdir_)
+    try:
+        s2 = start_respd("--dir", tmpdir_, "--appendonly", "yes")
+        try:
+            check(s2)
+        finally:
+            s2.stop()
+        red = start_redis("--dir", copy, "--appendonly", "yes")
+        try:
+            check(red)
+        finally:
+            red.stop()
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+def run_expecting_exit(argv, timeout=15):
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        return None, out
+    return p.returncode, out
+
+
+def write_small_aof(d):
+    """An AOF whose last incremental file ends with a SET of a 40-byte value."""
+    s = start_respd("--dir", d, "--appendonly", "yes")
+    try:
+        r = s.client()
+        for i in range(20):
+            r.set(f"k{i}", i)
+        r.rpush("list", "a", "b")
+        r.set("last", "x" * 40)
+    finally:
+        shutdown(s, "NOSAVE")
+    names, _ = manifest_files(d)
+    incr = aof_dir(d) / names[-1]
+    data = incr.read_bytes()
+    last = data.rindex(b"*3\r\n$3\r\nSET\r\n$4\r\nlast")
+    return incr.name, data, last
+
+
+def keys_of(server):
+    r = server.client()
+    return sorted(r.keys("*"))
+
+
+def test_a_torn_tail_is_truncated_as_redis_does(tmpdir_):
+    name, data, last = write_small_aof(tmpdir_)
+    cuts = sorted(set(range(last + 1, len(data), 3)) | {last + 1, len(data) - 1, len(data) - 2})
+    compare_with_redis = set(cuts[:: max(1, len(cuts) // 5)])
+    for cut in cuts:
+        d = tempfile.mkdtemp(prefix="aof-cut-")
+        try:
+            shutil.copytree(aof_dir(tmpdir_), aof_dir(d))
+            (aof_dir(d) / name).write_bytes(data[:cut])
+            # `no`: refused, naming the file.
+            code, out = run_expecting_exit([respd_bin(), "--port", "0", "--bind", "127.0.0.1",
+                                            "--dir", d, "--appendonly", "yes",
+                                            "--aof-load-truncated", "no"])
+            assert code == 1, out[-2000:]
+            assert name in out and "panick" not in out, out[-2000:]
+            assert (aof_dir(d) / name).stat().st_size == cut
+            # `yes`: starts, the file cut back to the last whole command.
+            s = start_respd("--dir", d, "--appendonly", "yes", "--aof-load-truncated", "yes")
+            try:
+                got = keys_of(s)
+                assert b"last" not in got and b"k19" in got and b"list" in got
+                assert "Truncating the AOF" in s.log_text()
+            finally:
+                s.stop()
+            assert (aof_dir(d) / name).read_bytes() == data[:last]
+            if cut in compare_with_redis:
+                rd = tempfile.mkdtemp(prefix="aof-cut-redis-")
+                try:
+                    shutil.copytree(aof_dir(tmpdir_), aof_dir(rd))
+                    (aof_dir(rd) / name).write_bytes(data[:cut])
+                    red = start_redis("--dir", rd, "--appendonly", "yes",
+                                      "--aof-load-truncated", "yes")
+                    try:
+                        assert keys_of(red) == got
+                    finally:
+                        red.stop()
+                    # Both cut the file at the same offset (respd appended nothing since).
+                    assert (aof_dir(rd) / name).read_bytes()[:last] == data[:last]
+                    assert (aof_dir(rd) / name).stat().st_size == last
+                finally:
+                    shutil.rmtree(rd, ignore_errors=True)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def test_damage_in_the_middle_or_a_missing_file_refuses_the_start(tmpdir_):
+    name, data, last = write_small_aof(tmpdir_)
+    middle = data.index(b"*3\r\n$3\r\nSET\r\n$2\r\nk5")
+    cases = {
+        "flipped '*'": lambda d: (aof_dir(d) / name).write_bytes(
+            data[:middle] + b"x" + data[middle + 1:]),
+        "flipped '$'": lambda d: (aof_dir(d) / name).write_bytes(
+            data[:middle + 4] + b"?" + data[middle + 5:]),
+        "unknown command": lambda d: (aof_dir(d) / name).write_bytes(
+            data[:middle + 8] + b"SEX" + data[middle + 11:]),
+        "missing file": lambda d: (aof_dir(d) / name).unlink(),
+        "bad manifest": lambda d: (aof_dir(d) / "appendonly.aof.manifest").write_text(
+            "file x seq 1\n"),
+    }
+    for what, damage in cases.items():
+        for server in ("respd", "redis"):
+            d = tempfile.mkdtemp(prefix="aof-bad-")
+            try:
+                shutil.copytree(aof_dir(tmpdir_), aof_dir(d))
+                damage(d)
+                if server == "respd":
+                    code, out = run_expecting_exit([respd_bin(), "--port", "0", "--bind",
+                                                    "127.0.0.1", "--dir", d, "--appendonly", "yes"])
+                    assert code == 1, (what, out[-2000:])
+                    assert "panick" not in out
+                    assert (name in out or "manifest" in out), (what, out[-2000:])
+                else:
+                    exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+                    code, out = run_expecting_exit([exe, "--port", "0", "--dir", d,
+                                                    "--appendonly", "yes"])
+                    assert code not in (0, None), (what, out[-2000:])
+            finally:
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def test_bgrewriteaof_while_clients_write(tmpdir_):
+    s = start_respd("--dir", tmpdir_, "--appendonly", "yes")
+    stop = threading.Event()
+    errors = []
+
+    def writer(i):
+        r = s.client()
+        n = 0
+        while not stop.is_set() and n < 100_000:
+            try:
+                r.set(f"w{i}:{n}", n)
+                r.hset(f"h{i}", n, n)
+                r.zadd(f"z{i}", {n: n})
+            except redis.RedisError as e:
+                errors.append(e)
+                return
+            n += 1
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(3)]
+    try:
+        r = s.client()
+        for t in threads:
+            t.start()
+        for _ in range(3):
+            time.sleep(0.3)
+            assert r.bgrewriteaof() in (True, b"Background append only file rewriting started")
+            wait_rewrite_done(r)
+        stop.set()
+        for t in threads:
+            t.join(30)
+        assert not errors, errors
+        info = r.info("persistence")
+        assert info["aof_enabled"] == 1 and info["aof_last_bgrewrite_status"] == "ok"
+        assert info["aof_current_size"] >= info["aof_base_size"] > 0
+        want = snapshot(s, dbs=[0])
+    finally:
+        stop.set()
+        shutdown(s, "NOSAVE")
+    names, lines = manifest_files(tmpdir_)
+    assert [l.split()[-1] for l in lines] == ["b", "i"], lines
+    assert names == ["appendonly.aof.4.base.rdb", "appendonly.aof.4.incr.aof"], names
+    on_disk = sorted(p.name for p in aof_dir(tmpdir_).iterdir())
+    assert on_disk == sorted(names + ["appendonly.aof.manifest"]), on_disk
+    check_aof(tmpdir_)
+    copy = copy_dir(tmpdir_)
+    try:
+        red = start_redis("--dir", copy, "--appendonly", "yes")
+        try:
+            assert_same(want, snapshot(red, dbs=[0]))
+        finally:
+            red.stop()
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+    s2 = start_respd("--dir", tmpdir_, "--appendonly", "yes")
+    try:
+        assert_same(want, snapshot(s2, dbs=[0]))
+    finally:
+        s2.stop()
+
+
+def test_bgrewriteaof_replies_as_redis(respd, redis_server):
+    for s in (respd, redis_server):
+        r = s.client()
+        r.set_response_callback("BGREWRITEAOF", lambda x, **kw: x)  # the status text itself
+        r.set("k", "v")
+        p = r.pipeline(transaction=True)
+        p.execute_command("BGREWRITEAOF")
+        assert p.execute() == [b"Background append only file rewriting scheduled"], s.name
+        wait_rewrite_done(r)
+        assert r.execute_command("BGREWRITEAOF") == b"Background append only file rewriting started"
+        wait_rewrite_done(r)
+        with pytest.raises(redis.ResponseError, match="wrong number of arguments"):
+            r.execute_command("BGREWRITEAOF", "x")
+
+
+def test_everysec_reaches_the_file_within_two_seconds(tmpdir_):
+    s = start_respd("--dir", tmpdir_, "--appendonly", "yes", "--appendfsync", "everysec")
+    try:
+        r = s.client()
+        names, _ = manifest_files(tmpdir_)
+        incr = aof_dir(tmpdir_) / names[-1]
+        before = incr.stat().st_size
+        r.set("k", "v" * 1000)
+        deadline = time.monotonic() + 2.0
+        while incr.stat().st_size <= before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert incr.stat().st_size >= before + 1000
+    finally:
+        s.stop()
+
+
+def test_config_set_appendonly_at_runtime(tmpdir_):
+    s = start_respd("--dir", tmpdir_)
+    try:
+        r = s.client()
+        r.set("before", "1")
+        r.rpush("list", *range(100))
+        assert r.info("persistence")["aof_enabled"] == 0
+        assert r.config_set("appendonly", "yes")
+        r.set("after", "2")
+        wait_rewrite_done(r)
+        assert r.info("persistence")["aof_enabled"] == 1
+        r.incr("after")
+        r.config_set("appendonly", "no")
+        r.set("not-in-aof", "3")
+        assert r.info("persistence")["aof_enabled"] == 0
+    finally:
+        shutdown(s, "NOSAVE")
+    check_aof(tmpdir_)
+    s2 = start_respd("--dir", tmpdir_, "--appendonly", "yes")
+    try:
+        r = s2.client()
+        assert r.get("before") == b"1" and r.get("after") == b"3"
+        assert r.llen("list") == 100 and r.get("not-in-aof") is None
+    finally:
+        s2.stop()
+
+
+def test_dump_rdb_becomes_the_base_when_there_is_no_aof(tmpdir_):
+    s = start_respd("--dir", tmpdir_)
+    try:
+        s.client().set("from-dump", "1")
+        s.client().save()
+    finally:
+        shutdown(s, "NOSAVE")
+    s = start_respd("--dir", tmpdir_, "--appendonly", "yes")
+    try:
+        r = s.client()
+        assert r.get("from-dump") == b"1"
+        r.set("new", "2")
+    finally:
+        shutdown(s, "NOSAVE")
+    names, _ = manifest_files(tmpdir_)
+    assert names == ["appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof"]
+    copy = copy_dir(tmpdir_)
+    try:
+        red = start_redis("--dir", copy, "--appendonly", "yes")
+        try:
+            r = red.client()
+            assert r.get("from-dump") == b"1" and r.get("new") == b"2"
+        finally:
+            red.stop()
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
