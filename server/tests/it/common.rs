@@ -93,7 +93,14 @@ impl ChildServer {
             .map(|a| a.port())
             .expect("free port");
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_respd"))
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("start respd");
