@@ -345,12 +345,24 @@ fn serve(config: respd::Config) -> anyhow::Result<()> {
         .build()
         .context("cannot start the runtime")?;
     let out = rt.block_on(serve_async(config));
-    // A stop during the load leaves the loader thread running: do not wait for it.
-    rt.shutdown_background();
-    out
+    match out {
+        // Stopped during the load, or the load failed: the loader thread may still run; do not
+        // wait for it.
+        Ok(Served::StoppedLoading) | Err(_) => rt.shutdown_background(),
+        // Dropped as before: a command still running holds the drop until the stop watchdog's
+        // grace has passed.
+        Ok(Served::Stopped) => drop(rt),
+    }
+    out.map(|_| ())
 }
 
-async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
+/// How serving ended.
+enum Served {
+    Stopped,
+    StoppedLoading,
+}
+
+async fn serve_async(config: respd::Config) -> anyhow::Result<Served> {
     // As Redis: bind first, then load, answering -LOADING meanwhile (cmd::persist::refusal), so
     // a client or a supervisor sees a server that is starting rather than a refused connection.
     let settings = respd::persist::Settings::from_config(&config);
@@ -391,7 +403,7 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
             _ = stop.wait_for(|s| *s) => {
                 tracing::info!("stopped while loading");
                 let _ = server.await;
-                return Ok(());
+                return Ok(Served::StoppedLoading);
             }
         }
     }
@@ -407,7 +419,7 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<()> {
     // prepareForShutdown).
     srv.aof.disable();
     tracing::info!("respd stopped");
-    Ok(())
+    Ok(Served::Stopped)
 }
 
 /// With `appendonly yes`: loads the AOF (or, when its directory has no manifest, `dump.rdb`,
@@ -506,11 +518,9 @@ fn stop_watchdog(srv: std::sync::Arc<respd::Shared>) -> std::io::Result<()> {
                         _ = stop.wait_for(|s| *s) => break,
                     };
                     if srv.persist.loading.is_active() {
-                        tracing::warn!(
-                            "Received shutdown signal during loading, scheduling shutdown."
-                        );
+                        tracing::warn!("{name} received during loading: scheduling shutdown");
                     } else {
-                        tracing::warn!("Received {name} scheduling shutdown...");
+                        tracing::warn!("{name} received: scheduling shutdown");
                     }
                     let (save, nosave, force) = signal_shutdown_flags(&srv.config().get(how));
                     let s = srv.clone();
@@ -521,7 +531,7 @@ fn stop_watchdog(srv: std::sync::Arc<respd::Shared>) -> std::io::Result<()> {
                     tokio::select! {
                         ok = done => if ok.unwrap_or(true) { break },
                         _ = int.recv() => {
-                            tracing::warn!("You insist... exiting now.");
+                            tracing::warn!("SIGINT received again: exiting now");
                             std::process::exit(1);
                         }
                     }
@@ -537,7 +547,7 @@ fn stop_watchdog(srv: std::sync::Arc<respd::Shared>) -> std::io::Result<()> {
                         std::process::exit(0);
                     }
                     _ = int.recv() => {
-                        tracing::warn!("You insist... exiting now.");
+                        tracing::warn!("SIGINT received again: exiting now");
                         std::process::exit(1);
                     }
                 }

@@ -339,3 +339,20 @@ def test_default_save_rules_are_redis_servers(tmpdir_):
         assert respd_.client().config_get("appendonly") == want_aof == {"appendonly": "no"}
     finally:
         respd_.stop()
+
+
+@pytest.mark.timeout(600)
+def test_sigterm_during_the_load_exits_0_without_saving(bigdump, tmpdir_):
+    """As Redis: a stop while loading never saves (it would write a half-loaded keyspace)."""
+    wd = Path(tmpdir_)
+    shutil.copy(bigdump, wd / "dump.rdb")
+    before = (wd / "dump.rdb").stat().st_mtime_ns
+    s = start_loading("respd", str(wd), "--save", "3600 1")
+    try:
+        c = RawClient(s.port)
+        assert c.cmd("GET", "key:1") == b"-LOADING Redis is loading the dataset in memory\r\n"
+        assert sig_stop(s, signal.SIGTERM) == 0
+        assert (wd / "dump.rdb").stat().st_mtime_ns == before
+        assert "received during loading" in s.log_text()
+    finally:
+        s.stop()

@@ -73,10 +73,13 @@ fn config_get(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         let pat = text(pat).to_ascii_lowercase();
         for p in crate::config::PARAMS {
             for name in std::iter::once(p.name).chain(p.alias) {
-                if p.hidden && pat != name {
-                    continue; // As Redis: a hidden setting answers its exact name only.
-                }
-                if glob_match(pat.as_bytes(), name.as_bytes(), true) && seen.insert(name) {
+                // As Redis, a hidden (test) setting answers only its exact name, no pattern.
+                let hit = if p.hidden {
+                    pat == name
+                } else {
+                    glob_match(pat.as_bytes(), name.as_bytes(), true)
+                };
+                if hit && seen.insert(name) {
                     let mut v = c.text(p);
                     if p.name == "dir" {
                         // Redis shows the working directory it changed into: an absolute path.

@@ -61,6 +61,8 @@ pub struct Param {
     pub hidden: bool,
     /// The older name of the same parameter (`slaveof` for `replicaof`).
     pub alias: Option<&'static str>,
+    /// Redis's `HIDDEN_CONFIG` (test settings): CONFIG GET shows it only when asked by name.
+    pub hidden: bool,
 }
 
 impl Param {
@@ -74,6 +76,7 @@ impl Param {
         protected: false,
         hidden: false,
         alias: None,
+        hidden: false,
     };
 }
 
@@ -178,7 +181,7 @@ params! {
     JEMALLOC_BG_THREAD: Bool = { name: "jemalloc-bg-thread", kind: Kind::Bool, default: "yes", support: Ignored }
     /// Redis's hidden test setting: microseconds to sleep per key loaded (negative: 1 µs once
     /// in that many keys), so tests can watch a load in progress.
-    KEY_LOAD_DELAY: Int = { name: "key-load-delay", kind: Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, default: "0", support: Implemented }
+    KEY_LOAD_DELAY: Int = { name: "key-load-delay", kind: Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, default: "0", support: Implemented, hidden: true }
     LATENCY_MONITOR_THRESHOLD: Int = { name: "latency-monitor-threshold", kind: Kind::Int { min: 0, max: i64::MAX }, default: "0", support: Ignored }
     LATENCY_TRACKING: Bool = { name: "latency-tracking", kind: Kind::Bool, default: "yes", support: Ignored }
     LATENCY_TRACKING_INFO_PERCENTILES: Str = { name: "latency-tracking-info-percentiles", kind: Kind::Str, default: "50 99 99.9", support: Ignored }
