@@ -61,8 +61,6 @@ pub struct Param {
     pub hidden: bool,
     /// The older name of the same parameter (`slaveof` for `replicaof`).
     pub alias: Option<&'static str>,
-    /// Redis's `HIDDEN_CONFIG` (test settings): CONFIG GET shows it only when asked by name.
-    pub hidden: bool,
 }
 
 impl Param {
@@ -76,7 +74,6 @@ impl Param {
         protected: false,
         hidden: false,
         alias: None,
-        hidden: false,
     };
 }
 
