@@ -320,11 +320,21 @@ fn adjust_open_files_limit(config: &mut respd::Config) {
 
 /// Worker threads: `worker-threads`, or by default one per core but one, which is left to the
 /// kernel's network stack and co-located clients (on 2 cores this measured ~1.5x faster than 2).
+/// Runtime threads: `worker-threads`, else one per core but one, and never fewer than two by
+/// default: a Lua script holds the thread it runs on, and only a second one can answer other
+/// clients `-BUSY` and take the `SCRIPT KILL` that stops a runaway script.
 fn worker_threads(config: &respd::Config) -> usize {
     match config.get(respd::config::params::WORKER_THREADS).max(0) as usize {
         0 => std::thread::available_parallelism()
             .map_or(1, |n| n.get().saturating_sub(1))
-            .max(1),
+            .max(2),
+        1 => {
+            tracing::warn!(
+                "worker-threads 1: a script running past busy-reply-threshold holds the only \
+                 worker, so no client can get -BUSY or send SCRIPT KILL until it ends"
+            );
+            1
+        }
         n => n,
     }
 }

@@ -245,9 +245,9 @@ def test_bad_scripts_are_bounded_and_the_server_stays_up(respd):
 
 def test_a_runaway_script_is_busy_for_others_and_script_kill_ends_it():
     """Past busy-reply-threshold other clients get -BUSY; SCRIPT KILL stops a script that has not
-    written, UNKILLABLE one that has; the server then serves as before. Two workers: the script
-    holds one (docs/scripting.md)."""
-    s = start_respd("--worker-threads", "2", "--busy-reply-threshold", "200")
+    written, UNKILLABLE one that has; the server then serves as before. With the default workers
+    (at least two) the script holds one (docs/scripting.md)."""
+    s = start_respd("--busy-reply-threshold", "200")  # default workers: at least two
     try:
         for loop, killable in [("while true do end", True),
                                ("redis.call('set', 'w', 1) local i = 0 while i < 3e7 do i = i + 1 end return i", False)]:
