@@ -3,12 +3,13 @@ name in the log (README.md, "What is not implemented"); and settings read on eve
 CONFIG SET at once."""
 
 from pathlib import Path
+import subprocess
 import time
 
 import pytest
 import redis
 
-from conftest import start_respd
+from conftest import respd_bin, start_respd
 
 WARN = "respd does not implement '{}'"
 
@@ -201,9 +202,9 @@ def test_journald_priorities_when_stdout_is_the_journal(tmp_path):
         st = os.fstat(out.fileno())
         env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
         env.pop("RESPD_LOG", None)
-        p = subprocess.Popen([respd_bin(), "--port", "0", "--bind", "127.0.0.1", "--maxmemory-policy",
-                              "allkeys-lru", "--lazyfree-lazy-eviction", "yes"],
-                             stdout=out, stderr=subprocess.STDOUT, env=env)
+        p = subprocess.Popen([respd_bin(), "--port", "0", "--bind", "127.0.0.1", "--save", "",
+                              "--maxmemory-policy", "allkeys-lru", "--lazyfree-lazy-eviction", "yes"],
+                             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
         try:
             deadline = time.monotonic() + 20
             while "ready to accept connections" not in log.read_text(errors="replace"):

@@ -13,7 +13,6 @@ import random
 import shutil
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest

@@ -6,13 +6,11 @@ names, and redis-server's default save rules."""
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
-import redis
 
 from conftest import Server, free_port, respd_bin, start_redis, start_respd
 from resp_raw import RawClient
