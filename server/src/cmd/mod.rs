@@ -93,14 +93,8 @@ pub fn dispatch(
             spec.full_name()
         );
         if spec.name == "exec" {
-            // Redis's execCommandAbort: a refused EXEC ends the transaction, in MULTI or not.
-            conn.multi = None;
-            conn.multi_error = false;
-            conn.handle
-                .multi
-                .store(0, std::sync::atomic::Ordering::Relaxed);
-            tx::unwatch_all(srv, conn);
-            return Reply::error(format!("EXECABORT Transaction discarded because of: {msg}"));
+            // A refused EXEC ends the transaction, in MULTI or not.
+            return exec_abort(srv, conn, &msg);
         }
         if conn.multi.is_some() {
             conn.multi_error = true;
@@ -192,17 +186,22 @@ pub fn dispatch(
     reply
 }
 
+/// Redis's `execCommandAbort`: ends the transaction being queued and answers EXECABORT.
+fn exec_abort(srv: &Shared, conn: &mut Session, why: &str) -> Reply {
+    conn.multi = None;
+    conn.multi_error = false;
+    conn.handle
+        .multi
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    tx::unwatch_all(srv, conn);
+    Reply::error(format!("EXECABORT Transaction discarded because of: {why}"))
+}
+
 /// Redis's `rejectCommand`: the error, which also dooms a transaction being queued; refusing
 /// EXEC discards the transaction with EXECABORT.
 fn reject(srv: &Shared, conn: &mut Session, spec: &CommandSpec, err: &'static str) -> Reply {
     if spec.name == "exec" && conn.multi.is_some() {
-        conn.multi = None;
-        conn.multi_error = false;
-        conn.handle
-            .multi
-            .store(0, std::sync::atomic::Ordering::Relaxed);
-        tx::unwatch_all(srv, conn);
-        return Reply::error(format!("EXECABORT Transaction discarded because of: {err}"));
+        return exec_abort(srv, conn, err);
     }
     if conn.multi.is_some() {
         conn.multi_error = true;

@@ -10,13 +10,13 @@ use crate::resp::{Out, ProtoError, Reply, RequestParser};
 use crate::state::{ClientHandle, Shared};
 use std::io::IoSlice;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
 /// Counts a client in INFO's `blocked_clients` for as long as it lives.
 struct BlockedCount<'a>(&'a Shared);
@@ -71,28 +71,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
 
     let (push_tx, mut push_rx) = mpsc::unbounded_channel();
     let id = srv.clients.next_id();
-    let handle = Arc::new(ClientHandle {
-        id,
-        addr,
-        laddr,
-        created: Instant::now(),
-        name: Mutex::new(None),
-        lib_name: Mutex::new(None),
-        lib_ver: Mutex::new(None),
-        db: AtomicUsize::new(0),
-        resp: AtomicU8::new(2),
-        last_cmd: Mutex::new("NULL".into()),
-        last_interaction: AtomicU64::new(srv.uptime_ms()),
-        killed: AtomicBool::new(false),
-        kill: Notify::new(),
-        omem: AtomicUsize::new(0),
-        qbuf: AtomicUsize::new(0),
-        subs: AtomicUsize::new(0),
-        psubs: AtomicUsize::new(0),
-        multi: AtomicU64::new(0),
-        obuf_soft_since: AtomicU64::new(0),
-        push: push_tx,
-    });
+    let handle = ClientHandle::new(id, addr, laddr, srv.uptime_ms(), push_tx);
     srv.clients.insert(handle.clone());
     // Redis logs these at `verbose`, which is tracing's DEBUG here.
     tracing::debug!("Accepted {addr}");

@@ -212,17 +212,7 @@ mod tests {
     use crate::keyspace::{Hash, HashLimits};
 
     fn limits() -> rdb::read::Limits {
-        rdb::read::Limits {
-            max_bulk: 512 << 20,
-            dbs: 16,
-            verify_checksum: true,
-            hash: HashLimits {
-                entries: 128,
-                value: 64,
-            },
-            set_intset: 512,
-            zset: (128, 64),
-        }
+        rdb::read::Limits::default()
     }
 
     /// (db, key) → the value's DUMP payload and expiry, from a file's bytes.

@@ -39,13 +39,18 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
-    /// The handle of a client without a connection (the AOF loader's), which nobody lists.
-    pub fn detached(id: u64) -> Arc<ClientHandle> {
-        let none = SocketAddr::from(([0, 0, 0, 0], 0));
+    /// A new client's handle: `push` carries what is pushed to its connection.
+    pub fn new(
+        id: u64,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        last_interaction_ms: u64,
+        push: mpsc::UnboundedSender<Reply>,
+    ) -> Arc<ClientHandle> {
         Arc::new(ClientHandle {
             id,
-            addr: none,
-            laddr: none,
+            addr,
+            laddr,
             created: Instant::now(),
             name: Mutex::new(None),
             lib_name: Mutex::new(None),
@@ -53,7 +58,7 @@ impl ClientHandle {
             db: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
             last_cmd: Mutex::new("NULL".into()),
-            last_interaction: AtomicU64::new(0),
+            last_interaction: AtomicU64::new(last_interaction_ms),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
             omem: AtomicUsize::new(0),
@@ -62,8 +67,14 @@ impl ClientHandle {
             psubs: AtomicUsize::new(0),
             multi: AtomicU64::new(0),
             obuf_soft_since: AtomicU64::new(0),
-            push: mpsc::unbounded_channel().0,
+            push,
         })
+    }
+
+    /// The handle of a client without a connection (the AOF loader's), which nobody lists.
+    pub fn detached(id: u64) -> Arc<ClientHandle> {
+        let none = SocketAddr::from(([0, 0, 0, 0], 0));
+        Self::new(id, none, none, 0, mpsc::unbounded_channel().0)
     }
 
     /// Asks the connection to close.

@@ -394,6 +394,22 @@ impl Aof {
         Ok(())
     }
 
+    /// The files' state, made when there is none from the manifest an earlier run left (its
+    /// numbering goes on and its files are replaced), or an empty one.
+    fn files_or_manifest(&self, s: &AofSettings) {
+        let mut files = guard(&self.files);
+        if files.is_none() {
+            let m = std::fs::read_to_string(s.manifest_path())
+                .ok()
+                .and_then(|t| Manifest::parse(&t).ok())
+                .unwrap_or_default();
+            *files = Some(Files {
+                settings: s.clone(),
+                manifest: m,
+            });
+        }
+    }
+
     /// `CONFIG SET appendonly yes` at runtime: appending starts now, into a new incremental
     /// file, and a rewrite writes the base (Redis's `startAppendOnly`).
     pub fn enable(self: &Arc<Self>, ks: &Keyspace, s: AofSettings) -> Result<(), AofError> {
@@ -403,17 +419,7 @@ impl Aof {
         let dir = s.aof_dir();
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         self.set_fsync(s.fsync);
-        if guard(&self.files).is_none() {
-            // A manifest left by an earlier run: its numbering goes on and its files are replaced.
-            let m = std::fs::read_to_string(s.manifest_path())
-                .ok()
-                .and_then(|t| Manifest::parse(&t).ok())
-                .unwrap_or_default();
-            *guard(&self.files) = Some(Files {
-                settings: s.clone(),
-                manifest: m,
-            });
-        }
+        self.files_or_manifest(&s);
         self.spawn_writer();
         self.rewrite(ks, s, true)
     }
@@ -611,16 +617,7 @@ impl Aof {
         if self.rewriting.swap(true, Relaxed) {
             return Err(AofError::InProgress);
         }
-        if guard(&self.files).is_none() {
-            let m = std::fs::read_to_string(s.manifest_path())
-                .ok()
-                .and_then(|t| Manifest::parse(&t).ok())
-                .unwrap_or_default();
-            *guard(&self.files) = Some(Files {
-                settings: s.clone(),
-                manifest: m,
-            });
-        }
+        self.files_or_manifest(&s);
         let dir = s.aof_dir();
         if let Err(e) = std::fs::create_dir_all(&dir).map_err(io_err(&dir)) {
             self.rewriting.store(false, Relaxed);

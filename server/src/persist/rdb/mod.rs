@@ -145,17 +145,7 @@ mod tests {
     use bytes::Bytes;
 
     fn limits() -> read::Limits {
-        read::Limits {
-            max_bulk: 512 << 20,
-            dbs: 16,
-            verify_checksum: true,
-            hash: HashLimits {
-                entries: 128,
-                value: 64,
-            },
-            set_intset: 512,
-            zset: (128, 64),
-        }
+        read::Limits::default()
     }
 
     #[test]

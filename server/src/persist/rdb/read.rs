@@ -27,6 +27,23 @@ pub struct Limits {
     pub zset: (usize, usize),
 }
 
+impl Default for Limits {
+    /// Redis 7.0's defaults (512 MiB strings, 16 databases, its listpack/intset thresholds).
+    fn default() -> Self {
+        Limits {
+            max_bulk: 512 << 20,
+            dbs: 16,
+            verify_checksum: true,
+            hash: HashLimits {
+                entries: 128,
+                value: 64,
+            },
+            set_intset: 512,
+            zset: (128, 64),
+        }
+    }
+}
+
 /// One thing read from a file.
 #[derive(Debug)]
 pub enum Item {
