@@ -25,7 +25,7 @@ Common parameters:
   --port 6379  --bind \"127.0.0.1 -::1\"  --requirepass SECRET  --maxclients 10000
   --maxmemory 4gb  --maxmemory-policy allkeys-lru  --proto-max-bulk-len 512mb
   --loglevel notice|verbose|debug|warning  --logfile PATH  --timeout 0  --tcp-backlog 511
-  --worker-threads N    respd's own: runtime threads (0: one per core but one)
+  --worker-threads N    respd's own: runtime threads (0: one per core but one, at least 2)
 
 Precedence: embedded defaults < file < command line < CONFIG SET.
 Environment: RESPD_LOG overrides loglevel with a tracing EnvFilter (e.g. RESPD_LOG=debug).
@@ -318,11 +318,11 @@ fn adjust_open_files_limit(config: &mut respd::Config) {
     let _ = config.set("maxclients", &reduced.to_string());
 }
 
-/// Worker threads: `worker-threads`, or by default one per core but one, which is left to the
-/// kernel's network stack and co-located clients (on 2 cores this measured ~1.5x faster than 2).
-/// Runtime threads: `worker-threads`, else one per core but one, and never fewer than two by
-/// default: a Lua script holds the thread it runs on, and only a second one can answer other
-/// clients `-BUSY` and take the `SCRIPT KILL` that stops a runaway script.
+/// Runtime threads: `worker-threads`, else one per core but one (that core is left to the
+/// kernel's network stack and co-located clients), and never fewer than two by default: a Lua
+/// script holds the thread it runs on, and only a second one can answer other clients `-BUSY`
+/// and take the `SCRIPT KILL` that stops a runaway script. What two workers cost small requests
+/// on 2 cores against one is not settled (docs/server.md, "Threads").
 fn worker_threads(config: &respd::Config) -> usize {
     match config.get(respd::config::params::WORKER_THREADS).max(0) as usize {
         0 => std::thread::available_parallelism()

@@ -286,7 +286,7 @@ params! {
     UNIXSOCKETPERM: Int = { name: "unixsocketperm", kind: Kind::Int { min: 0, max: 511 }, default: "0", support: Ignored, immutable: true }
     ZSET_MAX_LISTPACK_ENTRIES: Int = { name: "zset-max-listpack-entries", kind: Kind::Int { min: 0, max: i64::MAX }, default: "128", support: Implemented, alias: Some("zset-max-ziplist-entries") }
     ZSET_MAX_LISTPACK_VALUE: Mem = { name: "zset-max-listpack-value", kind: Kind::Memory { min: 0, max: i64::MAX as u64 }, default: "64", support: Implemented, alias: Some("zset-max-ziplist-value") }
-    // respd's own: runtime worker threads, 0 = one per core but one.
+    // respd's own: runtime worker threads, 0 = one per core but one, at least two.
     WORKER_THREADS: Int = { name: "worker-threads", kind: Kind::Int { min: 0, max: 1024 }, default: "0", support: Implemented, immutable: true }
 }
 
