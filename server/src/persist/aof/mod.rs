@@ -853,54 +853,29 @@ fn write_rdb<W: Write>(
 /// A stream is one RESTORE of its DUMP payload (entries, groups, PELs and consumers at once).
 fn write_commands<W: Write>(snap: &super::Snapshot, w: &mut W) -> std::io::Result<()> {
     use crate::keyspace::Value;
-    const ITEMS: usize = 64;
     for (db, _, entries) in &snap.dbs {
         let n = db.to_string();
         resp_cmd(w, &[b"SELECT", n.as_bytes()])?;
         for (k, e) in entries {
             match &e.value {
                 Value::Str(s) => resp_cmd(w, &[b"SET", &k[..], &s[..]])?,
-                Value::List(l) => {
-                    let items: Vec<&[u8]> = l.iter().map(|x| &x[..]).collect();
-                    for c in items.chunks(ITEMS) {
-                        let mut argv: Vec<&[u8]> = vec![b"RPUSH", k];
-                        argv.extend_from_slice(c);
-                        resp_cmd(w, &argv)?;
-                    }
-                }
-                Value::Set(s) => {
-                    let items: Vec<&[u8]> = s.iter().map(|x| &x[..]).collect();
-                    for c in items.chunks(ITEMS) {
-                        let mut argv: Vec<&[u8]> = vec![b"SADD", k];
-                        argv.extend_from_slice(c);
-                        resp_cmd(w, &argv)?;
-                    }
-                }
+                Value::List(l) => batched(w, b"RPUSH", k, 1, l.iter().map(|x| &x[..]).collect())?,
+                Value::Set(s) => batched(w, b"SADD", k, 1, s.iter().map(|x| &x[..]).collect())?,
                 Value::ZSet(z) => {
-                    let items: Vec<(String, &[u8])> = z
+                    let scores: Vec<String> = z
                         .iter()
-                        .map(|(m, sc)| (crate::resp::fmt_double(sc), &m[..]))
+                        .map(|(_, sc)| crate::resp::fmt_double(sc))
                         .collect();
-                    for c in items.chunks(ITEMS) {
-                        let mut argv: Vec<&[u8]> = vec![b"ZADD", k];
-                        for (sc, m) in c {
-                            argv.push(sc.as_bytes());
-                            argv.push(m);
-                        }
-                        resp_cmd(w, &argv)?;
-                    }
+                    let args = z
+                        .iter()
+                        .zip(&scores)
+                        .flat_map(|((m, _), sc)| [sc.as_bytes(), &m[..]])
+                        .collect();
+                    batched(w, b"ZADD", k, 2, args)?
                 }
                 Value::Hash(h) => {
-                    let items: Vec<(&[u8], &[u8])> =
-                        h.iter().map(|(f, v)| (&f[..], &v[..])).collect();
-                    for c in items.chunks(ITEMS) {
-                        let mut argv: Vec<&[u8]> = vec![b"HSET", k];
-                        for (f, v) in c {
-                            argv.push(f);
-                            argv.push(v);
-                        }
-                        resp_cmd(w, &argv)?;
-                    }
+                    let args = h.iter().flat_map(|(f, v)| [&f[..], &v[..]]).collect();
+                    batched(w, b"HSET", k, 2, args)?
                 }
                 Value::Stream(_) => {
                     let payload = super::rdb::dump_payload(&e.value);
@@ -912,6 +887,24 @@ fn write_commands<W: Write>(snap: &super::Snapshot, w: &mut W) -> std::io::Resul
                 resp_cmd(w, &[b"PEXPIREAT", k, t.as_bytes()])?;
             }
         }
+    }
+    Ok(())
+}
+
+/// `cmd key` followed by `args` (elements of `per` arguments each), split into commands of at
+/// most 64 elements, as Redis's rewrite does.
+fn batched<W: Write>(
+    w: &mut W,
+    cmd: &[u8],
+    key: &[u8],
+    per: usize,
+    args: Vec<&[u8]>,
+) -> std::io::Result<()> {
+    const ITEMS: usize = 64;
+    for c in args.chunks(ITEMS * per) {
+        let mut argv: Vec<&[u8]> = vec![cmd, key];
+        argv.extend_from_slice(c);
+        resp_cmd(w, &argv)?;
     }
     Ok(())
 }
