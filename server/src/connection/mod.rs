@@ -253,11 +253,7 @@ async fn aof_wait(srv: &Shared, offset: u64) {
     if offset == 0 || !srv.aof.always() {
         return;
     }
-    let mut rx = srv.aof.synced();
-    if *rx.borrow() >= offset {
-        return;
-    }
-    let _ = rx.wait_for(|&s| s >= offset).await;
+    srv.aof.wait_synced(offset).await;
 }
 
 /// Writes all pending output, large values straight from their `Bytes`.

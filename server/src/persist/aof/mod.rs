@@ -29,7 +29,9 @@ use bytes::{Bytes, BytesMut};
 use std::fs::File;
 use std::io::{IoSlice, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
+};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -228,6 +230,10 @@ pub struct Aof {
     wake: Condvar,
     /// The offset fsynced (`always`), or written (`no`): replies wait for it.
     synced: tokio::sync::watch::Sender<u64>,
+    /// Connections waiting for an fsync (`always`), and how many were waiting when the last
+    /// fsync released them: the writer gathers until as many are back (see `writer_loop`).
+    waiters: AtomicUsize,
+    released: AtomicUsize,
     files: Mutex<Option<Files>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// INFO persistence.
@@ -253,6 +259,8 @@ impl Default for Aof {
             pending: Mutex::default(),
             wake: Condvar::new(),
             synced: tokio::sync::watch::channel(0).0,
+            waiters: AtomicUsize::new(0),
+            released: AtomicUsize::new(0),
             files: Mutex::new(None),
             writer: Mutex::new(None),
             rewriting: AtomicBool::new(false),
@@ -340,9 +348,27 @@ impl Aof {
         guard(&self.pending).end
     }
 
-    /// The offset known to be on disk (`always`) or in the file (`no`).
-    pub fn synced(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.synced.subscribe()
+    /// Waits until the file is fsynced up to `offset` (`always`): a reply waits here for the
+    /// fsync that covers its command. One fsync serves every connection waiting meanwhile.
+    pub async fn wait_synced(&self, offset: u64) {
+        let mut rx = self.synced.subscribe();
+        if *rx.borrow() >= offset {
+            return;
+        }
+        // Counted down also when the connection ends mid-wait (a kill drops this future).
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Relaxed);
+            }
+        }
+        let n = self.waiters.fetch_add(1, Relaxed) + 1;
+        let _counted = Waiting(&self.waiters);
+        if n >= self.released.load(Relaxed) {
+            // The round the writer is gathering is complete.
+            self.wake.notify_one();
+        }
+        let _ = rx.wait_for(|&s| s >= offset).await;
     }
 
     /// Starts appending after a load at start: opens the last incremental file of `loaded`'s
@@ -482,18 +508,29 @@ impl Aof {
                         .unwrap_or_else(|e| e.into_inner().0);
                 }
                 if self.fsync_mode() == Fsync::Always && !p.is_empty() {
-                    // Clients woken by the last fsync send their next commands over the next
-                    // next hundreds of microseconds: wait while they keep coming (at most 2 ms), so
-                    // one fsync covers them all, as Redis's fsync covers one event-loop pass.
+                    // Redis fsyncs once per event-loop pass, after reading every ready client.
+                    // The equivalent here: the clients the last fsync released send their next
+                    // commands over the following few hundred microseconds, so gather until as
+                    // many connections wait again, or nothing new came for 100 µs (some clients
+                    // do not come back), or 2 ms passed. An fsync started at the first of them
+                    // would make most clients wait for two.
+                    let started = Instant::now();
+                    let target = self.released.load(Relaxed);
                     let mut seen = p.end;
-                    for _ in 0..20 {
-                        drop(p);
-                        std::thread::sleep(Duration::from_micros(100));
-                        p = guard(&self.pending);
-                        if p.end == seen {
-                            break;
+                    while self.waiters.load(Relaxed) < target
+                        && started.elapsed() < Duration::from_millis(2)
+                    {
+                        let (g, t) = self
+                            .wake
+                            .wait_timeout(p, Duration::from_micros(100))
+                            .unwrap_or_else(|e| e.into_inner());
+                        p = g;
+                        if t.timed_out() {
+                            if p.end == seen {
+                                break;
+                            }
+                            seen = p.end;
                         }
-                        seen = p.end;
                     }
                 }
                 p.seal();
@@ -532,6 +569,7 @@ impl Aof {
                     }
                     last_fsync = Instant::now();
                     unsynced = false;
+                    self.released.store(self.waiters.load(Relaxed), Relaxed);
                     self.synced.send_replace(end);
                 } else if mode != Fsync::Everysec {
                     // `no`: in the file is all this mode promises.
