@@ -63,6 +63,14 @@ pub fn container_handler(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     ))
 }
 
+/// Whether `args` may write: a write command, EXEC, or a script (unknown commands: no). The
+/// connection asks this only while a save holds back writes (`Keyspace::save_backlog_full`).
+pub fn may_write(args: &[Bytes]) -> bool {
+    lookup(args).is_ok_and(|s| {
+        s.flags.contains(Flags::WRITE) || matches!(s.name, "exec" | "eval" | "evalsha" | "fcall")
+    })
+}
+
 /// Runs one command through the generic checks and its handler.
 pub fn dispatch(
     srv: &Shared,

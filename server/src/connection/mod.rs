@@ -92,6 +92,13 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 match parser.next_command(&limits, auth_req) {
                     Ok(Some(args)) => {
                         batch += 1;
+                        if srv.ks.save_backlog_full() && cmd::may_write(&args) {
+                            // A save's writer is behind the old values writes left it: this
+                            // write waits, so memory does not grow with the overwrite rate.
+                            aof_wait(&srv, conn.prop.offset).await;
+                            flush(&mut wr, &mut out, &srv).await?;
+                            srv.ks.save_backlog_wait().await;
+                        }
                         let mut reply = cmd::dispatch(&srv, &mut conn, None, &args);
                         // Messages queued so far (PUBLISH to a channel of our own, in RESP3)
                         // go before this reply, as Redis writes them into the output buffer.

@@ -23,7 +23,7 @@ pub use value::{Entry, StrHint, Value};
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -162,9 +162,9 @@ pub struct KsStats {
 pub struct Keyspace {
     dbs: Box<[Db]>,
     pub stats: KsStats,
-    /// Pre-images made by writes during a snapshot since its reader last swept them up (see
+    /// Pre-images made by writes during a snapshot and not yet taken by its reader (see
     /// `snap`); shared with every shard's snapshot state.
-    snap_pending: Arc<AtomicUsize>,
+    snap_backlog: Arc<snap::Backlog>,
 }
 
 fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -179,7 +179,7 @@ impl Keyspace {
         Keyspace {
             dbs: (0..n.max(1)).map(Db::new).collect(),
             stats: KsStats::default(),
-            snap_pending: Arc::default(),
+            snap_backlog: Arc::default(),
         }
     }
 

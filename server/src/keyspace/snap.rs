@@ -25,6 +25,44 @@ use bytes::Bytes;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
+/// The pre-images made during a snapshot and not yet written by its reader, over every shard.
+/// Writes keep old values alive until the reader has them; when clients overwrite faster than
+/// the reader writes, those pile up (a point-in-time file needs every old value until it is
+/// written). Past `limit` bytes the server makes write commands wait (see
+/// [`Keyspace::save_backlog_full`]) until the reader has written them, so memory during a save
+/// stays within the data plus `limit`, instead of growing with the overwrite rate.
+#[derive(Default)]
+pub(crate) struct Backlog {
+    /// Pre-images made since the reader last swept them up.
+    count: AtomicUsize,
+    /// Their bytes (as `Value::mem_usage` counts them).
+    bytes: AtomicUsize,
+    /// The bound; 0 when no snapshot runs.
+    limit: AtomicUsize,
+    /// Woken whenever the reader wrote a pre-image, or the snapshot ended.
+    taken: tokio::sync::Notify,
+}
+
+impl Backlog {
+    fn add(&self, n: usize, bytes: usize) {
+        self.count.fetch_add(n, Relaxed);
+        self.bytes.fetch_add(bytes, Relaxed);
+    }
+
+    fn written(&self, bytes: usize) {
+        // Saturating: the snapshot may have ended (and zeroed the count) meanwhile.
+        let _ = self
+            .bytes
+            .fetch_update(Relaxed, Relaxed, |b| Some(b.saturating_sub(bytes)));
+        self.taken.notify_waiters();
+    }
+}
+
+/// What a pre-image counts in the backlog.
+fn entry_bytes(k: &[u8], e: &Entry) -> usize {
+    k.len() + e.value.mem_usage()
+}
+
 /// A shard's part in the running (or last) snapshot.
 #[derive(Default)]
 pub(crate) struct ShardSnap {
@@ -37,8 +75,22 @@ pub(crate) struct ShardSnap {
     pub(crate) origin: usize,
     /// Entries as they were at the cut, taken out by writes before the reader got them.
     pub(crate) pre: Vec<(Bytes, Entry)>,
-    /// The keyspace's count of pre-images made since the reader last swept them up.
-    pending: Arc<AtomicUsize>,
+    /// The keyspace's account of pre-images not yet written by the reader.
+    backlog: Arc<Backlog>,
+}
+
+impl ShardSnap {
+    fn push(&mut self, k: Bytes, e: Entry) {
+        let n = entry_bytes(&k, &e);
+        self.pre.push((k, e));
+        self.backlog.add(1, n);
+    }
+
+    /// Hands the pre-images over to the reader, which reports each written
+    /// ([`Keyspace::snapshot_written`]): until then they count in the backlog.
+    fn take_pre(&mut self) -> Vec<(Bytes, Entry)> {
+        std::mem::take(&mut self.pre)
+    }
 }
 
 impl Shard {
@@ -56,9 +108,8 @@ impl Shard {
         let epoch = self.snap.epoch;
         if let Some((k, e)) = self.map.get_key_value(key) {
             if e.saved != epoch {
-                let old = (k.to_bytes(), e.clone());
-                self.snap.pre.push(old);
-                self.snap.pending.fetch_add(1, Relaxed);
+                let (k, e) = (k.to_bytes(), e.clone());
+                self.snap.push(k, e);
                 if let Some(e) = self.map.get_mut(key) {
                     e.saved = epoch;
                 }
@@ -71,8 +122,7 @@ impl Shard {
     #[inline]
     pub(crate) fn keep_removed(&mut self, key: impl FnOnce() -> Bytes, e: Entry) {
         if self.snap.active && e.saved != self.snap.epoch {
-            self.snap.pre.push((key(), e));
-            self.snap.pending.fetch_add(1, Relaxed);
+            self.snap.push(key(), e);
         }
     }
 
@@ -87,14 +137,9 @@ impl Shard {
         let map = std::mem::take(&mut self.map);
         if self.snap.active {
             let epoch = self.snap.epoch;
-            let pre = &mut self.snap.pre;
-            let was = pre.len();
-            pre.extend(
-                map.into_iter()
-                    .filter(|(_, e)| e.saved != epoch)
-                    .map(|(k, e)| (k.to_bytes(), e)),
-            );
-            self.snap.pending.fetch_add(pre.len() - was, Relaxed);
+            for (k, e) in map.into_iter().filter(|(_, e)| e.saved != epoch) {
+                self.snap.push(k.to_bytes(), e);
+            }
         }
     }
 }
@@ -134,7 +179,7 @@ impl Keyspace {
                 active: true,
                 origin: *db,
                 pre: Vec::new(),
-                pending: self.snap_pending.clone(),
+                backlog: self.snap_backlog.clone(),
             };
             changes += g.changes;
             match dbs.last_mut() {
@@ -198,7 +243,7 @@ impl Keyspace {
         mut take: impl FnMut(&Key, &Entry) -> usize,
     ) -> Vec<(Bytes, Entry)> {
         self.with_origin(db, si, |s| {
-            let pre = std::mem::take(&mut s.snap.pre);
+            let pre = s.snap.take_pre();
             if !s.snap.active {
                 *keys = &[];
                 return pre;
@@ -228,7 +273,7 @@ impl Keyspace {
     /// freed at once rather than when the walk reaches their shard: memory then grows by what
     /// clients overwrite between two batches, not by all they overwrite during the save.
     pub fn snapshot_sweep(&self) -> Vec<(usize, Vec<(Bytes, Entry)>)> {
-        if self.snap_pending.swap(0, Relaxed) == 0 {
+        if self.snap_backlog.count.swap(0, Relaxed) == 0 {
             return Vec::new();
         }
         let mut out = Vec::new();
@@ -236,7 +281,7 @@ impl Keyspace {
             for s in db.shards.iter() {
                 let mut s = lock(s);
                 if !s.snap.pre.is_empty() {
-                    let pre = std::mem::take(&mut s.snap.pre);
+                    let pre = s.snap.take_pre();
                     out.push((s.snap.origin, pre));
                 }
             }
@@ -249,7 +294,7 @@ impl Keyspace {
     pub fn snapshot_finish(&self, db: usize, si: usize) -> Vec<(Bytes, Entry)> {
         self.with_origin(db, si, |s| {
             s.snap.active = false;
-            std::mem::take(&mut s.snap.pre)
+            s.snap.take_pre()
         })
     }
 
@@ -261,8 +306,51 @@ impl Keyspace {
             for s in db.shards.iter() {
                 let mut s = lock(s);
                 s.snap.active = false;
-                s.snap.pre = Vec::new();
+                drop(s.snap.take_pre());
             }
+        }
+        self.snapshot_end();
+    }
+
+    /// Sets the bound on pre-images not yet taken (see [`Backlog`]): `bytes` for the snapshot
+    /// that begins now.
+    pub fn set_save_backlog_limit(&self, bytes: usize) {
+        self.snap_backlog.limit.store(bytes.max(1), Relaxed);
+    }
+
+    /// The reader wrote (or, failing, dropped) pre-image `(k, e)`: it no longer counts.
+    pub fn snapshot_written(&self, k: &[u8], e: &Entry) {
+        self.snap_backlog.written(entry_bytes(k, e));
+    }
+
+    /// Called when a snapshot's reader is done: writes no longer wait.
+    pub fn snapshot_end(&self) {
+        let b = &self.snap_backlog;
+        b.limit.store(0, Relaxed);
+        b.bytes.store(0, Relaxed);
+        b.taken.notify_waiters();
+    }
+
+    /// Whether a write must wait for the running snapshot's reader before it runs: the
+    /// pre-images not yet taken are over the bound. One load when no snapshot runs.
+    #[inline]
+    pub fn save_backlog_full(&self) -> bool {
+        let b = &self.snap_backlog;
+        let limit = b.limit.load(Relaxed);
+        limit != 0 && b.bytes.load(Relaxed) >= limit
+    }
+
+    /// Waits until [`Keyspace::save_backlog_full`] is false.
+    pub async fn save_backlog_wait(&self) {
+        let b = &self.snap_backlog;
+        loop {
+            let taken = b.taken.notified();
+            tokio::pin!(taken);
+            taken.as_mut().enable();
+            if !self.save_backlog_full() {
+                return;
+            }
+            taken.await;
         }
     }
 

@@ -26,6 +26,17 @@ use std::time::Duration;
 /// serialized size): bounds both the pause a shard's clients see and the memory in flight.
 pub const BATCH_BYTES: usize = 1 << 20;
 
+/// How many bytes of old values overwritten during a save may wait for the writer before write
+/// commands wait too: 1/32 of the memory in use, at least [`BACKLOG_MIN`]. The aim for memory
+/// during a save is 1.1x the data; this leaves most of that margin to client buffers and the
+/// values in the writer's hands.
+fn backlog_limit(used: usize) -> usize {
+    (used / 32).max(BACKLOG_MIN)
+}
+
+/// The smallest backlog bound: a few large values, so small data sets are not throttled at once.
+const BACKLOG_MIN: usize = 16 << 20;
+
 /// A snapshot begun and not yet written. Dropping it unwritten still walks the keyspace (without
 /// writing) so that every key carries its epoch, and ends it in every shard.
 pub struct Snapshot {
@@ -39,6 +50,7 @@ pub struct Snapshot {
 /// None when a snapshot is already running. `compress` is `rdbcompression`.
 pub fn start(ks: &Arc<Keyspace>, compress: bool, at_cut: impl FnOnce()) -> Option<Snapshot> {
     let cut = ks.snapshot_begin(at_cut)?;
+    ks.set_save_backlog_limit(backlog_limit(crate::alloc::used_memory()));
     Some(Snapshot {
         ks: ks.clone(),
         cut,
@@ -141,8 +153,7 @@ impl Snapshot {
                             }
                         }
                     });
-                    write_pre(&pre, &mut |f| put(&mut w, &mut err, f));
-                    drop(pre);
+                    write_pre(&ks, pre, &mut |f| put(&mut w, &mut err, f));
                     for t in &taken {
                         put(&mut w, &mut err, &mut |w| match t {
                             Taken::Str(k, at, v) => w.key_value(k.as_slice(), *at, v),
@@ -155,7 +166,7 @@ impl Snapshot {
                         if origin != db {
                             select_only(&mut w, &mut err, origin);
                         }
-                        write_pre(&pre, &mut |f| put(&mut w, &mut err, f));
+                        write_pre(&ks, pre, &mut |f| put(&mut w, &mut err, f));
                         if origin != db {
                             select_only(&mut w, &mut err, db);
                         }
@@ -165,9 +176,10 @@ impl Snapshot {
                     }
                 }
                 let pre = ks.snapshot_finish(db, si);
-                write_pre(&pre, &mut |f| put(&mut w, &mut err, f));
+                write_pre(&ks, pre, &mut |f| put(&mut w, &mut err, f));
             }
         }
+        ks.snapshot_end();
         match err {
             Some(e) => Err(e),
             None => Ok(written),
@@ -186,10 +198,12 @@ fn select_only<W: Write>(w: &mut Option<&mut Writer<W>>, err: &mut Option<io::Er
 
 type PutFn<'a, W> = dyn FnMut(&mut dyn FnMut(&mut Writer<W>) -> io::Result<()>) + 'a;
 
-/// Writes pre-images (owned: no lock needed).
-fn write_pre<W: Write>(pre: &[(Bytes, Entry)], put: &mut PutFn<'_, W>) {
+/// Writes pre-images (owned: no lock needed), each freed at once: writes held back while they
+/// were many go on as they go.
+fn write_pre<W: Write>(ks: &Keyspace, pre: Vec<(Bytes, Entry)>, put: &mut PutFn<'_, W>) {
     for (k, e) in pre {
-        put(&mut |w| w.key(k, e));
+        put(&mut |w| w.key(&k, &e));
+        ks.snapshot_written(&k, &e);
     }
 }
 
