@@ -375,14 +375,11 @@ enum Served {
 async fn serve_async(config: respd::Config) -> anyhow::Result<Served> {
     // As Redis: bind first, then load, answering -LOADING meanwhile (cmd::persist::refusal), so
     // a client or a supervisor sees a server that is starting rather than a refused connection.
+    // The AOF's replay runs its commands through the dispatcher as a session of its own, which
+    // the -LOADING check lets through.
     let settings = respd::persist::Settings::from_config(&config);
     let srv = respd::Shared::new(config);
-    // With appendonly yes the AOF is loaded here, before binding (its replay runs commands
-    // through the dispatcher, which answers -LOADING to everyone while a load is marked).
     let aof_on = srv.config().get(respd::config::params::APPENDONLY);
-    if aof_on {
-        load_aof(&srv, &settings)?;
-    }
     let listeners = respd::bind(srv.config()).await.context("cannot listen")?;
     let addrs: Vec<_> = listeners
         .iter()
@@ -396,16 +393,20 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<Served> {
     } else {
         respd::persist::source_at_start(&settings)
     };
-    if source.is_some() {
+    let loading = aof_on || source.is_some();
+    if loading {
         // Before the listener serves: no client may see the keyspace half-loaded.
         srv.persist.loading.start(0);
     }
     stop_watchdog(srv.clone()).context("cannot watch for signals")?;
     let server = tokio::spawn(respd::run(listeners, srv.clone(), std::future::pending()));
-    if let Some(source) = source {
+    if loading {
         let loader = {
             let srv = srv.clone();
-            tokio::task::spawn_blocking(move || load_data(&srv, &source, &settings))
+            tokio::task::spawn_blocking(move || match source {
+                Some(source) => load_data(&srv, &source, &settings),
+                None => load_aof(&srv, &settings),
+            })
         };
         let mut stop = srv.shutdown.subscribe();
         tokio::select! {
@@ -416,6 +417,7 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<Served> {
                 return Ok(Served::StoppedLoading);
             }
         }
+        srv.persist.loading.finish();
     }
     for a in &addrs {
         tracing::info!(
@@ -457,7 +459,6 @@ fn load_aof(
             loaded.commands
         );
     } else if let Some(source) = respd::persist::source_at_start(settings) {
-        srv.persist.loading.start(0);
         load_data(srv, &source, settings)?;
     }
     srv.aof

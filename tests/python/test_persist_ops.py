@@ -135,6 +135,58 @@ def test_a_client_gets_loading_while_a_200mb_dump_loads_as_from_redis(bigdump, t
     assert ("-EXECABORT Transaction discarded because of previous errors.\r\n") in errors
 
 
+@pytest.fixture(scope="module")
+def bigaof():
+    """An appendonlydir written by respd: an empty base and 20,000 SETs of 1,000 bytes in its
+    incremental file (commands, so the load replays them one by one)."""
+    d = tempfile.mkdtemp(prefix="ops-aof-")
+    s = start_respd("--dir", d, "--appendonly", "yes", "--aof-use-rdb-preamble", "no",
+                    workdir=d)
+    try:
+        r = s.client()
+        pool = os.urandom(1 << 20)
+        for start in range(0, KEYS, 500):
+            p = r.pipeline(transaction=False)
+            for i in range(start, start + 500):
+                off = (i * 7919) % (len(pool) - 1000)
+                p.set(f"key:{i}", pool[off:off + 1000])
+            p.execute()
+    finally:
+        s.stop()
+    yield Path(d) / "appendonlydir"
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.timeout(600)
+def test_a_client_gets_loading_while_the_aof_replays_as_from_redis(bigaof, tmpdir_):
+    """With appendonly yes respd binds first and answers -LOADING while the AOF replays (the
+    replay's own commands pass), as redis-server does; then the data is there."""
+    out = {}
+    for which in ("respd", "redis"):
+        wd = Path(tmpdir_) / which
+        shutil.copytree(bigaof, wd / "appendonlydir")
+        s = start_loading(which, str(wd), "--appendonly", "yes")
+        try:
+            seen, _ = observe_loading(s)
+            out[which] = seen
+            r = s.client()
+            assert r.dbsize() == KEYS
+            assert len(r.get(f"key:{KEYS - 1}")) == 1000
+            assert r.info("persistence")["loading"] == 0
+            # Appending goes on after the load: a write made now survives a restart.
+            assert r.set("after", "load")
+        finally:
+            s.stop()
+        again = start(which, str(wd), "--appendonly", "yes")
+        try:
+            assert again.client().get("after") == b"load"
+        finally:
+            again.stop()
+    assert out["respd"] == out["redis"]
+    assert ("GET", "key:1") in [c for c, e in out["respd"]
+                                if e == "-LOADING Redis is loading the dataset in memory\r\n"]
+
+
 @pytest.mark.timeout(600)
 def test_a_damaged_dump_found_while_clients_wait_exits_1_and_closes_them(bigdump, tmpdir_):
     wd = Path(tmpdir_)

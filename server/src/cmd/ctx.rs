@@ -170,6 +170,8 @@ pub struct Session {
     pub db: usize,
     pub resp: u8,
     pub authed: bool,
+    /// The AOF's replay at start: runs while clients are answered `-LOADING`.
+    pub replaying: bool,
     pub user: String,
     pub handle: Arc<ClientHandle>,
     /// Close once the current reply is written (QUIT).
@@ -208,6 +210,7 @@ impl Session {
             db: 0,
             resp: 2,
             authed: false,
+            replaying: false,
             user: "default".into(),
             handle,
             close_after_reply: false,

@@ -130,8 +130,7 @@ pub fn dispatch(
             spec.full_name()
         ));
     }
-    if let Some(e) = held
-        .is_none()
+    if let Some(e) = (held.is_none() && !conn.replaying)
         .then(|| persist::loading_error(srv, spec))
         .flatten()
     {

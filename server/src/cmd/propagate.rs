@@ -241,6 +241,7 @@ impl<'a> Replayer<'a> {
     pub fn new(srv: &'a Shared) -> Self {
         let mut conn = Session::new(0, crate::state::ClientHandle::detached(0));
         conn.authed = true;
+        conn.replaying = true;
         Replayer { srv, conn }
     }
 

@@ -41,7 +41,7 @@ pub struct Settings {
 
 /// Redis's `debugDelay`, behind its test settings: `n` > 0 sleeps n µs; `n` < 0 sleeps 1 µs
 /// once in -n calls on average.
-fn debug_delay(n: i64) {
+pub(crate) fn debug_delay(n: i64) {
     let us = match n {
         0 => return,
         n if n > 0 => n as u64,
@@ -160,6 +160,11 @@ impl Loading {
         self.loaded_bytes.store(0, Relaxed);
         self.rdb_used_mem.store(0, Relaxed);
         self.active.store(true, Relaxed);
+    }
+
+    /// Ends the load: commands are served from now on.
+    pub fn finish(&self) {
+        self.active.store(false, Relaxed);
     }
 
     /// `loading_loaded_perc` and `loading_eta_seconds` at `now` (Unix seconds), as Redis's INFO
@@ -513,8 +518,9 @@ pub fn source_at_start(s: &Settings) -> Option<Source> {
 }
 
 /// Loads `src` into the keyspace. `st.loading` must already be marked (by the caller, before
-/// the listener serves, so no client sees the keyspace half-loaded without `-LOADING`); it is
-/// cleared on success only: after a failure the process exits without serving the keyspace.
+/// the listener serves, so no client sees the keyspace half-loaded without `-LOADING`); the
+/// caller ends it ([`Loading::finish`]) when the keyspace may be served: after a failure the
+/// process exits without serving it, and with the AOF on, only once appending has started.
 pub fn load_source(
     src: &Source,
     ks: &Keyspace,
@@ -527,7 +533,6 @@ pub fn load_source(
     st.last_load_keys_loaded.store(out.keys, Relaxed);
     st.last_load_keys_expired
         .store(out.expired_skipped, Relaxed);
-    st.loading.active.store(false, Relaxed);
     Ok(out)
 }
 

@@ -112,7 +112,12 @@ pub fn load(
             out.keys_from_base = l.keys;
             continue;
         }
-        let (n, cut) = replay_file(p, i == last && s.load_truncated, replay)?;
+        let (n, cut) = replay_file(
+            p,
+            i == last && s.load_truncated,
+            s.rdb.key_load_delay,
+            replay,
+        )?;
         out.commands += n;
         if let Some(at) = cut {
             out.truncated = Some((p.display().to_string(), at));
@@ -157,6 +162,7 @@ enum Stop {
 fn replay_file(
     p: &Path,
     may_truncate: bool,
+    key_load_delay: i64,
     replay: &mut dyn FnMut(&[Bytes]) -> Result<(), String>,
 ) -> Result<(u64, Option<u64>), AofLoadError> {
     let name = p.display().to_string();
@@ -196,6 +202,8 @@ fn replay_file(
                 }
                 n += 1;
                 valid_up_to = r.at;
+                // `key-load-delay` after each command too, as Redis's AOF loader.
+                crate::persist::debug_delay(key_load_delay);
             }
             Err(s) => break s,
         }
