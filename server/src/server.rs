@@ -146,7 +146,11 @@ pub async fn run(
                 continue;
             }
             let settings = crate::persist::Settings::from_config(save_srv.config());
-            crate::persist::save_if_due(&save_srv.ks, &save_srv.persist, settings);
+            // One snapshot at a time: a save due (or scheduled) during an AOF rewrite waits
+            // for it, as Redis's serverCron waits for its child.
+            if !save_srv.aof.rewriting.load(Relaxed) {
+                crate::persist::save_if_due(&save_srv.ks, &save_srv.persist, settings);
+            }
             let aof = crate::persist::aof::AofSettings::from_config(save_srv.config());
             let saving = save_srv
                 .persist

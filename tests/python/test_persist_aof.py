@@ -435,6 +435,64 @@ def test_bgrewriteaof_replies_as_redis(respd, redis_server):
             r.execute_command("BGREWRITEAOF", "x")
 
 
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_a_slow_rewrite_serves_clients_and_holds_bgsave_back_as_redis(tmpdir_, preamble):
+    """The rewrite writes its base from the copy-free snapshot BGSAVE uses, on a thread: while
+    it runs (slowed by rdb-key-save-delay, which Redis's rewrite honours too) clients read and
+    write, BGSAVE is refused or scheduled with Redis's replies (one snapshot at a time, as Redis
+    has one child at a time), and the scheduled save runs after it."""
+    replies = {}
+    for which in ("respd", "redis"):
+        d = Path(tmpdir_) / which
+        d.mkdir()
+        args = ("--dir", str(d), "--appendonly", "yes", "--aof-use-rdb-preamble", preamble)
+        s = start_respd(*args) if which == "respd" else start_redis(*args)
+        try:
+            r = s.client()
+            r.set_response_callback("BGSAVE", lambda x, **kw: x)
+            p = r.pipeline(transaction=False)
+            for i in range(2000):
+                p.set(f"k{i}", i)
+            p.rpush("list", *range(300))
+            p.execute()
+            r.config_set("rdb-key-save-delay", 1000)  # ~2 s of rewrite
+            assert r.bgrewriteaof()
+            got = []
+            for cmd in (("BGSAVE",), ("BGSAVE", "SCHEDULE")):
+                try:
+                    got.append(r.execute_command(*cmd))
+                except redis.ResponseError as e:
+                    got.append(f"error: {e}")
+            t0 = time.monotonic()
+            r.set("k0", "during")
+            r.rpush("list", "during")
+            assert r.get("k1") == b"1"
+            assert time.monotonic() - t0 < 1.5, "a client waited for the rewrite"
+            assert r.info("persistence")["aof_rewrite_in_progress"] == 1
+            replies[which] = got
+            wait_rewrite_done(r, timeout=120)
+            r.config_set("rdb-key-save-delay", 0)
+            deadline = time.monotonic() + 30
+            while not (d / "dump.rdb").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert (d / "dump.rdb").exists(), "the scheduled BGSAVE did not run"
+            want = snapshot(s, dbs=[0])
+        finally:
+            shutdown(s, "NOSAVE")
+        if which == "respd":
+            check_aof(str(d))
+            copy = copy_dir(str(d))
+            try:
+                red = start_redis("--dir", copy, "--appendonly", "yes")
+                try:
+                    assert_same(want, snapshot(red, dbs=[0]))
+                finally:
+                    red.stop()
+            finally:
+                shutil.rmtree(copy, ignore_errors=True)
+    assert replies["respd"] == replies["redis"], replies
+
+
 def test_everysec_reaches_the_file_within_two_seconds(tmpdir_):
     s = start_respd("--dir", tmpdir_, "--appendonly", "yes", "--appendfsync", "everysec")
     try:

@@ -150,6 +150,24 @@ fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     {
         return Reply::error("ERR Background save already in progress");
     }
+    if ctx
+        .srv
+        .aof
+        .rewriting
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        // One snapshot at a time, as Redis has one child at a time.
+        if a.len() == 2 {
+            ctx.srv
+                .persist
+                .scheduled
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return Reply::simple("Background saving scheduled");
+        }
+        return Reply::error(
+            "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+        );
+    }
     if ctx.held.is_some() {
         // Inside EXEC every shard is held: the copy is taken on the next tick, after EXEC.
         ctx.srv

@@ -311,35 +311,6 @@ pub fn save(ks: &Keyspace, st: &Status, s: &Settings) -> Result<Saved, SaveError
     out
 }
 
-/// The keyspace at one moment, for the AOF rewrite: taken with every shard locked, as SAVE,
-/// but only for the copy (BGSAVE uses the copy-free [`snapshot`] instead; the rewrite moving to
-/// it is still to do). Strings and collection elements are `Bytes`, so the copy holds
-/// references to the stored bytes; only the collections' own structure (maps, lists) is copied.
-struct Snapshot {
-    dbs: Vec<SnapDb>,
-}
-
-/// One database of a [`Snapshot`]: its number, its keys with a TTL, its keys.
-type SnapDb = (usize, usize, Vec<(bytes::Bytes, crate::keyspace::Entry)>);
-
-/// The keyspace at this moment, taken under `locked` (every shard of every database): what
-/// the AOF rewrite writes from.
-fn snapshot_for_write(locked: &crate::keyspace::Locked, db_count: usize) -> Snapshot {
-    let dbs = (0..db_count)
-        .filter_map(|db| {
-            let (n, e) = locked.counts(db);
-            (n > 0).then(|| {
-                let keys = locked
-                    .entries(db)
-                    .map(|(k, v)| (bytes::Bytes::copy_from_slice(k), v.clone()))
-                    .collect();
-                (db, e, keys)
-            })
-        })
-        .collect();
-    Snapshot { dbs }
-}
-
 /// BGSAVE: takes a point-in-time snapshot (every shard locked once, for no per-key work; see
 /// [`snapshot`]) and writes it on a thread of its own while clients go on writing.
 pub fn bgsave(ks: &Arc<Keyspace>, st: &Arc<Status>, s: Settings) -> Result<(), SaveError> {
@@ -351,7 +322,7 @@ pub fn bgsave(ks: &Arc<Keyspace>, st: &Arc<Status>, s: Settings) -> Result<(), S
         .store(crate::keyspace::now_ms() / 1000, Relaxed);
     st.saves.fetch_add(1, Relaxed);
     let started = Instant::now();
-    let Some(snap) = snapshot::start(ks, s.compression, || ()) else {
+    let Some(snap) = snapshot::start(ks, || ()) else {
         // Another snapshot (the AOF rewrite's) is being written.
         st.saving.store(false, Relaxed);
         return Err(SaveError::InProgress);
@@ -367,7 +338,7 @@ pub fn bgsave(ks: &Arc<Keyspace>, st: &Arc<Status>, s: Settings) -> Result<(), S
         .spawn(move || {
             let changes = snap.changes();
             let delay = s.key_save_delay;
-            let out = write_file(&s, |w| Ok((snap.write(w, delay)?, changes)));
+            let out = write_file(&s, |w| Ok((snap.write(w, s.compression, delay)?, changes)));
             status.record(&out, started, true);
             status.saving.store(false, Relaxed);
         });

@@ -12,7 +12,7 @@
 //!
 //! ```ignore
 //! let snap = persist::snapshot::start(&ks, || switch_aof_files()).ok_or(Busy)?;
-//! std::thread::spawn(move || snap.write(&mut rdb_writer, 0));
+//! std::thread::spawn(move || snap.write(&mut rdb_writer, compress, 0));
 //! ```
 
 use super::rdb::{self, Writer};
@@ -42,21 +42,64 @@ const BACKLOG_MIN: usize = 16 << 20;
 pub struct Snapshot {
     ks: Arc<Keyspace>,
     cut: Cut,
-    compress: bool,
     done: bool,
 }
 
 /// Begins a snapshot of `ks` now; `at_cut` runs while every shard is locked, at the cut itself.
-/// None when a snapshot is already running. `compress` is `rdbcompression`.
-pub fn start(ks: &Arc<Keyspace>, compress: bool, at_cut: impl FnOnce()) -> Option<Snapshot> {
+/// None when a snapshot is already running.
+pub fn start(ks: &Arc<Keyspace>, at_cut: impl FnOnce()) -> Option<Snapshot> {
     let cut = ks.snapshot_begin(at_cut)?;
     ks.set_save_backlog_limit(backlog_limit(crate::alloc::used_memory()));
     Some(Snapshot {
         ks: ks.clone(),
         cut,
-        compress,
         done: false,
     })
+}
+
+/// Where a walk writes the cut: Redis's RDB (`rdb::Writer`: SAVE, BGSAVE, the AOF base with
+/// `aof-use-rdb-preamble yes`) or commands (the AOF base with it off).
+pub trait Sink {
+    /// The start of database `db` of the cut, with its key and expiry counts.
+    fn select_db(&mut self, db: usize, keys: usize, expires: usize) -> io::Result<()>;
+    /// A switch to database `db` (pre-images of another database, written between batches).
+    fn select_only(&mut self, db: usize) -> io::Result<()>;
+    /// An entry owned by the walk (a pre-image).
+    fn key(&mut self, k: &[u8], e: &Entry) -> io::Result<()>;
+    /// A string, its value a shared handle taken under the lock.
+    fn string(&mut self, k: &[u8], expire_at: Option<u64>, v: &Value) -> io::Result<()>;
+    /// Serializes a collection while its shard is locked, for [`Sink::raw`] after the lock.
+    fn record(&self, k: &[u8], e: &Entry) -> Vec<u8>;
+    /// Writes what [`Sink::record`] made.
+    fn raw(&mut self, r: &[u8]) -> io::Result<()>;
+}
+
+/// The RDB form. `compress` is the writer's own `rdbcompression`, kept here so that records
+/// made under the lock match it.
+pub struct RdbSink<'a, W: Write> {
+    pub w: &'a mut Writer<W>,
+    pub compress: bool,
+}
+
+impl<W: Write> Sink for RdbSink<'_, W> {
+    fn select_db(&mut self, db: usize, keys: usize, expires: usize) -> io::Result<()> {
+        self.w.select_db(db, keys, expires)
+    }
+    fn select_only(&mut self, db: usize) -> io::Result<()> {
+        self.w.select_only(db)
+    }
+    fn key(&mut self, k: &[u8], e: &Entry) -> io::Result<()> {
+        self.w.key(k, e)
+    }
+    fn string(&mut self, k: &[u8], expire_at: Option<u64>, v: &Value) -> io::Result<()> {
+        self.w.key_value(k, expire_at, v)
+    }
+    fn record(&self, k: &[u8], e: &Entry) -> Vec<u8> {
+        rdb::write::key_record(k, e, self.compress)
+    }
+    fn raw(&mut self, r: &[u8]) -> io::Result<()> {
+        self.w.raw(r)
+    }
 }
 
 /// A key taken from the keyspace for writing outside its shard's lock.
@@ -82,17 +125,26 @@ impl Snapshot {
     /// EOF). `key_delay_us` is `rdb-key-save-delay` (for tests), as Redis's `debugDelay`: a
     /// sleep of that many microseconds after each key, or when negative, of 1 us after every
     /// `-key_delay_us`th key. Returns the keys written.
-    pub fn write<W: Write>(mut self, w: &mut Writer<W>, key_delay_us: i64) -> io::Result<u64> {
-        let out = self.walk(Some(w), key_delay_us);
+    pub fn write<W: Write>(
+        self,
+        w: &mut Writer<W>,
+        compress: bool,
+        key_delay_us: i64,
+    ) -> io::Result<u64> {
+        self.write_to(&mut RdbSink { w, compress }, key_delay_us)
+    }
+
+    /// Writes every database of the cut to `sink`.
+    pub fn write_to(mut self, sink: &mut dyn Sink, key_delay_us: i64) -> io::Result<u64> {
+        let out = self.walk(Some(sink), key_delay_us);
         self.done = true;
         out
     }
 
     /// The walk; with no writer (or after a write error) it only marks keys saved and ends
     /// the snapshot shard by shard.
-    fn walk<W: Write>(&mut self, mut w: Option<&mut Writer<W>>, delay: i64) -> io::Result<u64> {
+    fn walk(&mut self, mut w: Option<&mut dyn Sink>, delay: i64) -> io::Result<u64> {
         let ks = self.ks.clone();
-        let compress = self.compress;
         let mut err: Option<io::Error> = None;
         let mut written = 0u64;
         // Sleep `delay` after every `every`th key (never, for 0).
@@ -102,9 +154,9 @@ impl Snapshot {
             d => (Duration::from_micros(1), d.unsigned_abs()),
         };
         // Writes one key unless the file already failed; then only counts on.
-        let mut put = |w: &mut Option<&mut Writer<W>>,
+        let mut put = |w: &mut Option<&mut dyn Sink>,
                        err: &mut Option<io::Error>,
-                       f: &mut dyn FnMut(&mut Writer<W>) -> io::Result<()>| {
+                       f: &mut dyn FnMut(&mut dyn Sink) -> io::Result<()>| {
             if err.is_some() {
                 return;
             }
@@ -133,9 +185,9 @@ impl Snapshot {
                 loop {
                     let mut taken = Vec::new();
                     let pre = ks.snapshot_take(db, si, &mut rest, BATCH_BYTES, |k, e| {
-                        if err.is_some() || w.is_none() {
+                        let Some(sink) = w.as_deref().filter(|_| err.is_none()) else {
                             return 0; // Only marking now.
-                        }
+                        };
                         match &e.value {
                             Value::Str(s) => {
                                 taken.push(Taken::Str(
@@ -146,7 +198,7 @@ impl Snapshot {
                                 s.len() + 16
                             }
                             _ => {
-                                let r = rdb::write::key_record(k.as_slice(), e, compress);
+                                let r = sink.record(k.as_slice(), e);
                                 let n = r.len();
                                 taken.push(Taken::Record(r));
                                 n
@@ -156,7 +208,7 @@ impl Snapshot {
                     write_pre(&ks, pre, &mut |f| put(&mut w, &mut err, f));
                     for t in &taken {
                         put(&mut w, &mut err, &mut |w| match t {
-                            Taken::Str(k, at, v) => w.key_value(k.as_slice(), *at, v),
+                            Taken::Str(k, at, v) => w.string(k.as_slice(), *at, v),
                             Taken::Record(r) => w.raw(r),
                         });
                     }
@@ -188,7 +240,7 @@ impl Snapshot {
 }
 
 /// SELECTDB alone, unless the file already failed.
-fn select_only<W: Write>(w: &mut Option<&mut Writer<W>>, err: &mut Option<io::Error>, db: usize) {
+fn select_only(w: &mut Option<&mut dyn Sink>, err: &mut Option<io::Error>, db: usize) {
     if let (None, Some(w)) = (&*err, w.as_deref_mut()) {
         if let Err(e) = w.select_only(db) {
             *err = Some(e);
@@ -196,11 +248,11 @@ fn select_only<W: Write>(w: &mut Option<&mut Writer<W>>, err: &mut Option<io::Er
     }
 }
 
-type PutFn<'a, W> = dyn FnMut(&mut dyn FnMut(&mut Writer<W>) -> io::Result<()>) + 'a;
+type PutFn<'a> = dyn FnMut(&mut dyn FnMut(&mut dyn Sink) -> io::Result<()>) + 'a;
 
 /// Writes pre-images (owned: no lock needed), each freed at once: writes held back while they
 /// were many go on as they go.
-fn write_pre<W: Write>(ks: &Keyspace, pre: Vec<(Bytes, Entry)>, put: &mut PutFn<'_, W>) {
+fn write_pre(ks: &Keyspace, pre: Vec<(Bytes, Entry)>, put: &mut PutFn<'_>) {
     for (k, e) in pre {
         put(&mut |w| w.key(&k, &e));
         ks.snapshot_written(&k, &e);
@@ -215,7 +267,7 @@ impl Drop for Snapshot {
         if std::thread::panicking() {
             self.ks.snapshot_abort();
         } else {
-            let _ = self.walk::<io::Sink>(None, 0);
+            let _ = self.walk(None, 0);
         }
     }
 }
@@ -305,7 +357,7 @@ mod tests {
             read_back(&w.into_inner())
         };
         let before = all(&ks);
-        let snap = start(&ks, true, || ()).expect("starts");
+        let snap = start(&ks, || ()).expect("starts");
         // Every key changed before the writer reaches it: all of the file comes from pre-images.
         for (i, k) in keys.iter().enumerate() {
             let mut l = ks.lock_keys(i % 2, &[k]);
@@ -336,7 +388,7 @@ mod tests {
                 }
             }
         }
-        let file = save(|w| snap.write(w, 0).expect("vec"));
+        let file = save(|w| snap.write(w, true, 0).expect("vec"));
         assert_eq!(read_back(&file), before);
         assert_ne!(all(&ks), before);
         assert!(!ks.snapshot_running());
@@ -364,13 +416,13 @@ mod tests {
                 .view(0)
                 .set(&k, Value::Str(k.clone()), None);
         }
-        let snap = start(&ks, false, || ()).expect("starts");
+        let snap = start(&ks, || ()).expect("starts");
         let mut w = Writer::new(Full(500), false, true);
-        assert!(snap.write(&mut w, 0).is_err());
+        assert!(snap.write(&mut w, false, 0).is_err());
         assert!(!ks.snapshot_running());
         // Dropped without writing: ended too, and the next one starts.
-        drop(start(&ks, false, || ()).expect("starts"));
+        drop(start(&ks, || ()).expect("starts"));
         assert!(!ks.snapshot_running());
-        assert!(start(&ks, false, || ()).is_some());
+        assert!(start(&ks, || ()).is_some());
     }
 }

@@ -24,7 +24,7 @@ pub use load::{load, AofLoadError, AofLoaded};
 pub use manifest::{FileInfo, Manifest};
 
 use crate::config::Config;
-use crate::keyspace::Keyspace;
+use crate::keyspace::{Entry, Keyspace, Value};
 use bytes::{Bytes, BytesMut};
 use std::fs::File;
 use std::io::{IoSlice, Write};
@@ -116,6 +116,10 @@ impl AofSettings {
 pub enum AofError {
     #[error("Background append only file rewriting already in progress")]
     InProgress,
+    /// A background save's snapshot is being written: one snapshot runs at a time, as Redis has
+    /// one child at a time; the rewrite is scheduled for when it ends.
+    #[error("a background save is in progress: AOF rewrite scheduled")]
+    SaveInProgress,
     #[error("AOF file {path}: {source}")]
     Io {
         path: String,
@@ -239,6 +243,8 @@ pub struct Aof {
     /// INFO persistence.
     pub rewriting: AtomicBool,
     pub rewrite_scheduled: AtomicBool,
+    /// `CONFIG SET appendonly yes` waits for a save: the scheduled rewrite starts appending.
+    enable_pending: AtomicBool,
     pub last_write_ok: AtomicBool,
     pub last_rewrite_ok: AtomicBool,
     pub last_rewrite_secs: AtomicI64,
@@ -265,6 +271,7 @@ impl Default for Aof {
             writer: Mutex::new(None),
             rewriting: AtomicBool::new(false),
             rewrite_scheduled: AtomicBool::new(false),
+            enable_pending: AtomicBool::new(false),
             last_write_ok: AtomicBool::new(true),
             last_rewrite_ok: AtomicBool::new(true),
             last_rewrite_secs: AtomicI64::new(-1),
@@ -376,7 +383,7 @@ impl Aof {
     pub fn start(
         self: &Arc<Self>,
         s: AofSettings,
-        ks: &Keyspace,
+        ks: &Arc<Keyspace>,
         loaded: Option<Manifest>,
     ) -> Result<(), AofError> {
         let dir = s.aof_dir();
@@ -438,7 +445,7 @@ impl Aof {
 
     /// `CONFIG SET appendonly yes` at runtime: appending starts now, into a new incremental
     /// file, and a rewrite writes the base (Redis's `startAppendOnly`).
-    pub fn enable(self: &Arc<Self>, ks: &Keyspace, s: AofSettings) -> Result<(), AofError> {
+    pub fn enable(self: &Arc<Self>, ks: &Arc<Keyspace>, s: AofSettings) -> Result<(), AofError> {
         if self.on() {
             return Ok(());
         }
@@ -447,11 +454,22 @@ impl Aof {
         self.set_fsync(s.fsync);
         self.files_or_manifest(&s);
         self.spawn_writer();
-        self.rewrite(ks, s, true)
+        match self.rewrite(ks, s, true) {
+            Err(AofError::SaveInProgress) => {
+                // As Redis's startAppendOnly with a child running: the rewrite (which starts
+                // appending) waits for the save; `appendonly` reads yes meanwhile.
+                tracing::info!("AOF was enabled but there is already a background save: an AOF rewrite was scheduled to start when possible");
+                self.enable_pending.store(true, Relaxed);
+                self.rewrite_scheduled.store(true, Relaxed);
+                Ok(())
+            }
+            r => r,
+        }
     }
 
     /// `CONFIG SET appendonly no`: stops appending; what was appended is written and fsynced.
     pub fn disable(&self) {
+        self.enable_pending.store(false, Relaxed);
         if !self.on.swap(false, Relaxed) {
             return;
         }
@@ -632,7 +650,7 @@ impl Aof {
     }
 
     /// A rewrite run to completion on this thread (start with an empty directory).
-    fn rewrite_now(self: &Arc<Self>, ks: &Keyspace, s: AofSettings) -> Result<(), AofError> {
+    fn rewrite_now(self: &Arc<Self>, ks: &Arc<Keyspace>, s: AofSettings) -> Result<(), AofError> {
         if guard(&self.files).is_none() {
             *guard(&self.files) = Some(Files {
                 settings: s.clone(),
@@ -648,7 +666,7 @@ impl Aof {
     /// on a thread. `incr`: appending goes on into a new incremental file (the AOF is on).
     pub fn rewrite(
         self: &Arc<Self>,
-        ks: &Keyspace,
+        ks: &Arc<Keyspace>,
         s: AofSettings,
         incr: bool,
     ) -> Result<(), AofError> {
@@ -663,6 +681,10 @@ impl Aof {
         }
         let (job, started) = match self.rewrite_begin(ks, &s, incr) {
             Ok(x) => x,
+            Err(AofError::SaveInProgress) => {
+                self.rewriting.store(false, Relaxed);
+                return Err(AofError::SaveInProgress);
+            }
             Err(e) => {
                 self.rewriting.store(false, Relaxed);
                 self.last_rewrite_ok.store(false, Relaxed);
@@ -688,54 +710,21 @@ impl Aof {
         Ok(())
     }
 
-    /// Under every shard lock: a new incremental file (listed in the manifest when a base
-    /// exists, so a crash meanwhile loses nothing) and the snapshot the base is written from.
+    /// At the snapshot's cut, under every shard lock: a new incremental file (listed in the
+    /// manifest when a base exists, so a crash meanwhile loses nothing). The base is then
+    /// written from that copy-free snapshot (`persist::snapshot`), as BGSAVE writes its file.
     fn rewrite_begin(
         &self,
-        ks: &Keyspace,
+        ks: &Arc<Keyspace>,
         s: &AofSettings,
         incr: bool,
     ) -> Result<(RewriteJob, Instant), AofError> {
         let started = Instant::now();
-        let locked = ks.lock_all();
-        let mut files = guard(&self.files);
-        let Some(f) = files.as_mut() else {
-            return Err(AofError::InProgress);
-        };
-        f.settings = s.clone();
-        let mut m = f.manifest.clone();
-        let mut new_incr = None;
-        if incr {
-            // Under every lock: each command is in the snapshot or appended after it.
-            self.on.store(true, Relaxed);
-            m.incr_seq += 1;
-            let info = FileInfo {
-                name: s.incr_name(m.incr_seq),
-                seq: m.incr_seq,
-            };
-            let path = s.aof_dir().join(&info.name);
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(io_err(&path))?;
-            m.incr.push(info.clone());
-            if m.base.is_some() {
-                write_manifest(s, &m)?;
-            }
-            f.manifest = m;
-            let mut p = guard(&self.pending);
-            p.seal();
-            p.items.push(Item::Switch(file));
-            // The new file starts without a database selected.
-            p.db = None;
-            drop(p);
-            self.wake.notify_one();
-            new_incr = Some(info);
-        }
-        let snap = super::snapshot_for_write(&locked, ks.db_count());
-        drop(files);
-        drop(locked);
+        let mut switched = Ok(None);
+        let snap = super::snapshot::start(ks, || switched = self.switch_files(s, incr))
+            .ok_or(AofError::SaveInProgress)?;
+        // On an error the snapshot is dropped unwritten (its walk still ends it).
+        let new_incr = switched?;
         Ok((
             RewriteJob {
                 snap,
@@ -746,10 +735,49 @@ impl Aof {
         ))
     }
 
+    /// The cut of a rewrite: with `incr`, appending goes on into a new incremental file from
+    /// here, so each command is either in the snapshot or appended after it.
+    fn switch_files(&self, s: &AofSettings, incr: bool) -> Result<Option<FileInfo>, AofError> {
+        let mut files = guard(&self.files);
+        let Some(f) = files.as_mut() else {
+            return Err(AofError::InProgress);
+        };
+        f.settings = s.clone();
+        if !incr {
+            return Ok(None);
+        }
+        let mut m = f.manifest.clone();
+        self.on.store(true, Relaxed);
+        m.incr_seq += 1;
+        let info = FileInfo {
+            name: s.incr_name(m.incr_seq),
+            seq: m.incr_seq,
+        };
+        let path = s.aof_dir().join(&info.name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        m.incr.push(info.clone());
+        if m.base.is_some() {
+            write_manifest(s, &m)?;
+        }
+        f.manifest = m;
+        let mut p = guard(&self.pending);
+        p.seal();
+        p.items.push(Item::Switch(file));
+        // The new file starts without a database selected.
+        p.db = None;
+        drop(p);
+        self.wake.notify_one();
+        Ok(Some(info))
+    }
+
     /// Writes the base from the snapshot, then the manifest naming it, then deletes the files
     /// it replaces.
     fn rewrite_finish(&self, job: RewriteJob, started: Instant) -> Result<(), AofError> {
-        let out = self.write_base(&job);
+        let out = self.write_base(job);
         self.last_rewrite_ok.store(out.is_ok(), Relaxed);
         if out.is_ok() {
             self.rewrites.fetch_add(1, Relaxed);
@@ -769,8 +797,13 @@ impl Aof {
         out
     }
 
-    fn write_base(&self, job: &RewriteJob) -> Result<(), AofError> {
-        let s = &job.settings;
+    fn write_base(&self, job: RewriteJob) -> Result<(), AofError> {
+        let RewriteJob {
+            snap,
+            new_incr,
+            settings,
+        } = job;
+        let s = &settings;
         let dir = s.aof_dir();
         let tmp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
         let written = (|| -> std::io::Result<()> {
@@ -783,12 +816,12 @@ impl Aof {
                         crate::keyspace::now_ms() / 1000,
                         crate::alloc::used_memory() as u64,
                     )?;
-                    write_rdb(&job.snap, &mut w)?;
+                    snap.write(&mut w, s.rdb.compression, s.rdb.key_save_delay)?;
                     w.finish()?;
                 } else {
-                    let mut w = w;
-                    write_commands(&job.snap, &mut w)?;
-                    w.flush()?;
+                    let mut sink = CommandSink(w);
+                    snap.write_to(&mut sink, s.rdb.key_save_delay)?;
+                    sink.0.flush()?;
                 }
             }
             file.sync_all()
@@ -813,8 +846,7 @@ impl Aof {
         // Everything before the new incremental file is in the base now.
         let mut old: Vec<FileInfo> = m.history.drain(..).collect();
         old.extend(m.base.replace(base));
-        let keep_from = job
-            .new_incr
+        let keep_from = new_incr
             .as_ref()
             .and_then(|n| m.incr.iter().position(|i| i == n))
             .unwrap_or(m.incr.len());
@@ -841,7 +873,7 @@ impl Aof {
     /// The once-a-second check: a scheduled rewrite, or an automatic one when the AOF grew by
     /// `auto-aof-rewrite-percentage` over its size after the last rewrite and is at least
     /// `auto-aof-rewrite-min-size` (Redis's `serverCron`).
-    pub fn rewrite_if_due(self: &Arc<Self>, ks: &Keyspace, s: AofSettings, bgsave: bool) {
+    pub fn rewrite_if_due(self: &Arc<Self>, ks: &Arc<Keyspace>, s: AofSettings, bgsave: bool) {
         if self.rewriting.load(Relaxed) || bgsave {
             return;
         }
@@ -857,9 +889,12 @@ impl Aof {
             }
         }
         if scheduled || due {
-            let on = self.on();
-            if let Err(e) = self.rewrite(ks, s, on) {
-                tracing::warn!("{e}");
+            let incr = self.on() || self.enable_pending.load(Relaxed);
+            match self.rewrite(ks, s, incr) {
+                Ok(()) => self.enable_pending.store(false, Relaxed),
+                // A save began meanwhile: again at the next check.
+                Err(AofError::SaveInProgress) => self.rewrite_scheduled.store(true, Relaxed),
+                Err(e) => tracing::warn!("{e}"),
             }
         }
     }
@@ -867,66 +902,78 @@ impl Aof {
 
 /// What a background rewrite writes.
 struct RewriteJob {
-    snap: super::Snapshot,
+    snap: super::snapshot::Snapshot,
     new_incr: Option<FileInfo>,
     settings: AofSettings,
 }
 
-/// The snapshot as an RDB body (the base with `aof-use-rdb-preamble yes`).
-fn write_rdb<W: Write>(
-    snap: &super::Snapshot,
-    w: &mut super::rdb::Writer<W>,
-) -> std::io::Result<()> {
-    for (db, expires, entries) in &snap.dbs {
-        w.select_db(*db, entries.len(), *expires)?;
-        for (k, e) in entries {
-            w.key(k, e)?;
-        }
+/// The base as commands (`aof-use-rdb-preamble no`), as Redis's `rewriteAppendOnlyFileRio`:
+/// collections in commands of at most 64 elements, then PEXPIREAT. A stream is one RESTORE of
+/// its DUMP payload (entries, groups, PELs and consumers at once).
+struct CommandSink<W: Write>(W);
+
+impl<W: Write> super::snapshot::Sink for CommandSink<W> {
+    fn select_db(&mut self, db: usize, _keys: usize, _expires: usize) -> std::io::Result<()> {
+        self.select_only(db)
     }
-    Ok(())
+    fn select_only(&mut self, db: usize) -> std::io::Result<()> {
+        resp_cmd(&mut self.0, &[b"SELECT", db.to_string().as_bytes()])
+    }
+    fn key(&mut self, k: &[u8], e: &Entry) -> std::io::Result<()> {
+        entry_commands(&mut self.0, k, e)
+    }
+    fn string(&mut self, k: &[u8], expire_at: Option<u64>, v: &Value) -> std::io::Result<()> {
+        if let Value::Str(s) = v {
+            resp_cmd(&mut self.0, &[b"SET", k, &s[..]])?;
+        }
+        expiry(&mut self.0, k, expire_at)
+    }
+    fn record(&self, k: &[u8], e: &Entry) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail.
+        let _ = entry_commands(&mut out, k, e);
+        out
+    }
+    fn raw(&mut self, r: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(r)
+    }
 }
 
-/// The snapshot as commands (the base with `aof-use-rdb-preamble no`), as Redis's
-/// `rewriteAppendOnlyFileRio`: collections in commands of at most 64 elements, then PEXPIREAT.
-/// A stream is one RESTORE of its DUMP payload (entries, groups, PELs and consumers at once).
-fn write_commands<W: Write>(snap: &super::Snapshot, w: &mut W) -> std::io::Result<()> {
-    use crate::keyspace::Value;
-    for (db, _, entries) in &snap.dbs {
-        let n = db.to_string();
-        resp_cmd(w, &[b"SELECT", n.as_bytes()])?;
-        for (k, e) in entries {
-            match &e.value {
-                Value::Str(s) => resp_cmd(w, &[b"SET", &k[..], &s[..]])?,
-                Value::List(l) => batched(w, b"RPUSH", k, 1, l.iter().map(|x| &x[..]).collect())?,
-                Value::Set(s) => batched(w, b"SADD", k, 1, s.iter().map(|x| &x[..]).collect())?,
-                Value::ZSet(z) => {
-                    let scores: Vec<String> = z
-                        .iter()
-                        .map(|(_, sc)| crate::resp::fmt_double(sc))
-                        .collect();
-                    let args = z
-                        .iter()
-                        .zip(&scores)
-                        .flat_map(|((m, _), sc)| [sc.as_bytes(), &m[..]])
-                        .collect();
-                    batched(w, b"ZADD", k, 2, args)?
-                }
-                Value::Hash(h) => {
-                    let args = h.iter().flat_map(|(f, v)| [&f[..], &v[..]]).collect();
-                    batched(w, b"HSET", k, 2, args)?
-                }
-                Value::Stream(_) => {
-                    let payload = super::rdb::dump_payload(&e.value);
-                    resp_cmd(w, &[b"RESTORE", k, b"0", &payload])?;
-                }
-            }
-            if let Some(t) = e.expire_at() {
-                let t = t.to_string();
-                resp_cmd(w, &[b"PEXPIREAT", k, t.as_bytes()])?;
-            }
+fn expiry<W: Write>(w: &mut W, k: &[u8], at: Option<u64>) -> std::io::Result<()> {
+    match at {
+        Some(t) => resp_cmd(w, &[b"PEXPIREAT", k, t.to_string().as_bytes()]),
+        None => Ok(()),
+    }
+}
+
+/// One key as the commands that make it.
+fn entry_commands<W: Write>(w: &mut W, k: &[u8], e: &Entry) -> std::io::Result<()> {
+    match &e.value {
+        Value::Str(s) => resp_cmd(w, &[b"SET", k, &s[..]])?,
+        Value::List(l) => batched(w, b"RPUSH", k, 1, l.iter().map(|x| &x[..]).collect())?,
+        Value::Set(s) => batched(w, b"SADD", k, 1, s.iter().map(|x| &x[..]).collect())?,
+        Value::ZSet(z) => {
+            let scores: Vec<String> = z
+                .iter()
+                .map(|(_, sc)| crate::resp::fmt_double(sc))
+                .collect();
+            let args = z
+                .iter()
+                .zip(&scores)
+                .flat_map(|((m, _), sc)| [sc.as_bytes(), &m[..]])
+                .collect();
+            batched(w, b"ZADD", k, 2, args)?
+        }
+        Value::Hash(h) => {
+            let args = h.iter().flat_map(|(f, v)| [&f[..], &v[..]]).collect();
+            batched(w, b"HSET", k, 2, args)?
+        }
+        Value::Stream(_) => {
+            let payload = super::rdb::dump_payload(&e.value);
+            resp_cmd(w, &[b"RESTORE", k, b"0", &payload])?;
         }
     }
-    Ok(())
+    expiry(w, k, e.expire_at())
 }
 
 /// `cmd key` followed by `args` (elements of `per` arguments each), split into commands of at
