@@ -43,7 +43,16 @@ pub fn after_view(
     let own = v.changes().saturating_sub(before).saturating_sub(expired);
     let filled = v.prop.take().unwrap_or_default();
     if !filled.is_empty() {
+        // Several commands for one (XREADGROUP's XCLAIMs) go as a transaction, as Redis 7.0's
+        // propagatePendingCommands wraps them; inside EXEC the EXEC's own wrap does.
+        let wrap = filled.len() > 1 && conn.prop.exec.is_none();
+        if wrap {
+            ops.push(vec![b("MULTI")]);
+        }
         ops.extend(filled);
+        if wrap {
+            ops.push(vec![b("EXEC")]);
+        }
         conn.prop.done = true;
     } else if own > 0 && !conn.prop.done {
         ops.extend(rewrite(argv, v));
@@ -159,6 +168,9 @@ pub fn rewrite(args: &[Bytes], v: &mut View) -> Vec<Vec<Bytes>> {
         b"restore" => restore_absolute(args, v, &key),
         b"xadd" => xadd(args, v, &key),
         b"xtrim" => one(xtrim_exact(v, &key)),
+        // Redis propagates what XREADGROUP did (its handler's XCLAIMs), never the read itself:
+        // a read that only made a consumer or re-delivered history writes nothing.
+        b"xreadgroup" => Vec::new(),
         _ => one(args.to_vec()),
     }
 }

@@ -137,6 +137,10 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
             ids.push(id);
         }
         let mut served = Vec::new();
+        // What the AOF gets instead of XREADGROUP, as Redis 7.0 propagates it: an XCLAIM per
+        // entry delivered (so the PEL is rebuilt exactly), XGROUP SETID after a NOACK read,
+        // XGROUP CREATECONSUMER for a consumer a NOACK read made.
+        let mut props: Vec<Vec<Bytes>> = Vec::new();
         for (key, &gt) in keys.iter().zip(&ids) {
             if only.as_ref().is_some_and(|k| k != key) {
                 continue;
@@ -172,6 +176,15 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
                     c.seen_time = now;
                     if new {
                         created.push(key.clone());
+                        if o.noack {
+                            props.push(vec![
+                                Bytes::from_static(b"XGROUP"),
+                                Bytes::from_static(b"CREATECONSUMER"),
+                                key.clone(),
+                                gname.clone(),
+                                cname.clone(),
+                            ]);
+                        }
                     }
                     if gt != StreamId::MAX {
                         // History: this consumer's pending entries after `gt`.
@@ -236,6 +249,17 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
                     if let Some(&l) = new_ids.last() {
                         g.last_id = l;
                         g.entries_read = read;
+                        if o.noack {
+                            props.push(vec![
+                                Bytes::from_static(b"XGROUP"),
+                                Bytes::from_static(b"SETID"),
+                                key.clone(),
+                                gname.clone(),
+                                l.to_bytes(),
+                                Bytes::from_static(b"ENTRIESREAD"),
+                                Bytes::from(read.map_or(-1, |r| r as i64).to_string()),
+                            ]);
+                        }
                     }
                     if !o.noack {
                         for &id in &new_ids {
@@ -253,12 +277,34 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
                             if let Some(c) = g.consumers.get_mut(cname) {
                                 c.pel.insert(id);
                             }
+                            // LASTID: the group's last ID when Redis propagates this entry,
+                            // which it has just advanced to the entry itself.
+                            let id = id.to_bytes();
+                            props.push(vec![
+                                Bytes::from_static(b"XCLAIM"),
+                                key.clone(),
+                                gname.clone(),
+                                cname.clone(),
+                                Bytes::from_static(b"0"),
+                                id.clone(),
+                                Bytes::from_static(b"TIME"),
+                                Bytes::from(now.to_string()),
+                                Bytes::from_static(b"RETRYCOUNT"),
+                                Bytes::from_static(b"1"),
+                                Bytes::from_static(b"FORCE"),
+                                Bytes::from_static(b"JUSTID"),
+                                Bytes::from_static(b"LASTID"),
+                                id,
+                            ]);
                         }
                     }
                     Reply::Array(out)
                 }
             };
             served.push((key.clone(), entries));
+        }
+        for p in props {
+            v.propagate(|| p);
         }
         if served.is_empty() {
             Ok(Outcome::Empty(ids))

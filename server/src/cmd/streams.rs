@@ -312,6 +312,12 @@ pub fn stream_ref<'a>(v: &'a mut View, key: &[u8]) -> Result<Option<&'a Stream>,
 /// The stream at `key` for writing. WATCHers are not told: callers that change entries (not only
 /// groups) call `View::mark_modified`, as Redis signals only those changes.
 pub fn stream_mut<'a>(v: &'a mut View, key: &[u8]) -> Result<Option<&'a mut Stream>, Reply> {
+    // Group changes (XGROUP, XACK, XCLAIM, XREADGROUP) count as changes without telling
+    // WATCHers: without it the AOF would miss them. A caller that ends up changing nothing
+    // is written anyway; its replay changes nothing either.
+    if matches!(v.peek(key).map(|e| &e.value), Some(Value::Stream(_))) {
+        v.count_quiet_change(key);
+    }
     match v.get_mut_quiet(key) {
         Some(e) => match &mut e.value {
             Value::Stream(s) => Ok(Some(s)),

@@ -492,6 +492,12 @@ impl<'v, 'k> View<'v, 'k> {
         Some(e)
     }
 
+    /// Counts a change to `key` that WATCHers are not told of (a stream's groups): the AOF and
+    /// the save rules see it, as Redis's `dirty` does.
+    pub fn count_quiet_change(&mut self, key: &[u8]) {
+        self.shard(key).changes += 1;
+    }
+
     /// Tells WATCHers of `key` that it changed (after a `get_mut_quiet` that did change it).
     pub fn mark_modified(&mut self, key: &[u8]) {
         self.shard(key).touch(key);

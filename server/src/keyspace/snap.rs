@@ -58,9 +58,12 @@ impl Backlog {
     }
 }
 
-/// What a pre-image counts in the backlog.
+/// What a pre-image counts in the backlog: its key and value, and what holding them costs
+/// besides (the entry, the key's allocation, the pre-image list's slot), which for small values
+/// is as much as the value itself.
 fn entry_bytes(k: &[u8], e: &Entry) -> usize {
-    k.len() + e.value.mem_usage()
+    const HELD: usize = std::mem::size_of::<(Bytes, Entry)>() + 32;
+    k.len() + e.value.mem_usage() + HELD
 }
 
 /// A shard's part in the running (or last) snapshot.
