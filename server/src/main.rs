@@ -38,6 +38,8 @@ second SIGINT; 2 for a bad command line or configuration.
 struct Args {
     help: bool,
     version: bool,
+    /// `--completions SHELL`: print the shell's completion script (hidden: for packaging).
+    completions: Option<String>,
     /// Configuration files, applied in order before any parameter.
     files: Vec<PathBuf>,
     /// `--name value` pairs, in order.
@@ -55,6 +57,10 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> anyhow::Result<Args> {
         match a.as_str() {
             "-h" | "--help" => args.help = true,
             "-v" | "-V" | "--version" => args.version = true,
+            "--completions" => match it.next() {
+                Some(sh) => args.completions = Some(sh),
+                None => anyhow::bail!("missing shell after '--completions' (bash, zsh or fish)"),
+            },
             "-c" | "--config" => match it.next() {
                 Some(f) => args.files.push(PathBuf::from(f)),
                 None => anyhow::bail!("missing file name after '{a}'"),
@@ -100,6 +106,18 @@ fn main() -> ExitCode {
     if args.version {
         println!("{}", respd::version_string());
         return ExitCode::SUCCESS;
+    }
+    if let Some(sh) = &args.completions {
+        return match respd::config::completion::script(sh) {
+            Some(s) => {
+                print!("{s}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("respd: no completion for shell '{sh}' (bash, zsh or fish)");
+                ExitCode::from(2)
+            }
+        };
     }
     let config = match load_config(&args) {
         Ok(c) => c,

@@ -116,3 +116,24 @@ def test_respd_bench_redis_benchmark_flags_and_exports(respd, tmp_path):
     lat = (tmp_path / "l.svg").read_text()
     assert all(f">{p}</text>" in lat for p in ("p50", "p99", "p99.9")), lat[:2000]
     assert bench(respd, "-t", "lpush").returncode != 0
+
+
+def test_respd_shell_completion_offers_parameters_and_their_values():
+    """`respd --completions bash` (what the RPM installs) completes parameter names from the
+    parameter table and the values of enum and yes/no parameters."""
+    script = subprocess.run([respd_bin(), "--completions", "bash"], capture_output=True,
+                            text=True, check=True, timeout=30).stdout
+
+    def complete(*words):
+        prog = (script + f"\nCOMP_WORDS=({' '.join(words)}); COMP_CWORD={len(words) - 1}; "
+                "_respd; echo \"${COMPREPLY[*]}\"")
+        return subprocess.run(["bash", "-c", prog], capture_output=True, text=True,
+                              check=True, timeout=30).stdout.split()
+
+    assert complete("respd", "--maxmemory-p") == ["--maxmemory-policy"]
+    assert complete("respd", "--appendfsync", "e") == ["everysec"]
+    assert complete("respd", "--appendonly", "") == ["yes", "no"]
+    assert complete("respd", "--rdb-key-save") == []  # hidden test settings are not offered
+    bad = subprocess.run([respd_bin(), "--completions", "csh"], capture_output=True, text=True,
+                         timeout=30)
+    assert bad.returncode == 2 and "csh" in bad.stderr

@@ -4,6 +4,7 @@
 //! handles the table makes (`config.get(params::MAXMEMORY)`): a number, flag or option is one
 //! relaxed atomic load, so hot settings need no copy of their own.
 
+pub mod completion;
 mod handle;
 pub mod params;
 pub mod special;
