@@ -266,50 +266,42 @@ pub fn render(a: &NpyArray, index: usize, opts: &Options) -> Result<Image, Rende
         col0: c0,
         ..Stats::default()
     };
-    let (mut lo, mut hi, mut lo_pos) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY);
+    let mut g = Global {
+        lo: f64::INFINITY,
+        hi: f64::NEG_INFINITY,
+        lo_pos: f64::INFINITY,
+        nan: 0,
+        pos_inf: 0,
+        neg_inf: 0,
+    };
     let size = p.dtype.size();
+    // Walk memory order: the inner loop takes the axis with the smaller stride, a block of
+    // `factor` elements at a time, so the pixel index needs no division per element.
+    let row_major = p.sc <= p.sr;
+    let (o0, o1, i0, i1, so, si) = if row_major {
+        (r0, r1, c0, c1, p.sr, p.sc)
+    } else {
+        (c0, c1, r0, r1, p.sc, p.sr)
+    };
     with_reader!(p.dtype, p.endian, read => {
-        let mut visit = |r: usize, c: usize| {
-            let off = (p.base + r * p.sr + c * p.sc) * size;
-            let v = read(&p.data[off..off + size]);
-            let cell = &mut cells[((r - r0) / factor) * ow + (c - c0) / factor];
-            if v.is_finite() {
-                cell.sum += v;
-                cell.n += 1;
-                if v > cell.max {
-                    cell.max = v;
+        for o in o0..o1 {
+            let ob = (o - o0) / factor;
+            let line = p.base + o * so;
+            let (mut i, mut b) = (i0, 0);
+            while i < i1 {
+                let end = (i + factor).min(i1);
+                let cell = &mut cells[if row_major { ob * ow + b } else { b * ow + ob }];
+                for j in i..end {
+                    let off = (line + j * si) * size;
+                    g.add(cell, read(&p.data[off..off + size]));
                 }
-                lo = lo.min(v);
-                hi = hi.max(v);
-                if v > 0.0 && v < lo_pos {
-                    lo_pos = v;
-                }
-            } else if v.is_nan() {
-                cell.special |= 1;
-                stats.nan += 1;
-            } else if v > 0.0 {
-                cell.special |= 2;
-                stats.pos_inf += 1;
-            } else {
-                cell.special |= 4;
-                stats.neg_inf += 1;
-            }
-        };
-        // Walk memory order: the inner loop takes the axis with the smaller stride.
-        if p.sc <= p.sr {
-            for r in r0..r1 {
-                for c in c0..c1 {
-                    visit(r, c);
-                }
-            }
-        } else {
-            for c in c0..c1 {
-                for r in r0..r1 {
-                    visit(r, c);
-                }
+                i = end;
+                b += 1;
             }
         }
     });
+    let Global { lo, hi, lo_pos, .. } = g;
+    (stats.nan, stats.pos_inf, stats.neg_inf) = (g.nan, g.pos_inf, g.neg_inf);
     if lo <= hi {
         stats.min = Some(lo);
         stats.max = Some(hi);
@@ -346,6 +338,43 @@ pub fn render(a: &NpyArray, index: usize, opts: &Options) -> Result<Image, Rende
         rgb,
         stats,
     })
+}
+
+/// Whole-plane statistics gathered in the same pass.
+struct Global {
+    lo: f64,
+    hi: f64,
+    lo_pos: f64,
+    nan: u64,
+    pos_inf: u64,
+    neg_inf: u64,
+}
+
+impl Global {
+    #[inline(always)]
+    fn add(&mut self, cell: &mut Cell, v: f64) {
+        if v.is_finite() {
+            cell.sum += v;
+            cell.n += 1;
+            if v > cell.max {
+                cell.max = v;
+            }
+            self.lo = self.lo.min(v);
+            self.hi = self.hi.max(v);
+            if v > 0.0 && v < self.lo_pos {
+                self.lo_pos = v;
+            }
+        } else if v.is_nan() {
+            cell.special |= 1;
+            self.nan += 1;
+        } else if v > 0.0 {
+            cell.special |= 2;
+            self.pos_inf += 1;
+        } else {
+            cell.special |= 4;
+            self.neg_inf += 1;
+        }
+    }
 }
 
 /// Value → colour index.

@@ -207,7 +207,9 @@ async fn image(State(s): State<Arc<Store>>, Query(q): Params) -> Res<Response> {
     let key = key_arg(&q)?;
     let opts = options(&q)?;
     let slice: Option<usize> = arg(&q, "slice")?;
+    let t0 = std::time::Instant::now();
     let a = s.array(&key, slice).await?;
+    let fetched = t0.elapsed();
     // The slice of a C-order stack arrives alone as a 2-D plane; otherwise pick it here.
     let index = if a.shape.len() == 3 {
         slice.unwrap_or(0)
@@ -220,6 +222,7 @@ async fn image(State(s): State<Arc<Store>>, Query(q): Params) -> Res<Response> {
     })
     .await
     .map_err(|e| ViewError::Other(e.to_string()))??;
+    tracing::debug!(?fetched, rendered = ?(t0.elapsed() - fetched), "image");
     let stats = serde_json::to_string(&stats).unwrap_or_default();
     Ok((
         [
