@@ -95,7 +95,10 @@ fn big_endian_and_fortran_order_read_as_c() {
     // Values whose byte-swapped forms are not in proportion (a linear map would hide that).
     let a = NpyArray::from_vec(vec![2, 3], &[-7i32, 1, 300, 3, 70000, 5]).unwrap();
     let want = render(&a, 0, &gray()).unwrap();
-    assert_eq!((want.stats.min, want.stats.max), (Some(-7.0), Some(70000.0)));
+    assert_eq!(
+        (want.stats.min, want.stats.max),
+        (Some(-7.0), Some(70000.0))
+    );
     for v in [
         a.with_endian(Endian::Big),
         a.with_order(Order::Fortran),
@@ -103,7 +106,11 @@ fn big_endian_and_fortran_order_read_as_c() {
     ] {
         assert_ne!(v.data, a.data, "the test must change the bytes");
         let got = render(&v, 0, &gray()).unwrap();
-        assert_eq!((got.rgb, got.stats), (want.rgb.clone(), want.stats.clone()), "{v:?}");
+        assert_eq!(
+            (got.rgb, got.stats),
+            (want.rgb.clone(), want.stats.clone()),
+            "{v:?}"
+        );
     }
     let f = NpyArray::from_vec(vec![3], &[1.5f64, -2.25, 1e300]).unwrap();
     let v = values(&f.with_endian(Endian::Big));
