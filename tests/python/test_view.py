@@ -347,3 +347,27 @@ def test_first_paint_of_4096_squared_float64(name, browser):
     finally:
         v.stop()
         server.stop()
+
+
+def test_chunked_array_and_ttl_in_the_listing(view):
+    """A value stored in parts by the site's Python module is listed with its size and parts and
+    drawn whole; TTLs are listed."""
+    import sys
+    sys.path.insert(0, str(ROOT / "client" / "python"))
+    import respd_client
+    v, server = view
+    r = server.client()
+    a = np.arange(64 * 48, dtype=np.float32).reshape(64, 48)
+    respd_client.put_array(r, "exp:chunked", a, chunk_size=4000)
+    r.set("exp:short", "x", ex=100)
+    st, body = v.get("/api/keys?prefix=" + "exp:")
+    assert st == 200
+    rows = {k["key"]: k for k in json.loads(body)["keys"]}
+    assert set(rows) == {"exp:chunked", "exp:short"}, rows  # chunk keys are hidden
+    c = rows["exp:chunked"]
+    assert (c["chunks"], c["size"], c["dtype"], c["shape"], c["view"]) == (4, len(npy(a)), "float32", [64, 48], "image")
+    assert 0 < rows["exp:short"]["ttl_ms"] <= 100_000 and c["ttl_ms"] == -1
+    st, png = v.get("/api/image?id=" + b"exp:chunked".hex())
+    assert st == 200 and png[:4] == b"\x89PNG"
+    w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (w, h) == (48, 64)
