@@ -371,3 +371,18 @@ def test_chunked_array_and_ttl_in_the_listing(view):
     assert st == 200 and png[:4] == b"\x89PNG"
     w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert (w, h) == (48, 64)
+
+
+@pytest.mark.parametrize("name", list(STARTERS))
+def test_password_url_is_used_and_masked(name):
+    server = STARTERS[name]("--requirepass", "s3cret")
+    v = View(f"redis://:s3cret@{server.host}:{server.port}/2")
+    try:
+        server.client(password="s3cret", db=2).set("k", npy(np.zeros(2)))
+        info = json.loads(v.get("/api/server")[1])
+        assert info["up"] and info["keys"] == 1 and info["db"] == 2, info
+        assert "s3cret" not in json.dumps(info) and ":***@" in info["url"]
+        assert info["server"] == name
+    finally:
+        v.stop()
+        server.stop()
