@@ -40,6 +40,9 @@ ensure_deps() {
     # iproute2: `ss` shows a listening socket's backlog (test_connections.py).
     # prometheus-redis-exporter: test_exporter.py scrapes respd as a site's Prometheus would.
     apt_install redis-server redis-tools iproute2 prometheus-redis-exporter
+    # The respd-view browser tests (tests/python/test_view*.py): Debian's headless Chromium and
+    # its WebDriver, driven by selenium.
+    apt_install chromium chromium-driver
     # Its package starts a system exporter against localhost:6379; the tests start their own.
     if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus-redis-exporter 2>/dev/null; then
         as_root systemctl stop prometheus-redis-exporter || true
@@ -49,5 +52,5 @@ ensure_deps() {
         as_root systemctl stop redis-server || true
     fi
     python_env
-    pip_install redis numpy pytest pytest_timeout
+    pip_install redis numpy pytest pytest_timeout selenium
 }

@@ -56,6 +56,17 @@ pub struct AsyncClient {
 crate::ops::client_ops!(AsyncClient, AsyncConn, [async], run_async);
 
 impl AsyncClient {
+    /// Any other command on this client's connection (for tools that need more than the
+    /// operations above, e.g. SCAN pages and the Redis types' own reads).
+    pub async fn query<T: redis::FromRedisValue>(&mut self, cmd: &redis::Cmd) -> Result<T> {
+        Ok(cmd.query_async(&mut self.conn).await?)
+    }
+
+    /// A pipeline of commands on this client's connection, one reply each.
+    pub async fn query_pipe<T: redis::FromRedisValue>(&mut self, p: &redis::Pipeline) -> Result<T> {
+        Ok(p.query_async(&mut self.conn).await?)
+    }
+
     /// Connect to a resolved target.
     pub async fn open(target: Target) -> Result<Self> {
         install_tls();

@@ -66,7 +66,7 @@ pub struct Client {
 }
 
 /// Progress callback: called with the bytes moved so far.
-pub type Progress<'a> = &'a mut dyn FnMut(u64);
+pub type Progress<'a> = &'a mut (dyn FnMut(u64) + Send);
 
 pub(crate) fn key_str(key: &[u8]) -> String {
     String::from_utf8_lossy(key).into_owned()
