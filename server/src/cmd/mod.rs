@@ -5,6 +5,7 @@
 //! each exports `COMMANDS`, and [`table`] joins them.
 
 pub mod args;
+pub mod bitmaps;
 pub mod client;
 pub mod coll;
 pub mod command;
@@ -12,6 +13,8 @@ pub mod config;
 pub mod connection;
 pub mod ctx;
 pub mod hashes;
+mod hll;
+pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lists;
