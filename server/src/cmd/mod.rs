@@ -12,6 +12,8 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod ctx;
+pub mod geo;
+mod geohash;
 pub mod hashes;
 mod hll;
 pub mod hyperloglog;

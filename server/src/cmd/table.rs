@@ -268,6 +268,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::script::COMMANDS,
     super::bitmaps::COMMANDS,
     super::hyperloglog::COMMANDS,
+    super::geo::COMMANDS,
 ];
 
 /// Keyed by bytes, so a request's name is looked up without a UTF-8 check.
