@@ -19,6 +19,7 @@ mod hll;
 pub mod hyperloglog;
 pub mod info;
 pub mod keys;
+pub mod lcs;
 pub mod lists;
 pub mod lists_blocking;
 pub mod memory;

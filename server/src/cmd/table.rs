@@ -269,6 +269,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::bitmaps::COMMANDS,
     super::hyperloglog::COMMANDS,
     super::geo::COMMANDS,
+    super::lcs::COMMANDS,
 ];
 
 /// Keyed by bytes, so a request's name is looked up without a UTF-8 check.
