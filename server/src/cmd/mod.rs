@@ -5,15 +5,21 @@
 //! each exports `COMMANDS`, and [`table`] joins them.
 
 pub mod args;
+pub mod bitmaps;
 pub mod client;
 pub mod coll;
 pub mod command;
 pub mod config;
 pub mod connection;
 pub mod ctx;
+pub mod geo;
+mod geohash;
 pub mod hashes;
+mod hll;
+pub mod hyperloglog;
 pub mod info;
 pub mod keys;
+pub mod lcs;
 pub mod lists;
 pub mod lists_blocking;
 pub mod memory;

@@ -205,6 +205,10 @@ pub fn smove(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         }
         evs.push((NotifyClass::Set, "srem", src.clone()));
         drop_if_empty(v, src, &mut evs);
+        // Redis touches (and notifies) the destination only when the member is added to it.
+        if Set::peek(v, dst)?.is_some_and(|s| s.contains(m)) {
+            return Ok((1, evs));
+        }
         let d = Set::write(v, dst, true)?.ok_or_else(wrongtype)?;
         if d.insert(m.clone(), max) {
             evs.push((NotifyClass::Set, "sadd", dst.clone()));

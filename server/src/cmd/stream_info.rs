@@ -140,7 +140,7 @@ fn full_group(st: &Stream, name: &Bytes, g: &Group, limit: usize, _now: u64) -> 
         (s("name"), Reply::Bulk(name.clone())),
         (s("last-delivered-id"), id_reply(g.last_id)),
         (s("entries-read"), opt_int(g.entries_read)),
-        (s("lag"), opt_int(st.lag(g))),
+        (s("lag"), st.lag(g).map_or(Reply::Nil, Reply::Int)),
         (s("pel-count"), Reply::Int(g.pel.len() as i64)),
         (s("pending"), Reply::Array(pel)),
         (s("consumers"), Reply::Array(consumers)),
@@ -159,7 +159,7 @@ pub fn xinfo_groups(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                         (s("pending"), Reply::Int(g.pel.len() as i64)),
                         (s("last-delivered-id"), id_reply(g.last_id)),
                         (s("entries-read"), opt_int(g.entries_read)),
-                        (s("lag"), opt_int(st.lag(g))),
+                        (s("lag"), st.lag(g).map_or(Reply::Nil, Reply::Int)),
                     ])
                 })
                 .collect(),

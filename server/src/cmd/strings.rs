@@ -384,7 +384,7 @@ const MAX_PREALLOC: usize = 1 << 20;
 
 /// Takes the string at `key` out of the keyspace to change it in place; the caller stores it
 /// back. No copy is made unless a reply still in flight shares the bytes.
-fn take_str(v: &mut View, key: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn take_str(v: &mut View, key: &[u8]) -> Option<Vec<u8>> {
     let e = v.get_mut_quiet(key)?;
     let Value::Str(b) = &mut e.value else {
         return None;
@@ -397,7 +397,7 @@ fn take_str(v: &mut View, key: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Makes room for `new_len` bytes with Redis's preallocation.
-fn grow(buf: &mut Vec<u8>, new_len: usize) {
+pub(super) fn grow(buf: &mut Vec<u8>, new_len: usize) {
     if buf.capacity() < new_len {
         let want = if new_len < MAX_PREALLOC {
             new_len * 2

@@ -266,6 +266,10 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::zsets::COMMANDS,
     super::persist::COMMANDS,
     super::script::COMMANDS,
+    super::bitmaps::COMMANDS,
+    super::hyperloglog::COMMANDS,
+    super::geo::COMMANDS,
+    super::lcs::COMMANDS,
 ];
 
 /// Keyed by bytes, so a request's name is looked up without a UTF-8 check.

@@ -280,7 +280,8 @@ fn add_one(
     }
 }
 
-fn zadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+/// ZADD (GEOADD runs it with the scores it computed).
+pub(crate) fn zadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let mut f = AddFlags::default();
     let mut i = 2;
     while i < a.len() {

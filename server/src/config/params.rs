@@ -170,7 +170,7 @@ params! {
     ENABLE_PROTECTED_CONFIGS: Pick = { name: "enable-protected-configs", kind: Kind::Enum(&["no", "yes", "local"]), default: "no", support: Implemented, immutable: true }
     HASH_MAX_LISTPACK_ENTRIES: Int = { name: "hash-max-listpack-entries", kind: Kind::Int { min: 0, max: i64::MAX }, default: "512", support: Implemented, alias: Some("hash-max-ziplist-entries") }
     HASH_MAX_LISTPACK_VALUE: Mem = { name: "hash-max-listpack-value", kind: Kind::Memory { min: 0, max: i64::MAX as u64 }, default: "64", support: Implemented, alias: Some("hash-max-ziplist-value") }
-    HLL_SPARSE_MAX_BYTES: Mem = { name: "hll-sparse-max-bytes", kind: Kind::Memory { min: 0, max: i64::MAX as u64 }, default: "3000", support: Ignored }
+    HLL_SPARSE_MAX_BYTES: Mem = { name: "hll-sparse-max-bytes", kind: Kind::Memory { min: 0, max: i64::MAX as u64 }, default: "3000", support: Implemented }
     HZ: Int = { name: "hz", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "10", support: Ignored }
     IGNORE_WARNINGS: Str = { name: "ignore-warnings", kind: Kind::Str, default: "", support: Ignored }
     IO_THREADS: Int = { name: "io-threads", kind: Kind::Int { min: 1, max: 128 }, default: "1", support: Ignored, immutable: true }

@@ -358,18 +358,19 @@ impl Stream {
         None
     }
 
-    /// A group's lag, None when Redis cannot tell.
-    pub fn lag(&self, g: &Group) -> Option<u64> {
+    /// A group's lag, None when Redis cannot tell. Negative when XGROUP SETID/CREATE was given
+    /// an ENTRIESREAD above the entries added: Redis subtracts in signed arithmetic and says so.
+    pub fn lag(&self, g: &Group) -> Option<i64> {
         if self.entries_added == 0 {
             return Some(0);
         }
+        let lag = |read: u64| (self.entries_added as i64).wrapping_sub(read as i64);
         if let Some(read) = g.entries_read {
             if !self.range_has_tombstones(g.last_id, StreamId::MAX) {
-                return Some(self.entries_added.saturating_sub(read));
+                return Some(lag(read));
             }
         }
-        self.estimate_distance(g.last_id)
-            .map(|r| self.entries_added.saturating_sub(r))
+        self.estimate_distance(g.last_id).map(lag)
     }
 
     pub fn mem_usage(&self) -> usize {

@@ -40,6 +40,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// RESP3 double; a bulk string in RESP2.
     Double(f64),
+    /// A double as Redis's `addReplyHumanLongDouble` writes it (17 decimals, trailing zeros
+    /// cut: GEOPOS, WITHCOORD): RESP3 double; a bulk string in RESP2.
+    HumanDouble(f64),
     /// RESP3 boolean; 1 or 0 in RESP2.
     Bool(bool),
     /// RESP3 push; an array in RESP2.
@@ -90,6 +93,22 @@ impl Reply {
 }
 
 /// Formats a double as Redis 7.0 does for replies and stored values (`%.17g`, `inf`, `-inf`).
+/// Redis's `ld2string(.., LD_STR_HUMAN)`: `%.17Lf` without trailing zeros (and "-0" as "0").
+pub fn fmt_human(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let mut s = format!("{d:.17}");
+    if s.contains('.') {
+        let t = s.trim_end_matches('0').trim_end_matches('.').len();
+        s.truncate(t);
+    }
+    if s == "-0" {
+        s = "0".into();
+    }
+    s
+}
+
 pub fn fmt_double(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
@@ -231,6 +250,15 @@ impl Out {
                 } else {
                     let s = fmt_double(*d);
                     num(b, b'$', (s.len()) as i64);
+                    line_body(b, s.as_bytes());
+                }
+            }
+            Reply::HumanDouble(d) => {
+                let s = fmt_human(*d);
+                if resp >= 3 {
+                    line(b, b',', s.as_bytes());
+                } else {
+                    num(b, b'$', s.len() as i64);
                     line_body(b, s.as_bytes());
                 }
             }
