@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -68,6 +68,8 @@ pub struct RunState {
     /// Set for a run on a multi-threaded runtime: the hook, at its first turn, hands the
     /// worker's other connections to another thread.
     pub handoff: AtomicBool,
+    /// Turns of the hook in this run.
+    pub ticks: AtomicU32,
 }
 
 impl RunState {
@@ -80,6 +82,7 @@ impl RunState {
         handoff: bool,
     ) {
         self.handoff.store(handoff, Relaxed);
+        self.ticks.store(0, Relaxed);
         if let Ok(mut s) = self.started.lock() {
             *s = Some(Instant::now());
         }

@@ -242,9 +242,19 @@ impl Engine {
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
                 // A run this long hands its worker's other connections to another thread (a
-                // short one never pays for that hand-off).
-                if hook_run.handoff.swap(false, Relaxed) {
-                    tokio::task::block_in_place(|| {});
+                // short one never pays for that hand-off). `block_in_place` hands the worker's
+                // core over only if the thread it wakes takes it before the closure ends, so the
+                // first turns wait a little for that; later turns (every ~1 ms) retry at the cost
+                // of a yield, and once the core is gone `block_in_place` costs nothing more.
+                if hook_run.handoff.load(Relaxed) {
+                    let tick = hook_run.ticks.fetch_add(1, Relaxed);
+                    tokio::task::block_in_place(|| {
+                        if tick < 3 {
+                            std::thread::sleep(std::time::Duration::from_micros(500));
+                        } else {
+                            std::thread::yield_now();
+                        }
+                    });
                 }
                 if hook_run.check(&busy) {
                     return Err(mlua::Error::runtime(
@@ -577,8 +587,8 @@ impl CallCtx<'_, '_, '_> {
         if !spec.flags.contains(Flags::READONLY) {
             self.effects = true;
         }
-        self.sc.now_ms = crate::keyspace::now_ms();
-        self.sc.clock = std::time::Instant::now();
+        // The clock: dispatch starts each command where the one before it ended (the first
+        // where the run began), as for a client's pipeline.
         dispatch(self.srv, &mut self.sc, Some(&mut *self.held), &args)
     }
 

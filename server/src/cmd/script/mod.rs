@@ -271,7 +271,8 @@ fn eval_on(
 ) -> Reply {
     let srv = ctx.srv;
     let found = if by_sha {
-        let sha = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+        let mut sha = String::from_utf8_lossy(&a[1]).into_owned();
+        sha.make_ascii_lowercase();
         find(srv, eng, &sha).map(|c| (sha, c))
     } else {
         load(srv, eng, &a[1])
