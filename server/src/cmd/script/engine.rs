@@ -231,6 +231,10 @@ impl Engine {
                 other => Ok(other),
             })?,
         )?;
+        // The libraries Redis loads beside Lua's own, shown read-only by the sandbox.
+        let libs = lua.create_table()?;
+        libs.raw_set("bit", super::bit::library(&lua)?)?;
+        internal.raw_set("libs", libs)?;
         internal.raw_set("version", crate::REDIS_VERSION)?;
         internal.raw_set("version_num", redis_version_num())?;
         let globals: Table = lua

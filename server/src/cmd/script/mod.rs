@@ -5,6 +5,7 @@
 //! rules ([`convert`]). Each run takes a Lua engine from a pool, so scripts on different keys
 //! run in parallel.
 
+mod bit;
 mod convert;
 pub mod engine;
 
