@@ -5,10 +5,14 @@
 
 use mlua::{Lua, Table, Value, Variadic};
 
+/// An operation on one 32-bit value, and on two.
+type Op1 = fn(u32) -> u32;
+type Op2 = fn(u32, u32) -> u32;
+
 /// `bit`'s functions in a table, for the sandbox to show read-only.
 pub fn library(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    let unary: [(&str, fn(u32) -> u32); 3] = [
+    let unary: [(&str, Op1); 3] = [
         ("tobit", |b| b),
         ("bnot", |b| !b),
         ("bswap", u32::swap_bytes),
@@ -19,7 +23,7 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
             lua.create_function(move |lua, a: Variadic<Value>| Ok(ret(f(barg(lua, &a, 1)?))))?,
         )?;
     }
-    let fold: [(&str, fn(u32, u32) -> u32); 3] = [
+    let fold: [(&str, Op2); 3] = [
         ("band", |a, b| a & b),
         ("bor", |a, b| a | b),
         ("bxor", |a, b| a ^ b),
@@ -37,7 +41,7 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
             })?,
         )?;
     }
-    let shift: [(&str, fn(u32, u32) -> u32); 5] = [
+    let shift: [(&str, Op2); 5] = [
         ("lshift", |b, n| b << n),
         ("rshift", |b, n| b >> n),
         ("arshift", |b, n| ((b as i32) >> n) as u32),
@@ -99,11 +103,7 @@ fn barg(lua: &Lua, args: &[Value], i: usize) -> mlua::Result<u32> {
     match n {
         Some(n) => Ok((n + 6_755_399_441_055_744.0).to_bits() as u32),
         None => {
-            let got = if i > args.len() {
-                "no value"
-            } else {
-                v.type_name()
-            };
+            let got = type_name(args, i);
             Err(arg_error(lua, i, &format!("number expected, got {got}")))
         }
     }
@@ -116,6 +116,11 @@ pub fn arg_error(lua: &Lua, i: usize, msg: &str) -> mlua::Error {
         .inspect_stack(0, |d| d.names().name.map(|n| n.into_owned()))
         .flatten()
         .unwrap_or_else(|| "?".into());
+    lua_error(lua, &format!("bad argument #{i} to '{name}' ({msg})"))
+}
+
+/// Lua's `luaL_error` from a library function: the message after the caller's position.
+pub fn lua_error(lua: &Lua, msg: &str) -> mlua::Error {
     let at = lua
         .inspect_stack(1, |d| {
             let line = d.current_line()?;
@@ -124,5 +129,49 @@ pub fn arg_error(lua: &Lua, i: usize, msg: &str) -> mlua::Error {
         })
         .flatten()
         .unwrap_or_default();
-    mlua::Error::runtime(format!("{at}bad argument #{i} to '{name}' ({msg})"))
+    mlua::Error::runtime(format!("{at}{msg}"))
+}
+
+/// Lua's name of a value's type, "no value" for an argument not given.
+pub fn type_name(args: &[Value], i: usize) -> &'static str {
+    match args.get(i - 1) {
+        None => "no value",
+        Some(Value::Nil) => "nil",
+        Some(Value::Boolean(_)) => "boolean",
+        Some(Value::Integer(_)) | Some(Value::Number(_)) => "number",
+        Some(Value::String(_)) => "string",
+        Some(Value::Table(_)) => "table",
+        Some(Value::Function(_)) => "function",
+        Some(Value::Thread(_)) => "thread",
+        Some(_) => "userdata",
+    }
+}
+
+/// `luaL_checknumber`: argument `i` as a number (a string Lua reads as one included).
+pub fn check_number(lua: &Lua, args: &[Value], i: usize) -> mlua::Result<f64> {
+    let n = match args.get(i - 1) {
+        Some(Value::Number(n)) => Some(*n),
+        Some(Value::Integer(n)) => Some(*n as f64),
+        Some(v @ Value::String(_)) => lua.coerce_number(v.clone())?,
+        _ => None,
+    };
+    n.ok_or_else(|| {
+        let got = type_name(args, i);
+        arg_error(lua, i, &format!("number expected, got {got}"))
+    })
+}
+
+/// `luaL_checklstring`: argument `i` as bytes (a number as Lua writes it).
+pub fn check_bytes(lua: &Lua, args: &[Value], i: usize) -> mlua::Result<Vec<u8>> {
+    let s = match args.get(i - 1) {
+        Some(Value::String(s)) => Some(s.as_bytes().to_vec()),
+        Some(v @ (Value::Number(_) | Value::Integer(_))) => {
+            lua.coerce_string(v.clone())?.map(|s| s.as_bytes().to_vec())
+        }
+        _ => None,
+    };
+    s.ok_or_else(|| {
+        let got = type_name(args, i);
+        arg_error(lua, i, &format!("string expected, got {got}"))
+    })
 }

@@ -234,6 +234,7 @@ impl Engine {
         // The libraries Redis loads beside Lua's own, shown read-only by the sandbox.
         let libs = lua.create_table()?;
         libs.raw_set("bit", super::bit::library(&lua)?)?;
+        libs.raw_set("struct", super::structlib::library(&lua)?)?;
         internal.raw_set("libs", libs)?;
         internal.raw_set("version", crate::REDIS_VERSION)?;
         internal.raw_set("version_num", redis_version_num())?;

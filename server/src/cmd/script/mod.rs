@@ -8,6 +8,7 @@
 mod bit;
 mod convert;
 pub mod engine;
+mod structlib;
 
 use super::{eq, CommandSpec, Ctx, Flags};
 use crate::keyspace::{shard_of, Locked};
