@@ -124,8 +124,8 @@ pub async fn run(
             if expire_srv.persist.loading.is_active() {
                 continue; // As Redis: nothing expires while the dataset loads.
             }
-            // A running script holds every shard: waiting for one would stall this worker.
-            if expire_srv.scripts.run.running.load(Relaxed) {
+            // A running script holds shards: waiting for one would stall this worker.
+            if expire_srv.scripts.running.load(Relaxed) > 0 {
                 continue;
             }
             for (db, key) in expire_srv.expire_cycle(200) {
@@ -142,7 +142,7 @@ pub async fn run(
             if save_srv.persist.loading.is_active() {
                 continue; // A save now would write a half-loaded keyspace over the dump.
             }
-            if save_srv.scripts.run.running.load(Relaxed) {
+            if save_srv.scripts.running.load(Relaxed) > 0 {
                 continue;
             }
             let settings = crate::persist::Settings::from_config(save_srv.config());

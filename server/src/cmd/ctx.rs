@@ -32,7 +32,17 @@ impl<'a, 'k> Ctx<'a, 'k> {
         let db = self.conn.db;
         let srv = self.srv;
         let (r, expired) = match self.held.as_deref_mut() {
-            Some(l) => run_view(l, db, srv, self.conn, self.args, f),
+            Some(l) => {
+                if l.is_growable() {
+                    // A script's lock set; its `redis.call` took these shards already, this
+                    // only catches a key its check did not foresee.
+                    let want = keys
+                        .iter()
+                        .map(|k| (db, crate::keyspace::shard_of(k.as_ref())));
+                    l.cover(want, true);
+                }
+                run_view(l, db, srv, self.conn, self.args, f)
+            }
             None => run_view(
                 &mut srv.ks.lock_keys(db, keys),
                 db,
@@ -56,7 +66,14 @@ impl<'a, 'k> Ctx<'a, 'k> {
         let db = self.conn.db;
         let srv = self.srv;
         let (r, expired) = match self.held.as_deref_mut() {
-            Some(l) => run_view(l, db, srv, self.conn, self.args, f),
+            Some(l) => {
+                if l.is_growable() {
+                    let shards = crate::keyspace::SHARDS;
+                    let want = dbs.iter().flat_map(|&d| (0..shards).map(move |s| (d, s)));
+                    l.cover(want, true);
+                }
+                run_view(l, db, srv, self.conn, self.args, f)
+            }
             None => run_view(&mut srv.ks.lock_dbs(dbs), db, srv, self.conn, self.args, f),
         };
         self.after(expired, db);

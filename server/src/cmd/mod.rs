@@ -142,16 +142,17 @@ pub fn dispatch(
     {
         return reject(srv, conn, spec, e);
     }
-    // A running script holds every shard (its own calls come with the locks, `held`): others
-    // wait for it, up to busy-reply-threshold, then get -BUSY instead of waiting on its locks.
+    // A running script holds its shards (its own calls come with the locks, `held`): a command
+    // on them waits for it, up to busy-reply-threshold, then gets -BUSY instead of waiting on
+    // its locks; past the threshold everyone gets -BUSY, as in Redis.
     if held.is_none()
         && srv
             .scripts
-            .run
             .running
             .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
         && !spec.flags.contains(Flags::ALLOW_BUSY)
-        && !script::wait_for_script(srv)
+        && !script::wait_for_scripts(srv, conn.db, spec, args)
     {
         if conn.multi.is_some() {
             conn.multi_error = true;

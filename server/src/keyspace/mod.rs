@@ -197,6 +197,7 @@ impl Keyspace {
             return Locked {
                 guards: Guards::One([(db, i, lock(&shards[i]))]),
                 one_key: (k.as_ref().as_ptr() as usize, k.as_ref().len()),
+                grow: None,
             };
         }
         let mut idx: Vec<usize> = keys.iter().map(|k| shard_of(k.as_ref())).collect();
@@ -205,6 +206,21 @@ impl Keyspace {
         Locked {
             guards: Guards::Many(idx.into_iter().map(|i| (db, i, lock(&shards[i]))).collect()),
             one_key: (0, 0),
+            grow: None,
+        }
+    }
+
+    /// Locks the shards holding `keys` in database `db` (in shard order), in a lock set that may
+    /// take more shards later ([`Locked::cover`]): a script's declared keys.
+    pub fn lock_keys_growable<K: AsRef<[u8]>>(&self, db: usize, keys: &[K]) -> Locked<'_> {
+        let mut idx: Vec<usize> = keys.iter().map(|k| shard_of(k.as_ref())).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let shards = &self.dbs[db].shards;
+        Locked {
+            guards: Guards::Many(idx.into_iter().map(|i| (db, i, lock(&shards[i]))).collect()),
+            one_key: (0, 0),
+            grow: Some(self),
         }
     }
 
@@ -222,6 +238,7 @@ impl Keyspace {
         Locked {
             guards: Guards::Many(guards),
             one_key: (0, 0),
+            grow: None,
         }
     }
 
@@ -332,9 +349,75 @@ pub struct Locked<'k> {
     /// Address and length of the key a single-key lock was taken for: handlers pass that same
     /// slice back, and its shard is then known without hashing it again.
     one_key: (usize, usize),
+    /// Set for a lock set that may take more shards while held (a script's): the keyspace.
+    grow: Option<&'k Keyspace>,
+}
+
+/// What [`Locked::cover`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cover {
+    /// Every shard asked for is held (some perhaps just taken).
+    Held,
+    /// A shard is held by someone else and lies below a shard this set holds: waiting for it
+    /// could deadlock, so it was not waited for.
+    Contended,
 }
 
 impl<'k> Locked<'k> {
+    /// Whether this set may take more shards ([`Keyspace::lock_keys_growable`]).
+    pub fn is_growable(&self) -> bool {
+        self.grow.is_some()
+    }
+
+    /// Whether shard `shard` of database `db` is held.
+    pub fn holds(&self, db: usize, shard: usize) -> bool {
+        self.guards
+            .binary_search_by(|(d, s, _)| (*d, *s).cmp(&(db, shard)))
+            .is_ok()
+    }
+
+    /// Takes the shards `(db, shard)` of `want` this growable set lacks. A free shard is taken at
+    /// once; a busy one is waited for only when it sorts after every shard held, so every
+    /// blocking wait in the server is for a lock above all its waiter holds (the order
+    /// `lock_keys`/`lock_dbs` keep) and no cycle of waits can form. Otherwise the shard is left
+    /// and the answer is [`Cover::Contended`]. `block_out_of_order` waits anyway (the caller has
+    /// no way back; it risks a deadlock with another script doing the same).
+    pub fn cover(
+        &mut self,
+        want: impl IntoIterator<Item = (usize, usize)>,
+        block_out_of_order: bool,
+    ) -> Cover {
+        let Some(ks) = self.grow else {
+            return Cover::Held;
+        };
+        for (db, si) in want {
+            let Some(dbs) = ks.dbs.get(db) else {
+                continue;
+            };
+            let pos = match self
+                .guards
+                .binary_search_by(|(d, s, _)| (*d, *s).cmp(&(db, si)))
+            {
+                Ok(_) => continue,
+                Err(p) => p,
+            };
+            let m = &dbs.shards[si];
+            let g = match m.try_lock() {
+                Ok(g) => g,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    if pos < self.guards.len() && !block_out_of_order {
+                        return Cover::Contended;
+                    }
+                    lock(m)
+                }
+            };
+            if let Guards::Many(v) = &mut self.guards {
+                v.insert(pos, (db, si, g));
+            }
+        }
+        Cover::Held
+    }
     /// Every key of database `db` in the locked shards, expired ones not yet reclaimed included
     /// (as Redis writes them to a snapshot), for saving.
     pub fn entries(&self, db: usize) -> impl Iterator<Item = (&[u8], &Entry)> + '_ {

@@ -13,6 +13,16 @@ const MAX_DEPTH: usize = 1000;
 
 /// `reply` as the Lua value `redis.call` returns, in protocol `resp`.
 pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value> {
+    // The common replies directly, as their encoding would read back.
+    match reply {
+        Reply::Int(i) => return Ok(Value::Number(*i as f64)),
+        Reply::Bulk(b) => return lua.create_string(b).map(Value::String),
+        Reply::ShortBulk { len, buf } => {
+            return lua.create_string(&buf[..*len as usize]).map(Value::String)
+        }
+        Reply::Nil if resp == 2 => return Ok(Value::Boolean(false)),
+        _ => {}
+    }
     let mut out = Out::new();
     out.push(reply, resp);
     let mut bytes = Vec::with_capacity(out.len());

@@ -1,18 +1,20 @@
-//! The Lua engine: one Lua 5.1 state per server with Redis's sandbox (`sandbox.lua`), the script
-//! cache (SHA-1 → compiled function), and one run: KEYS and ARGV set, `redis.call` lent for the
-//! run's length, the result converted to a reply. The caller holds every shard for the run.
+//! The Lua engine: one Lua 5.1 state with Redis's sandbox (`sandbox.lua`; a server keeps a pool
+//! of them, one per run at a time), the scripts it compiled (SHA-1 → function), and one run:
+//! KEYS and ARGV set, `redis.call` lent for the run's length, the result converted to a reply.
+//! The caller holds the script's declared keys' shards (or every shard); a `redis.call` on a key
+//! it did not declare takes that shard or asks for the run again with every shard
+//! ([`RunOutcome::Restart`]).
 
 use super::convert::{lua_to_reply, reply_to_lua};
 use crate::cmd::{dispatch, lookup, Flags, Session};
-use crate::keyspace::Locked;
+use crate::keyspace::{Cover, Locked};
 use crate::resp::Reply;
-use crate::state::scripts::RunState;
+use crate::state::scripts::{Cached, RunState};
 use crate::state::Shared;
 use bytes::Bytes;
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 const SANDBOX: &str = include_str!("sandbox.lua");
@@ -23,6 +25,29 @@ const LUA_MEMORY_LIMIT: usize = 1 << 30;
 
 /// How often (in Lua instructions) the hook looks at the clock and at SCRIPT KILL, as Redis.
 const HOOK_EVERY: u32 = 100_000;
+
+/// How long a script that has already had effects waits for a shard of a key it did not
+/// declare, held by another client, before its `redis.call` fails (a wait that long may be a
+/// deadlock with the holder, which the failure breaks).
+const UNDECLARED_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Commands that reach more than the keys their key positions name (every shard of a database,
+/// or of several): a script calling one needs every shard.
+const WIDE: &[&str] = &[
+    "keys",
+    "scan",
+    "randomkey",
+    "dbsize",
+    "flushdb",
+    "flushall",
+    "swapdb",
+    "move",
+    "copy",
+    "sort",
+    "sort_ro",
+    "info",
+    "memory",
+];
 
 /// A script's shebang flags (`#!lua flags=no-writes,allow-oom`); none for a script without one
 /// (Redis's "eval compat mode": it may write and runs past OOM as before 7.0).
@@ -40,12 +65,53 @@ pub struct Script {
     pub flags: ScriptFlags,
 }
 
-/// The engine of one server.
+/// One Lua state and what it compiled.
 pub struct Engine {
     lua: Lua,
-    real: Table,
-    internal: Table,
     pub scripts: HashMap<String, Script>,
+    /// The run state its hook reads (one run at a time per engine).
+    pub run: Arc<RunState>,
+    /// `Scripts::generation` when it was made: SCRIPT FLUSH retires it.
+    pub generation: u64,
+    /// KEYS and ARGV, refilled by each run, and how many entries each had last.
+    keys: Table,
+    argv: Table,
+    lens: (usize, usize),
+    /// The run in progress, for the functions below: set only while [`Engine::run`] runs a
+    /// script.
+    current: Arc<Current>,
+    /// The sandbox's runner (`I.run`).
+    runner: mlua::Function,
+}
+
+/// The [`CallCtx`] of the run in progress on an engine, or null between runs. The engine's
+/// `redis.call` is made once, so it reaches the run's context (which borrows the caller's
+/// session and locks) through this rather than capturing it.
+#[derive(Default)]
+struct Current(AtomicPtr<()>);
+
+impl Current {
+    /// Runs `f` with the run's context; `None` between runs.
+    fn with<R>(&self, f: impl FnOnce(&mut CallCtx) -> R) -> Option<R> {
+        let p = self.0.load(Relaxed) as *mut CallCtx<'static, 'static, 'static>;
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `Engine::run` stores a pointer to its own `CallCtx` before calling the script
+        // and clears it before that context goes; the engine is used by one thread at a time
+        // (it is taken out of the pool for the run), and the functions that call this never
+        // nest (a command run by `redis.call` cannot call back into Lua), so this is the only
+        // reference to the context while `f` runs, and `f` cannot keep it.
+        Some(f(unsafe { &mut *p }))
+    }
+}
+
+/// How a run ended.
+pub enum RunOutcome {
+    Done(Reply),
+    /// It reached a key it did not declare whose shard is busy, before any effect: run it
+    /// again with every shard.
+    Restart,
 }
 
 /// What one run is given: the script's name for errors, KEYS, ARGV and how it may write.
@@ -78,7 +144,13 @@ impl Rand48 {
 
 impl Engine {
     /// A fresh engine: the libraries Redis loads, the sandbox, the hook that stops a killed run.
-    pub fn new(run: Arc<RunState>, rand: &Arc<AtomicU64>) -> mlua::Result<Engine> {
+    pub fn new(
+        busy: Arc<AtomicUsize>,
+        rand: &Arc<AtomicU64>,
+        generation: u64,
+    ) -> mlua::Result<Engine> {
+        let run = Arc::new(RunState::default());
+        let hook_run = run.clone();
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
         // The debug library is needed by the sandbox's error handler only; it removes the global.
         let lua = unsafe { Lua::unsafe_new_with(libs, LuaOptions::default()) };
@@ -159,6 +231,11 @@ impl Engine {
                 other => Ok(other),
             })?,
         )?;
+        // The libraries Redis loads beside Lua's own, shown read-only by the sandbox.
+        let libs = lua.create_table()?;
+        libs.raw_set("bit", super::bit::library(&lua)?)?;
+        libs.raw_set("struct", super::structlib::library(&lua)?)?;
+        internal.raw_set("libs", libs)?;
         internal.raw_set("version", crate::REDIS_VERSION)?;
         internal.raw_set("version_num", redis_version_num())?;
         let globals: Table = lua
@@ -169,7 +246,22 @@ impl Engine {
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
-                if run.check() {
+                // A run this long hands its worker's other connections to another thread (a
+                // short one never pays for that hand-off). `block_in_place` hands the worker's
+                // core over only if the thread it wakes takes it before the closure ends, so the
+                // first turns wait a little for that; later turns (every ~1 ms) retry at the cost
+                // of a yield, and once the core is gone `block_in_place` costs nothing more.
+                if hook_run.handoff.load(Relaxed) {
+                    let tick = hook_run.ticks.fetch_add(1, Relaxed);
+                    tokio::task::block_in_place(|| {
+                        if tick < 3 {
+                            std::thread::sleep(std::time::Duration::from_micros(500));
+                        } else {
+                            std::thread::yield_now();
+                        }
+                    });
+                }
+                if hook_run.check(&busy) {
                     return Err(mlua::Error::runtime(
                         "Script killed by user with SCRIPT KILL...",
                     ));
@@ -177,11 +269,65 @@ impl Engine {
                 Ok(VmState::Continue)
             },
         )?;
+        let keys = lua.create_table()?;
+        let argv = lua.create_table()?;
+        real.raw_set("KEYS", &keys)?;
+        real.raw_set("ARGV", &argv)?;
+        let current = Arc::new(Current::default());
+        let cur = current.clone();
+        // redis.call raises the error (a Rust error that `unwrap_err` turns back into Redis's
+        // error table); redis.pcall returns the table.
+        let rcall = lua.create_function(move |lua, args: Variadic<Value>| {
+            unlimited(lua, || {
+                cur.with(|c| match c.call(&args) {
+                    Reply::Error(e) => Err(mlua::Error::external(ScriptError(err_text(&e)))),
+                    r => reply_to_lua(lua, &r, c.sc.resp),
+                })
+                .unwrap_or_else(|| Err(idle_error()))
+            })
+        })?;
+        let cur = current.clone();
+        let rpcall = lua.create_function(move |lua, args: Variadic<Value>| {
+            unlimited(lua, || {
+                cur.with(|c| match c.call(&args) {
+                    Reply::Error(e) => {
+                        let t = lua.create_table()?;
+                        t.raw_set("err", err_text(&e))?;
+                        Ok(Value::Table(t))
+                    }
+                    r => reply_to_lua(lua, &r, c.sc.resp),
+                })
+                .unwrap_or_else(|| Err(idle_error()))
+            })
+        })?;
+        let cur = current.clone();
+        internal.raw_set(
+            "in_run",
+            lua.create_function(move |_, ()| Ok(cur.with(|_| ()).is_some()))?,
+        )?;
+        let cur = current.clone();
+        // The sandbox's redis.setresp checks its argument and that a run is on first.
+        internal.raw_set(
+            "setresp",
+            lua.create_function(move |_, v: i64| {
+                cur.with(|c| c.sc.resp = v as u8);
+                Ok(())
+            })?,
+        )?;
+        let redis: Table = internal.raw_get("redis")?;
+        redis.raw_set("call", rcall)?;
+        redis.raw_set("pcall", rpcall)?;
+        let runner: mlua::Function = internal.raw_get("run")?;
         Ok(Engine {
             lua,
-            real,
-            internal,
             scripts: HashMap::new(),
+            run,
+            generation,
+            keys,
+            argv,
+            lens: (0, 0),
+            current,
+            runner,
         })
     }
 
@@ -215,101 +361,104 @@ impl Engine {
         Ok(sha)
     }
 
-    /// Runs cached script `sha` as `conn`'s script client, with every shard in `locked`.
+    /// Fills a reused KEYS or ARGV table with `items`, clearing what a longer list left.
+    fn fill(lua: &Lua, t: &Table, items: &[Bytes], before: usize) -> mlua::Result<()> {
+        for (i, a) in items.iter().enumerate() {
+            t.raw_set(i + 1, lua.create_string(a)?)?;
+        }
+        // The script may have added entries: those go too.
+        let before = before.max(t.raw_len());
+        for i in items.len()..before {
+            t.raw_set(i + 1, Value::Nil)?;
+        }
+        Ok(())
+    }
+
+    /// Runs compiled script `sha` as `conn`'s script client, with the shards in `locked`.
     pub fn run(
         &mut self,
         srv: &Shared,
         conn: &Session,
         locked: &mut Locked,
+        cached: &Cached,
         sha: &str,
         spec: RunSpec,
-    ) -> Reply {
+    ) -> RunOutcome {
         let Some(script) = self.scripts.get(sha) else {
-            return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
+            return RunOutcome::Done(Reply::error(
+                "NOSCRIPT No matching script. Please use EVAL.",
+            ));
         };
         let func = script.func.clone();
         let lua = &self.lua;
-        let mk = |items: &[Bytes]| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, a) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(a)?)?;
-            }
-            Ok(t)
-        };
-        let set = (|| -> mlua::Result<()> {
-            self.real.raw_set("KEYS", mk(spec.keys)?)?;
-            self.real.raw_set("ARGV", mk(spec.args)?)?;
-            Ok(())
-        })();
+        let set = unlimited(lua, || -> mlua::Result<()> {
+            Self::fill(lua, &self.keys, spec.keys, self.lens.0)?;
+            Self::fill(lua, &self.argv, spec.args, self.lens.1)
+        });
+        self.lens = (spec.keys.len(), spec.args.len());
         if let Err(e) = set {
-            return Reply::error(format!("ERR {}", lua_error_text(&e)));
+            return RunOutcome::Done(Reply::error(format!("ERR {}", lua_error_text(&e))));
         }
         // The script's own client: the caller's database, RESP2 until `redis.setresp`.
         let mut sc = Session::new(conn.id, conn.handle.clone());
         sc.db = conn.db;
         sc.authed = true;
         sc.user = conn.user.clone();
-        let sc = RefCell::new(sc);
-        let held = RefCell::new(locked);
-        let read_only = spec.read_only || spec.flags.no_writes;
-        let deny_oom = spec.oom && !spec.flags.allow_oom;
-        let run = &srv.scripts.run;
-        let outcome = lua.scope(|scope| {
-            // redis.call raises the error (a Rust error that `unwrap_err` turns back into
-            // Redis's error table); redis.pcall returns the table.
-            let call = scope.create_function(|lua, args: Variadic<Value>| {
-                match call_command(srv, &sc, &held, run, &args, read_only, deny_oom) {
-                    Reply::Error(e) => Err(mlua::Error::external(ScriptError(err_text(&e)))),
-                    r => reply_to_lua(lua, &r, sc.borrow().resp),
-                }
-            })?;
-            let pcall = scope.create_function(|lua, args: Variadic<Value>| {
-                match call_command(srv, &sc, &held, run, &args, read_only, deny_oom) {
-                    Reply::Error(e) => {
-                        let t = lua.create_table()?;
-                        t.raw_set("err", err_text(&e))?;
-                        Ok(Value::Table(t))
-                    }
-                    r => reply_to_lua(lua, &r, sc.borrow().resp),
-                }
-            })?;
-            let setresp = scope.create_function(|_, v: i64| {
-                sc.borrow_mut().resp = v as u8;
-                Ok(())
-            })?;
-            let redis: Table = self.internal.raw_get("redis")?;
-            let idle: mlua::Function = self.internal.raw_get("idle_call")?;
-            redis.raw_set("call", call)?;
-            redis.raw_set("pcall", pcall)?;
-            // Marks the run for the sandbox's "only inside a script invocation" checks.
-            self.internal.raw_set("call", true)?;
-            self.internal.raw_set("setresp", setresp)?;
-            let runner: mlua::Function = self.internal.raw_get("run")?;
-            let r = runner.call::<(bool, Value)>(func);
-            redis.raw_set("call", idle.clone())?;
-            redis.raw_set("pcall", idle)?;
-            self.internal.raw_set("call", Value::Nil)?;
-            self.internal.raw_set("setresp", Value::Nil)?;
-            r
-        });
-        let resp = sc.borrow().resp;
-        let reply = match outcome {
-            Ok((true, v)) => lua_to_reply(&v, resp, 0),
-            Ok((false, v)) => run_error(&v, spec.name),
-            Err(e) => Reply::error(format!(
-                "ERR Error running script {}, {:.100}",
-                spec.name,
-                lua_error_text(&e)
-            )),
+        let mut call = CallCtx {
+            srv,
+            sc,
+            held: locked,
+            run: &self.run,
+            cached,
+            read_only: spec.read_only || spec.flags.no_writes,
+            deny_oom: spec.oom && !spec.flags.allow_oom,
+            effects: false,
+            restart: false,
         };
-        // Redis steps the collector now and then rather than letting a full cycle land on a run;
-        // a run that left much garbage (one that hit the memory cap) is collected at once.
-        let _ = self.lua.gc_step_kbytes(1);
+        self.current
+            .0
+            .store(&mut call as *mut CallCtx as *mut (), Relaxed);
+        let outcome = self.runner.call::<(bool, Value)>(func);
+        self.current.0.store(std::ptr::null_mut(), Relaxed);
+        let reply = if call.restart {
+            RunOutcome::Restart
+        } else {
+            RunOutcome::Done(match outcome {
+                Ok((true, v)) => lua_to_reply(&v, call.sc.resp, 0),
+                Ok((false, v)) => run_error(&v, spec.name),
+                Err(e) => Reply::error(format!(
+                    "ERR Error running script {}, {:.100}",
+                    spec.name,
+                    lua_error_text(&e)
+                )),
+            })
+        };
+        // Lua's own incremental collector keeps up with a run's garbage (Redis adds a step
+        // every 50 runs; here that step cost more than it saved). A run that left much garbage
+        // (one that hit the memory cap) is collected at once.
         if self.lua.used_memory() > LUA_MEMORY_LIMIT / 4 {
             let _ = self.lua.gc_collect();
         }
         reply
     }
+}
+
+/// Runs `f` (Rust work on the Lua state between script instructions: filling KEYS, a
+/// `redis.call`) without the memory cap. With a cap set, mlua guards every call into Lua
+/// against an allocation failure (a protected call each); without it, they are plain calls. The
+/// cap is back before the script's next instruction.
+fn unlimited<R>(lua: &Lua, f: impl FnOnce() -> R) -> R {
+    let _ = lua.set_memory_limit(0);
+    let r = f();
+    let _ = lua.set_memory_limit(LUA_MEMORY_LIMIT);
+    r
+}
+
+/// What `redis.call` raises between runs.
+fn idle_error() -> mlua::Error {
+    mlua::Error::external(ScriptError(
+        "ERR redis.call/pcall can only be called inside a script invocation".into(),
+    ))
 }
 
 /// Redis's REDIS_VERSION_NUM (0x00MMmmpp) of the version respd reports.
@@ -382,47 +531,118 @@ fn to_args(vals: &[Value]) -> Result<Vec<Bytes>, ()> {
         .collect()
 }
 
-/// One `redis.call`: Redis's checks for a command run by a script (script.c `scriptCall`), then
-/// the normal dispatcher with the locks the script holds.
-fn call_command(
-    srv: &Shared,
-    sc: &RefCell<Session>,
-    held: &RefCell<&mut Locked>,
-    run: &RunState,
-    vals: &[Value],
+/// What a run's `redis.call` works with.
+struct CallCtx<'a, 'l, 'k> {
+    srv: &'a Shared,
+    /// The script's own client.
+    sc: Session,
+    held: &'l mut Locked<'k>,
+    run: &'a RunState,
+    cached: &'a Cached,
     read_only: bool,
     deny_oom: bool,
-) -> Reply {
-    let Ok(args) = to_args(vals) else {
-        return Reply::error("ERR Lua redis lib command arguments must be strings or integers");
-    };
-    if args.is_empty() {
-        return Reply::error("ERR Please specify at least one argument for this redis lib call");
+    /// A command that may have changed something (anything not read-only) has run: the run can
+    /// no longer be started again.
+    effects: bool,
+    /// The run must start again with every shard ([`RunOutcome::Restart`]).
+    restart: bool,
+}
+
+impl CallCtx<'_, '_, '_> {
+    /// One `redis.call`: Redis's checks for a command run by a script (script.c `scriptCall`),
+    /// the shards of keys the script did not declare, then the normal dispatcher with the
+    /// script's locks.
+    fn call(&mut self, vals: &[Value]) -> Reply {
+        if self.restart {
+            // Whatever the script does with the error, the run is discarded.
+            return Reply::error("ERR respd: the script runs again with every shard locked");
+        }
+        let Ok(args) = to_args(vals) else {
+            return Reply::error("ERR Lua redis lib command arguments must be strings or integers");
+        };
+        if args.is_empty() {
+            return Reply::error(
+                "ERR Please specify at least one argument for this redis lib call",
+            );
+        }
+        let Ok(spec) = lookup(&args) else {
+            return Reply::error("ERR Unknown Redis command called from script");
+        };
+        if !spec.arity_ok(args.len()) {
+            return Reply::error("ERR Wrong number of args calling Redis command from script");
+        }
+        if spec.flags.contains(Flags::NOSCRIPT) {
+            return Reply::error("ERR This Redis command is not allowed from script");
+        }
+        let write = spec.flags.contains(Flags::WRITE);
+        if self.read_only && write {
+            return Reply::error("ERR Write commands are not allowed from read-only scripts.");
+        }
+        if self.deny_oom && spec.flags.contains(Flags::DENYOOM) && !self.run.wrote.load(Relaxed) {
+            return Reply::error("OOM command not allowed when used memory > 'maxmemory'.");
+        }
+        if self.held.is_growable() {
+            if let Err(e) = self.cover(spec, &args) {
+                return e;
+            }
+        }
+        if write {
+            self.run.wrote.store(true, Relaxed);
+        }
+        if !spec.flags.contains(Flags::READONLY) {
+            self.effects = true;
+        }
+        // The clock: dispatch starts each command where the one before it ended (the first
+        // where the run began), as for a client's pipeline.
+        dispatch(self.srv, &mut self.sc, Some(&mut *self.held), &args)
     }
-    let Ok(spec) = lookup(&args) else {
-        return Reply::error("ERR Unknown Redis command called from script");
-    };
-    if !spec.arity_ok(args.len()) {
-        return Reply::error("ERR Wrong number of args calling Redis command from script");
+
+    /// Takes the shards a command needs that the run does not hold (keys it did not declare).
+    /// The script is then marked to run with every shard from now on. A busy shard that cannot
+    /// be waited for safely restarts a run that has had no effect yet; a run that has, waits
+    /// for it a while polling, then fails the call.
+    fn cover(&mut self, spec: &crate::cmd::CommandSpec, args: &[Bytes]) -> Result<(), Reply> {
+        use crate::keyspace::{shard_of, SHARDS};
+        let want: Vec<(usize, usize)> =
+            if spec.flags.contains(Flags::MOVABLEKEYS) || WIDE.contains(&spec.name) {
+                let dbs = self.srv.ks.db_count();
+                (0..dbs)
+                    .flat_map(|d| (0..SHARDS).map(move |s| (d, s)))
+                    .collect()
+            } else {
+                let db = self.sc.db;
+                spec.key_args(args)
+                    .into_iter()
+                    .map(|k| (db, shard_of(k)))
+                    .collect()
+            };
+        if want.iter().all(|&(d, s)| self.held.holds(d, s)) {
+            return Ok(());
+        }
+        self.cached.wide.store(true, Relaxed);
+        for &(d, s) in &want {
+            self.run.add_shard(d, s);
+        }
+        if self.held.cover(want.iter().copied(), false) == Cover::Held {
+            return Ok(());
+        }
+        if !self.effects {
+            self.restart = true;
+            return Err(Reply::error(
+                "ERR respd: the script runs again with every shard locked",
+            ));
+        }
+        let start = std::time::Instant::now();
+        while start.elapsed() < UNDECLARED_WAIT {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+            if self.held.cover(want.iter().copied(), false) == Cover::Held {
+                return Ok(());
+            }
+        }
+        Err(Reply::error(
+            "ERR respd: a key the script did not declare is held by another client; declare the keys a script uses",
+        ))
     }
-    if spec.flags.contains(Flags::NOSCRIPT) {
-        return Reply::error("ERR This Redis command is not allowed from script");
-    }
-    let write = spec.flags.contains(Flags::WRITE);
-    if read_only && write {
-        return Reply::error("ERR Write commands are not allowed from read-only scripts.");
-    }
-    if deny_oom && spec.flags.contains(Flags::DENYOOM) && !run.wrote.load(Relaxed) {
-        return Reply::error("OOM command not allowed when used memory > 'maxmemory'.");
-    }
-    if write {
-        run.wrote.store(true, Relaxed);
-    }
-    let mut sc = sc.borrow_mut();
-    let mut held = held.borrow_mut();
-    sc.now_ms = crate::keyspace::now_ms();
-    sc.clock = std::time::Instant::now();
-    dispatch(srv, &mut sc, Some(&mut **held), &args)
 }
 
 /// An error `redis.call` raises: Redis's error table's message.

@@ -1,19 +1,26 @@
 //! Scripting: EVAL, EVALSHA, their `_RO` forms and SCRIPT (docs/scripting.md). A script runs with
-//! every shard locked, as EXEC runs its queue: no other client sees it half done. Its
-//! `redis.call`s go through the normal dispatcher with those locks ([`engine`]); Lua values and
-//! replies convert by Redis's rules ([`convert`]).
+//! its declared keys' shards locked (every shard once it has reached a key it did not declare),
+//! as EXEC runs its queue: no other client sees it half done. Its `redis.call`s go through the
+//! normal dispatcher with those locks ([`engine`]); Lua values and replies convert by Redis's
+//! rules ([`convert`]). Each run takes a Lua engine from a pool, so scripts on different keys
+//! run in parallel.
 
+mod bit;
 mod convert;
 pub mod engine;
+mod structlib;
 
 use super::{eq, CommandSpec, Ctx, Flags};
-use crate::keyspace::Locked;
+use crate::keyspace::{shard_of, Locked};
 use crate::resp::Reply;
+use crate::state::scripts::{shard_bit, Cached, ShardBits};
 use crate::state::Shared;
 use crate::{command, container, subcommand};
 use bytes::Bytes;
-use engine::{Engine, RunSpec};
+use engine::{Engine, RunOutcome, RunSpec};
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const EVAL: Flags = Flags::NOSCRIPT
     .union(Flags::STALE)
@@ -148,28 +155,66 @@ static SCRIPT_SUBS: &[CommandSpec] = &[
     ),
 ];
 
-/// Runs `f` with the engine (made on first use), the keyspace already locked by the caller.
-fn with_engine<R>(srv: &Shared, f: impl FnOnce(&mut Engine) -> R) -> Result<R, Reply> {
-    let mut slot = srv
-        .scripts
-        .engine
-        .lock()
-        .map_err(|_| Reply::error("ERR script engine unavailable"))?;
-    if slot
-        .as_ref()
-        .and_then(|e| e.downcast_ref::<Engine>())
-        .is_none()
-    {
-        let engine = Engine::new(srv.scripts.run.clone(), &srv.scripts.rand).map_err(|e| {
+/// An idle engine of the current generation, or a new one.
+fn take_engine(srv: &Shared) -> Result<Box<Engine>, Reply> {
+    let generation = srv.scripts.generation.load(Relaxed);
+    let idle = srv.scripts.engines.lock().ok().and_then(|mut p| p.pop());
+    if let Some(e) = idle.and_then(|e| e.downcast::<Engine>().ok()) {
+        if e.generation == generation {
+            return Ok(e);
+        }
+    }
+    Engine::new(srv.scripts.busy.clone(), &srv.scripts.rand, generation)
+        .map(Box::new)
+        .map_err(|e| {
             tracing::error!("cannot start the Lua engine: {e}");
             Reply::error("ERR cannot start the Lua engine")
-        })?;
-        *slot = Some(Box::new(engine));
+        })
+}
+
+/// Returns an engine to the pool, unless SCRIPT FLUSH retired it meanwhile.
+fn give_back(srv: &Shared, eng: Box<Engine>) {
+    if eng.generation != srv.scripts.generation.load(Relaxed) {
+        return;
     }
-    match slot.as_mut().and_then(|e| e.downcast_mut::<Engine>()) {
-        Some(e) => Ok(f(e)),
-        None => Err(Reply::error("ERR script engine unavailable")),
+    if let Ok(mut p) = srv.scripts.engines.lock() {
+        p.push(eng);
     }
+}
+
+/// Compiles `body` on `eng` and adds it to the server's cache: its SHA-1 and cache entry.
+fn load(srv: &Shared, eng: &mut Engine, body: &Bytes) -> Result<(String, Arc<Cached>), Reply> {
+    let sha = eng.load(body)?;
+    let mut cache = srv
+        .scripts
+        .cache
+        .write()
+        .map_err(|_| Reply::error("ERR script cache unavailable"))?;
+    let cached = cache
+        .entry(sha.clone())
+        .or_insert_with(|| {
+            Arc::new(Cached {
+                body: body.clone(),
+                wide: Default::default(),
+            })
+        })
+        .clone();
+    Ok((sha, cached))
+}
+
+/// The cached script `sha`, compiled on `eng`.
+fn find(srv: &Shared, eng: &mut Engine, sha: &str) -> Result<Arc<Cached>, Reply> {
+    let cached = srv
+        .scripts
+        .cache
+        .read()
+        .ok()
+        .and_then(|c| c.get(sha).cloned())
+        .ok_or_else(|| Reply::error("NOSCRIPT No matching script. Please use EVAL."))?;
+    if !eng.scripts.contains_key(sha) {
+        eng.load(&cached.body)?;
+    }
+    Ok(cached)
 }
 
 fn eval(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
@@ -205,100 +250,162 @@ fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, ro: bool) -> Reply {
     let oom = ctx.held.is_none()
         && srv.config().get(crate::config::params::MAXMEMORY) > 0
         && !srv.make_room();
-    match ctx.held.as_deref_mut() {
-        Some(l) => eval_locked(srv, ctx.conn, l, a, by_sha, ro, oom, numkeys),
-        None => {
-            let mut l = srv.ks.lock_all();
-            eval_locked(srv, ctx.conn, &mut l, a, by_sha, ro, oom, numkeys)
-        }
-    }
+    let mut eng = match take_engine(srv) {
+        Ok(e) => e,
+        Err(e) => return e,
+    };
+    let r = eval_on(ctx, &mut eng, a, by_sha, ro, oom, numkeys);
+    give_back(srv, eng);
+    r
 }
 
+/// EVAL on engine `eng`: finds or compiles the script, takes its locks (unless EXEC holds
+/// them all) and runs it, again with every shard if it asks to.
 #[allow(clippy::too_many_arguments)]
-fn eval_locked(
-    srv: &Shared,
-    conn: &mut super::Session,
-    locked: &mut Locked,
+fn eval_on(
+    ctx: &mut Ctx,
+    eng: &mut Engine,
     a: &[Bytes],
     by_sha: bool,
     ro: bool,
     oom: bool,
     numkeys: usize,
 ) -> Reply {
-    let r = with_engine(srv, |eng| {
-        let sha = if by_sha {
-            String::from_utf8_lossy(&a[1]).to_ascii_lowercase()
+    let srv = ctx.srv;
+    let found = if by_sha {
+        let mut sha = String::from_utf8_lossy(&a[1]).into_owned();
+        sha.make_ascii_lowercase();
+        find(srv, eng, &sha).map(|c| (sha, c))
+    } else {
+        load(srv, eng, &a[1])
+    };
+    let (sha, cached) = match found {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    let Some(flags) = eng.scripts.get(&sha).map(|s| s.flags) else {
+        return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
+    };
+    if flags.shebang && !flags.no_writes && ro {
+        return Reply::error("ERR Can not execute a script with write flag using *_ro command.");
+    }
+    if flags.shebang && oom && !flags.allow_oom && !flags.no_writes {
+        return Reply::error("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
+    }
+    let spec = RunSpec {
+        name: &sha,
+        keys: &a[3..3 + numkeys],
+        args: &a[3 + numkeys..],
+        read_only: ro,
+        flags,
+        oom,
+    };
+    if let Some(l) = ctx.held.as_deref_mut() {
+        // Inside EXEC: every shard is held already.
+        return match run_once(srv, ctx.conn, eng, l, &cached, &sha, &spec, [!0; 4]) {
+            RunOutcome::Done(r) => r,
+            RunOutcome::Restart => Reply::error("ERR script restarted with every shard locked"),
+        };
+    }
+    let db = ctx.conn.db;
+    let mut wide = cached.wide.load(Relaxed);
+    loop {
+        let bits = if wide {
+            [!0; 4]
         } else {
-            match eng.load(&a[1]) {
-                Ok(s) => s,
-                Err(e) => return e,
+            let mut b = [0; 4];
+            for k in spec.keys {
+                let (w, bit) = shard_bit(db, shard_of(k));
+                b[w] |= bit;
             }
+            b
         };
-        let Some(flags) = eng.scripts.get(&sha).map(|s| s.flags) else {
-            return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
-        };
-        if flags.shebang && !flags.no_writes && ro {
-            return Reply::error(
-                "ERR Can not execute a script with write flag using *_ro command.",
-            );
+        // Waits here rather than on a shard, so a script that turns busy answers -BUSY.
+        if !wait_clear(srv, &bits) {
+            return busy_reply(srv);
         }
-        if flags.shebang && oom && !flags.allow_oom && !flags.no_writes {
-            return Reply::error("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
-        }
-        let threshold = srv
-            .config()
-            .get(crate::config::params::BUSY_REPLY_THRESHOLD)
-            .max(0) as u64;
-        let run = &srv.scripts.run;
-        run.begin(threshold, false);
-        let spec = RunSpec {
-            name: &sha,
-            keys: &a[3..3 + numkeys],
-            args: &a[3 + numkeys..],
-            read_only: ro,
-            flags,
-            oom,
-        };
-        // On a multi-threaded runtime this worker's other tasks (and its turn at polling the
-        // sockets) move to another thread for the run, so a long script does not strand them.
-        let multi = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let reply = if multi {
-            tokio::task::block_in_place(|| eng.run(srv, conn, locked, &sha, spec))
+        let outcome = if wide {
+            let mut l = srv.ks.lock_all();
+            run_once(srv, ctx.conn, eng, &mut l, &cached, &sha, &spec, bits)
         } else {
-            eng.run(srv, conn, locked, &sha, spec)
+            let mut l = srv.ks.lock_keys_growable(db, spec.keys);
+            run_once(srv, ctx.conn, eng, &mut l, &cached, &sha, &spec, bits)
         };
-        let killed = run.kill.load(Relaxed);
-        run.end();
-        // Killed, the run ends in the hook's error (with its position); should a script have
-        // caught that error and ended otherwise, the caller still learns it was killed.
-        if killed && !matches!(&reply, Reply::Error(e) if e.starts_with("ERR Script killed")) {
-            return Reply::error("ERR Script killed by user with SCRIPT KILL...");
+        match outcome {
+            RunOutcome::Done(r) => return r,
+            RunOutcome::Restart if !wide => wide = true,
+            RunOutcome::Restart => {
+                return Reply::error("ERR script restarted with every shard locked")
+            }
         }
-        reply
-    });
-    r.unwrap_or_else(|e| e)
+    }
+}
+
+/// One run of a script with the locks in `locked`, registered as a run in progress.
+#[allow(clippy::too_many_arguments)]
+fn run_once(
+    srv: &Shared,
+    conn: &super::Session,
+    eng: &mut Engine,
+    locked: &mut Locked,
+    cached: &Cached,
+    sha: &str,
+    spec: &RunSpec,
+    bits: ShardBits,
+) -> RunOutcome {
+    let threshold = srv
+        .config()
+        .get(crate::config::params::BUSY_REPLY_THRESHOLD)
+        .max(0) as u64;
+    // On a multi-threaded runtime a long run hands this worker's other tasks (and its turn at
+    // polling the sockets) to another thread, so it does not strand them.
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    let run = eng.run.clone();
+    run.set_shards(&bits);
+    run.begin(&srv.scripts, threshold, false, multi);
+    let spec = RunSpec { ..*spec };
+    let outcome = eng.run(srv, conn, locked, cached, sha, spec);
+    let killed = run.kill.load(Relaxed);
+    run.end(&srv.scripts);
+    // Killed, the run ends in the hook's error (with its position); should a script have
+    // caught that error and ended otherwise, the caller still learns it was killed.
+    match outcome {
+        RunOutcome::Done(reply)
+            if killed
+                && !matches!(&reply, Reply::Error(e) if e.starts_with("ERR Script killed")) =>
+        {
+            RunOutcome::Done(Reply::error(
+                "ERR Script killed by user with SCRIPT KILL...",
+            ))
+        }
+        o => o,
+    }
 }
 
 fn script_load(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    match with_engine(ctx.srv, |eng| eng.load(&a[2])) {
-        Ok(Ok(sha)) => Reply::bulk(sha),
-        Ok(Err(e)) | Err(e) => e,
+    let mut eng = match take_engine(ctx.srv) {
+        Ok(e) => e,
+        Err(e) => return e,
+    };
+    let r = load(ctx.srv, &mut eng, &a[2]);
+    give_back(ctx.srv, eng);
+    match r {
+        Ok((sha, _)) => Reply::bulk(sha),
+        Err(e) => e,
     }
 }
 
 fn script_exists(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let slot = match ctx.srv.scripts.engine.lock() {
-        Ok(s) => s,
-        Err(_) => return Reply::error("ERR script engine unavailable"),
+    let Ok(cache) = ctx.srv.scripts.cache.read() else {
+        return Reply::error("ERR script cache unavailable");
     };
-    let eng = slot.as_ref().and_then(|e| e.downcast_ref::<Engine>());
     Reply::Array(
         a[2..]
             .iter()
             .map(|sha| {
                 let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-                Reply::Int(eng.is_some_and(|e| e.scripts.contains_key(&sha)) as i64)
+                Reply::Int(cache.contains_key(&sha) as i64)
             })
             .collect(),
     )
@@ -308,14 +415,18 @@ fn script_flush(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if a.len() > 3 || (a.len() == 3 && !eq(&a[2], "sync") && !eq(&a[2], "async")) {
         return Reply::error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
     }
-    // Redis starts a new Lua state: cached scripts and anything they left behind go.
-    let old = ctx
-        .srv
-        .scripts
-        .engine
+    // Redis starts a new Lua state: cached scripts and anything they left behind go. Engines
+    // running now are retired when their run ends.
+    let scripts = &ctx.srv.scripts;
+    scripts.generation.fetch_add(1, Relaxed);
+    if let Ok(mut c) = scripts.cache.write() {
+        c.clear();
+    }
+    let old = scripts
+        .engines
         .lock()
-        .ok()
-        .and_then(|mut s| s.take());
+        .map(|mut p| std::mem::take(&mut *p))
+        .unwrap_or_default();
     drop(old);
     Reply::Ok
 }
@@ -324,45 +435,118 @@ fn script_kill(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     kill(ctx.srv, false)
 }
 
-/// SCRIPT KILL and FUNCTION KILL (Redis's `scriptKill`).
+/// SCRIPT KILL and FUNCTION KILL (Redis's `scriptKill`): stops the runs past the threshold (or,
+/// if none is, every run), unless one of them has written.
 pub fn kill(srv: &Shared, function: bool) -> Reply {
-    let run = &srv.scripts.run;
-    if !run.running.load(Relaxed) {
+    let active = srv
+        .scripts
+        .active
+        .lock()
+        .map(|a| a.clone())
+        .unwrap_or_default();
+    if active.is_empty() {
         return Reply::error("NOTBUSY No scripts in execution right now.");
     }
-    if run.wrote.load(Relaxed) {
+    let busy: Vec<_> = active
+        .iter()
+        .filter(|r| r.busy.load(Relaxed))
+        .cloned()
+        .collect();
+    let targets = if busy.is_empty() { active } else { busy };
+    if targets.iter().any(|r| r.wrote.load(Relaxed)) {
         return Reply::error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
     }
-    let is_function = run.function.load(Relaxed);
+    let is_function = targets.iter().any(|r| r.function.load(Relaxed));
     if !function && is_function {
         return Reply::error("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.");
     }
     if function && !is_function {
         return Reply::error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
     }
-    run.kill.store(true, Relaxed);
+    for r in &targets {
+        r.kill.store(true, Relaxed);
+    }
     Reply::Ok
 }
 
-/// Waits while a script runs: true once it has ended, false once it is past
-/// busy-reply-threshold (the caller answers -BUSY). The wait blocks this worker as waiting for
-/// the script's locks would, but ends at the threshold where that would not.
-pub fn wait_for_script(srv: &Shared) -> bool {
-    let run = &srv.scripts.run;
-    loop {
-        if !run.running.load(Relaxed) {
+/// Whether `spec` runs a script (and so waits for the runs it clashes with itself).
+fn runs_script(spec: &CommandSpec) -> bool {
+    matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro")
+}
+
+/// Before a command runs while scripts do: waits while a run holds a shard of its keys (every
+/// shard for a command whose keys its table row cannot name). True once it may go on, false
+/// once a script is past busy-reply-threshold (the caller answers -BUSY). A command without
+/// keys goes on at once.
+pub fn wait_for_scripts(srv: &Shared, db: usize, spec: &CommandSpec, args: &[Bytes]) -> bool {
+    if srv.scripts.busy.load(Relaxed) > 0 {
+        return false;
+    }
+    if runs_script(spec) {
+        return true;
+    }
+    let bits = if spec.flags.contains(Flags::MOVABLEKEYS) {
+        [!0; 4]
+    } else {
+        let keys = spec.key_args(args);
+        if keys.is_empty() {
             return true;
         }
-        if run.busy.load(Relaxed) {
+        let mut b = [0; 4];
+        for k in keys {
+            let (w, bit) = shard_bit(db, shard_of(k));
+            b[w] |= bit;
+        }
+        b
+    };
+    wait_clear(srv, &bits)
+}
+
+/// Waits until no run holds a shard of `bits`: true then, false once a run is past
+/// busy-reply-threshold. The wait blocks this worker as waiting for the script's locks would,
+/// but ends at the threshold where that would not. A stream of short runs on these shards does
+/// not starve the caller: past the threshold's length it goes on and waits on the locks.
+fn wait_clear(srv: &Shared, bits: &ShardBits) -> bool {
+    let scripts = &srv.scripts;
+    let mut start = None;
+    for spin in 0u32.. {
+        if scripts.busy.load(Relaxed) > 0 {
             return false;
         }
-        std::thread::sleep(std::time::Duration::from_millis(1));
+        if scripts.running.load(Relaxed) == 0 || !scripts.clash(bits) {
+            return true;
+        }
+        let since = *start.get_or_insert_with(Instant::now);
+        let threshold = srv
+            .config()
+            .get(crate::config::params::BUSY_REPLY_THRESHOLD)
+            .max(0) as u64;
+        let bound = if threshold == 0 { 1000 } else { threshold + 1 };
+        if since.elapsed() > Duration::from_millis(bound) {
+            return true;
+        }
+        // Most runs are a few microseconds: yield first, then sleep.
+        if spin < 64 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_micros(50));
+        }
     }
+    true
 }
 
 /// What a client gets while a script is busy.
 pub fn busy_reply(srv: &Shared) -> Reply {
-    if srv.scripts.run.function.load(Relaxed) {
+    let function = srv
+        .scripts
+        .active
+        .lock()
+        .map(|a| {
+            a.iter()
+                .any(|r| r.busy.load(Relaxed) && r.function.load(Relaxed))
+        })
+        .unwrap_or(false);
+    if function {
         Reply::error("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
     } else {
         Reply::error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")

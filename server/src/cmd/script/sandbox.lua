@@ -1,6 +1,6 @@
 -- respd's script environment, Redis 7.0's sandbox (script_lua.c, eval.c) written in Lua. Runs
 -- once per engine with the real globals R (standard libraries loaded, debug among them) and the
--- table I through which Rust lends what only it can do (I.call, I.rand, ...). Returns the
+-- table I through which Rust lends what only it can do (I.in_run, I.rand, ...). Returns the
 -- globals scripts see: G, a read-only view of R. Stock Lua 5.1 has no read-only tables (Redis
 -- patches its Lua), so views with a __newindex that refuses stand in for them.
 local R, I = ...
@@ -41,7 +41,7 @@ end
 I.err_table = err_table
 
 local function in_run(what)
-  if not I.call then
+  if not I.in_run() then
     error(err_table(what .. " can only be called inside a script invocation"))
   end
 end
@@ -72,15 +72,11 @@ function I.run(f)
   return xpcall(f, I.errh)
 end
 
--- The redis table. During a run `redis.call` and `redis.pcall` are Rust functions (C functions
--- to Lua, so `return redis.call(...)` keeps the script's frame for error positions); between
--- runs these stand-ins refuse.
+-- The redis table. `redis.call` and `redis.pcall` are Rust functions (C functions to Lua, so
+-- `return redis.call(...)` keeps the script's frame for error positions), set by the engine;
+-- between runs they refuse.
 local redis = {}
 I.redis = redis
-function I.idle_call()
-  error(err_table("redis.call/pcall can only be called inside a script invocation"))
-end
-redis.call, redis.pcall = I.idle_call, I.idle_call
 function redis.error_reply(...)
   local s = ...
   if select("#", ...) ~= 1 or type(s) ~= "string" then
