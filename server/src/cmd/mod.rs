@@ -14,6 +14,7 @@ pub mod ctx;
 pub mod hashes;
 pub mod info;
 pub mod keys;
+pub mod keyspec;
 pub mod lists;
 pub mod lists_blocking;
 pub mod memory;
