@@ -198,6 +198,9 @@ pub struct Session {
     pub last_spec: Option<&'static CommandSpec>,
     /// What the running command writes to the AOF, and where this client's writes end in it.
     pub prop: super::propagate::Prop,
+    /// Written after the reply to the running command: the MONITOR line of a client that
+    /// monitors itself.
+    pub after_reply: Option<Reply>,
 }
 
 impl Session {
@@ -223,6 +226,7 @@ impl Session {
             clock: Instant::now(),
             last_spec: None,
             prop: Default::default(),
+            after_reply: None,
         }
     }
 

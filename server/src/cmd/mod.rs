@@ -18,6 +18,7 @@ pub mod keyspec;
 pub mod lists;
 pub mod lists_blocking;
 pub mod memory;
+pub mod monitor;
 pub mod persist;
 pub mod propagate;
 pub mod pubsub;
@@ -168,7 +169,26 @@ pub fn dispatch(
         held,
         args,
     };
+    // Scripts' own commands come with the locks (`held`) while a script runs; EXEC's too, but
+    // never while a script runs, since both hold every shard.
+    let in_script = ctx.held.is_some()
+        && srv
+            .scripts
+            .run
+            .running
+            .load(std::sync::atomic::Ordering::Relaxed);
+    if spec.flags.contains(Flags::SKIP_MONITOR) && srv.monitors.active() {
+        monitor::feed(srv, ctx.conn, in_script, false, args);
+    }
     let mut reply = (spec.handler)(&mut ctx, args);
+    if srv.monitors.active()
+        && !spec
+            .flags
+            .intersects(Flags::SKIP_MONITOR.union(Flags::ADMIN))
+    {
+        let after = ctx.held.is_none();
+        monitor::feed(srv, ctx.conn, in_script, after, args);
+    }
     if ctx.held.is_some() {
         // Inside EXEC nothing blocks: a blocking command answers as if it had timed out.
         if let Some(b) = ctx.conn.block.take() {

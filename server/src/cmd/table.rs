@@ -258,6 +258,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::command::COMMANDS,
     super::slowlog::COMMANDS,
     super::memory::COMMANDS,
+    super::monitor::COMMANDS,
     super::hashes::COMMANDS,
     super::sets::COMMANDS,
     super::sort::COMMANDS,

@@ -136,6 +136,9 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                             conn.clock = Instant::now();
                         }
                         out.push(&reply, conn.resp);
+                        if let Some(m) = conn.after_reply.take() {
+                            out.push(&m, conn.resp);
+                        }
                         parser.recycle(args);
                         if conn.close_after_reply {
                             aof_wait(&srv, conn.prop.offset).await;

@@ -12,9 +12,11 @@
 //! - [`pubsub`]: channel and pattern subscriptions; [`notify`]: keyspace events.
 //! - [`stats`]: INFO counters, per-command counters and the slow log.
 //! - [`scripts`]: the Lua engine and the script running now (for -BUSY and SCRIPT KILL).
+//! - [`monitor`]: the clients in MONITOR mode and the line each command shows them.
 
 pub mod blocked;
 pub mod client;
+pub mod monitor;
 pub mod notify;
 pub mod pubsub;
 pub mod scripts;
@@ -103,6 +105,8 @@ pub struct Shared {
     pub shutdown: watch::Sender<bool>,
     /// The Lua engine and the script running now.
     pub scripts: scripts::Scripts,
+    /// The clients in MONITOR mode.
+    pub monitors: monitor::Monitors,
 }
 
 impl Shared {
@@ -126,6 +130,7 @@ impl Shared {
             slowlog: SlowLog::default(),
             shutdown: tx,
             scripts: Default::default(),
+            monitors: Default::default(),
         })
     }
 
