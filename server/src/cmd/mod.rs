@@ -49,6 +49,7 @@ use crate::keyspace::Locked;
 use crate::resp::Reply;
 use crate::state::Shared;
 use bytes::Bytes;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 /// A command handler: it reads its arguments (`args[0]` is the command name) and returns the reply.
@@ -83,12 +84,23 @@ pub fn dispatch(
             spec
         }
         Err(e) => {
+            if held.is_none() {
+                conn.handle.last_cmd.store(0, Relaxed);
+            }
             if conn.multi.is_some() {
                 conn.multi_error = true;
             }
             return e;
         }
     };
+    // CLIENT LIST's `cmd`: the command looked up, as Redis's `lastcmd`, run or refused; not
+    // the commands EXEC or a script runs.
+    if held.is_none() {
+        conn.handle.last_cmd.store(
+            <CommandSpec as crate::state::CallSpec>::stat_key(spec),
+            Relaxed,
+        );
+    }
     if !spec.arity_ok(args.len()) {
         let msg = format!(
             "wrong number of arguments for '{}' command",

@@ -13,11 +13,13 @@
 //! - [`stats`]: INFO counters, per-command counters and the slow log.
 //! - [`scripts`]: the Lua engine and the script running now (for -BUSY and SCRIPT KILL).
 //! - [`monitor`]: the clients in MONITOR mode and the line each command shows them.
+//! - [`pause`]: CLIENT PAUSE in force.
 
 pub mod blocked;
 pub mod client;
 pub mod monitor;
 pub mod notify;
+pub mod pause;
 pub mod pubsub;
 pub mod scripts;
 pub mod stats;
@@ -107,6 +109,8 @@ pub struct Shared {
     pub scripts: scripts::Scripts,
     /// The clients in MONITOR mode.
     pub monitors: monitor::Monitors,
+    /// CLIENT PAUSE in force.
+    pub pause: pause::Pause,
 }
 
 impl Shared {
@@ -131,6 +135,7 @@ impl Shared {
             shutdown: tx,
             scripts: Default::default(),
             monitors: Default::default(),
+            pause: Default::default(),
         })
     }
 
