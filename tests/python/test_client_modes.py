@@ -1,6 +1,7 @@
 """CLIENT REPLY, CLIENT PAUSE/UNPAUSE and CLIENT LIST's fields, the same on respd and
 redis-server 7.0 (each test runs against both, or compares their bytes)."""
 
+import re
 import threading
 import time
 
@@ -139,3 +140,37 @@ def test_client_list_fields(each_server):
     assert f["cmd"] == "set" and int(f["qbuf-free"]) >= 0
     for c in (sub, me, big):
         c.close()
+
+
+STATS_STREAM = [
+    ["SET", "k", "v"], ["INCR", "k"], ["NOSUCH"], ["GET"], ["MULTI"], ["SET", "a", "1"], ["INCR", "k"],
+    ["EXEC"], ["MULTI"], ["GET"], ["EXEC"],
+    ["EVAL", "redis.call('set','x','1'); return redis.pcall('incr','k')", "0"],
+    ["EVAL", "return redis.call('nosuch')", "0"], ["LPUSH", "k", "x"], ["MULTI"], ["SAVE"], ["EXEC"],
+    ["SUBSCRIBE", "c"], ["GET", "k"], ["UNSUBSCRIBE"],
+]
+
+
+def stats_lines(server):
+    c = RawClient(server.port)
+    c.cmd("CONFIG", "RESETSTAT")
+    for a in STATS_STREAM:
+        c.cmd(*a)
+    text = c.cmd("INFO", "commandstats", "errorstats", "stats").decode()
+    c.close()
+    keep = ("cmdstat", "errorstat", "total_error", "unexpected")
+    # Times differ: calls, rejected_calls, failed_calls and error counts are compared.
+    return sorted(re.sub(r"usec=\d+,usec_per_call=[\d.]+", "", line)
+                  for line in text.split("\r\n") if line.startswith(keep))
+
+
+def test_commandstats_and_errorstats_as_redis():
+    got = {}
+    for name, start in (("respd", start_respd), ("redis", start_redis)):
+        s = start()
+        try:
+            got[name] = stats_lines(s)
+        finally:
+            s.stop()
+    assert got["respd"] == got["redis"]
+    assert any(re.search("rejected_calls=[1-9]", x) for x in got["redis"]) and "errorstat_WRONGTYPE:count=1" in got["redis"]

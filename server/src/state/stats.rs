@@ -16,6 +16,26 @@ pub struct Stats {
     pub net_output_bytes: AtomicU64,
     pub evicted_keys: AtomicU64,
     pub blocked_clients: AtomicU64,
+    /// Error replies sent (INFO `total_error_replies`), and by error code (INFO errorstats).
+    pub error_replies: AtomicU64,
+    pub errors: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+/// Redis keeps at most this many error codes in errorstats, then stops adding new ones.
+const ERROR_CODES_MAX: usize = 128;
+
+impl Stats {
+    /// Counts an error reply by its code (the first word: `ERR`, `WRONGTYPE`, ...).
+    pub fn count_error(&self, text: &str) {
+        self.error_replies.fetch_add(1, Relaxed);
+        let code = text.split(' ').next().unwrap_or("ERR");
+        let mut m = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(code) {
+            *n += 1;
+        } else if m.len() < ERROR_CODES_MAX {
+            m.insert(code.to_string(), 1);
+        }
+    }
 }
 
 /// Per-command call counters (INFO commandstats).
@@ -24,6 +44,8 @@ pub struct CmdStat {
     pub calls: AtomicU64,
     pub usec: AtomicU64,
     pub failed: AtomicU64,
+    /// Refused before running (arity, NOAUTH, OOM, ...): `rejected_calls`.
+    pub rejected: AtomicU64,
 }
 
 /// Call counters per command (INFO commandstats), keyed by an id the command layer chooses (the
@@ -103,6 +125,14 @@ impl Shared {
             .get(crate::config::params::SLOWLOG_LOG_SLOWER_THAN);
         if slower >= 0 && micros >= slower as u64 && spec.log_slow() {
             self.slowlog_push(args, micros, client);
+        }
+    }
+
+    /// Counts a command refused before it ran (INFO commandstats `rejected_calls`).
+    pub fn record_rejected<S: CallSpec>(&self, spec: &S) {
+        let stats = self.cmdstats.get_or_init(S::all_stats);
+        if let Some((_, st)) = stats.get(&spec.stat_key()) {
+            st.rejected.fetch_add(1, Relaxed);
         }
     }
 
