@@ -178,6 +178,7 @@ fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
             c.usec.store(0, Relaxed);
             c.failed.store(0, Relaxed);
             c.rejected.store(0, Relaxed);
+            c.latency.reset();
         }
     }
     Reply::Ok

@@ -219,6 +219,10 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
             let _ = write!(o, "errorstat_{code}:count={n}\r\n");
         }
     }
+    if all || wanted.iter().any(|w| w == "latencystats") {
+        section(&mut o, "Latencystats");
+        super::latency::latencystats(srv, &mut o);
+    }
     if want("cluster") {
         section(&mut o, "Cluster");
         o.push_str("cluster_enabled:0\r\n");

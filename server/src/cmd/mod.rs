@@ -15,6 +15,7 @@ pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod keyspec;
+pub mod latency;
 pub mod lists;
 pub mod lists_blocking;
 pub mod memory;

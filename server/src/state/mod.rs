@@ -14,9 +14,11 @@
 //! - [`scripts`]: the Lua engine and the script running now (for -BUSY and SCRIPT KILL).
 //! - [`monitor`]: the clients in MONITOR mode and the line each command shows them.
 //! - [`pause`]: CLIENT PAUSE in force.
+//! - [`latency`]: the latency monitor's events and per-command latency histograms.
 
 pub mod blocked;
 pub mod client;
+pub mod latency;
 pub mod monitor;
 pub mod notify;
 pub mod pause;
@@ -111,6 +113,8 @@ pub struct Shared {
     pub monitors: monitor::Monitors,
     /// CLIENT PAUSE in force.
     pub pause: pause::Pause,
+    /// LATENCY's event samples.
+    pub latency: latency::LatencyMonitor,
 }
 
 impl Shared {
@@ -136,6 +140,7 @@ impl Shared {
             scripts: Default::default(),
             monitors: Default::default(),
             pause: Default::default(),
+            latency: Default::default(),
         })
     }
 

@@ -46,6 +46,8 @@ pub struct CmdStat {
     pub failed: AtomicU64,
     /// Refused before running (arity, NOAUTH, OOM, ...): `rejected_calls`.
     pub rejected: AtomicU64,
+    /// Latencies (`latency-tracking`): LATENCY HISTOGRAM, INFO latencystats.
+    pub latency: super::latency::Histogram,
 }
 
 /// Call counters per command (INFO commandstats), keyed by an id the command layer chooses (the
@@ -60,6 +62,8 @@ pub trait CallSpec {
     /// Whether a slow call goes to the slow log (EXEC's does not: the commands it ran do, as in
     /// Redis's `skip_slowlog`).
     fn log_slow(&self) -> bool;
+    /// Whether the command is `fast` (its latency samples go to `fast-command`, not `command`).
+    fn is_fast(&self) -> bool;
     /// An empty counter for every command, keyed by `stat_key`, with the name INFO shows.
     fn all_stats() -> CmdStats;
 }
@@ -113,12 +117,32 @@ impl Shared {
         self.stats.commands_processed.fetch_add(1, Relaxed);
         let micros = took.as_micros() as u64;
         let stats = self.cmdstats.get_or_init(S::all_stats);
+        let (tracking, threshold) = {
+            let c = self.config();
+            (
+                c.get(crate::config::params::LATENCY_TRACKING),
+                c.get(crate::config::params::LATENCY_MONITOR_THRESHOLD),
+            )
+        };
         if let Some((_, st)) = stats.get(&spec.stat_key()) {
             st.calls.fetch_add(1, Relaxed);
             st.usec.fetch_add(micros, Relaxed);
             if failed {
                 st.failed.fetch_add(1, Relaxed);
             }
+            if tracking {
+                st.latency.record(took.as_nanos() as u64);
+            }
+        }
+        let ms = micros / 1000;
+        if threshold > 0 && ms >= threshold as u64 {
+            let event = if spec.is_fast() {
+                "fast-command"
+            } else {
+                "command"
+            };
+            self.latency
+                .add(event, ms, crate::keyspace::now_ms() / 1000);
         }
         let slower = self
             .config()
