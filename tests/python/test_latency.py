@@ -9,7 +9,7 @@ import pytest
 from resp_raw import RawClient, parse
 
 SLOW = "local t = redis.call('time'); local s = t[1] * 1000000 + t[2]; " \
-       "repeat t = redis.call('time') until t[1] * 1000000 + t[2] - s > 30000; return 1"
+       "repeat t = redis.call('time') until t[1] * 1000000 + t[2] - s > 60000; return 1"
 
 
 @pytest.fixture
@@ -40,27 +40,28 @@ def test_latency_events_and_histograms(pair):
     out = {}
     for name, c in (("respd", a), ("redis", b)):
         c.cmd("HELLO", "3")
-        c.cmd("CONFIG", "SET", "latency-monitor-threshold", "5")
+        c.cmd("CONFIG", "SET", "latency-monitor-threshold", "20")
         c.cmd("CONFIG", "RESETSTAT")
         assert c.cmd("EVAL", SLOW, "0") == b":1\r\n"
         for i in range(3):
             c.cmd("SET", f"k{i}", "v")
         c.cmd("GET", "k0")
-        latest = parse(c.cmd("LATENCY", "LATEST"))
+        # Only the slow script's class: on a loaded machine a fast command may pass 20 ms too.
+        latest = [e for e in parse(c.cmd("LATENCY", "LATEST")) if e[0] == b"command"]
         history = parse(c.cmd("LATENCY", "HISTORY", "command"))
         hist = parse(c.cmd("LATENCY", "HISTOGRAM", "set", "get", "config"))
         info = parse(c.cmd("INFO", "latencystats")).decode()
         graph = parse(c.cmd("LATENCY", "GRAPH", "command")).decode()
         out[name] = dict(
             events=[e[0] for e in latest],
-            slow=[e[2] >= 25 and e[3] >= e[2] for e in latest],
+            slow=[e[2] >= 55 and e[3] >= e[2] for e in latest],
             history=len(history),
             # parse() keys a RESP3 map by the repr of each key.
             calls={k: v["b'calls'"] for k, v in hist.items()},
             cumulative_ok=all(max(v["b'histogram_usec'"].values()) == v["b'calls'"] for v in hist.values()),
             info=sorted(re.findall(r"latency_percentiles_usec_([a-z|]+):p50=[\d.]+,p99=[\d.]+,p99\.9=[\d.]+", info)),
             graph=graph.split("\n")[0].startswith("command - high "),
-            reset=c.cmd("LATENCY", "RESET"),
+            reset=parse(c.cmd("LATENCY", "RESET")) >= 1,
         )
         assert c.cmd("LATENCY", "LATEST") == b"*0\r\n"
     assert out["respd"] == out["redis"]
