@@ -2,7 +2,7 @@
 //! NO-TOUCH, GETREDIR, UNBLOCK, HELP) over the shared client registry.
 
 use super::connection::ACL;
-use super::{eq, help_reply, syntax, text, CommandSpec, Ctx, Flags};
+use super::{eq, help_reply, syntax, text, CommandSpec, Ctx, Flags, Session};
 use crate::resp::Reply;
 use crate::state::{ClientHandle, Shared};
 use crate::{container, subcommand};
@@ -147,6 +147,39 @@ static CLIENT_SUBS: &[CommandSpec] = &[
     ),
     subcommand!(
         "client",
+        "reply",
+        3,
+        CS,
+        (0, 0, 0),
+        "3.2.0",
+        ACL,
+        client_reply,
+        "Instructs the server whether to reply to commands."
+    ),
+    subcommand!(
+        "client",
+        "pause",
+        -3,
+        Flags::ADMIN.union(CS),
+        (0, 0, 0),
+        "3.0.0",
+        ACL,
+        client_pause,
+        "Suspends commands processing."
+    ),
+    subcommand!(
+        "client",
+        "unpause",
+        2,
+        Flags::ADMIN.union(CS),
+        (0, 0, 0),
+        "6.2.0",
+        ACL,
+        client_unpause,
+        "Resumes processing commands from paused clients."
+    ),
+    subcommand!(
+        "client",
         "help",
         2,
         Flags::LOADING.union(Flags::STALE),
@@ -219,32 +252,117 @@ fn client_onoff(_ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     }
 }
 
+/// CLIENT REPLY ON|OFF|SKIP. OFF and SKIP have no reply of their own; the connection leaves
+/// out what follows (`Session::reply`), pushes aside.
+fn client_reply(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let r = &mut ctx.conn.reply;
+    if eq(&a[2], "on") {
+        r.off = false;
+        r.skip = false;
+        Reply::Ok
+    } else if eq(&a[2], "off") {
+        r.off = true;
+        Reply::Seq(Vec::new())
+    } else if eq(&a[2], "skip") {
+        r.skip_next = !r.off;
+        Reply::Seq(Vec::new())
+    } else {
+        syntax()
+    }
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]: the connections hold back the commands it covers
+/// (`state::Pause`) until it ends.
+fn client_pause(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    if a.len() > 4 {
+        return syntax();
+    }
+    let all = match a.get(3) {
+        None => true,
+        Some(m) if eq(m, "all") => true,
+        Some(m) if eq(m, "write") => false,
+        Some(_) => return Reply::error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+    };
+    let ms = match crate::util::num::parse_i64(&a[2]) {
+        None => return Reply::error("ERR timeout is not an integer or out of range"),
+        Some(ms) if ms < 0 => return Reply::error("ERR timeout is negative"),
+        Some(ms) => ms as u64,
+    };
+    ctx.srv.pause.pause(ms, all);
+    Reply::Ok
+}
+
+/// Commands that may replicate without being writes: a WRITE pause holds them back too.
+const MAY_REPLICATE: &[&str] = &["pfcount", "publish", "spublish", "eval", "evalsha", "fcall"];
+
+/// Whether a pause (`all`: of every command) holds back this command of `conn`. Commands Redis
+/// refuses before it looks at the pause (unknown, wrong arity) are not held back.
+pub fn paused(conn: &Session, args: &[Bytes], all: bool) -> bool {
+    let Ok(spec) = crate::cmd::lookup(args) else {
+        return false;
+    };
+    if !spec.arity_ok(args.len()) {
+        return false;
+    }
+    if all {
+        return true;
+    }
+    let may_write =
+        |s: &CommandSpec| s.flags.contains(Flags::WRITE) || MAY_REPLICATE.contains(&s.name);
+    if may_write(spec) {
+        return true;
+    }
+    spec.name == "exec"
+        && conn.multi.as_ref().is_some_and(|q| {
+            q.iter()
+                .any(|c| crate::cmd::lookup(c).is_ok_and(&may_write))
+        })
+}
+
+fn client_unpause(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
+    ctx.srv.pause.unpause();
+    Reply::Ok
+}
+
 fn client_getredir(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     Reply::Int(-1)
 }
 
-/// One CLIENT LIST line (without the newline), in Redis 7's format.
-fn client_line(srv: &Shared, h: &ClientHandle, current: &str) -> String {
+/// Output buffer of a client (Redis's `rbs` and the static reply buffer in `tot-mem`).
+const REPLY_BUF: usize = 16384;
+
+/// One CLIENT LIST line (without the newline), in Redis 7's format. `current` is the running
+/// command's arguments, for the client that asks.
+fn client_line(srv: &Shared, h: &ClientHandle, current: Option<&[Bytes]>) -> String {
     let now = srv.uptime_ms();
     let name = current_value(&h.name).unwrap_or_default();
     let lib = current_value(&h.lib_name).unwrap_or_default();
     let ver = current_value(&h.lib_ver).unwrap_or_default();
     let subs = h.subs.load(Relaxed);
     let psubs = h.psubs.load(Relaxed);
-    let flags = if subs + psubs > 0 {
+    let flags = if srv.monitors.contains(h.id) {
+        "O"
+    } else if subs + psubs > 0 {
         "P"
     } else if srv.blocking.is_blocked(h.id) {
         "b"
     } else {
         "N"
     };
-    let cmd = if current.is_empty() {
-        h.last_cmd.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    } else {
-        current.to_string()
-    };
+    let key = h.last_cmd.load(Relaxed);
+    let cmd = srv
+        .cmdstats
+        .get()
+        .and_then(|m| m.get(&key))
+        .map_or("NULL", |(n, _)| n.as_str());
+    // As Redis: the arguments of the command running now, only the asking client has any.
+    let argv_mem: usize = current.map_or(0, |a| a.iter().map(|x| x.len()).sum());
+    let (qbuf, qbuf_free) = (h.qbuf.load(Relaxed), h.qbuf_free.load(Relaxed));
+    let omem = h.omem.load(Relaxed);
+    // What the client holds: query buffer, arguments, pending output and the reply buffer.
+    let tot_mem = qbuf + qbuf_free + argv_mem + omem + REPLY_BUF;
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -256,8 +374,12 @@ fn client_line(srv: &Shared, h: &ClientHandle, current: &str) -> String {
         subs,
         psubs,
         h.multi.load(Relaxed) as i64 - 1,
-        h.qbuf.load(Relaxed),
-        h.omem.load(Relaxed),
+        qbuf,
+        qbuf_free,
+        argv_mem,
+        REPLY_BUF,
+        omem,
+        tot_mem,
         cmd,
         h.resp.load(Relaxed),
         String::from_utf8_lossy(&lib),
@@ -307,19 +429,15 @@ fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             Some("master") | Some("replica") | Some("slave") => continue,
             _ => {}
         }
-        let cur = if h.id == ctx.conn.id {
-            "client|list"
-        } else {
-            ""
-        };
+        let cur = (h.id == ctx.conn.id).then_some(a);
         out.push_str(&client_line(ctx.srv, &h, cur));
         out.push('\n');
     }
     Reply::Verbatim(Bytes::from(out))
 }
 
-fn client_info(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
-    let line = client_line(ctx.srv, &ctx.conn.handle, "client|info");
+fn client_info(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let line = client_line(ctx.srv, &ctx.conn.handle, Some(a));
     Reply::Verbatim(Bytes::from(line + "\n"))
 }
 

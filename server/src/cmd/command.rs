@@ -1,6 +1,7 @@
-//! COMMAND and its subcommands (COUNT, INFO, DOCS, LIST, GETKEYS, HELP), read from the command
-//! table.
+//! COMMAND and its subcommands (COUNT, INFO, DOCS, LIST, GETKEYS, GETKEYSANDFLAGS, HELP), read
+//! from the command table and the key specs (`keyspec`).
 
+use super::keyspec::{self, Bs, Fk, KeySpec};
 use super::server::LS;
 use super::{eq, glob_match, help_reply, syntax, table, text, CommandSpec, Ctx};
 use crate::resp::Reply;
@@ -85,6 +86,17 @@ static COMMAND_SUBS: &[CommandSpec] = &[
     ),
     subcommand!(
         "command",
+        "getkeysandflags",
+        -4,
+        LS,
+        (0, 0, 0),
+        "7.0.0",
+        ACL_CONN,
+        command_getkeysandflags,
+        "Extracts the key names and access flags for an arbitrary command."
+    ),
+    subcommand!(
+        "command",
         "help",
         2,
         LS,
@@ -114,10 +126,63 @@ fn spec_info(c: &CommandSpec) -> Reply {
                 .map(|a| Reply::Simple(format!("@{a}").into()))
                 .collect(),
         ),
-        Reply::Set(vec![]),
-        Reply::Array(vec![]),
+        Reply::Set(
+            keyspec::tips(c)
+                .iter()
+                .map(|t| Reply::bulk(Bytes::from_static(t.as_bytes())))
+                .collect(),
+        ),
+        Reply::Set(keyspec::specs(c).iter().map(key_spec_reply).collect()),
         Reply::Array(c.subcommands.iter().map(spec_info).collect()),
     ])
+}
+
+fn key_flags(f: u16) -> Reply {
+    status_set(keyspec::flag_names(f))
+}
+
+/// One key spec as Redis's `addReplyCommandKeySpecs` writes it.
+fn key_spec_reply(k: &KeySpec) -> Reply {
+    let s = |x: &'static str| Reply::bulk(Bytes::from_static(x.as_bytes()));
+    let int = |n: i32| Reply::Int(n as i64);
+    let typed = |t: &'static str, spec: Vec<(Reply, Reply)>| {
+        Reply::Map(vec![(s("type"), s(t)), (s("spec"), Reply::Map(spec))])
+    };
+    let begin = match k.bs {
+        Bs::Index(i) => typed("index", vec![(s("index"), int(i))]),
+        Bs::Keyword(w, from) => typed(
+            "keyword",
+            vec![(s("keyword"), s(w)), (s("startfrom"), int(from))],
+        ),
+        Bs::Unknown => typed("unknown", vec![]),
+    };
+    let find = match k.fk {
+        Fk::Range(last, step, limit) => typed(
+            "range",
+            vec![
+                (s("lastkey"), int(last)),
+                (s("keystep"), int(step)),
+                (s("limit"), int(limit)),
+            ],
+        ),
+        Fk::Keynum(idx, first, step) => typed(
+            "keynum",
+            vec![
+                (s("keynumidx"), int(idx)),
+                (s("firstkey"), int(first)),
+                (s("keystep"), int(step)),
+            ],
+        ),
+        Fk::Unknown => typed("unknown", vec![]),
+    };
+    let mut fields = Vec::with_capacity(4);
+    if let Some(n) = k.notes {
+        fields.push((s("notes"), s(n)));
+    }
+    fields.push((s("flags"), key_flags(k.flags)));
+    fields.push((s("begin_search"), begin));
+    fields.push((s("find_keys"), find));
+    Reply::Map(fields)
 }
 
 fn sorted_specs() -> Vec<&'static CommandSpec> {
@@ -216,9 +281,9 @@ fn command_list(_ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         if eq(&a[3], "pattern") {
             names.retain(|n| glob_match(&a[4], n.as_bytes(), true));
         } else if eq(&a[3], "aclcat") {
-            let cat = val.trim_start_matches('@').to_string();
+            // As Redis: the bare category name, any case; an unknown one matches nothing.
             names.retain(|n| {
-                find_spec(n.as_bytes()).is_some_and(|c| c.acl_categories().contains(&cat.as_str()))
+                find_spec(n.as_bytes()).is_some_and(|c| c.acl_categories().contains(&val.as_str()))
             });
         } else if eq(&a[3], "module") {
             names.clear();
@@ -234,24 +299,46 @@ fn command_list(_ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     )
 }
 
-fn command_getkeys(_ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+/// GETKEYS and GETKEYSANDFLAGS, as Redis's `getKeysSubcommandImpl`: its checks in its order.
+fn getkeys(a: &[Bytes], with_flags: bool) -> Reply {
     let args = &a[2..];
     let spec = match super::lookup(args) {
         Ok(s) => s,
         Err(_) => return Reply::error("ERR Invalid command specified"),
     };
+    if !keyspec::has_keys(spec) {
+        return Reply::error("ERR The command has no key arguments");
+    }
     if !spec.arity_ok(args.len()) {
         return Reply::error("ERR Invalid number of arguments specified for command");
     }
-    let keys = if spec.name == "xread" || spec.name == "xreadgroup" {
-        super::streams::read_keys(args)
-    } else {
-        spec.key_args(args)
-    };
+    let keys = keyspec::find(spec, args);
     if keys.is_empty() {
-        return Reply::error("ERR The command has no key arguments");
+        if spec.flags.contains(super::Flags::NO_MANDATORY_KEYS) {
+            return Reply::Array(vec![]);
+        }
+        return Reply::error("ERR Invalid arguments specified for command");
     }
-    Reply::bulks(keys.into_iter().cloned())
+    Reply::Array(
+        keys.into_iter()
+            .map(|(i, f)| {
+                let key = Reply::bulk(args[i].clone());
+                if with_flags {
+                    Reply::Array(vec![key, key_flags(f)])
+                } else {
+                    key
+                }
+            })
+            .collect(),
+    )
+}
+
+fn command_getkeys(_ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    getkeys(a, false)
+}
+
+fn command_getkeysandflags(_ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    getkeys(a, true)
 }
 
 fn command_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
@@ -270,6 +357,8 @@ fn command_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
             "    Return documentation details about multiple Redis commands.",
             "GETKEYS <full-command>",
             "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
         ],
     )
 }
@@ -319,10 +408,15 @@ mod tests {
         };
         assert!(all.len() > table().len(), "subcommands are listed too");
         assert!(all.contains(&Reply::bulk("config|get")));
-        let Reply::Array(conn) = list(&["FILTERBY", "ACLCAT", "@connection"]) else {
+        let Reply::Array(conn) = list(&["FILTERBY", "ACLCAT", "Connection"]) else {
             panic!("COMMAND LIST")
         };
         assert!(conn.contains(&Reply::bulk("ping")) && !conn.contains(&Reply::bulk("get")));
+        // Redis names the category without its '@' here: with it, no category matches.
+        assert_eq!(
+            list(&["FILTERBY", "ACLCAT", "@connection"]),
+            Reply::Array(vec![])
+        );
         assert_eq!(list(&["FILTERBY", "MODULE", "x"]), Reply::Array(vec![]));
         assert_eq!(list(&["FILTERBY", "ACLCAT"]), e("ERR syntax error"));
         assert_eq!(list(&["FILTERBY", "COLOR", "red"]), e("ERR syntax error"));

@@ -163,9 +163,11 @@ fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
         &s.net_input_bytes,
         &s.net_output_bytes,
         &s.evicted_keys,
+        &s.error_replies,
     ] {
         c.store(0, Relaxed);
     }
+    s.errors.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let k = &ctx.srv.ks.stats;
     for c in [&k.hits, &k.misses, &k.expired] {
         c.store(0, Relaxed);
@@ -175,6 +177,8 @@ fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
             c.calls.store(0, Relaxed);
             c.usec.store(0, Relaxed);
             c.failed.store(0, Relaxed);
+            c.rejected.store(0, Relaxed);
+            c.latency.reset();
         }
     }
     Reply::Ok

@@ -126,6 +126,7 @@ fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     ctx.conn.multi_error = false;
     unwatch_all(ctx.srv, ctx.conn);
     crate::cmd::connection::unsubscribe_all(ctx.srv, ctx.conn);
+    ctx.srv.monitors.remove(ctx.conn.id);
     ctx.conn.db = 0;
     ctx.conn.handle.db.store(0, Relaxed);
     ctx.conn.resp = 2;
@@ -238,6 +239,7 @@ pub use super::pubsub::unsubscribe_all;
 pub fn cleanup(srv: &Shared, conn: &mut Session) {
     unwatch_all(srv, conn);
     unsubscribe_all(srv, conn);
+    srv.monitors.remove(conn.id);
 }
 
 #[cfg(test)]

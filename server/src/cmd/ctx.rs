@@ -217,6 +217,34 @@ pub struct Session {
     pub last_spec: Option<&'static CommandSpec>,
     /// What the running command writes to the AOF, and where this client's writes end in it.
     pub prop: super::propagate::Prop,
+    /// Written after the reply to the running command: the MONITOR line of a client that
+    /// monitors itself.
+    pub after_reply: Option<Reply>,
+    /// CLIENT REPLY's state.
+    pub reply: ReplyMode,
+}
+
+/// CLIENT REPLY: replies left out (OFF), or the next command's (SKIP). Pushes (pub/sub) still go,
+/// as Redis's `CLIENT_PUSHING` lets them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReplyMode {
+    pub off: bool,
+    /// Leave out the reply to the command running now.
+    pub skip: bool,
+    /// Set by CLIENT REPLY SKIP: the next command's reply is left out.
+    pub skip_next: bool,
+}
+
+impl ReplyMode {
+    /// Whether replies are left out now.
+    pub fn silent(&self) -> bool {
+        self.off || self.skip
+    }
+
+    /// After each command, as Redis's `resetClient`: a SKIP covers one command.
+    pub fn command_done(&mut self) {
+        self.skip = std::mem::take(&mut self.skip_next);
+    }
 }
 
 impl Session {
@@ -243,6 +271,8 @@ impl Session {
             clock: Instant::now(),
             last_spec: None,
             prop: Default::default(),
+            after_reply: None,
+            reply: ReplyMode::default(),
         }
     }
 

@@ -160,7 +160,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         let k = &srv.ks.stats;
         let _ = write!(
             o,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n",
             s.connections_received.load(Relaxed),
             s.commands_processed.load(Relaxed),
             s.net_input_bytes.load(Relaxed),
@@ -172,6 +172,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
             k.misses.load(Relaxed),
             srv.pubsub.numchannels(),
             srv.pubsub.numpat(),
+            s.error_replies.load(Relaxed),
         );
     }
     if want("replication") {
@@ -193,14 +194,19 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
             all.sort_by(|a, b| a.0.cmp(&b.0));
             for (n, c) in all {
                 let calls = c.calls.load(Relaxed);
-                if calls == 0 {
+                let rejected = c.rejected.load(Relaxed);
+                if calls == 0 && rejected == 0 {
                     continue;
                 }
                 let usec = c.usec.load(Relaxed);
+                let per_call = if calls == 0 {
+                    0.0
+                } else {
+                    usec as f64 / calls as f64
+                };
                 let _ = write!(
                     o,
-                    "cmdstat_{n}:calls={calls},usec={usec},usec_per_call={:.2},rejected_calls=0,failed_calls={}\r\n",
-                    usec as f64 / calls as f64,
+                    "cmdstat_{n}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={}\r\n",
                     c.failed.load(Relaxed)
                 );
             }
@@ -208,6 +214,14 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
     }
     if want("errorstats") {
         section(&mut o, "Errorstats");
+        let errors = srv.stats.errors.lock().unwrap_or_else(|e| e.into_inner());
+        for (code, n) in errors.iter() {
+            let _ = write!(o, "errorstat_{code}:count={n}\r\n");
+        }
+    }
+    if all || wanted.iter().any(|w| w == "latencystats") {
+        section(&mut o, "Latencystats");
+        super::latency::latencystats(srv, &mut o);
     }
     if want("cluster") {
         section(&mut o, "Cluster");

@@ -19,10 +19,13 @@ mod hll;
 pub mod hyperloglog;
 pub mod info;
 pub mod keys;
+pub mod keyspec;
+pub mod latency;
 pub mod lcs;
 pub mod lists;
 pub mod lists_blocking;
 pub mod memory;
+pub mod monitor;
 pub mod persist;
 pub mod propagate;
 pub mod pubsub;
@@ -53,6 +56,7 @@ use crate::keyspace::Locked;
 use crate::resp::Reply;
 use crate::state::Shared;
 use bytes::Bytes;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 /// A command handler: it reads its arguments (`args[0]` is the command name) and returns the reply.
@@ -77,8 +81,31 @@ pub fn may_write(args: &[Bytes]) -> bool {
     })
 }
 
-/// Runs one command through the generic checks and its handler.
+/// Runs one command through the generic checks and its handler, and counts its error replies
+/// (INFO errorstats): a script's own calls are not, its final reply is.
 pub fn dispatch(
+    srv: &Shared,
+    conn: &mut Session,
+    held: Option<&mut Locked>,
+    args: &[Bytes],
+) -> Reply {
+    let in_script = held.is_some() && srv.scripts.run.running.load(Relaxed);
+    let reply = run_command(srv, conn, held, args);
+    if !in_script {
+        match &reply {
+            Reply::Error(e) => srv.stats.count_error(e),
+            Reply::Seq(v) => v.iter().for_each(|r| {
+                if let Reply::Error(e) = r {
+                    srv.stats.count_error(e)
+                }
+            }),
+            _ => {}
+        }
+    }
+    reply
+}
+
+fn run_command(
     srv: &Shared,
     conn: &mut Session,
     held: Option<&mut Locked>,
@@ -95,13 +122,25 @@ pub fn dispatch(
             spec
         }
         Err(e) => {
+            if held.is_none() {
+                conn.handle.last_cmd.store(0, Relaxed);
+            }
             if conn.multi.is_some() {
                 conn.multi_error = true;
             }
             return e;
         }
     };
+    // CLIENT LIST's `cmd`: the command looked up, as Redis's `lastcmd`, run or refused; not
+    // the commands EXEC or a script runs.
+    if held.is_none() {
+        conn.handle.last_cmd.store(
+            <CommandSpec as crate::state::CallSpec>::stat_key(spec),
+            Relaxed,
+        );
+    }
     if !spec.arity_ok(args.len()) {
+        srv.record_rejected(spec);
         let msg = format!(
             "wrong number of arguments for '{}' command",
             spec.full_name()
@@ -116,6 +155,7 @@ pub fn dispatch(
         return Reply::error(format!("ERR {msg}"));
     }
     if !conn.authed && !spec.flags.contains(Flags::NOAUTH) && srv.auth_required() {
+        srv.record_rejected(spec);
         if conn.multi.is_some() {
             conn.multi_error = true;
         }
@@ -131,6 +171,7 @@ pub fn dispatch(
         return reject(srv, conn, spec, e);
     }
     if conn.in_subscribed_context() && !spec.flags.contains(Flags::PUBSUB_OK) {
+        srv.record_rejected(spec);
         return Reply::error(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.full_name()
@@ -154,6 +195,7 @@ pub fn dispatch(
         && !spec.flags.contains(Flags::ALLOW_BUSY)
         && !script::wait_for_scripts(srv, conn.db, spec, args)
     {
+        srv.record_rejected(spec);
         if conn.multi.is_some() {
             conn.multi_error = true;
         }
@@ -161,6 +203,7 @@ pub fn dispatch(
     }
     if conn.multi.is_some() && !spec.flags.contains(Flags::NO_QUEUE) {
         if spec.flags.contains(Flags::NO_MULTI) {
+            srv.record_rejected(spec);
             conn.multi_error = true;
             return Reply::error("ERR Command not allowed inside a transaction");
         }
@@ -170,6 +213,7 @@ pub fn dispatch(
         return Reply::simple("QUEUED");
     }
     if held.is_none() && spec.flags.contains(Flags::DENYOOM) && !srv.make_room() {
+        srv.record_rejected(spec);
         return Reply::error("OOM command not allowed when used memory > 'maxmemory'.");
     }
     let start = conn.clock;
@@ -181,7 +225,21 @@ pub fn dispatch(
         held,
         args,
     };
+    // Scripts' own commands come with the locks (`held`) while a script runs; EXEC's too, but
+    // never while a script runs, since both hold every shard.
+    let in_script = ctx.held.is_some() && srv.scripts.run.running.load(Relaxed);
+    if spec.flags.contains(Flags::SKIP_MONITOR) && srv.monitors.active() {
+        monitor::feed(srv, ctx.conn, in_script, false, args);
+    }
     let mut reply = (spec.handler)(&mut ctx, args);
+    if srv.monitors.active()
+        && !spec
+            .flags
+            .intersects(Flags::SKIP_MONITOR.union(Flags::ADMIN))
+    {
+        let after = ctx.held.is_none();
+        monitor::feed(srv, ctx.conn, in_script, after, args);
+    }
     if ctx.held.is_some() {
         // Inside EXEC nothing blocks: a blocking command answers as if it had timed out.
         if let Some(b) = ctx.conn.block.take() {
@@ -214,6 +272,7 @@ fn exec_abort(srv: &Shared, conn: &mut Session, why: &str) -> Reply {
 /// Redis's `rejectCommand`: the error, which also dooms a transaction being queued; refusing
 /// EXEC discards the transaction with EXECABORT.
 fn reject(srv: &Shared, conn: &mut Session, spec: &CommandSpec, err: &'static str) -> Reply {
+    srv.record_rejected(spec);
     if spec.name == "exec" && conn.multi.is_some() {
         return exec_abort(srv, conn, err);
     }

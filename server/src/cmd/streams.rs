@@ -158,18 +158,6 @@ static XINFO: &[CommandSpec] = &[
     ),
 ];
 
-/// The keys of XREAD/XREADGROUP: the first half of the arguments after STREAMS (their key
-/// positions depend on the options, so the table cannot give them).
-pub fn read_keys(args: &[Bytes]) -> Vec<&Bytes> {
-    match args.iter().skip(1).position(|x| eq(x, "streams")) {
-        Some(p) => {
-            let rest = &args[p + 2..];
-            rest[..rest.len() / 2].iter().collect()
-        }
-        None => Vec::new(),
-    }
-}
-
 pub const ERR_INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
 
 /// Redis's string2ull: a plain non-negative integer, or what strtoull takes whole (leading

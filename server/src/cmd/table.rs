@@ -258,6 +258,8 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::command::COMMANDS,
     super::slowlog::COMMANDS,
     super::memory::COMMANDS,
+    super::monitor::COMMANDS,
+    super::latency::COMMANDS,
     super::hashes::COMMANDS,
     super::sets::COMMANDS,
     super::sort::COMMANDS,
@@ -296,6 +298,10 @@ impl crate::state::CallSpec for CommandSpec {
 
     fn log_slow(&self) -> bool {
         !self.flags.contains(Flags::SKIP_SLOWLOG)
+    }
+
+    fn is_fast(&self) -> bool {
+        self.flags.contains(Flags::FAST)
     }
 
     /// An empty counter for every command and subcommand, keyed by its spec's address, for

@@ -179,9 +179,9 @@ params! {
     /// Redis's hidden test setting: microseconds to sleep per key loaded (negative: 1 µs once
     /// in that many keys), so tests can watch a load in progress.
     KEY_LOAD_DELAY: Int = { name: "key-load-delay", kind: Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, default: "0", support: Implemented, hidden: true }
-    LATENCY_MONITOR_THRESHOLD: Int = { name: "latency-monitor-threshold", kind: Kind::Int { min: 0, max: i64::MAX }, default: "0", support: Ignored }
-    LATENCY_TRACKING: Bool = { name: "latency-tracking", kind: Kind::Bool, default: "yes", support: Ignored }
-    LATENCY_TRACKING_INFO_PERCENTILES: Str = { name: "latency-tracking-info-percentiles", kind: Kind::Str, default: "50 99 99.9", support: Ignored }
+    LATENCY_MONITOR_THRESHOLD: Int = { name: "latency-monitor-threshold", kind: Kind::Int { min: 0, max: i64::MAX }, default: "0", support: Implemented }
+    LATENCY_TRACKING: Bool = { name: "latency-tracking", kind: Kind::Bool, default: "yes", support: Implemented }
+    LATENCY_TRACKING_INFO_PERCENTILES: Str = { name: "latency-tracking-info-percentiles", kind: Kind::Str, default: "50 99 99.9", support: Implemented }
     LAZYFREE_LAZY_EVICTION: Bool = { name: "lazyfree-lazy-eviction", kind: Kind::Bool, default: "no", support: Ignored }
     LAZYFREE_LAZY_EXPIRE: Bool = { name: "lazyfree-lazy-expire", kind: Kind::Bool, default: "no", support: Ignored }
     LAZYFREE_LAZY_SERVER_DEL: Bool = { name: "lazyfree-lazy-server-del", kind: Kind::Bool, default: "no", support: Ignored }

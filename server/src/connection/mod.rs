@@ -92,6 +92,12 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 match parser.next_command(&limits, auth_req) {
                     Ok(Some(args)) => {
                         batch += 1;
+                        if srv.pause.current().is_some() {
+                            aof_wait(&srv, conn.prop.offset).await;
+                            flush(&mut wr, &mut out, &srv).await?;
+                            wait_for_pause(&srv, &conn, &args).await;
+                            conn.clock = Instant::now();
+                        }
                         if srv.ks.save_backlog_full() && cmd::may_write(&args) {
                             // A save's writer is behind the old values writes left it: this
                             // write waits, so memory does not grow with the overwrite rate.
@@ -107,7 +113,7 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                         if handle.omem.load(Relaxed) != 0 {
                             while let Ok(m) = push_rx.try_recv() {
                                 push_pending += crate::state::pubsub::push_cost(&m);
-                                out.push(&m, conn.resp);
+                                push_unless_silent(&mut out, &conn, &m);
                             }
                         }
                         // Clients blocked on keys this command fed are served before our next one.
@@ -142,7 +148,11 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                             blocking::serve_ready(&srv);
                             conn.clock = Instant::now();
                         }
-                        out.push(&reply, conn.resp);
+                        push_unless_silent(&mut out, &conn, &reply);
+                        conn.reply.command_done();
+                        if let Some(m) = conn.after_reply.take() {
+                            push_unless_silent(&mut out, &conn, &m);
+                        }
                         parser.recycle(args);
                         if conn.close_after_reply {
                             aof_wait(&srv, conn.prop.offset).await;
@@ -179,7 +189,11 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
             if push_pending > 0 {
                 crate::state::pubsub::release(&handle, std::mem::take(&mut push_pending));
             }
-            handle.qbuf.store(parser.pending_bytes(), Relaxed);
+            let pending = parser.pending_bytes();
+            handle.qbuf.store(pending, Relaxed);
+            handle
+                .qbuf_free
+                .store(parser.capacity().saturating_sub(pending), Relaxed);
             handle.last_interaction.store(
                 conn.now_ms
                     .saturating_sub(srv.unix_ms_at(srv.process.started)),
@@ -216,10 +230,10 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
                 }
                 Some(msg) = push_rx.recv() => {
                     push_pending += crate::state::pubsub::push_cost(&msg);
-                    out.push(&msg, conn.resp);
+                    push_unless_silent(&mut out, &conn, &msg);
                     while let Ok(m) = push_rx.try_recv() {
                         push_pending += crate::state::pubsub::push_cost(&m);
-                        out.push(&m, conn.resp);
+                        push_unless_silent(&mut out, &conn, &m);
                         if out.len() >= FLUSH_AT { break; }
                     }
                 }
@@ -242,6 +256,40 @@ pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
     srv.blocking.forget(id);
     cmd::connection::cleanup(&srv, &mut conn);
     srv.clients.remove(id);
+}
+
+/// Writes a reply, or under CLIENT REPLY OFF/SKIP only its push parts (pub/sub messages and
+/// subscription confirmations, which Redis sends regardless).
+fn push_unless_silent(out: &mut Out, conn: &Session, r: &Reply) {
+    if !conn.reply.silent() {
+        out.push(r, conn.resp);
+        return;
+    }
+    match r {
+        Reply::Push(_) => out.push(r, conn.resp),
+        Reply::Seq(v) => v
+            .iter()
+            .filter(|x| matches!(x, Reply::Push(_)))
+            .for_each(|x| out.push(x, conn.resp)),
+        _ => {}
+    }
+}
+
+/// Holds a command back while a CLIENT PAUSE covers it (until the pause ends or is lifted).
+async fn wait_for_pause(srv: &Shared, conn: &Session, args: &[bytes::Bytes]) {
+    loop {
+        let mut changed = srv.pause.watch();
+        let Some((end, all)) = srv.pause.current() else {
+            return;
+        };
+        if !cmd::client::paused(conn, args, all) {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(end.into()) => {}
+            _ = changed.changed() => {}
+        }
+    }
 }
 
 fn report_protocol_error(e: &ProtoError, addr: &SocketAddr) {

@@ -136,6 +136,15 @@ impl RequestParser {
         self.buf.len() + big
     }
 
+    /// Bytes allocated for input: the buffer and a large bulk in progress (`qbuf` + `qbuf-free`).
+    pub fn capacity(&self) -> usize {
+        let big = match &self.state {
+            State::BigBulk { buf, .. } => buf.capacity(),
+            _ => 0,
+        };
+        self.buf.capacity() + big
+    }
+
     /// Whether a request has started but not finished arriving.
     pub fn mid_request(&self) -> bool {
         !matches!(self.state, State::Idle) || !self.buf.is_empty()

@@ -21,7 +21,9 @@ pub struct ClientHandle {
     pub lib_ver: Mutex<Option<Bytes>>,
     pub db: AtomicUsize,
     pub resp: AtomicU8,
-    pub last_cmd: Mutex<String>,
+    /// The last command looked up (`CallSpec::stat_key`, 0 for none or an unknown one): CLIENT
+    /// LIST's `cmd`, named through `Shared::cmdstats`.
+    pub last_cmd: AtomicUsize,
     /// Milliseconds since the server started, at the last command.
     pub last_interaction: AtomicU64,
     pub killed: AtomicBool,
@@ -29,6 +31,8 @@ pub struct ClientHandle {
     /// Pending output bytes and query buffer size, for CLIENT LIST.
     pub omem: AtomicUsize,
     pub qbuf: AtomicUsize,
+    /// Room left in the query buffer, and its allocated size (`qbuf-free`, `tot-mem`).
+    pub qbuf_free: AtomicUsize,
     pub subs: AtomicUsize,
     pub psubs: AtomicUsize,
     pub multi: AtomicU64,
@@ -57,12 +61,13 @@ impl ClientHandle {
             lib_ver: Mutex::new(None),
             db: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
-            last_cmd: Mutex::new("NULL".into()),
+            last_cmd: AtomicUsize::new(0),
             last_interaction: AtomicU64::new(last_interaction_ms),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
             omem: AtomicUsize::new(0),
             qbuf: AtomicUsize::new(0),
+            qbuf_free: AtomicUsize::new(0),
             subs: AtomicUsize::new(0),
             psubs: AtomicUsize::new(0),
             multi: AtomicU64::new(0),
@@ -116,6 +121,7 @@ pub(crate) mod tests {
             kill: Default::default(),
             omem: Default::default(),
             qbuf: Default::default(),
+            qbuf_free: Default::default(),
             subs: Default::default(),
             psubs: Default::default(),
             multi: Default::default(),

@@ -12,10 +12,16 @@
 //! - [`pubsub`]: channel and pattern subscriptions; [`notify`]: keyspace events.
 //! - [`stats`]: INFO counters, per-command counters and the slow log.
 //! - [`scripts`]: the Lua engine and the script running now (for -BUSY and SCRIPT KILL).
+//! - [`monitor`]: the clients in MONITOR mode and the line each command shows them.
+//! - [`pause`]: CLIENT PAUSE in force.
+//! - [`latency`]: the latency monitor's events and per-command latency histograms.
 
 pub mod blocked;
 pub mod client;
+pub mod latency;
+pub mod monitor;
 pub mod notify;
+pub mod pause;
 pub mod pubsub;
 pub mod scripts;
 pub mod stats;
@@ -103,6 +109,12 @@ pub struct Shared {
     pub shutdown: watch::Sender<bool>,
     /// The Lua engine and the script running now.
     pub scripts: scripts::Scripts,
+    /// The clients in MONITOR mode.
+    pub monitors: monitor::Monitors,
+    /// CLIENT PAUSE in force.
+    pub pause: pause::Pause,
+    /// LATENCY's event samples.
+    pub latency: latency::LatencyMonitor,
 }
 
 impl Shared {
@@ -126,6 +138,9 @@ impl Shared {
             slowlog: SlowLog::default(),
             shutdown: tx,
             scripts: Default::default(),
+            monitors: Default::default(),
+            pause: Default::default(),
+            latency: Default::default(),
         })
     }
 

@@ -135,11 +135,17 @@ impl PubSub {
     /// Queues a message for one client, or closes the client if that would pass its output
     /// buffer limit (hard: at once; soft: once over it for longer than the soft seconds).
     fn deliver(&self, h: &ClientHandle, m: Reply, cost: usize) {
+        self.deliver_in(h, m, cost, 2)
+    }
+
+    /// `deliver` under the output limits of a client class (0 normal, 1 replica, 2 pubsub):
+    /// MONITOR's lines go to a client Redis counts as a replica.
+    pub fn deliver_in(&self, h: &ClientHandle, m: Reply, cost: usize, class: usize) {
         if h.killed.load(Relaxed) {
             return;
         }
         let used = (h.omem.fetch_add(cost, Relaxed) + cost) as u64;
-        let limit = self.limits[2].load();
+        let limit = self.limits[class.min(2)].load();
         let (hard, soft) = (limit.hard, limit.soft);
         let mut over = hard > 0 && used >= hard;
         if soft > 0 && used >= soft {

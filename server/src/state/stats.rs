@@ -16,6 +16,26 @@ pub struct Stats {
     pub net_output_bytes: AtomicU64,
     pub evicted_keys: AtomicU64,
     pub blocked_clients: AtomicU64,
+    /// Error replies sent (INFO `total_error_replies`), and by error code (INFO errorstats).
+    pub error_replies: AtomicU64,
+    pub errors: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+/// Redis keeps at most this many error codes in errorstats, then stops adding new ones.
+const ERROR_CODES_MAX: usize = 128;
+
+impl Stats {
+    /// Counts an error reply by its code (the first word: `ERR`, `WRONGTYPE`, ...).
+    pub fn count_error(&self, text: &str) {
+        self.error_replies.fetch_add(1, Relaxed);
+        let code = text.split(' ').next().unwrap_or("ERR");
+        let mut m = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(code) {
+            *n += 1;
+        } else if m.len() < ERROR_CODES_MAX {
+            m.insert(code.to_string(), 1);
+        }
+    }
 }
 
 /// Per-command call counters (INFO commandstats).
@@ -24,6 +44,10 @@ pub struct CmdStat {
     pub calls: AtomicU64,
     pub usec: AtomicU64,
     pub failed: AtomicU64,
+    /// Refused before running (arity, NOAUTH, OOM, ...): `rejected_calls`.
+    pub rejected: AtomicU64,
+    /// Latencies (`latency-tracking`): LATENCY HISTOGRAM, INFO latencystats.
+    pub latency: super::latency::Histogram,
 }
 
 /// Call counters per command (INFO commandstats), keyed by an id the command layer chooses (the
@@ -38,6 +62,8 @@ pub trait CallSpec {
     /// Whether a slow call goes to the slow log (EXEC's does not: the commands it ran do, as in
     /// Redis's `skip_slowlog`).
     fn log_slow(&self) -> bool;
+    /// Whether the command is `fast` (its latency samples go to `fast-command`, not `command`).
+    fn is_fast(&self) -> bool;
     /// An empty counter for every command, keyed by `stat_key`, with the name INFO shows.
     fn all_stats() -> CmdStats;
 }
@@ -91,18 +117,46 @@ impl Shared {
         self.stats.commands_processed.fetch_add(1, Relaxed);
         let micros = took.as_micros() as u64;
         let stats = self.cmdstats.get_or_init(S::all_stats);
+        let (tracking, threshold) = {
+            let c = self.config();
+            (
+                c.get(crate::config::params::LATENCY_TRACKING),
+                c.get(crate::config::params::LATENCY_MONITOR_THRESHOLD),
+            )
+        };
         if let Some((_, st)) = stats.get(&spec.stat_key()) {
             st.calls.fetch_add(1, Relaxed);
             st.usec.fetch_add(micros, Relaxed);
             if failed {
                 st.failed.fetch_add(1, Relaxed);
             }
+            if tracking {
+                st.latency.record(took.as_nanos() as u64);
+            }
+        }
+        let ms = micros / 1000;
+        if threshold > 0 && ms >= threshold as u64 {
+            let event = if spec.is_fast() {
+                "fast-command"
+            } else {
+                "command"
+            };
+            self.latency
+                .add(event, ms, crate::keyspace::now_ms() / 1000);
         }
         let slower = self
             .config()
             .get(crate::config::params::SLOWLOG_LOG_SLOWER_THAN);
         if slower >= 0 && micros >= slower as u64 && spec.log_slow() {
             self.slowlog_push(args, micros, client);
+        }
+    }
+
+    /// Counts a command refused before it ran (INFO commandstats `rejected_calls`).
+    pub fn record_rejected<S: CallSpec>(&self, spec: &S) {
+        let stats = self.cmdstats.get_or_init(S::all_stats);
+        if let Some((_, st)) = stats.get(&spec.stat_key()) {
+            st.rejected.fetch_add(1, Relaxed);
         }
     }
 
