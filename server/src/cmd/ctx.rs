@@ -189,6 +189,9 @@ pub struct Session {
     pub authed: bool,
     /// The AOF's replay at start: runs while clients are answered `-LOADING`.
     pub replaying: bool,
+    /// A script's own client (its `redis.call`s): MONITOR shows them as `lua`, errorstats
+    /// counts only the script's final reply.
+    pub in_script: bool,
     pub user: String,
     pub handle: Arc<ClientHandle>,
     /// Close once the current reply is written (QUIT).
@@ -256,6 +259,7 @@ impl Session {
             resp: 2,
             authed: false,
             replaying: false,
+            in_script: false,
             user: "default".into(),
             handle,
             close_after_reply: false,

@@ -89,7 +89,7 @@ pub fn dispatch(
     held: Option<&mut Locked>,
     args: &[Bytes],
 ) -> Reply {
-    let in_script = held.is_some() && srv.scripts.run.running.load(Relaxed);
+    let in_script = conn.in_script;
     let reply = run_command(srv, conn, held, args);
     if !in_script {
         match &reply {
@@ -225,9 +225,8 @@ fn run_command(
         held,
         args,
     };
-    // Scripts' own commands come with the locks (`held`) while a script runs; EXEC's too, but
-    // never while a script runs, since both hold every shard.
-    let in_script = ctx.held.is_some() && srv.scripts.run.running.load(Relaxed);
+    // A script's own commands run on its own session (several scripts may run at once).
+    let in_script = ctx.conn.in_script;
     if spec.flags.contains(Flags::SKIP_MONITOR) && srv.monitors.active() {
         monitor::feed(srv, ctx.conn, in_script, false, args);
     }

@@ -401,6 +401,7 @@ impl Engine {
         }
         // The script's own client: the caller's database, RESP2 until `redis.setresp`.
         let mut sc = Session::new(conn.id, conn.handle.clone());
+        sc.in_script = true;
         sc.db = conn.db;
         sc.authed = true;
         sc.user = conn.user.clone();
