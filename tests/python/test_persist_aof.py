@@ -73,6 +73,19 @@ def copy_dir(src):
     return d
 
 
+def assert_redis_loads(d, want):
+    """redis-server, started on a copy of `d`'s appendonlydir, holds `want` (db 0)."""
+    copy = copy_dir(d)
+    try:
+        red = start_redis("--dir", copy, "--appendonly", "yes")
+        try:
+            assert_same(want, snapshot(red, dbs=[0]))
+        finally:
+            red.stop()
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
 def more_writes(s):
     """What Redis rewrites before it reaches the AOF: relative expiries, SPOP, INCRBYFLOAT,
     transactions, blocking pops served at once, XADD with `*` and approximate trims."""
@@ -404,15 +417,7 @@ def test_bgrewriteaof_while_clients_write(tmpdir_):
     on_disk = sorted(p.name for p in aof_dir(tmpdir_).iterdir())
     assert on_disk == sorted(names + ["appendonly.aof.manifest"]), on_disk
     check_aof(tmpdir_)
-    copy = copy_dir(tmpdir_)
-    try:
-        red = start_redis("--dir", copy, "--appendonly", "yes")
-        try:
-            assert_same(want, snapshot(red, dbs=[0]))
-        finally:
-            red.stop()
-    finally:
-        shutil.rmtree(copy, ignore_errors=True)
+    assert_redis_loads(tmpdir_, want)
     s2 = start_respd("--dir", tmpdir_, "--appendonly", "yes")
     try:
         assert_same(want, snapshot(s2, dbs=[0]))
@@ -481,15 +486,7 @@ def test_a_slow_rewrite_serves_clients_and_holds_bgsave_back_as_redis(tmpdir_, p
             shutdown(s, "NOSAVE")
         if which == "respd":
             check_aof(str(d))
-            copy = copy_dir(str(d))
-            try:
-                red = start_redis("--dir", copy, "--appendonly", "yes")
-                try:
-                    assert_same(want, snapshot(red, dbs=[0]))
-                finally:
-                    red.stop()
-            finally:
-                shutil.rmtree(copy, ignore_errors=True)
+            assert_redis_loads(str(d), want)
     assert replies["respd"] == replies["redis"], replies
 
 

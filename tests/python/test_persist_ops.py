@@ -28,6 +28,17 @@ def tmpdir_():
     shutil.rmtree(d, ignore_errors=True)
 
 
+def fill(r, size):
+    """KEYS keys `key:<i>` of `size` random (incompressible) bytes."""
+    pool = os.urandom(1 << 20)
+    for start in range(0, KEYS, 500):
+        p = r.pipeline(transaction=False)
+        for i in range(start, start + 500):
+            off = (i * 7919) % (len(pool) - size)
+            p.set(f"key:{i}", pool[off:off + size])
+        p.execute()
+
+
 @pytest.fixture(scope="module")
 def bigdump():
     """A 200 MB dump.rdb written by respd (random, so incompressible, values)."""
@@ -35,13 +46,7 @@ def bigdump():
     s = start_respd("--dir", d)
     try:
         r = s.client()
-        pool = os.urandom(1 << 20)
-        for start in range(0, KEYS, 500):
-            p = r.pipeline(transaction=False)
-            for i in range(start, start + 500):
-                off = (i * 7919) % (len(pool) - VALUE)
-                p.set(f"key:{i}", pool[off:off + VALUE])
-            p.execute()
+        fill(r, VALUE)
         assert r.save()
     finally:
         s.proc.send_signal(signal.SIGKILL)
@@ -143,14 +148,7 @@ def bigaof():
     s = start_respd("--dir", d, "--appendonly", "yes", "--aof-use-rdb-preamble", "no",
                     workdir=d)
     try:
-        r = s.client()
-        pool = os.urandom(1 << 20)
-        for start in range(0, KEYS, 500):
-            p = r.pipeline(transaction=False)
-            for i in range(start, start + 500):
-                off = (i * 7919) % (len(pool) - 1000)
-                p.set(f"key:{i}", pool[off:off + 1000])
-            p.execute()
+        fill(s.client(), 1000)
     finally:
         s.stop()
     yield Path(d) / "appendonlydir"
