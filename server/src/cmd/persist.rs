@@ -204,6 +204,11 @@ fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
         Err(persist::aof::AofError::InProgress) => {
             Reply::error("ERR Background append only file rewriting already in progress")
         }
+        // A BGSAVE began since the check above: as then, the rewrite waits for it.
+        Err(persist::aof::AofError::SaveInProgress) => {
+            aof.rewrite_scheduled.store(true, Relaxed);
+            Reply::simple("Background append only file rewriting scheduled")
+        }
         Err(e) => {
             tracing::warn!("{e}");
             Reply::error(
