@@ -338,7 +338,7 @@ pub fn bgsave(ks: &Arc<Keyspace>, st: &Arc<Status>, s: Settings) -> Result<(), S
         .spawn(move || {
             let changes = snap.changes();
             let delay = s.key_save_delay;
-            let out = write_file(&s, |w| Ok((snap.write(w, s.compression, delay)?, changes)));
+            let out = write_file(&s, |w| Ok((snap.write(w, delay)?, changes)));
             status.record(&out, started, true);
             status.saving.store(false, Relaxed);
         });

@@ -12,7 +12,7 @@
 //!
 //! ```ignore
 //! let snap = persist::snapshot::start(&ks, || switch_aof_files()).ok_or(Busy)?;
-//! std::thread::spawn(move || snap.write(&mut rdb_writer, compress, 0));
+//! std::thread::spawn(move || snap.write(&mut rdb_writer, 0));
 //! ```
 
 use super::rdb::{self, Writer};
@@ -74,31 +74,27 @@ pub trait Sink {
     fn raw(&mut self, r: &[u8]) -> io::Result<()>;
 }
 
-/// The RDB form. `compress` is the writer's own `rdbcompression`, kept here so that records
-/// made under the lock match it.
-pub struct RdbSink<'a, W: Write> {
-    pub w: &'a mut Writer<W>,
-    pub compress: bool,
-}
+/// The RDB form: records made under the lock are compressed as the writer compresses.
+pub struct RdbSink<'a, W: Write>(pub &'a mut Writer<W>);
 
 impl<W: Write> Sink for RdbSink<'_, W> {
     fn select_db(&mut self, db: usize, keys: usize, expires: usize) -> io::Result<()> {
-        self.w.select_db(db, keys, expires)
+        self.0.select_db(db, keys, expires)
     }
     fn select_only(&mut self, db: usize) -> io::Result<()> {
-        self.w.select_only(db)
+        self.0.select_only(db)
     }
     fn key(&mut self, k: &[u8], e: &Entry) -> io::Result<()> {
-        self.w.key(k, e)
+        self.0.key(k, e)
     }
     fn string(&mut self, k: &[u8], expire_at: Option<u64>, v: &Value) -> io::Result<()> {
-        self.w.key_value(k, expire_at, v)
+        self.0.key_value(k, expire_at, v)
     }
     fn record(&self, k: &[u8], e: &Entry) -> Vec<u8> {
-        rdb::write::key_record(k, e, self.compress)
+        rdb::write::key_record(k, e, self.0.compresses())
     }
     fn raw(&mut self, r: &[u8]) -> io::Result<()> {
-        self.w.raw(r)
+        self.0.raw(r)
     }
 }
 
@@ -125,13 +121,8 @@ impl Snapshot {
     /// EOF). `key_delay_us` is `rdb-key-save-delay` (for tests), as Redis's `debugDelay`: a
     /// sleep of that many microseconds after each key, or when negative, of 1 us after every
     /// `-key_delay_us`th key. Returns the keys written.
-    pub fn write<W: Write>(
-        self,
-        w: &mut Writer<W>,
-        compress: bool,
-        key_delay_us: i64,
-    ) -> io::Result<u64> {
-        self.write_to(&mut RdbSink { w, compress }, key_delay_us)
+    pub fn write<W: Write>(self, w: &mut Writer<W>, key_delay_us: i64) -> io::Result<u64> {
+        self.write_to(&mut RdbSink(w), key_delay_us)
     }
 
     /// Writes every database of the cut to `sink`.
@@ -388,7 +379,7 @@ mod tests {
                 }
             }
         }
-        let file = save(|w| snap.write(w, true, 0).expect("vec"));
+        let file = save(|w| snap.write(w, 0).expect("vec"));
         assert_eq!(read_back(&file), before);
         assert_ne!(all(&ks), before);
         assert!(!ks.snapshot_running());
@@ -418,7 +409,7 @@ mod tests {
         }
         let snap = start(&ks, || ()).expect("starts");
         let mut w = Writer::new(Full(500), false, true);
-        assert!(snap.write(&mut w, false, 0).is_err());
+        assert!(snap.write(&mut w, 0).is_err());
         assert!(!ks.snapshot_running());
         // Dropped without writing: ended too, and the next one starts.
         drop(start(&ks, || ()).expect("starts"));

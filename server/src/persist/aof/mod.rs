@@ -8,10 +8,10 @@
 //!   never copied.
 //! - One writer thread (`respd-aof`) takes the whole buffer at a time, writes it with vectored
 //!   writes, and fsyncs per `appendfsync`: `always` after every batch (one fsync for every
-//!   command that arrived meanwhile; connections wait for [`Aof::synced`] to pass their offset
-//!   before sending replies), `everysec` once a second, `no` never.
-//! - [`Aof::rewrite`] (BGREWRITEAOF): under every shard lock it starts a new incremental file
-//!   (and lists it in the manifest) and takes the snapshot; the base is written from the
+//!   command that arrived meanwhile; connections wait in [`Aof::wait_synced`] for it to pass
+//!   their offset before sending replies), `everysec` once a second, `no` never.
+//! - [`Aof::rewrite`] (BGREWRITEAOF): begins BGSAVE's copy-free snapshot and, at its cut, starts
+//!   a new incremental file (and lists it in the manifest); the base is written from the
 //!   snapshot on a thread; then the manifest names the new base and incremental file only, and
 //!   the old files are deleted.
 //!
@@ -816,7 +816,7 @@ impl Aof {
                         crate::keyspace::now_ms() / 1000,
                         crate::alloc::used_memory() as u64,
                     )?;
-                    snap.write(&mut w, s.rdb.compression, s.rdb.key_save_delay)?;
+                    snap.write(&mut w, s.rdb.key_save_delay)?;
                     w.finish()?;
                 } else {
                     let mut sink = CommandSink(w);

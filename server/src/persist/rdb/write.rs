@@ -27,6 +27,11 @@ pub struct Writer<W: Write> {
 }
 
 impl<W: Write> Writer<W> {
+    /// Whether strings are LZF-compressed (`rdbcompression`).
+    pub fn compresses(&self) -> bool {
+        self.compress
+    }
+
     /// A writer; `compress` is `rdbcompression`, `checksum` is `rdbchecksum`.
     pub fn new(out: W, compress: bool, checksum: bool) -> Self {
         Writer {
