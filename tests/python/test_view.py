@@ -21,9 +21,11 @@ import pytest
 
 from conftest import ROOT, respd_bin, start_respd, start_redis, STARTERS
 
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+# ci/test installs selenium (and Debian's chromium and chromium-driver): a missing one fails
+# the run rather than skipping the browser tests.
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 SHOTS = ROOT / "target" / "view-screenshots"
 
