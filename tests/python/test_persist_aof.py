@@ -634,3 +634,60 @@ def test_xreadgroup_is_written_as_redis_writes_it(tmpdir_):
     assert reloaded["respd"] == reloaded["redis"], reloaded
     assert [b"XCLAIM", b"s", b"g", b"c1", b"0", b"1-1", b"TIME", b"<time>", b"RETRYCOUNT", b"1",
             b"FORCE", b"JUSTID", b"LASTID", b"1-1"] in written["respd"]
+
+
+def test_xclaim_and_xautoclaim_are_written_as_redis_writes_them(tmpdir_):
+    """XCLAIM and XAUTOCLAIM are written as their effects (an XCLAIM ... TIME <absolute>
+    RETRYCOUNT n FORCE JUSTID LASTID per entry claimed or dropped, XGROUP SETID when only LASTID
+    moved), never as given: replayed later, a min-idle-time would pick other entries. Here an
+    XAUTOCLAIM with min-idle 200 ms took only the older two of four entries; a replay of the
+    command as given, after the restart, would take all four. Same commands as redis-server's."""
+    written, reloaded = {}, {}
+    for which in ("respd", "redis"):
+        d = Path(tmpdir_) / which
+        d.mkdir()
+        args = ("--dir", str(d), "--appendonly", "yes", "--appendfsync", "always")
+        s = start_respd(*args) if which == "respd" else start_redis(*args)
+        try:
+            r = s.client()
+            for i in range(1, 6):
+                r.execute_command("XADD", "s", f"1-{i}", "f", str(i))
+            r.execute_command("XGROUP", "CREATE", "s", "g", "0")
+            r.execute_command("XREADGROUP", "GROUP", "g", "a", "COUNT", "2", "STREAMS", "s", ">")
+            time.sleep(0.3)
+            r.execute_command("XREADGROUP", "GROUP", "g", "a", "COUNT", "2", "STREAMS", "s", ">")
+            auto = r.execute_command("XAUTOCLAIM", "s", "g", "b", "200", "0", "JUSTID",
+                                     parse_justid=True)
+            assert auto == [b"1-1", b"1-2"], auto
+            r.execute_command("XDEL", "s", "1-3")
+            assert r.execute_command("XCLAIM", "s", "g", "c", "0", "1-3", "1-4", "JUSTID",
+                                     parse_justid=True) \
+                == [b"1-4"]
+            assert r.execute_command("XCLAIM", "s", "g", "c", "0", "1-5", "LASTID", "1-5") == []
+            r.execute_command("XCLAIM", "s", "g", "d", "0", "1-1", "IDLE", "10000")
+            pending = r.xpending_range("s", "g", "-", "+", 10)
+            group = r.xinfo_groups("s")[0]
+        finally:
+            shutdown(s, "NOSAVE")
+        cmds = [c for c in aof_commands(str(d)) if c[0].upper() != b"SELECT"]
+        for c in cmds:
+            if c[0].upper() == b"XCLAIM":
+                c[7] = b"<time>"
+        written[which] = cmds
+        time.sleep(0.5)
+        again = start_respd(*args) if which == "respd" else start_redis(*args)
+        try:
+            got = again.client().xpending_range("s", "g", "-", "+", 10)
+            assert [(p["message_id"], p["consumer"], p["times_delivered"]) for p in got] == \
+                [(p["message_id"], p["consumer"], p["times_delivered"]) for p in pending]
+            # The IDLE 10000 claim's delivery time is absolute in the file.
+            idle = {p["message_id"]: p["time_since_delivered"] for p in got}
+            assert idle[b"1-1"] >= 10000, got
+            info = again.client().xinfo_groups("s")[0]
+            assert info["last-delivered-id"] == group["last-delivered-id"] == b"1-5", info
+            reloaded[which] = [(p["message_id"], p["consumer"]) for p in got]
+        finally:
+            again.stop()
+    assert written["respd"] == written["redis"], written
+    assert reloaded["respd"] == reloaded["redis"], reloaded
+    assert not any(c[0].upper() == b"XAUTOCLAIM" for c in written["respd"])

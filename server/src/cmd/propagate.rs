@@ -43,8 +43,8 @@ pub fn after_view(
     let own = v.changes().saturating_sub(before).saturating_sub(expired);
     let filled = v.prop.take().unwrap_or_default();
     if !filled.is_empty() {
-        // Several commands for one (XREADGROUP's XCLAIMs) go as a transaction, as Redis 7.0's
-        // propagatePendingCommands wraps them; inside EXEC the EXEC's own wrap does.
+        // Several commands for one (the XCLAIMs of XREADGROUP or XCLAIM) go as a transaction,
+        // as Redis 7.0's propagatePendingCommands wraps them; inside EXEC the EXEC's own wrap does.
         let wrap = filled.len() > 1 && conn.prop.exec.is_none();
         if wrap {
             ops.push(vec![b("MULTI")]);
@@ -170,7 +170,9 @@ pub fn rewrite(args: &[Bytes], v: &mut View) -> Vec<Vec<Bytes>> {
         b"xtrim" => one(xtrim_exact(v, &key)),
         // Redis propagates what XREADGROUP did (its handler's XCLAIMs), never the read itself:
         // a read that only made a consumer or re-delivered history writes nothing.
-        b"xreadgroup" => Vec::new(),
+        // XCLAIM and XAUTOCLAIM likewise: their effects, never the claim with its relative
+        // min-idle-time, which a replay at another time would judge differently.
+        b"xreadgroup" | b"xclaim" | b"xautoclaim" => Vec::new(),
         _ => one(args.to_vec()),
     }
 }

@@ -349,6 +349,47 @@ fn claim(g: &mut Group, id: StreamId, name: &Bytes, now: u64, first: &mut bool) 
     created
 }
 
+/// What the AOF gets for one entry an XCLAIM, XAUTOCLAIM or XREADGROUP claimed or dropped from a
+/// group's PEL, as Redis 7.0's `streamPropagateXCLAIM`: a claim that replays the same way at any
+/// later time (absolute delivery time, count, FORCE to recreate the entry, LASTID the group's).
+pub(super) fn xclaim_effect(
+    key: &Bytes,
+    group: &Bytes,
+    id: StreamId,
+    p: &Pending,
+    last_id: StreamId,
+) -> Vec<Bytes> {
+    vec![
+        Bytes::from_static(b"XCLAIM"),
+        key.clone(),
+        group.clone(),
+        p.consumer.clone(),
+        Bytes::from_static(b"0"),
+        id.to_bytes(),
+        Bytes::from_static(b"TIME"),
+        Bytes::from(p.delivery_time.to_string()),
+        Bytes::from_static(b"RETRYCOUNT"),
+        Bytes::from(p.delivery_count.to_string()),
+        Bytes::from_static(b"FORCE"),
+        Bytes::from_static(b"JUSTID"),
+        Bytes::from_static(b"LASTID"),
+        last_id.to_bytes(),
+    ]
+}
+
+/// XGROUP SETID with the group's read counter: what Redis propagates when only the last ID moved.
+pub(super) fn setid_effect(key: &Bytes, group: &Bytes, g: &Group) -> Vec<Bytes> {
+    vec![
+        Bytes::from_static(b"XGROUP"),
+        Bytes::from_static(b"SETID"),
+        key.clone(),
+        group.clone(),
+        g.last_id.to_bytes(),
+        Bytes::from_static(b"ENTRIESREAD"),
+        Bytes::from(g.entries_read.map_or(-1, |r| r as i64).to_string()),
+    ]
+}
+
 pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let (key, gname, cname) = (&a[1], &a[2], &a[3]);
     let mut created = false;
@@ -411,13 +452,18 @@ pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         let Some((entries, g)) = entries_and_group(v, key, gname)? else {
             return Ok(Reply::Array(Vec::new()));
         };
-        if last_id > g.last_id {
+        let moved = last_id > g.last_id;
+        if moved {
             g.last_id = last_id;
         }
         let mut out = Vec::new();
+        let mut effects = Vec::new();
         let mut first = true;
         for id in ids {
             let Some(fields) = entries.get(&id) else {
+                if let Some(p) = g.pel.get(&id) {
+                    effects.push(xclaim_effect(key, gname, id, p, g.last_id));
+                }
                 g.ack(id);
                 continue;
             };
@@ -447,11 +493,21 @@ pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                     _ => {}
                 }
             }
+            if let Some(p) = g.pel.get(&id) {
+                effects.push(xclaim_effect(key, gname, id, p, g.last_id));
+            }
             out.push(if justid {
                 id_reply(id)
             } else {
                 entry_reply(id, fields)
             });
+        }
+        // Each XCLAIM carries LASTID; a moved last ID alone goes as XGROUP SETID.
+        if moved && effects.is_empty() {
+            effects.push(setid_effect(key, gname, g));
+        }
+        for e in effects {
+            v.propagate(|| e);
         }
         Ok(Reply::Array(out))
     });
@@ -539,6 +595,7 @@ pub fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             .map(|(k, _)| *k)
             .collect();
         let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
+        let mut effects = Vec::new();
         let mut first = true;
         let mut idx = 0;
         while attempts > 0 && count > 0 && idx < keys.len() {
@@ -546,6 +603,9 @@ pub fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             let id = keys[idx];
             idx += 1;
             let Some(fields) = entries.get(&id) else {
+                if let Some(p) = g.pel.get(&id) {
+                    effects.push(xclaim_effect(key, gname, id, p, g.last_id));
+                }
                 g.ack(id);
                 deleted.push(id_reply(id));
                 count -= 1;
@@ -561,6 +621,9 @@ pub fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                     p.delivery_count += 1;
                 }
             }
+            if let Some(p) = g.pel.get(&id) {
+                effects.push(xclaim_effect(key, gname, id, p, g.last_id));
+            }
             claimed.push(if justid {
                 id_reply(id)
             } else {
@@ -569,6 +632,9 @@ pub fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             count -= 1;
         }
         let cursor = keys.get(idx).copied().unwrap_or_default();
+        for e in effects {
+            v.propagate(|| e);
+        }
         Ok(Reply::Array(vec![
             id_reply(cursor),
             Reply::Array(claimed),

@@ -1,5 +1,6 @@
 //! XREAD and XREADGROUP, with BLOCK.
 
+use super::stream_groups::{setid_effect, xclaim_effect};
 use super::streams::{entry_reply, parse_strict_id, range_reply, stream_mut, stream_ref};
 use super::{eq, int, syntax, Ctx};
 use crate::keyspace::stream::{Pending, StreamId};
@@ -250,15 +251,7 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
                         g.last_id = l;
                         g.entries_read = read;
                         if o.noack {
-                            props.push(vec![
-                                Bytes::from_static(b"XGROUP"),
-                                Bytes::from_static(b"SETID"),
-                                key.clone(),
-                                gname.clone(),
-                                l.to_bytes(),
-                                Bytes::from_static(b"ENTRIESREAD"),
-                                Bytes::from(read.map_or(-1, |r| r as i64).to_string()),
-                            ]);
+                            props.push(setid_effect(key, gname, g));
                         }
                     }
                     if !o.noack {
@@ -279,23 +272,9 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
                             }
                             // LASTID: the group's last ID when Redis propagates this entry,
                             // which it has just advanced to the entry itself.
-                            let id = id.to_bytes();
-                            props.push(vec![
-                                Bytes::from_static(b"XCLAIM"),
-                                key.clone(),
-                                gname.clone(),
-                                cname.clone(),
-                                Bytes::from_static(b"0"),
-                                id.clone(),
-                                Bytes::from_static(b"TIME"),
-                                Bytes::from(now.to_string()),
-                                Bytes::from_static(b"RETRYCOUNT"),
-                                Bytes::from_static(b"1"),
-                                Bytes::from_static(b"FORCE"),
-                                Bytes::from_static(b"JUSTID"),
-                                Bytes::from_static(b"LASTID"),
-                                id,
-                            ]);
+                            if let Some(p) = g.pel.get(&id) {
+                                props.push(xclaim_effect(key, gname, id, p, id));
+                            }
                         }
                     }
                     Reply::Array(out)
