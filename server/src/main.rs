@@ -461,7 +461,9 @@ fn load_aof(
     let aof = respd::persist::aof::AofSettings::from_config(srv.config());
     let started = std::time::Instant::now();
     let mut replayer = respd::cmd::propagate::Replayer::new(srv);
-    let loaded = match respd::persist::aof::load(&aof, &srv.ks, &mut |argv| replayer.run(argv)) {
+    let loaded = match respd::persist::aof::load(&aof, &srv.ks, &srv.persist.loading, &mut |argv| {
+        replayer.run(argv)
+    }) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("Fatal error loading the AOF: {e}. Exiting.");

@@ -165,8 +165,15 @@ def test_a_client_gets_loading_while_the_aof_replays_as_from_redis(bigaof, tmpdi
         shutil.copytree(bigaof, wd / "appendonlydir")
         s = start_loading(which, str(wd), "--appendonly", "yes")
         try:
-            seen, _ = observe_loading(s)
+            seen, infos = observe_loading(s)
             out[which] = seen
+            # INFO's progress counts every file of the manifest, as Redis's does.
+            size = sum(f.stat().st_size for f in (wd / "appendonlydir").iterdir()
+                       if ".aof." in f.name and not f.name.endswith(".manifest"))
+            first, second = infos
+            assert int(first["loading_total_bytes"]) == size, (first, size)
+            assert 0 < int(first["loading_loaded_bytes"]) < int(second["loading_loaded_bytes"])
+            assert int(second["loading_loaded_bytes"]) <= size
             r = s.client()
             assert r.dbsize() == KEYS
             assert len(r.get(f"key:{KEYS - 1}")) == 1000

@@ -530,8 +530,22 @@ pub fn load(
         })?
         .len();
     progress.start(total);
+    load_file(file, &name, total, ks, limits, progress, key_delay)
+}
+
+/// Reads an opened RDB file of `total` bytes into the keyspace, adding what it reads to
+/// `progress` (which the caller started: an AOF's base is one part of a larger load).
+pub fn load_file(
+    file: File,
+    name: &str,
+    total: u64,
+    ks: &Keyspace,
+    limits: &rdb::read::Limits,
+    progress: &Loading,
+    key_delay: i64,
+) -> Result<Loaded, LoadError> {
     let rerr = |source| LoadError::Rdb {
-        path: name.clone(),
+        path: name.to_string(),
         source,
     };
     let counted = Progress {

@@ -62,6 +62,7 @@ pub struct AofLoaded {
 pub fn load(
     s: &AofSettings,
     ks: &Keyspace,
+    progress: &crate::persist::Loading,
     replay: &mut dyn FnMut(&[Bytes]) -> Result<(), String>,
 ) -> Result<AofLoaded, AofLoadError> {
     let mpath = s.manifest_path();
@@ -87,28 +88,53 @@ pub fn load(
         files.push(s.aof_dir().join(&b.name));
     }
     files.extend(m.incr.iter().map(|f| s.aof_dir().join(&f.name)));
+    // INFO's loading_total_bytes is every file's size together, as Redis's
+    // getBaseAndIncrAppendOnlyFilesSize; loading_loaded_bytes grows through them.
+    let mut total = 0;
     for p in &files {
-        if !p.exists() {
-            return Err(AofLoadError::Missing {
-                path: p.display().to_string(),
-            });
+        match std::fs::metadata(p) {
+            Ok(md) => total += md.len(),
+            Err(_) => {
+                return Err(AofLoadError::Missing {
+                    path: p.display().to_string(),
+                })
+            }
         }
     }
+    progress.start(total);
     let last = files.len().saturating_sub(1);
     for (i, p) in files.iter().enumerate() {
         let is_base = i == 0 && m.base.is_some();
         if is_base && starts_with_redis(p)? {
-            let l = crate::persist::load(
-                p,
+            let name = p.display().to_string();
+            let rdb_err = |source| AofLoadError::Rdb {
+                path: name.clone(),
+                source,
+            };
+            let f = File::open(p)
+                .map_err(|source| crate::persist::LoadError::Open {
+                    path: name.clone(),
+                    source,
+                })
+                .map_err(rdb_err)?;
+            let size = f
+                .metadata()
+                .map_err(|source| crate::persist::LoadError::Open {
+                    path: name.clone(),
+                    source,
+                })
+                .map_err(rdb_err)?
+                .len();
+            let l = crate::persist::load_file(
+                f,
+                &name,
+                size,
                 ks,
                 &s.rdb.limits,
-                &crate::persist::Loading::default(),
+                progress,
                 s.rdb.key_load_delay,
             )
-            .map_err(|source| AofLoadError::Rdb {
-                path: p.display().to_string(),
-                source,
-            })?;
+            .map_err(rdb_err)?;
             out.keys_from_base = l.keys;
             continue;
         }
@@ -116,6 +142,7 @@ pub fn load(
             p,
             i == last && s.load_truncated,
             s.rdb.key_load_delay,
+            &progress.loaded_bytes,
             replay,
         )?;
         out.commands += n;
@@ -163,6 +190,7 @@ fn replay_file(
     p: &Path,
     may_truncate: bool,
     key_load_delay: i64,
+    loaded: &std::sync::atomic::AtomicU64,
     replay: &mut dyn FnMut(&[Bytes]) -> Result<(), String>,
 ) -> Result<(u64, Option<u64>), AofLoadError> {
     let name = p.display().to_string();
@@ -201,6 +229,7 @@ fn replay_file(
                     });
                 }
                 n += 1;
+                loaded.fetch_add(r.at - valid_up_to, std::sync::atomic::Ordering::Relaxed);
                 valid_up_to = r.at;
                 // `key-load-delay` after each command too, as Redis's AOF loader.
                 crate::persist::debug_delay(key_load_delay);
