@@ -533,6 +533,28 @@ def test_config_set_appendonly_at_runtime(tmpdir_):
         s2.stop()
 
 
+def test_config_set_appendonly_that_fails_is_reverted_as_redis_does(tmpdir_):
+    """When the AOF cannot start (here its directory's name is taken by a file), CONFIG SET
+    fails and every value it set is put back, as Redis's restoreBackupConfig does."""
+    for which in ("respd", "redis"):
+        d = Path(tmpdir_) / which
+        d.mkdir()
+        (d / "appendonlydir").write_text("not a directory")
+        s = start_respd("--dir", str(d)) if which == "respd" else start_redis("--dir", str(d))
+        try:
+            r = s.client()
+            with pytest.raises(redis.ResponseError, match="Unable to turn on AOF"):
+                r.execute_command("CONFIG", "SET", "appendonly", "yes", "appendfsync", "always",
+                                  "maxmemory", "7mb")
+            got = r.config_get("appendonly")["appendonly"], r.config_get("appendfsync")[
+                "appendfsync"], r.config_get("maxmemory")["maxmemory"]
+            assert got == ("no", "everysec", "0"), (which, got)
+            assert r.info("persistence")["aof_enabled"] == 0
+            assert r.set("k", "v")
+        finally:
+            s.stop()
+
+
 def test_dump_rdb_becomes_the_base_when_there_is_no_aof(tmpdir_):
     s = start_respd("--dir", tmpdir_)
     try:

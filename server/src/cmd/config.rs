@@ -117,6 +117,15 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             "ERR CONFIG SET appendonly yes is not supported inside MULTI by respd",
         );
     }
+    // What the pairs held before, put back when applying them fails (Redis's
+    // restoreBackupConfig).
+    let before: Vec<(String, String)> = pairs
+        .iter()
+        .filter_map(|(k, _)| {
+            let p = crate::config::params::find(&k.to_ascii_lowercase())?;
+            Some((k.clone(), ctx.srv.config().text(p)))
+        })
+        .collect();
     match ctx.srv.config().set_from_client(&pairs) {
         Ok(()) => {
             if pairs
@@ -126,7 +135,17 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 let level = ctx.srv.config().get(crate::config::params::LOGLEVEL);
                 crate::config::loglevel_changed(level);
             }
-            apply_aof(ctx)
+            let r = apply_aof(ctx);
+            if r.is_error() {
+                if let Err(e) = ctx.srv.config().set_from_client(&before) {
+                    tracing::warn!("CONFIG SET: cannot restore the previous values: {e}");
+                }
+                let fsync = ctx.srv.config().get(crate::config::params::APPENDFSYNC);
+                ctx.srv
+                    .aof
+                    .set_fsync(crate::persist::aof::Fsync::from_name(fsync));
+            }
+            r
         }
         Err(msg) => Reply::error(format!("ERR {msg}")),
     }
