@@ -39,7 +39,8 @@ pip_install() {
 ensure_deps() {
     # iproute2: `ss` shows a listening socket's backlog (test_connections.py).
     # prometheus-redis-exporter: test_exporter.py scrapes respd as a site's Prometheus would.
-    apt_install redis-server redis-tools iproute2 prometheus-redis-exporter
+    # strace: counts the AOF's fsyncs (test_persist_aof.py, no-appendfsync-on-rewrite).
+    apt_install redis-server redis-tools iproute2 prometheus-redis-exporter strace
     # The respd-view browser tests (tests/python/test_view*.py): Debian's headless Chromium and
     # its WebDriver, driven by selenium.
     apt_install chromium chromium-driver

@@ -713,3 +713,155 @@ def test_xclaim_and_xautoclaim_are_written_as_redis_writes_them(tmpdir_):
     assert written["respd"] == written["redis"], written
     assert reloaded["respd"] == reloaded["redis"], reloaded
     assert not any(c[0].upper() == b"XAUTOCLAIM" for c in written["respd"])
+
+
+def incr_lines(d):
+    """The lines of the AOF's incremental files, `#TS:` seconds replaced by `<t>`."""
+    out = []
+    for name in manifest_files(d)[0]:
+        if ".incr." in name:
+            for l in (aof_dir(d) / name).read_bytes().split(b"\r\n"):
+                out.append(b"#TS:<t>" if l.startswith(b"#TS:") else l)
+    return out
+
+
+def test_aof_timestamp_enabled_annotates_as_redis(tmpdir_):
+    """`aof-timestamp-enabled yes`: a `#TS:<unix seconds>` line before the first command of each
+    new second, and at the head of a rewritten base; redis-check-aof accepts the files and both
+    servers load them. The same lines as redis-server's for the same commands."""
+    lines = {}
+    for which in ("respd", "redis"):
+        d = Path(tmpdir_) / which
+        d.mkdir()
+        args = ("--dir", str(d), "--appendonly", "yes", "--aof-timestamp-enabled", "yes",
+                "--aof-use-rdb-preamble", "no")
+        s = start_respd(*args) if which == "respd" else start_redis(*args)
+        try:
+            r = s.client()
+            # Start at the beginning of a second, so that both commands fall within it.
+            time.sleep(1 - time.time() % 1 + 0.05)
+            r.set("a", "1")
+            r.set("b", "2")
+            time.sleep(1.1)
+            r.set("c", "3")
+            deadline = time.monotonic() + 5  # everysec: respd's writer runs beside the reply
+            while b"c" not in incr_lines(str(d)) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            lines[which] = incr_lines(str(d))
+            before = time.time()
+            assert r.bgrewriteaof()
+            wait_rewrite_done(r)
+            base = [n for n in manifest_files(str(d))[0] if ".base." in n][0]
+            head = (aof_dir(d) / base).read_bytes().split(b"\r\n")[0]
+            assert head.startswith(b"#TS:") and int(head[4:]) >= int(before), head
+        finally:
+            shutdown(s, "NOSAVE")
+        check_aof(str(d))
+        again = start_respd(*args) if which == "respd" else start_redis(*args)
+        try:
+            assert again.client().mget("a", "b", "c") == [b"1", b"2", b"3"]
+        finally:
+            again.stop()
+    assert lines["respd"] == lines["redis"], lines
+    assert lines["respd"].count(b"#TS:<t>") == 2, lines["respd"]
+
+
+def test_aof_disable_auto_gc_keeps_history_until_set_back_as_redis(tmpdir_):
+    """`aof-disable-auto-gc yes`: a rewrite keeps the files it replaced, listed in the manifest
+    as history (`type h`); `CONFIG SET aof-disable-auto-gc no` deletes them. The manifest reads
+    as redis-server's at each step."""
+    manifests = {}
+    for which in ("respd", "redis"):
+        d = Path(tmpdir_) / which
+        d.mkdir()
+        args = ("--dir", str(d), "--appendonly", "yes", "--aof-disable-auto-gc", "yes")
+        s = start_respd(*args) if which == "respd" else start_redis(*args)
+        try:
+            r = s.client()
+            r.set("a", "1")
+            assert r.bgrewriteaof()
+            wait_rewrite_done(r)
+            r.set("b", "2")
+            assert r.bgrewriteaof()
+            wait_rewrite_done(r)
+            names, kept = manifest_files(str(d))
+            hist = [l.split()[1] for l in kept if l.endswith("type h")]
+            assert len(hist) >= 2 and all((aof_dir(d) / h).exists() for h in hist), kept
+            r.config_set("aof-disable-auto-gc", "no")
+            deadline = time.monotonic() + 10
+            while any((aof_dir(d) / h).exists() for h in hist) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not any((aof_dir(d) / h).exists() for h in hist)
+            _, after = manifest_files(str(d))
+            assert not any(l.endswith("type h") for l in after), after
+            manifests[which] = (kept, after)
+            assert r.get("b") == b"2"
+        finally:
+            shutdown(s, "NOSAVE")
+    assert manifests["respd"] == manifests["redis"], manifests
+
+
+def test_no_appendfsync_on_rewrite_skips_fsyncs_while_a_save_writes(tmpdir_):
+    """`appendfsync always` fsyncs for each round of writes; with `no-appendfsync-on-rewrite
+    yes` it does not while a background save runs (Redis's rule; the replies still come after
+    the write). Counted with strace on respd's threads, writes during a slow BGSAVE."""
+    counts = {}
+    for skip in ("no", "yes"):
+        d = Path(tmpdir_) / skip
+        d.mkdir()
+        s = start_respd("--dir", str(d), "--appendonly", "yes", "--appendfsync", "always",
+                        "--no-appendfsync-on-rewrite", skip)
+        try:
+            r = s.client()
+            for i in range(300):
+                r.set(f"k{i}", i)
+            r.config_set("rdb-key-save-delay", 10000)  # ~3 s of save
+            r.bgsave()
+            def writes():
+                for i in range(50):
+                    assert r.set(f"during{i}", i)
+                assert r.info("persistence")["rdb_bgsave_in_progress"] == 1
+            counts[skip] = strace_count(s.proc.pid, writes, ("fsync", "fdatasync"))
+            r.config_set("rdb-key-save-delay", 0)
+        finally:
+            s.stop()
+    assert counts["no"] >= 50 and counts["yes"] == 0, counts
+
+
+def strace_count(pid, action, calls=("fdatasync",)):
+    """How many of `calls` respd's threads make while `action()` runs."""
+    tr = subprocess.Popen(["strace", "-f", "-c", "-e", "trace=" + ",".join(calls), "-p",
+                           str(pid)], stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)  # strace attaches
+    action()
+    tr.send_signal(signal.SIGINT)
+    out = tr.communicate(timeout=30)[1]
+    return sum(int(l.split()[3]) for l in out.splitlines()
+               if l.strip().endswith(calls) and len(l.split()) >= 5)
+
+
+@pytest.mark.parametrize("what", ["rdb-save-incremental-fsync", "aof-rewrite-incremental-fsync"])
+def test_incremental_fsync_syncs_every_4_mib_as_redis(tmpdir_, what):
+    """`rdb-save-incremental-fsync` / `aof-rewrite-incremental-fsync yes` (the defaults): a save
+    or a rewrite of 24 MiB fsyncs its file every 4 MiB as it goes (Redis's rioSetAutoSync), so
+    the kernel never holds the whole file's dirty pages; `no`: one fsync at the end."""
+    counts = {}
+    for on in ("yes", "no"):
+        d = Path(tmpdir_) / on
+        d.mkdir()
+        s = start_respd("--dir", str(d), "--appendonly", "yes", "--appendfsync", "no",
+                        "--rdbcompression", "no", f"--{what}", on)
+        try:
+            r = s.client()
+            for i in range(24):
+                r.set(f"big{i}", os.urandom(1 << 20))
+            if what.startswith("rdb"):
+                counts[on] = strace_count(s.proc.pid, lambda: r.save())
+            else:
+                def rewrite():
+                    assert r.bgrewriteaof()
+                    wait_rewrite_done(r)
+                counts[on] = strace_count(s.proc.pid, rewrite)
+        finally:
+            s.stop()
+    assert counts["yes"] >= 5 and counts["no"] <= 1, counts

@@ -155,10 +155,13 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 /// rewrite that writes the base (Redis's `startAppendOnly`), `no` stops appending.
 fn apply_aof(ctx: &mut Ctx) -> Reply {
     use crate::config::params;
-    use crate::persist::aof::{AofSettings, Fsync};
+    use crate::persist::aof::AofSettings;
     let c = ctx.srv.config();
     let aof = &ctx.srv.aof;
-    aof.set_fsync(Fsync::from_name(c.get(params::APPENDFSYNC)));
+    aof.follow(&AofSettings::from_config(c));
+    if !c.get(params::AOF_DISABLE_AUTO_GC) {
+        aof.remove_history();
+    }
     let want = c.get(params::APPENDONLY);
     if want && !aof.on() {
         if let Err(e) = aof.enable(&ctx.srv.ks, AofSettings::from_config(c)) {

@@ -120,10 +120,10 @@ params! {
     ACTIVEDEFRAG: Bool = { name: "activedefrag", kind: Kind::Bool, default: "no", support: Ignored }
     ACTIVEREHASHING: Bool = { name: "activerehashing", kind: Kind::Bool, default: "yes", support: Ignored }
     ALWAYS_SHOW_LOGO: Bool = { name: "always-show-logo", kind: Kind::Bool, default: "no", support: Ignored, immutable: true }
-    AOF_DISABLE_AUTO_GC: Bool = { name: "aof-disable-auto-gc", kind: Kind::Bool, default: "no", support: Ignored }
+    AOF_DISABLE_AUTO_GC: Bool = { name: "aof-disable-auto-gc", kind: Kind::Bool, default: "no" }
     AOF_LOAD_TRUNCATED: Bool = { name: "aof-load-truncated", kind: Kind::Bool, default: "yes" }
-    AOF_REWRITE_INCREMENTAL_FSYNC: Bool = { name: "aof-rewrite-incremental-fsync", kind: Kind::Bool, default: "yes", support: Ignored }
-    AOF_TIMESTAMP_ENABLED: Bool = { name: "aof-timestamp-enabled", kind: Kind::Bool, default: "no", support: Ignored }
+    AOF_REWRITE_INCREMENTAL_FSYNC: Bool = { name: "aof-rewrite-incremental-fsync", kind: Kind::Bool, default: "yes" }
+    AOF_TIMESTAMP_ENABLED: Bool = { name: "aof-timestamp-enabled", kind: Kind::Bool, default: "no" }
     AOF_USE_RDB_PREAMBLE: Bool = { name: "aof-use-rdb-preamble", kind: Kind::Bool, default: "yes" }
     AOF_REWRITE_CPULIST: Str = { name: "aof_rewrite_cpulist", kind: Kind::Str, default: "", support: Ignored, immutable: true }
     APPENDDIRNAME: Str = { name: "appenddirname", kind: Kind::Str, default: "appendonlydir", immutable: true }
@@ -203,7 +203,7 @@ params! {
     MAXMEMORY_SAMPLES: Int = { name: "maxmemory-samples", kind: Kind::Int { min: 1, max: i32::MAX as i64 }, default: "5", support: Ignored }
     MIN_REPLICAS_MAX_LAG: Int = { name: "min-replicas-max-lag", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "10", support: Ignored, alias: Some("min-slaves-max-lag") }
     MIN_REPLICAS_TO_WRITE: Int = { name: "min-replicas-to-write", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "0", support: Ignored, alias: Some("min-slaves-to-write") }
-    NO_APPENDFSYNC_ON_REWRITE: Bool = { name: "no-appendfsync-on-rewrite", kind: Kind::Bool, default: "no", support: Ignored }
+    NO_APPENDFSYNC_ON_REWRITE: Bool = { name: "no-appendfsync-on-rewrite", kind: Kind::Bool, default: "no" }
     NOTIFY_KEYSPACE_EVENTS: Events = { name: "notify-keyspace-events", kind: Kind::Events, default: "", support: Implemented }
     OOM_SCORE_ADJ: Pick = { name: "oom-score-adj", kind: Kind::Enum(&["no", "yes", "relative", "absolute"]), default: "no", support: Ignored }
     OOM_SCORE_ADJ_VALUES: Str = { name: "oom-score-adj-values", kind: Kind::Str, default: "0 200 800", support: Ignored }
@@ -217,7 +217,7 @@ params! {
     /// Redis's hidden test setting: microseconds to sleep per key saved (negative: sleep 1 µs
     /// once in that many keys), so tests can hold a save open.
     RDB_KEY_SAVE_DELAY: Int = { name: "rdb-key-save-delay", kind: Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, default: "0", support: Implemented, hidden: true }
-    RDB_SAVE_INCREMENTAL_FSYNC: Bool = { name: "rdb-save-incremental-fsync", kind: Kind::Bool, default: "yes", support: Ignored }
+    RDB_SAVE_INCREMENTAL_FSYNC: Bool = { name: "rdb-save-incremental-fsync", kind: Kind::Bool, default: "yes" }
     RDBCHECKSUM: Bool = { name: "rdbchecksum", kind: Kind::Bool, default: "yes", support: Implemented }
     RDBCOMPRESSION: Bool = { name: "rdbcompression", kind: Kind::Bool, default: "yes", support: Implemented }
     REPL_BACKLOG_SIZE: Mem = { name: "repl-backlog-size", kind: Kind::Memory { min: 1, max: i64::MAX as u64 }, default: "1048576", support: Ignored }

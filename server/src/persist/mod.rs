@@ -12,7 +12,7 @@ pub mod snapshot;
 use crate::config::Config;
 use crate::keyspace::Keyspace;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -37,6 +37,8 @@ pub struct Settings {
     pub key_save_delay: i64,
     /// `key-load-delay`: microseconds slept after each key loaded (for tests, as Redis).
     pub key_load_delay: i64,
+    /// `rdb-save-incremental-fsync`: fsync the dump every 4 MiB written.
+    pub incremental_fsync: bool,
 }
 
 /// Redis's `debugDelay`, behind its test settings: `n` > 0 sleeps n µs; `n` < 0 sleeps 1 µs
@@ -79,6 +81,7 @@ impl Settings {
             save_rules: parse_rules(&c.get(p::SAVE)),
             key_save_delay: c.get(p::RDB_KEY_SAVE_DELAY),
             key_load_delay: c.get(p::KEY_LOAD_DELAY),
+            incremental_fsync: c.get(p::RDB_SAVE_INCREMENTAL_FSYNC),
         }
     }
 
@@ -382,7 +385,7 @@ pub fn save_if_due(ks: &Arc<Keyspace>, st: &Arc<Status>, s: Settings) {
 /// `dbfilename` and fsyncs the directory.
 fn write_file(
     s: &Settings,
-    body: impl FnOnce(&mut rdb::Writer<BufWriter<&File>>) -> std::io::Result<(u64, u64)>,
+    body: impl FnOnce(&mut rdb::Writer<BufWriter<AutoSync<'_>>>) -> std::io::Result<(u64, u64)>,
 ) -> Result<Saved, SaveError> {
     let tmp = s.dir.join(format!("temp-{}.rdb", std::process::id()));
     let tmp_name = tmp.display().to_string();
@@ -397,7 +400,7 @@ fn write_file(
     let result = (|| {
         // Big values pass through BufWriter's write_all straight to the file, uncopied.
         let mut w = rdb::Writer::new(
-            BufWriter::with_capacity(1 << 16, &file),
+            BufWriter::with_capacity(1 << 16, AutoSync::new(&file, s.incremental_fsync)),
             s.compression,
             s.checksum,
         );
@@ -423,6 +426,43 @@ fn write_file(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// A file written with an fsync every 4 MiB when `on` (Redis's `rioSetAutoSync` under
+/// `rdb-save-incremental-fsync` and `aof-rewrite-incremental-fsync`), so that the kernel never
+/// holds gigabytes of a save's dirty pages to flush at once, stalling the AOF's fsyncs.
+pub struct AutoSync<'a> {
+    file: &'a File,
+    on: bool,
+    since: u64,
+}
+
+impl<'a> AutoSync<'a> {
+    /// Redis's REDIS_AUTOSYNC_BYTES.
+    const EVERY: u64 = 4 << 20;
+
+    pub fn new(file: &'a File, on: bool) -> Self {
+        AutoSync { file, on, since: 0 }
+    }
+}
+
+impl Write for AutoSync<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut f = self.file;
+        let n = f.write(buf)?;
+        if self.on {
+            self.since += n as u64;
+            if self.since >= Self::EVERY {
+                self.file.sync_data()?;
+                self.since = 0;
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Makes a rename durable: the directory's entry is on disk once this returns.

@@ -71,6 +71,14 @@ pub struct AofSettings {
     /// `auto-aof-rewrite-percentage` and `auto-aof-rewrite-min-size`.
     pub auto_percentage: u64,
     pub auto_min_size: u64,
+    /// `aof-timestamp-enabled`: `#TS:<unix seconds>` annotations as the second changes.
+    pub timestamps: bool,
+    /// `no-appendfsync-on-rewrite`: no fsync while a rewrite or a background save writes.
+    pub no_fsync_on_rewrite: bool,
+    /// `aof-disable-auto-gc`: a rewrite keeps the files it replaces, as history.
+    pub keep_history: bool,
+    /// `aof-rewrite-incremental-fsync`: the base is fsynced every 4 MiB as it is written.
+    pub incremental_fsync: bool,
     /// The RDB settings, for an RDB base.
     pub rdb: super::Settings,
 }
@@ -87,6 +95,10 @@ impl AofSettings {
             load_truncated: c.get(p::AOF_LOAD_TRUNCATED),
             auto_percentage: c.get(p::AUTO_AOF_REWRITE_PERCENTAGE).max(0) as u64,
             auto_min_size: c.get(p::AUTO_AOF_REWRITE_MIN_SIZE),
+            timestamps: c.get(p::AOF_TIMESTAMP_ENABLED),
+            no_fsync_on_rewrite: c.get(p::NO_APPENDFSYNC_ON_REWRITE),
+            keep_history: c.get(p::AOF_DISABLE_AUTO_GC),
+            incremental_fsync: c.get(p::AOF_REWRITE_INCREMENTAL_FSYNC),
             rdb: super::Settings::from_config(c),
         }
     }
@@ -156,6 +168,8 @@ struct Pending {
     end: u64,
     /// The database of the last SELECT written to the current file.
     db: Option<usize>,
+    /// The second of the last `#TS:` annotation.
+    ts: u64,
 }
 
 impl Pending {
@@ -204,6 +218,17 @@ impl Pending {
         self.end += resp_len(argv);
     }
 
+    /// `#TS:<now>` when the second changed since the last one (Redis's
+    /// `genAofTimestampAnnotationIfNeeded`).
+    fn annotate(&mut self, now: u64) {
+        if now > self.ts {
+            let line = format!("#TS:{now}\r\n");
+            self.small.extend_from_slice(line.as_bytes());
+            self.end += line.len() as u64;
+            self.ts = now;
+        }
+    }
+
     fn select(&mut self, db: usize) {
         if self.db != Some(db) {
             let n = Bytes::from(db.to_string());
@@ -233,6 +258,11 @@ struct Files {
 pub struct Aof {
     on: AtomicBool,
     fsync: AtomicU8,
+    /// `aof-timestamp-enabled` and `no-appendfsync-on-rewrite`, followed at each CONFIG SET.
+    timestamps: AtomicBool,
+    no_fsync_on_rewrite: AtomicBool,
+    /// The keyspace, to see a background save running (`no-appendfsync-on-rewrite`).
+    ks: std::sync::OnceLock<std::sync::Weak<Keyspace>>,
     pending: Mutex<Pending>,
     wake: Condvar,
     /// The offset fsynced (`always`), or written (`no`): replies wait for it.
@@ -265,6 +295,9 @@ impl Default for Aof {
         Aof {
             on: AtomicBool::new(false),
             fsync: AtomicU8::new(1),
+            timestamps: AtomicBool::new(false),
+            no_fsync_on_rewrite: AtomicBool::new(false),
+            ks: std::sync::OnceLock::new(),
             pending: Mutex::default(),
             wake: Condvar::new(),
             synced: tokio::sync::watch::channel(0).0,
@@ -312,6 +345,24 @@ impl Aof {
         self.fsync.store(v, Relaxed);
     }
 
+    /// Follows the settings the writer reads as it goes (at start and after each CONFIG SET).
+    pub fn follow(&self, s: &AofSettings) {
+        self.set_fsync(s.fsync);
+        self.timestamps.store(s.timestamps, Relaxed);
+        self.no_fsync_on_rewrite
+            .store(s.no_fsync_on_rewrite, Relaxed);
+    }
+
+    /// Whether a rewrite or a background save is writing (Redis's `hasActiveChildProcess`).
+    fn child_active(&self) -> bool {
+        self.rewriting.load(Relaxed)
+            || self
+                .ks
+                .get()
+                .and_then(|k| k.upgrade())
+                .is_some_and(|k| k.snapshot_running())
+    }
+
     fn fsync_mode(&self) -> Fsync {
         match self.fsync.load(Relaxed) {
             0 => Fsync::Always,
@@ -325,6 +376,9 @@ impl Aof {
     pub fn append(&self, db: usize, cmds: &[Vec<Bytes>]) -> u64 {
         let mut p = guard(&self.pending);
         let was_empty = p.is_empty();
+        if self.timestamps.load(Relaxed) {
+            p.annotate(crate::keyspace::now_ms() / 1000);
+        }
         p.select(db);
         for c in cmds {
             p.command(c);
@@ -341,6 +395,9 @@ impl Aof {
     pub fn append_ops(&self, ops: &[(usize, Vec<Bytes>)]) -> u64 {
         let mut p = guard(&self.pending);
         let was_empty = p.is_empty();
+        if self.timestamps.load(Relaxed) {
+            p.annotate(crate::keyspace::now_ms() / 1000);
+        }
         for (db, c) in ops {
             p.select(*db);
             p.command(c);
@@ -391,7 +448,8 @@ impl Aof {
     ) -> Result<(), AofError> {
         let dir = s.aof_dir();
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        self.set_fsync(s.fsync);
+        self.follow(&s);
+        let _ = self.ks.set(Arc::downgrade(ks));
         let Some(mut m) = loaded else {
             // Nothing on disk: the keyspace (dump.rdb, if it was loaded) becomes the base.
             self.on.store(true, Relaxed);
@@ -454,7 +512,8 @@ impl Aof {
         }
         let dir = s.aof_dir();
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        self.set_fsync(s.fsync);
+        self.follow(&s);
+        let _ = self.ks.set(Arc::downgrade(ks));
         self.files_or_manifest(&s);
         self.spawn_writer();
         match self.rewrite(ks, s, true) {
@@ -593,7 +652,13 @@ impl Aof {
                 }
                 let mode = self.fsync_mode();
                 let due = last_fsync.elapsed() >= Duration::from_secs(1);
-                if unsynced && (stop || mode == Fsync::Always || (mode == Fsync::Everysec && due)) {
+                // `no-appendfsync-on-rewrite`: while a rewrite or a save writes, Redis skips the
+                // fsync (in `always` too: the reply then waits for the write only).
+                let held = !stop && self.no_fsync_on_rewrite.load(Relaxed) && self.child_active();
+                if unsynced
+                    && !held
+                    && (stop || mode == Fsync::Always || (mode == Fsync::Everysec && due))
+                {
                     if let Err(e) = f.sync_data() {
                         tracing::warn!("fsync of the AOF failed: {e}");
                         self.last_write_ok.store(false, Relaxed);
@@ -822,7 +887,10 @@ impl Aof {
         let written = (|| -> std::io::Result<()> {
             let file = File::create(&tmp)?;
             {
-                let w = std::io::BufWriter::with_capacity(1 << 16, &file);
+                let w = std::io::BufWriter::with_capacity(
+                    1 << 16,
+                    super::AutoSync::new(&file, s.incremental_fsync),
+                );
                 if s.rdb_preamble {
                     let mut w = super::rdb::Writer::new(w, s.rdb.compression, s.rdb.checksum);
                     w.header(
@@ -833,6 +901,11 @@ impl Aof {
                     w.finish()?;
                 } else {
                     let mut sink = CommandSink(w);
+                    if s.timestamps {
+                        // As Redis's rewrite: the base starts with the time it was made.
+                        let now = crate::keyspace::now_ms() / 1000;
+                        sink.0.write_all(format!("#TS:{now}\r\n").as_bytes())?;
+                    }
                     snap.write_to(&mut sink, s.rdb.key_save_delay)?;
                     sink.0.flush()?;
                 }
@@ -857,22 +930,54 @@ impl Aof {
         let base_path = dir.join(&base.name);
         std::fs::rename(&tmp, &base_path).map_err(io_err(&base_path))?;
         // Everything before the new incremental file is in the base now.
-        let mut old: Vec<FileInfo> = m.history.drain(..).collect();
-        old.extend(m.base.replace(base));
+        // Newest first, as Redis's manifest lists history: the replaced incremental files
+        // (last first), the old base, then what was history already.
         let keep_from = new_incr
             .as_ref()
             .and_then(|n| m.incr.iter().position(|i| i == n))
             .unwrap_or(m.incr.len());
-        old.extend(m.incr.drain(..keep_from));
+        let mut old: Vec<FileInfo> = m.incr.drain(..keep_from).rev().collect();
+        old.extend(m.base.replace(base));
+        old.append(&mut m.history);
+        if s.keep_history {
+            // `aof-disable-auto-gc yes`: the manifest lists them as history until it is no.
+            m.history = old;
+            old = Vec::new();
+        }
         write_manifest(s, &m)?;
         f.manifest = m;
         for o in &old {
+            tracing::info!("Removing the history file {} in the background", o.name);
             let _ = std::fs::remove_file(dir.join(&o.name));
         }
         let _ = super::sync_dir(&dir);
         self.base_size
             .store(total_size(&f.settings, &f.manifest), Relaxed);
         Ok(())
+    }
+
+    /// `CONFIG SET aof-disable-auto-gc no`: the history files a rewrite kept are deleted now
+    /// (Redis's `aofDelHistoryFiles`).
+    pub fn remove_history(&self) {
+        let mut files = guard(&self.files);
+        let Some(f) = files.as_mut() else {
+            return;
+        };
+        if f.manifest.history.is_empty() {
+            return;
+        }
+        let mut m = f.manifest.clone();
+        let old: Vec<FileInfo> = m.history.drain(..).collect();
+        if let Err(e) = write_manifest(&f.settings, &m) {
+            tracing::warn!("cannot remove the AOF's history files: {e}");
+            return;
+        }
+        f.manifest = m;
+        let dir = f.settings.aof_dir();
+        for o in &old {
+            tracing::info!("Removing the history file {} in the background", o.name);
+            let _ = std::fs::remove_file(dir.join(&o.name));
+        }
     }
 
     /// `aof_current_size`: the files the manifest lists.
