@@ -223,3 +223,24 @@ def test_journald_priorities_when_stdout_is_the_journal(tmp_path):
         assert re.match(r"\d{4}-\d\d-\d\dT", s.log_text().splitlines()[0]), s.log_text()[:300]
     finally:
         s.stop()
+
+
+@pytest.mark.parametrize("name", ["shutdown-on-sigterm", "shutdown-on-sigint"])
+def test_shutdown_on_signal_flags_are_checked_and_printed_as_redis(respd, redis_server, name):
+    """Redis's flag words (any case, one space apart), printed in its order, `default` for
+    none; unknown words, empty words and SAVE with NOSAVE are refused with its texts."""
+    values = ["save now", "bogus", "save nosave", "NOW  save", "default save", "",
+              "force now save", "NoSave", "default"]
+    got = {}
+    for which, s in (("respd", respd), ("redis", redis_server)):
+        r = s.client()
+        out = []
+        for v in values:
+            try:
+                r.config_set(name, v)
+                out.append(r.config_get(name)[name])
+            except redis.ResponseError as e:
+                out.append(f"error: {e}")
+        got[which] = out
+    assert got["respd"] == got["redis"], got
+    assert got["respd"][6] == "save now force"

@@ -43,7 +43,9 @@ def fill(r, size):
 def bigdump():
     """A 200 MB dump.rdb written by respd (random, so incompressible, values)."""
     d = tempfile.mkdtemp(prefix="ops-big-")
-    s = start_respd("--dir", d)
+    # No save rules: on a loaded machine the fill can outlast the default `60 10000` rule,
+    # whose background save would make SAVE below fail as "already in progress".
+    s = start_respd("--dir", d, "--save", "")
     try:
         r = s.client()
         fill(r, VALUE)

@@ -99,7 +99,10 @@ impl Str {
     }
 
     pub(super) const fn fits(kind: &Kind) -> bool {
-        matches!(kind, Kind::Str | Kind::BufferLimits | Kind::SaveRules)
+        matches!(
+            kind,
+            Kind::Str | Kind::BufferLimits | Kind::SaveRules | Kind::ShutdownFlags
+        )
     }
 }
 

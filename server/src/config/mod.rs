@@ -254,7 +254,9 @@ impl Config {
     fn text_at(&self, i: usize) -> String {
         let p = &PARAMS[i];
         match p.kind {
-            Kind::Str | Kind::BufferLimits | Kind::SaveRules => self.text_slot(i).to_string(),
+            Kind::Str | Kind::BufferLimits | Kind::SaveRules | Kind::ShutdownFlags => {
+                self.text_slot(i).to_string()
+            }
             _ => p.text_of(&Raw::Num(self.raw(i))),
         }
     }

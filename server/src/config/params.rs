@@ -26,6 +26,8 @@ pub enum Kind {
     BufferLimits,
     /// `save`: "<seconds> <changes>" pairs, checked and printed as Redis does.
     SaveRules,
+    /// `shutdown-on-sigterm`/`-sigint`: Redis's flag words, checked and printed as Redis does.
+    ShutdownFlags,
 }
 
 /// What respd does with a parameter.
@@ -245,8 +247,8 @@ params! {
     SERVER_CPULIST: Str = { name: "server_cpulist", kind: Kind::Str, default: "", support: Ignored, immutable: true }
     SET_MAX_INTSET_ENTRIES: Int = { name: "set-max-intset-entries", kind: Kind::Int { min: 0, max: i64::MAX }, default: "512", support: Implemented }
     SET_PROC_TITLE: Bool = { name: "set-proc-title", kind: Kind::Bool, default: "yes", support: Ignored }
-    SHUTDOWN_ON_SIGINT: Str = { name: "shutdown-on-sigint", kind: Kind::Str, default: "default", support: Implemented }
-    SHUTDOWN_ON_SIGTERM: Str = { name: "shutdown-on-sigterm", kind: Kind::Str, default: "default", support: Implemented }
+    SHUTDOWN_ON_SIGINT: Str = { name: "shutdown-on-sigint", kind: Kind::ShutdownFlags, default: "default", support: Implemented }
+    SHUTDOWN_ON_SIGTERM: Str = { name: "shutdown-on-sigterm", kind: Kind::ShutdownFlags, default: "default", support: Implemented }
     SHUTDOWN_TIMEOUT: Int = { name: "shutdown-timeout", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "10", support: Ignored }
     SLOWLOG_LOG_SLOWER_THAN: Int = { name: "slowlog-log-slower-than", kind: Kind::Int { min: -1, max: i64::MAX }, default: "10000", support: Implemented }
     SLOWLOG_MAX_LEN: Int = { name: "slowlog-max-len", kind: Kind::Int { min: 0, max: i64::MAX }, default: "128", support: Implemented }
@@ -369,6 +371,7 @@ impl Param {
             Kind::Events => Raw::Num(special::parse_keyspace_events(value)? as u64),
             Kind::BufferLimits => Raw::Text(special::merge_buffer_limits(current, value)?),
             Kind::SaveRules => Raw::Text(special::parse_save_rules(value)?),
+            Kind::ShutdownFlags => Raw::Text(special::parse_shutdown_flags(value)?),
         };
         if self.support == Refused && self.text_of(&raw) != self.default {
             let only = match self.default {

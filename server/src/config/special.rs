@@ -187,6 +187,39 @@ pub fn parse_save_rules(value: &str) -> Result<String, String> {
     Ok(out.join(" "))
 }
 
+/// `shutdown-on-sigterm`/`-sigint`: words among default, save, nosave, now, force (any case,
+/// single spaces), printed as Redis's `configEnumGetName` does: the flags in table order, or
+/// `default` when none is set. SAVE with NOSAVE is refused, as Redis's
+/// `isValidShutdownOnSigFlags`.
+pub fn parse_shutdown_flags(value: &str) -> Result<String, String> {
+    const FLAGS: [&str; 4] = ["save", "nosave", "now", "force"];
+    let bad = || {
+        "argument(s) must be one of the following: default, save, nosave, now, force".to_string()
+    };
+    let mut set = [false; 4];
+    for w in value.split(' ') {
+        let w = w.to_ascii_lowercase();
+        if w == "default" {
+            continue;
+        }
+        let i = FLAGS.iter().position(|f| *f == w).ok_or_else(bad)?;
+        set[i] = true;
+    }
+    if set[0] && set[1] {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+    }
+    let words: Vec<&str> = FLAGS
+        .iter()
+        .zip(set)
+        .filter_map(|(f, on)| on.then_some(*f))
+        .collect();
+    Ok(if words.is_empty() {
+        "default".into()
+    } else {
+        words.join(" ")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
