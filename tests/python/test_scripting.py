@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from conftest import start_respd
+from conftest import start_redis, start_respd
 
 # Each script runs on a fresh pair of servers, in order, with KEYS = ["k", "h"] and ARGV = ["5"].
 SCRIPTS = [
@@ -635,3 +635,76 @@ def test_a_busy_function_answers_function_stats_and_function_kill():
         assert s.alive()
     finally:
         s.stop()
+
+
+PERSISTED_LIBS = [
+    lib("keep", "redis.register_function('keep', function(k, a) return 'kept ' .. string.rep('y', 30) end)"),
+    lib("keep2", "redis.register_function{function_name='keep2', callback=function() return 2 end, flags={'no-writes'}}"),
+]
+
+
+def check_libs(s):
+    c = redis.Redis(port=s.port)
+    names = [l[b"library_name"] if isinstance(l, dict) else l[1] for l in c.function_list()]
+    assert sorted(names) == [b"keep", b"keep2"]
+    assert c.fcall("keep", 0) == b"kept " + b"y" * 30 and c.fcall_ro("keep2", 0) == 2
+    assert c.get("k") == b"v"
+    c.close()
+
+
+def test_functions_persist_in_rdb_files_both_ways(tmp_path):
+    """Libraries are saved in the RDB (RDB_OPCODE_FUNCTION2): redis-server loads respd's file with
+    them and respd loads redis-server's; respd loads its own again."""
+    for first, then in [("respd", "redis"), ("redis", "respd"), ("respd", "respd")]:
+        d = tmp_path / f"{first}-{then}"
+        d.mkdir()
+        start = {"respd": lambda: start_respd("--dir", str(d), workdir=str(d)),
+                 "redis": lambda: start_redis(workdir=str(d))}
+        s = start[first]()
+        try:
+            c = redis.Redis(port=s.port)
+            for code in PERSISTED_LIBS:
+                c.function_load(code)
+            c.set("k", "v")
+            assert c.save()
+            c.close()
+        finally:
+            s.stop()
+        s = start[then]()
+        try:
+            check_libs(s)
+        finally:
+            s.stop()
+
+
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_functions_persist_in_the_aof_and_its_rewrite(tmp_path, preamble):
+    """FUNCTION commands go to the AOF; a rewrite writes the libraries into its base (RDB opcode
+    or FUNCTION LOAD commands); a restart has them either way."""
+    args = ("--dir", str(tmp_path), "--appendonly", "yes", "--aof-use-rdb-preamble", preamble)
+    s = start_respd(*args, workdir=str(tmp_path))
+    try:
+        c = redis.Redis(port=s.port)
+        for code in PERSISTED_LIBS:
+            c.function_load(code)
+        c.function_load(lib("gone", "redis.register_function('gone', function() return 0 end)"))
+        c.function_delete("gone")
+        c.set("k", "v")
+        c.close()
+    finally:
+        s.stop()
+    for rewrite in (True, False):
+        s = start_respd(*args, workdir=str(tmp_path))
+        try:
+            check_libs(s)
+            c = redis.Redis(port=s.port)
+            if rewrite:
+                assert c.bgrewriteaof()
+                deadline = time.monotonic() + 30
+                while c.info("persistence")["aof_rewrite_in_progress"] or c.info("persistence")["aof_rewrite_scheduled"]:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+                assert c.info("persistence")["aof_last_bgrewrite_status"] == "ok"
+            c.close()
+        finally:
+            s.stop()

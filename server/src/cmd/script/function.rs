@@ -235,15 +235,71 @@ fn library(srv: &Shared, name: String, code: Bytes, registered: &[Registered]) -
     })
 }
 
-/// Runs `f` on an engine of the pool with the libraries locked for writing.
-fn with_libraries<R>(
-    srv: &Shared,
-    f: impl FnOnce(&mut Engine, &mut Functions) -> R,
-) -> Result<R, Reply> {
+/// Runs `f`, a change of the libraries, on an engine of the pool with the libraries locked for
+/// writing; if it succeeds, the libraries' code goes where RDB saves and AOF rewrites read it
+/// (`Keyspace::functions`) and the command `argv` to the AOF. Every shard is locked first (the
+/// order FCALL inside EXEC takes them in), so an AOF rewrite's cut sees both or neither.
+fn change_libraries<T>(
+    ctx: &mut Ctx,
+    argv: &[Bytes],
+    f: impl FnOnce(&mut Engine, &mut Functions) -> Result<T, String>,
+) -> Result<T, Reply> {
+    let srv = ctx.srv;
     let mut eng = take_engine(srv)?;
+    let all = ctx.held.is_none().then(|| srv.ks.lock_all());
     let r = match srv.scripts.functions.write() {
-        Ok(mut fs) => Ok(f(&mut eng, &mut fs)),
+        Ok(mut fs) => match f(&mut eng, &mut fs) {
+            Ok(t) => {
+                save_codes(srv, &fs);
+                srv.aof.append(ctx.conn.db, &[argv.to_vec()]);
+                Ok(t)
+            }
+            Err(e) => Err(Reply::error(format!("ERR {e}"))),
+        },
         Err(_) => Err(Reply::error("ERR functions unavailable")),
+    };
+    drop(all);
+    give_back(srv, eng);
+    r
+}
+
+/// The libraries' code where RDB saves and AOF rewrites read it.
+fn save_codes(srv: &Shared, fs: &Functions) {
+    if let Ok(mut saved) = srv.ks.functions.write() {
+        *saved = fs.libs.values().map(|l| l.cached.body.clone()).collect();
+    }
+}
+
+/// Compiles the libraries a load put in `Keyspace::functions` (an RDB's, an AOF base's) that
+/// are not loaded yet, as Redis's RDB load does; an error names the library's problem.
+pub fn load_saved(srv: &Shared) -> Result<(), String> {
+    let codes = srv
+        .ks
+        .functions
+        .read()
+        .map(|f| f.clone())
+        .unwrap_or_default();
+    if codes.is_empty() {
+        return Ok(());
+    }
+    let mut eng = take_engine(srv).map_err(|_| "cannot start the Lua engine".to_string())?;
+    let r = match srv.scripts.functions.write() {
+        Ok(mut fs) => {
+            let mut r = Ok(());
+            for code in &codes {
+                let known = metadata(code)
+                    .is_ok_and(|(n, _)| fs.libs.contains_key(&*String::from_utf8_lossy(&n)));
+                if !known {
+                    if let Err(e) = create(srv, &mut eng, code, false, &mut fs) {
+                        r = Err(e);
+                        break;
+                    }
+                }
+            }
+            save_codes(srv, &fs);
+            r
+        }
+        Err(_) => Err("functions unavailable".to_string()),
     };
     give_back(srv, eng);
     r
@@ -264,21 +320,22 @@ fn function_load(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         ));
     }
     let code = &a[a.len() - 1];
-    match with_libraries(ctx.srv, |eng, fs| create(ctx.srv, eng, code, replace, fs)) {
-        Ok(Ok(name)) => Reply::bulk(name),
-        Ok(Err(e)) => Reply::error(format!("ERR {e}")),
+    let srv = ctx.srv;
+    match change_libraries(ctx, a, |eng, fs| create(srv, eng, code, replace, fs)) {
+        Ok(name) => Reply::bulk(name),
         Err(e) => e,
     }
 }
 
 fn function_delete(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let name = String::from_utf8_lossy(&a[2]);
-    let Ok(mut fs) = ctx.srv.scripts.functions.write() else {
-        return Reply::error("ERR functions unavailable");
-    };
-    match fs.unlink(&name) {
-        Some(_) => Reply::Ok,
-        None => Reply::error("ERR Library not found"),
+    let name = String::from_utf8_lossy(&a[2]).into_owned();
+    match change_libraries(ctx, a, |_, fs| {
+        fs.unlink(&name)
+            .map(|_| ())
+            .ok_or_else(|| "Library not found".to_string())
+    }) {
+        Ok(()) => Reply::Ok,
+        Err(e) => e,
     }
 }
 
@@ -289,10 +346,13 @@ fn function_flush(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if a.len() == 3 && !eq(&a[2], "sync") && !eq(&a[2], "async") {
         return Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
     }
-    if let Ok(mut fs) = ctx.srv.scripts.functions.write() {
+    match change_libraries(ctx, a, |_, fs| {
         *fs = Functions::default();
+        Ok(())
+    }) {
+        Ok(()) => Reply::Ok,
+        Err(e) => e,
     }
-    Reply::Ok
 }
 
 fn function_list(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
@@ -394,7 +454,7 @@ fn function_restore(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         Err(e) => return Reply::error(format!("ERR {e}")),
     };
     let srv = ctx.srv;
-    let r = with_libraries(srv, |eng, current| -> Result<(), String> {
+    let r = change_libraries(ctx, a, |eng, current| -> Result<(), String> {
         // The payload's libraries first on their own, then joined to the current ones.
         let mut new = Functions::default();
         for code in &codes {
@@ -425,8 +485,7 @@ fn function_restore(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         Ok(())
     });
     match r {
-        Ok(Ok(())) => Reply::Ok,
-        Ok(Err(e)) => Reply::error(format!("ERR {e}")),
+        Ok(()) => Reply::Ok,
         Err(e) => e,
     }
 }

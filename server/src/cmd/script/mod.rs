@@ -9,6 +9,7 @@ mod bit;
 mod convert;
 pub mod engine;
 mod function;
+pub use function::load_saved;
 mod structlib;
 
 use super::{eq, CommandSpec, Ctx, Flags};
