@@ -708,3 +708,69 @@ def test_functions_persist_in_the_aof_and_its_rewrite(tmp_path, preamble):
             c.close()
         finally:
             s.stop()
+
+
+RESP3_SCRIPTS = [
+    # Lua -> RESP3: big numbers and verbatim strings (Redis's addReplyBigNum/addReplyVerbatim:
+    # line breaks become spaces, the format is three bytes, spaces for missing ones).
+    "return {big_number='1234567890123456789012345678901234567890'}",
+    "return {big_number='12\\r\\n34'}",
+    "return {big_number=12}",
+    "return {verbatim_string={format='mkd', string='hello'}}",
+    "return {verbatim_string={format='txt', string='a\\r\\nb'}}",
+    "return {verbatim_string={format='mk', string='x'}}",
+    "return {verbatim_string={format='mkdd', string='x'}}",
+    "return {verbatim_string={format='mkd'}}",
+    "return {double=1.5}",
+    "return {map={a=1}}",
+    "return {set={a=true}}",
+    "return true",
+    "return false",
+    "return {1, {ok='fine'}, {err='ERR bad'}, {double=0.25}, {big_number='7'}}",
+    # RESP3 -> Lua: a verbatim string (INFO), maps, doubles, booleans, null.
+    "redis.setresp(3) local t = redis.call('info', 'server') return {t.verbatim_string.format, type(t.verbatim_string.string)}",
+    "redis.setresp(3) redis.call('hset', 'h', 'a', '1') local t = redis.call('hgetall', 'h') return {t.map.a, type(t.map)}",
+    "redis.setresp(3) return redis.call('hgetall', 'h')",
+    "redis.setresp(3) redis.call('zadd', 'z', '1.5', 'm') local d = redis.call('zscore', 'z', 'm') return {type(d), d.double}",
+    "redis.setresp(3) return redis.call('zscore', 'z', 'm')",
+    "redis.setresp(3) return type(redis.call('get', 'nokey'))",
+    "redis.setresp(3) return redis.call('smembers', 'nokey')",
+]
+
+
+def raw_replies(port, protocol, scripts):
+    """Each script's reply as the bytes the server sent, after HELLO <protocol>."""
+    def cmd(*a):
+        out = b"*%d\r\n" % len(a)
+        for x in a:
+            x = x.encode() if isinstance(x, str) else x
+            out += b"$%d\r\n%s\r\n" % (len(x), x)
+        return out
+
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(cmd("HELLO", str(protocol)))
+    buf = b""
+    while b"modules\r\n*0\r\n" not in buf:
+        buf += s.recv(65536)
+    out = []
+    for body in scripts:
+        s.sendall(cmd("EVAL", body, "0") + cmd("PING", "end-of-reply"))
+        buf = b""
+        end = b"$12\r\nend-of-reply\r\n"
+        while not buf.endswith(end):
+            chunk = s.recv(65536)
+            assert chunk, "connection closed"
+            buf += chunk
+        out.append(buf[: -len(end)])
+    s.close()
+    return out
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_resp3_conversions_byte_for_byte(respd, redis_server, protocol):
+    ours = raw_replies(respd.port, protocol, RESP3_SCRIPTS)
+    theirs = raw_replies(redis_server.port, protocol, RESP3_SCRIPTS)
+    differ = [f"{s!r}:\n  respd {o!r}\n  redis {t!r}"
+              for s, o, t in zip(RESP3_SCRIPTS, ours, theirs) if o != t]
+    assert not differ, f"{len(differ)} replies differ:\n" + "\n".join(differ)
