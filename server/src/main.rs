@@ -435,6 +435,12 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<Served> {
                 return Ok(Served::StoppedLoading);
             }
         }
+        // The libraries the dump or the AOF base held, compiled (those an AOF's FUNCTION
+        // commands did not bring in already).
+        if let Err(e) = respd::cmd::script::load_saved(&srv) {
+            tracing::error!("Fatal error loading the DB: function library: {e}. Exiting.");
+            anyhow::bail!("cannot load the function libraries: {e}");
+        }
         srv.persist.loading.finish();
     }
     for a in &addrs {

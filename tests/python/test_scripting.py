@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from conftest import start_respd
+from conftest import start_redis, start_respd
 
 # Each script runs on a fresh pair of servers, in order, with KEYS = ["k", "h"] and ARGV = ["5"].
 SCRIPTS = [
@@ -450,3 +450,327 @@ def test_a_script_reaching_a_busy_undeclared_key_runs_again_with_every_shard(res
         assert int(seen) in (2 * i, 2 * (i + 1)), f"run {i} saw {seen!r}"
         after += int(seen) == 2 * (i + 1)
     assert after > 0, "no run reached the key while the other script held it"
+
+
+def lib(name, body):
+    return f"#!lua name={name}\n{body}"
+
+
+FUNCTION_CMDS = [
+    ("FUNCTION", "LOAD", lib("x", "redis.register_function('a b', function() end)")),
+    ("FUNCTION", "LOAD", lib("x", "redis.register_function(1)")),
+    ("FUNCTION", "LOAD", lib("x", "redis.register_function()")),
+    ("FUNCTION", "LOAD", lib("x", "redis.register_function('q', 1)")),
+    ("FUNCTION", "LOAD", lib("x", "redis.register_function{callback=function() end}")),
+    ("FUNCTION", "LOAD", lib("x", "redis.register_function{function_name='q'}")),
+    ("FUNCTION", "LOAD", lib("x", "redis.register_function{function_name='q', callback=function() end, foo=1}")),
+    ("FUNCTION", "LOAD", lib("x", "redis.register_function{function_name='q', callback=function() end, flags={'bad'}}")),
+    ("FUNCTION", "LOAD", lib("x", "redis.register_function('g', function() end)\nredis.register_function('g', function() end)")),
+    # Loading code sees only `redis` (register_function, log, the version): no other global.
+    ("FUNCTION", "LOAD", lib("x", "local s = string.len('a')")),
+    ("FUNCTION", "LOAD", lib("x", "redis.call('ping')")),
+    ("FUNCTION", "LOAD", lib("x", "redis.setresp(3)")),
+    ("FUNCTION", "LOAD", lib("x", "x = 1")),
+    ("FUNCTION", "LOAD", lib("x", "local a = nil + 1")),
+    ("FUNCTION", "LOAD", lib("x", "local a = 1")),
+    ("FUNCTION", "LOAD", lib("x", "local a = (")),
+    ("FUNCTION", "LOAD", lib("x", "while true do end")),
+    ("FUNCTION", "LOAD", "#!lua\nreturn 1"),
+    ("FUNCTION", "LOAD", "#!lua name=a foo=b\nreturn 1"),
+    ("FUNCTION", "LOAD", "#!lua name=a name=b\nreturn 1"),
+    ("FUNCTION", "LOAD", "#!py name=a\nreturn 1"),
+    ("FUNCTION", "LOAD", "#!lua name=a-b\nreturn 1"),
+    ("FUNCTION", "LOAD", "name=a\nreturn 1"),
+    ("FUNCTION", "LOAD", "#!lua name=a"),
+    ("FUNCTION", "LOAD", "FOO", lib("x", "return 1")),
+    ("FUNCTION", "LOAD"),
+    # A library of several functions, both forms, with flags and a description.
+    ("FUNCTION", "LOAD", lib("mylib", "\n".join([
+        "redis.log(redis.LOG_NOTICE, 'loading')",
+        "local v = redis.REDIS_VERSION",
+        "redis.register_function('setget', function(keys, args)",
+        "  redis.call('set', keys[1], args[1]) return {keys[1], args[1], #keys, #args, redis.call('get', keys[1])} end)",
+        "redis.register_function{function_name='ro', description='reads', flags={'no-writes', 'ALLOW-OOM', 'allow-stale', 'no-cluster', 'allow-cross-slot-keys'},",
+        "  callback=function(keys, args) return redis.call('get', keys[1]) end}",
+        "redis.register_function('globals', function() return KEYS end)",
+        "redis.register_function('undef', function() return nosuch.field end)",
+        "redis.register_function('noreg', function() return redis.register_function('z', function() end) end)",
+        "redis.register_function('writes', function() return redis.call('set', 'w', 1) end)",
+        "redis.register_function('fails', function() return redis.call('nosuch') end)",
+        "redis.register_function('version', function() return v end)",
+    ]))),
+    ("FUNCTION", "LOAD", lib("mylib", "redis.register_function('other', function() return 1 end)")),
+    ("FUNCTION", "LOAD", lib("lib2", "redis.register_function('setget', function() return 1 end)")),
+    ("FCALL", "setget", 1, "k", "v"),
+    ("FCALL", "setget", 0),
+    ("FCALL_RO", "ro", 1, "k"),
+    ("FCALL_RO", "setget", 1, "k", "v"),
+    ("FCALL_RO", "noreg", 0),
+    ("FCALL", "globals", 0),
+    ("FCALL", "undef", 0),
+    ("FCALL", "noreg", 0),
+    ("FCALL", "fails", 0),
+    ("FCALL", "version", 0),
+    ("FCALL", "nosuch", 0),
+    ("FCALL", "setget", "x"),
+    ("FCALL", "setget", 5),
+    ("FCALL", "setget", -1),
+    ("FUNCTION", "LIST"),
+    ("FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "my*"),
+    ("FUNCTION", "LIST", "LIBRARYNAME", "nomatch"),
+    ("FUNCTION", "LIST", "LIBRARYNAME"),
+    ("FUNCTION", "LIST", "FOO"),
+    ("FUNCTION", "LIST", "WITHCODE", "WITHCODE"),
+    ("FUNCTION", "STATS"),
+    ("FUNCTION", "KILL"),
+    ("FUNCTION", "LOAD", "REPLACE", lib("mylib", "redis.register_function('other', function(k, a) return a end)")),
+    ("FCALL", "other", 0, "x", "y"),
+    ("FCALL", "setget", 1, "k", "v"),
+    ("MULTI",),
+    ("FCALL", "other", 0, "1"),
+    ("FCALL", "other", 0, "2"),
+    ("EXEC",),
+    ("FUNCTION", "DELETE", "nosuch"),
+    ("FUNCTION", "DELETE", "mylib"),
+    ("FCALL", "other", 0),
+    ("FUNCTION", "STATS"),
+    ("FUNCTION", "FLUSH", "BAD"),
+    ("FUNCTION", "FLUSH", "A", "B"),
+    ("FUNCTION", "RESTORE", "xx", "BAD"),
+    ("FUNCTION", "RESTORE", "xxxxxxxxxxxxxxxxxxxx"),
+    ("FUNCTION", "RESTORE", "a", "b", "c"),
+    ("FUNCTION", "FLUSH", "SYNC"),
+    ("FUNCTION", "LIST"),
+    ("FUNCTION", "HELP"),
+    ("FUNCTION", "NOPE"),
+]
+
+
+def test_function_commands_as_redis(respd, redis_server):
+    """FUNCTION's subcommands, FCALL, FCALL_RO and redis.register_function: the same replies,
+    error texts included (libraries in one reply are compared in name order: Redis's is its
+    dict's)."""
+    def norm(cmd, r):
+        if cmd[:2] == ("FUNCTION", "LIST") and isinstance(r, list):
+            # Functions within a library too are in dict order.
+            return sorted(({**l, b"functions": sorted(l[b"functions"], key=repr)} for l in r), key=repr)
+        return r
+    ours, theirs = replies(respd.port, FUNCTION_CMDS), replies(redis_server.port, FUNCTION_CMDS)
+    differ = [f"{cmd}:\n  respd {norm(cmd, o)!r}\n  redis {norm(cmd, t)!r}"
+              for cmd, o, t in zip(FUNCTION_CMDS, ours, theirs) if norm(cmd, o) != norm(cmd, t)]
+    assert not differ, f"{len(differ)} commands differ:\n" + "\n".join(differ)
+
+
+def test_function_dump_restores_across_servers(respd, redis_server):
+    """FUNCTION DUMP's payload is Redis's: a dump of either server restores into the other, with
+    RESTORE's policies and its checks of the payload."""
+    libs = [lib("one", "redis.register_function('f1', function(k, a) return 'one ' .. string.rep('x', 40) end)"),
+            lib("two", "redis.register_function{function_name='f2', callback=function() return 2 end, flags={'no-writes'}}")]
+    a, b = redis.Redis(port=redis_server.port), redis.Redis(port=respd.port)
+    for src, dst in [(a, b), (b, a)]:
+        for c in (a, b):
+            c.function_flush()
+        for code in libs:
+            src.function_load(code)
+        payload = src.function_dump()
+        assert dst.function_restore(payload)
+        assert dst.fcall("f1", 0) == b"one " + b"x" * 40 and dst.fcall_ro("f2", 0) == 2
+        assert sorted(l[b"library_name"] if isinstance(l, dict) else l[1] for l in dst.function_list()) == [b"one", b"two"]
+        with pytest.raises(redis.ResponseError, match="^Library (one|two) already exists$"):
+            dst.function_restore(payload)
+        assert dst.function_restore(payload, "REPLACE")
+        dst.function_load(lib("three", "redis.register_function('f3', function() return 3 end)"))
+        assert dst.function_restore(payload, "FLUSH")
+        with pytest.raises(redis.ResponseError, match="Function not found"):
+            dst.fcall("f3", 0)
+        bad = payload[:-1] + bytes([payload[-1] ^ 1])
+        with pytest.raises(redis.ResponseError, match="DUMP payload version or checksum are wrong"):
+            dst.function_restore(bad)
+    a.close()
+    b.close()
+
+
+def test_a_busy_function_answers_function_stats_and_function_kill():
+    """A function past busy-reply-threshold: FUNCTION STATS names it, SCRIPT KILL points to
+    FUNCTION KILL, which ends it; the server then serves as before."""
+    s = start_respd("--busy-reply-threshold", "200")
+    try:
+        c = redis.Redis(port=s.port, socket_timeout=60)
+        c.function_load(lib("spin", "redis.register_function('spin', function(k, a) while true do end end)"))
+        result = {}
+
+        def runaway():
+            r = redis.Redis(port=s.port, socket_timeout=60)
+            try:
+                result["reply"] = r.fcall("spin", 0, "arg")
+            except redis.ResponseError as e:
+                result["error"] = str(e)
+            r.close()
+
+        t = threading.Thread(target=runaway)
+        t.start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                c.get("k")
+            except redis.ResponseError as e:
+                assert "You can only call FUNCTION KILL or SHUTDOWN NOSAVE" in str(e), e
+                break
+            assert time.monotonic() < deadline, "never BUSY"
+            time.sleep(0.05)
+        stats = c.execute_command("FUNCTION", "STATS")
+        pairs = lambda x: x if isinstance(x, dict) else dict(zip(x[::2], x[1::2]))
+        running = pairs(pairs(stats)[b"running_script"])
+        assert running[b"name"] == b"spin" and running[b"command"][0].lower() == b"fcall" and running[b"command"][1:] == [b"spin", b"0", b"arg"]
+        with pytest.raises(redis.ResponseError, match="FUNCTION KILL"):
+            c.script_kill()
+        assert c.execute_command("FUNCTION", "KILL")
+        t.join(30)
+        assert not t.is_alive()
+        assert result["error"].startswith("Script killed by user with SCRIPT KILL..."), result
+        with pytest.raises(redis.ResponseError, match="NOTBUSY"):
+            c.execute_command("FUNCTION", "KILL")
+        assert c.set("after", "1") and c.get("after") == b"1"
+        c.close()
+        assert s.alive()
+    finally:
+        s.stop()
+
+
+PERSISTED_LIBS = [
+    lib("keep", "redis.register_function('keep', function(k, a) return 'kept ' .. string.rep('y', 30) end)"),
+    lib("keep2", "redis.register_function{function_name='keep2', callback=function() return 2 end, flags={'no-writes'}}"),
+]
+
+
+def check_libs(s):
+    c = redis.Redis(port=s.port)
+    names = [l[b"library_name"] if isinstance(l, dict) else l[1] for l in c.function_list()]
+    assert sorted(names) == [b"keep", b"keep2"]
+    assert c.fcall("keep", 0) == b"kept " + b"y" * 30 and c.fcall_ro("keep2", 0) == 2
+    assert c.get("k") == b"v"
+    c.close()
+
+
+def test_functions_persist_in_rdb_files_both_ways(tmp_path):
+    """Libraries are saved in the RDB (RDB_OPCODE_FUNCTION2): redis-server loads respd's file with
+    them and respd loads redis-server's; respd loads its own again."""
+    for first, then in [("respd", "redis"), ("redis", "respd"), ("respd", "respd")]:
+        d = tmp_path / f"{first}-{then}"
+        d.mkdir()
+        start = {"respd": lambda: start_respd("--dir", str(d), workdir=str(d)),
+                 "redis": lambda: start_redis(workdir=str(d))}
+        s = start[first]()
+        try:
+            c = redis.Redis(port=s.port)
+            for code in PERSISTED_LIBS:
+                c.function_load(code)
+            c.set("k", "v")
+            assert c.save()
+            c.close()
+        finally:
+            s.stop()
+        s = start[then]()
+        try:
+            check_libs(s)
+        finally:
+            s.stop()
+
+
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_functions_persist_in_the_aof_and_its_rewrite(tmp_path, preamble):
+    """FUNCTION commands go to the AOF; a rewrite writes the libraries into its base (RDB opcode
+    or FUNCTION LOAD commands); a restart has them either way."""
+    args = ("--dir", str(tmp_path), "--appendonly", "yes", "--aof-use-rdb-preamble", preamble)
+    s = start_respd(*args, workdir=str(tmp_path))
+    try:
+        c = redis.Redis(port=s.port)
+        for code in PERSISTED_LIBS:
+            c.function_load(code)
+        c.function_load(lib("gone", "redis.register_function('gone', function() return 0 end)"))
+        c.function_delete("gone")
+        c.set("k", "v")
+        c.close()
+    finally:
+        s.stop()
+    for rewrite in (True, False):
+        s = start_respd(*args, workdir=str(tmp_path))
+        try:
+            check_libs(s)
+            c = redis.Redis(port=s.port)
+            if rewrite:
+                assert c.bgrewriteaof()
+                deadline = time.monotonic() + 30
+                while c.info("persistence")["aof_rewrite_in_progress"] or c.info("persistence")["aof_rewrite_scheduled"]:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+                assert c.info("persistence")["aof_last_bgrewrite_status"] == "ok"
+            c.close()
+        finally:
+            s.stop()
+
+
+RESP3_SCRIPTS = [
+    # Lua -> RESP3: big numbers and verbatim strings (Redis's addReplyBigNum/addReplyVerbatim:
+    # line breaks become spaces, the format is three bytes, spaces for missing ones).
+    "return {big_number='1234567890123456789012345678901234567890'}",
+    "return {big_number='12\\r\\n34'}",
+    "return {big_number=12}",
+    "return {verbatim_string={format='mkd', string='hello'}}",
+    "return {verbatim_string={format='txt', string='a\\r\\nb'}}",
+    "return {verbatim_string={format='mk', string='x'}}",
+    "return {verbatim_string={format='mkdd', string='x'}}",
+    "return {verbatim_string={format='mkd'}}",
+    "return {double=1.5}",
+    "return {map={a=1}}",
+    "return {set={a=true}}",
+    "return true",
+    "return false",
+    "return {1, {ok='fine'}, {err='ERR bad'}, {double=0.25}, {big_number='7'}}",
+    # RESP3 -> Lua: a verbatim string (INFO), maps, doubles, booleans, null.
+    "redis.setresp(3) local t = redis.call('info', 'server') return {t.verbatim_string.format, type(t.verbatim_string.string)}",
+    "redis.setresp(3) redis.call('hset', 'h', 'a', '1') local t = redis.call('hgetall', 'h') return {t.map.a, type(t.map)}",
+    "redis.setresp(3) return redis.call('hgetall', 'h')",
+    "redis.setresp(3) redis.call('zadd', 'z', '1.5', 'm') local d = redis.call('zscore', 'z', 'm') return {type(d), d.double}",
+    "redis.setresp(3) return redis.call('zscore', 'z', 'm')",
+    "redis.setresp(3) return type(redis.call('get', 'nokey'))",
+    "redis.setresp(3) return redis.call('smembers', 'nokey')",
+]
+
+
+def raw_replies(port, protocol, scripts):
+    """Each script's reply as the bytes the server sent, after HELLO <protocol>."""
+    def cmd(*a):
+        out = b"*%d\r\n" % len(a)
+        for x in a:
+            x = x.encode() if isinstance(x, str) else x
+            out += b"$%d\r\n%s\r\n" % (len(x), x)
+        return out
+
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(cmd("HELLO", str(protocol)))
+    buf = b""
+    while b"modules\r\n*0\r\n" not in buf:
+        buf += s.recv(65536)
+    out = []
+    for body in scripts:
+        s.sendall(cmd("EVAL", body, "0") + cmd("PING", "end-of-reply"))
+        buf = b""
+        end = b"$12\r\nend-of-reply\r\n"
+        while not buf.endswith(end):
+            chunk = s.recv(65536)
+            assert chunk, "connection closed"
+            buf += chunk
+        out.append(buf[: -len(end)])
+    s.close()
+    return out
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_resp3_conversions_byte_for_byte(respd, redis_server, protocol):
+    ours = raw_replies(respd.port, protocol, RESP3_SCRIPTS)
+    theirs = raw_replies(redis_server.port, protocol, RESP3_SCRIPTS)
+    differ = [f"{s!r}:\n  respd {o!r}\n  redis {t!r}"
+              for s, o, t in zip(RESP3_SCRIPTS, ours, theirs) if o != t]
+    assert not differ, f"{len(differ)} replies differ:\n" + "\n".join(differ)

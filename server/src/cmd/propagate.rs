@@ -267,6 +267,10 @@ impl<'a> Replayer<'a> {
                 String::from_utf8_lossy(&argv[0])
             ));
         }
+        if super::eq(&argv[0], "function") {
+            // The base's libraries are in before a FUNCTION command changes them.
+            super::script::load_saved(self.srv)?;
+        }
         self.conn.clock = std::time::Instant::now();
         let _ = super::dispatch(self.srv, &mut self.conn, None, argv);
         // A blocking command finds nothing to wait for here: it did nothing.

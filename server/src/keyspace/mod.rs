@@ -165,6 +165,9 @@ pub struct Keyspace {
     /// Pre-images made by writes during a snapshot and not yet taken by its reader (see
     /// `snap`); shared with every shard's snapshot state.
     snap_backlog: Arc<snap::Backlog>,
+    /// The function libraries' code (FUNCTION LOAD), which RDB files and the AOF carry beside
+    /// the keys; the scripting commands keep it current.
+    pub functions: std::sync::RwLock<Vec<Bytes>>,
 }
 
 fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -180,6 +183,7 @@ impl Keyspace {
             dbs: (0..n.max(1)).map(Db::new).collect(),
             stats: KsStats::default(),
             snap_backlog: Arc::default(),
+            functions: Default::default(),
         }
     }
 

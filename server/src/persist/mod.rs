@@ -294,6 +294,7 @@ pub fn save(ks: &Keyspace, st: &Status, s: &Settings) -> Result<Saved, SaveError
     let started = Instant::now();
     let out = write_file(s, |w| {
         let locked = ks.lock_all();
+        w.functions(&ks.functions.read().map(|f| f.clone()).unwrap_or_default())?;
         let mut keys = 0u64;
         for db in 0..ks.db_count() {
             let (n, e) = locked.counts(db);
@@ -336,12 +337,16 @@ pub fn bgsave(ks: &Arc<Keyspace>, st: &Arc<Status>, s: Settings) -> Result<(), S
         started.elapsed().as_micros()
     );
     let status = st.clone();
+    let functions = ks.functions.read().map(|f| f.clone()).unwrap_or_default();
     let spawned = std::thread::Builder::new()
         .name("respd-bgsave".into())
         .spawn(move || {
             let changes = snap.changes();
             let delay = s.key_save_delay;
-            let out = write_file(&s, |w| Ok((snap.write(w, delay)?, changes)));
+            let out = write_file(&s, |w| {
+                w.functions(&functions)?;
+                Ok((snap.write(w, delay)?, changes))
+            });
             status.record(&out, started, true);
             status.saving.store(false, Relaxed);
         });
@@ -603,6 +608,11 @@ pub fn load_file(
     loop {
         match r.next_item().map_err(rerr)? {
             rdb::Item::Eof => break,
+            rdb::Item::Function(code) => {
+                if let Ok(mut f) = ks.functions.write() {
+                    f.push(code);
+                }
+            }
             rdb::Item::Aux(k, v) => {
                 if &k[..] == b"used-mem" {
                     let used = std::str::from_utf8(&v).ok().and_then(|v| v.parse().ok());

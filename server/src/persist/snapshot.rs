@@ -280,7 +280,7 @@ mod tests {
         loop {
             match r.next_item().expect("item") {
                 rdb::Item::Eof => break,
-                rdb::Item::Aux(..) => {}
+                rdb::Item::Aux(..) | rdb::Item::Function(_) => {}
                 rdb::Item::Key {
                     db,
                     key,

@@ -49,6 +49,11 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// RESP3 verbatim string (`txt`); a bulk string in RESP2.
     Verbatim(Bytes),
+    /// RESP3 verbatim string of the given format (a script's `verbatim_string`); a bulk string
+    /// in RESP2.
+    VerbatimAs([u8; 3], Bytes),
+    /// RESP3 big number (a script's `big_number`, its text as given); a bulk string in RESP2.
+    BigNumber(Bytes),
     /// Bytes already encoded (prebuilt constant replies).
     Raw(&'static [u8]),
     /// Several replies in a row for one command (SUBSCRIBE with several channels).
@@ -200,6 +205,24 @@ impl Out {
                     b.extend_from_slice(b"txt:");
                     b.extend_from_slice(v);
                     b.extend_from_slice(b"\r\n");
+                } else {
+                    self.bulk(b'$', v)
+                }
+            }
+            Reply::VerbatimAs(format, v) => {
+                if resp >= 3 {
+                    num(b, b'=', (v.len() + 4) as i64);
+                    b.extend_from_slice(format);
+                    b.extend_from_slice(b":");
+                    b.extend_from_slice(v);
+                    b.extend_from_slice(b"\r\n");
+                } else {
+                    self.bulk(b'$', v)
+                }
+            }
+            Reply::BigNumber(v) => {
+                if resp >= 3 {
+                    line(b, b'(', v);
                 } else {
                     self.bulk(b'$', v)
                 }

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
@@ -29,6 +29,64 @@ pub struct Scripts {
     /// `math.random`'s generator state (Redis's lrand48), kept across SCRIPT FLUSH as Redis
     /// keeps it; 0 until the first script.
     pub rand: Arc<AtomicU64>,
+    /// The function libraries (FUNCTION LOAD); each engine compiles a library on first use.
+    pub functions: RwLock<Functions>,
+    /// Numbers libraries, so an engine knows whether what it compiled is still current.
+    pub lib_ids: AtomicU64,
+}
+
+/// Function flags as Redis lists them (`scripts_flags_def`), in its order: bit i is entry i.
+pub const FUNCTION_FLAGS: &[&str] = &[
+    "no-writes",
+    "allow-oom",
+    "allow-stale",
+    "no-cluster",
+    "allow-cross-slot-keys",
+];
+
+/// One function of a library.
+pub struct FunctionInfo {
+    pub name: String,
+    pub desc: Option<Bytes>,
+    /// Bits of [`FUNCTION_FLAGS`].
+    pub flags: u8,
+}
+
+/// A loaded library: its whole code (shebang included, as FUNCTION LIST WITHCODE and DUMP give
+/// it) and its functions.
+pub struct Library {
+    pub name: String,
+    /// Unique per load: engines key what they compiled by it.
+    pub id: u64,
+    /// The code, and the library's lock mode (as a cached script's).
+    pub cached: Cached,
+    pub functions: Vec<FunctionInfo>,
+}
+
+/// The libraries by name and their functions by name.
+#[derive(Default, Clone)]
+pub struct Functions {
+    pub libs: BTreeMap<String, Arc<Library>>,
+    pub index: HashMap<String, (Arc<Library>, usize)>,
+}
+
+impl Functions {
+    /// Adds `lib` (no clash checked: the caller did).
+    pub fn link(&mut self, lib: Arc<Library>) {
+        for (i, f) in lib.functions.iter().enumerate() {
+            self.index.insert(f.name.clone(), (lib.clone(), i));
+        }
+        self.libs.insert(lib.name.clone(), lib);
+    }
+
+    /// Removes library `name`; returns it.
+    pub fn unlink(&mut self, name: &str) -> Option<Arc<Library>> {
+        let lib = self.libs.remove(name)?;
+        for f in &lib.functions {
+            self.index.remove(&f.name);
+        }
+        Some(lib)
+    }
 }
 
 /// A cached script.
@@ -70,6 +128,10 @@ pub struct RunState {
     pub handoff: AtomicBool,
     /// Turns of the hook in this run.
     pub ticks: AtomicU32,
+    /// A function's name and its FCALL's arguments (FUNCTION STATS), for a function run.
+    pub call: Mutex<Option<(String, Vec<Bytes>)>>,
+    /// Set while FUNCTION LOAD runs a library's code: the hook stops it past this instant.
+    pub load_until: Mutex<Option<Instant>>,
 }
 
 impl RunState {
@@ -110,6 +172,11 @@ impl RunState {
         self.kill.store(false, Relaxed);
         self.handoff.store(false, Relaxed);
         self.set_shards(&[0; 4]);
+        if self.function.load(Relaxed) {
+            if let Ok(mut c) = self.call.lock() {
+                *c = None;
+            }
+        }
     }
 
     /// Records the shards the run holds (before it takes them).

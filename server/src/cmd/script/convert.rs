@@ -219,14 +219,22 @@ fn table_reply(t: &Table, resp: u8, depth: usize) -> Reply {
         _ => {}
     }
     if let Value::String(s) = field(t, "big_number") {
-        // respd's replies have no big number type: a bulk string, as RESP2 shows it.
-        return Reply::Bulk(Bytes::from(super::engine::no_newlines(
-            &s.to_string_lossy(),
-        )));
+        // Line breaks become spaces, as Redis's addReplyBigNum of a script's text does.
+        let v: Vec<u8> = s
+            .as_bytes()
+            .iter()
+            .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
+            .collect();
+        return Reply::BigNumber(Bytes::from(v));
     }
     if let Value::Table(vt) = field(t, "verbatim_string") {
-        if let (Value::String(_), Value::String(s)) = (field(&vt, "format"), field(&vt, "string")) {
-            return Reply::Verbatim(Bytes::copy_from_slice(&s.as_bytes()));
+        if let (Value::String(f), Value::String(s)) = (field(&vt, "format"), field(&vt, "string")) {
+            // Redis's addReplyVerbatim: the format's first three bytes, spaces for missing ones.
+            let mut format = [b' '; 3];
+            for (d, c) in format.iter_mut().zip(f.as_bytes().iter()) {
+                *d = *c;
+            }
+            return Reply::VerbatimAs(format, Bytes::copy_from_slice(&s.as_bytes()));
         }
     }
     if let Value::Table(m) = field(t, "map") {

@@ -82,7 +82,29 @@ pub struct Engine {
     current: Arc<Current>,
     /// The sandbox's runner (`I.run`).
     runner: mlua::Function,
+    /// The sandbox's function runner (`I.runf`) and library loader (`I.load_lib`).
+    runner_f: mlua::Function,
+    load_lib: mlua::Function,
+    /// Function libraries compiled here, by `Library::id`: function name → callback.
+    pub libs: HashMap<u64, HashMap<String, mlua::Function>>,
 }
+
+/// What a run runs: a cached script (by SHA-1) or a library's function.
+pub enum Target<'a> {
+    Script(&'a str),
+    Function(mlua::Function),
+}
+
+/// A function a library's code registered.
+pub struct Registered {
+    pub name: String,
+    pub desc: Option<Bytes>,
+    pub flags: u8,
+    pub func: mlua::Function,
+}
+
+/// How long a library's code may run at FUNCTION LOAD (Redis's LOAD_TIMEOUT_MS).
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The [`CallCtx`] of the run in progress on an engine, or null between runs. The engine's
 /// `redis.call` is made once, so it reaches the run's context (which borrows the caller's
@@ -246,6 +268,11 @@ impl Engine {
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
+                if let Some(until) = hook_run.load_until.lock().ok().and_then(|u| *u) {
+                    if std::time::Instant::now() > until {
+                        return Err(mlua::Error::runtime("FUNCTION LOAD timeout"));
+                    }
+                }
                 // A run this long hands its worker's other connections to another thread (a
                 // short one never pays for that hand-off). `block_in_place` hands the worker's
                 // core over only if the thread it wakes takes it before the closure ends, so the
@@ -318,7 +345,12 @@ impl Engine {
         redis.raw_set("call", rcall)?;
         redis.raw_set("pcall", rpcall)?;
         let runner: mlua::Function = internal.raw_get("run")?;
+        let runner_f: mlua::Function = internal.raw_get("runf")?;
+        let load_lib: mlua::Function = internal.raw_get("load_lib")?;
         Ok(Engine {
+            runner_f,
+            load_lib,
+            libs: HashMap::new(),
             lua,
             scripts: HashMap::new(),
             run,
@@ -361,6 +393,58 @@ impl Engine {
         Ok(sha)
     }
 
+    /// Compiles and runs a library's code (after its shebang line, whose line feed stays): the
+    /// functions it registered, or Redis's error text.
+    pub fn load_library(&mut self, code: &[u8]) -> Result<Vec<Registered>, String> {
+        let f = self
+            .lua
+            .load(code)
+            .set_name("@user_function")
+            .into_function()
+            .map_err(|e| format!("Error compiling function: {}", lua_error_text(&e)))?;
+        if let Ok(mut u) = self.run.load_until.lock() {
+            *u = Some(std::time::Instant::now() + LOAD_TIMEOUT);
+        }
+        let r = self.load_lib.call::<(bool, Value)>(f);
+        if let Ok(mut u) = self.run.load_until.lock() {
+            *u = None;
+        }
+        let list = match r {
+            Ok((true, Value::Table(t))) => t,
+            Ok((_, Value::String(e))) => {
+                return Err(format!(
+                    "Error registering functions: {}",
+                    e.to_string_lossy()
+                ))
+            }
+            Ok(_) => return Err("Error registering functions".into()),
+            Err(e) => {
+                return Err(format!(
+                    "Error registering functions: ERR {}",
+                    lua_error_text(&e)
+                ))
+            }
+        };
+        let mut out = Vec::new();
+        for entry in list.sequence_values::<Table>() {
+            let entry = entry.map_err(|e| lua_error_text(&e))?;
+            let name: mlua::String = entry.raw_get(1).map_err(|e| lua_error_text(&e))?;
+            let desc = match entry.raw_get::<Value>(2) {
+                Ok(Value::String(d)) => Some(Bytes::copy_from_slice(&d.as_bytes())),
+                _ => None,
+            };
+            let flags: i64 = entry.raw_get(3).unwrap_or(0);
+            let func: mlua::Function = entry.raw_get(4).map_err(|e| lua_error_text(&e))?;
+            out.push(Registered {
+                name: name.to_string_lossy(),
+                desc,
+                flags: flags as u8,
+                func,
+            });
+        }
+        Ok(out)
+    }
+
     /// Fills a reused KEYS or ARGV table with `items`, clearing what a longer list left.
     fn fill(lua: &Lua, t: &Table, items: &[Bytes], before: usize) -> mlua::Result<()> {
         for (i, a) in items.iter().enumerate() {
@@ -381,24 +465,39 @@ impl Engine {
         conn: &Session,
         locked: &mut Locked,
         cached: &Cached,
-        sha: &str,
+        target: &Target,
         spec: RunSpec,
     ) -> RunOutcome {
-        let Some(script) = self.scripts.get(sha) else {
-            return RunOutcome::Done(Reply::error(
-                "NOSCRIPT No matching script. Please use EVAL.",
-            ));
-        };
-        let func = script.func.clone();
         let lua = &self.lua;
-        let set = unlimited(lua, || -> mlua::Result<()> {
-            Self::fill(lua, &self.keys, spec.keys, self.lens.0)?;
-            Self::fill(lua, &self.argv, spec.args, self.lens.1)
-        });
-        self.lens = (spec.keys.len(), spec.args.len());
-        if let Err(e) = set {
-            return RunOutcome::Done(Reply::error(format!("ERR {}", lua_error_text(&e))));
-        }
+        // A script reads KEYS and ARGV as globals (reused tables); a function gets new ones as
+        // its arguments.
+        let set = match target {
+            Target::Script(sha) => {
+                let Some(script) = self.scripts.get(*sha) else {
+                    return RunOutcome::Done(Reply::error(
+                        "NOSCRIPT No matching script. Please use EVAL.",
+                    ));
+                };
+                let func = script.func.clone();
+                let set = unlimited(lua, || -> mlua::Result<()> {
+                    Self::fill(lua, &self.keys, spec.keys, self.lens.0)?;
+                    Self::fill(lua, &self.argv, spec.args, self.lens.1)
+                });
+                self.lens = (spec.keys.len(), spec.args.len());
+                set.map(|_| (func, None))
+            }
+            Target::Function(f) => unlimited(lua, || -> mlua::Result<_> {
+                let k = lua.create_table()?;
+                let a = lua.create_table()?;
+                Self::fill(lua, &k, spec.keys, 0)?;
+                Self::fill(lua, &a, spec.args, 0)?;
+                Ok((f.clone(), Some((k, a))))
+            }),
+        };
+        let (func, fargs) = match set {
+            Ok(x) => x,
+            Err(e) => return RunOutcome::Done(Reply::error(format!("ERR {}", lua_error_text(&e)))),
+        };
         // The script's own client: the caller's database, RESP2 until `redis.setresp`.
         let mut sc = Session::new(conn.id, conn.handle.clone());
         sc.in_script = true;
@@ -419,7 +518,10 @@ impl Engine {
         self.current
             .0
             .store(&mut call as *mut CallCtx as *mut (), Relaxed);
-        let outcome = self.runner.call::<(bool, Value)>(func);
+        let outcome = match fargs {
+            None => self.runner.call::<(bool, Value)>(func),
+            Some((k, a)) => self.runner_f.call::<(bool, Value)>((func, k, a)),
+        };
         self.current.0.store(std::ptr::null_mut(), Relaxed);
         let reply = if call.restart {
             RunOutcome::Restart

@@ -8,6 +8,8 @@
 mod bit;
 mod convert;
 pub mod engine;
+mod function;
+pub use function::load_saved;
 mod structlib;
 
 use super::{eq, CommandSpec, Ctx, Flags};
@@ -17,7 +19,7 @@ use crate::state::scripts::{shard_bit, Cached, ShardBits};
 use crate::state::Shared;
 use crate::{command, container, subcommand};
 use bytes::Bytes;
-use engine::{Engine, RunOutcome, RunSpec};
+use engine::{Engine, RunOutcome, RunSpec, Target};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,6 +85,37 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.6.0",
         SCRIPT_SUBS,
         "A container for Lua scripts management commands."
+    ),
+    command!(
+        "fcall",
+        -3,
+        EVAL.union(Flags::NO_MANDATORY_KEYS),
+        (0, 0, 0),
+        "scripting",
+        "7.0.0",
+        SCRIPTING,
+        function::fcall,
+        "Invokes a function."
+    ),
+    command!(
+        "fcall_ro",
+        -3,
+        EVAL.union(Flags::READONLY),
+        (0, 0, 0),
+        "scripting",
+        "7.0.0",
+        SCRIPTING,
+        function::fcall_ro,
+        "Invokes a read-only function."
+    ),
+    container!(
+        "function",
+        -2,
+        Flags::empty(),
+        "scripting",
+        "7.0.0",
+        function::SUBS,
+        "A container for function commands."
     ),
 ];
 
@@ -300,9 +333,22 @@ fn eval_on(
         flags,
         oom,
     };
+    run_locked(ctx, eng, &cached, &Target::Script(&sha), &spec)
+}
+
+/// Runs `target` with its locks: the declared keys' shards (every shard once it has reached
+/// keys it did not declare), or EXEC's.
+fn run_locked(
+    ctx: &mut Ctx,
+    eng: &mut Engine,
+    cached: &Cached,
+    target: &Target,
+    spec: &RunSpec,
+) -> Reply {
+    let srv = ctx.srv;
     if let Some(l) = ctx.held.as_deref_mut() {
         // Inside EXEC: every shard is held already.
-        return match run_once(srv, ctx.conn, eng, l, &cached, &sha, &spec, [!0; 4]) {
+        return match run_once(srv, ctx.conn, eng, l, cached, target, spec, [!0; 4]) {
             RunOutcome::Done(r) => r,
             RunOutcome::Restart => Reply::error("ERR script restarted with every shard locked"),
         };
@@ -326,10 +372,10 @@ fn eval_on(
         }
         let outcome = if wide {
             let mut l = srv.ks.lock_all();
-            run_once(srv, ctx.conn, eng, &mut l, &cached, &sha, &spec, bits)
+            run_once(srv, ctx.conn, eng, &mut l, cached, target, spec, bits)
         } else {
             let mut l = srv.ks.lock_keys_growable(db, spec.keys);
-            run_once(srv, ctx.conn, eng, &mut l, &cached, &sha, &spec, bits)
+            run_once(srv, ctx.conn, eng, &mut l, cached, target, spec, bits)
         };
         match outcome {
             RunOutcome::Done(r) => return r,
@@ -349,7 +395,7 @@ fn run_once(
     eng: &mut Engine,
     locked: &mut Locked,
     cached: &Cached,
-    sha: &str,
+    target: &Target,
     spec: &RunSpec,
     bits: ShardBits,
 ) -> RunOutcome {
@@ -363,9 +409,10 @@ fn run_once(
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     let run = eng.run.clone();
     run.set_shards(&bits);
-    run.begin(&srv.scripts, threshold, false, multi);
+    let function = matches!(target, Target::Function(_));
+    run.begin(&srv.scripts, threshold, function, multi);
     let spec = RunSpec { ..*spec };
-    let outcome = eng.run(srv, conn, locked, cached, sha, spec);
+    let outcome = eng.run(srv, conn, locked, cached, target, spec);
     let killed = run.kill.load(Relaxed);
     run.end(&srv.scripts);
     // Killed, the run ends in the hook's error (with its position); should a script have
@@ -471,7 +518,10 @@ pub fn kill(srv: &Shared, function: bool) -> Reply {
 
 /// Whether `spec` runs a script (and so waits for the runs it clashes with itself).
 fn runs_script(spec: &CommandSpec) -> bool {
-    matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro")
+    matches!(
+        spec.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
 }
 
 /// Before a command runs while scripts do: waits while a run holds a shard of its keys (every

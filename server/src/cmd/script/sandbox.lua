@@ -255,4 +255,167 @@ setmetatable(R, {
     error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
   end,
 })
+-- Functions (FUNCTION LOAD, FCALL), as Redis 7.0's function_lua.c. A library's code runs with
+-- globals that hold only `redis` with register_function, log and the version (Redis's
+-- LIBRARY_API); the functions it registers keep that environment, which at run time shows the
+-- globals scripts see, without KEYS and ARGV (a function gets them as arguments).
+local function nonexistent(k)
+  return "Script attempted to access nonexistent global variable '" .. tostring(k) .. "'"
+end
+local libredis = {
+  log = redis.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = I.version, REDIS_VERSION_NUM = I.version_num,
+}
+local FLAG_BITS = { ["no-writes"] = 1, ["allow-oom"] = 2, ["allow-stale"] = 4, ["no-cluster"] = 8,
+  ["allow-cross-slot-keys"] = 16 }
+local slower, next = string.lower, next
+local registered, seen -- what FUNCTION LOAD collects; nil otherwise
+local function reg_fail(msg)
+  error(err_table(msg))
+end
+local function is_str(v)
+  local t = type(v)
+  return t == "string" or t == "number"
+end
+function libredis.register_function(...)
+  if not registered then
+    reg_fail("redis.register_function can only be called on FUNCTION LOAD command")
+  end
+  local n = select("#", ...)
+  if n < 1 or n > 2 then
+    reg_fail("wrong number of arguments to redis.register_function")
+  end
+  local name, cb, desc, flags = nil, nil, nil, 0
+  if n == 1 then
+    local t = ...
+    if type(t) ~= "table" then
+      reg_fail("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).")
+    end
+    for k, v in next, t do
+      if not is_str(k) then
+        reg_fail("named argument key given to redis.register_function is not a string")
+      end
+      local key = slower(tostring(k))
+      if key == "function_name" then
+        if not is_str(v) then
+          reg_fail("function_name argument given to redis.register_function must be a string")
+        end
+        name = tostring(v)
+      elseif key == "description" then
+        if not is_str(v) then
+          reg_fail("description argument given to redis.register_function must be a string")
+        end
+        desc = tostring(v)
+      elseif key == "callback" then
+        if type(v) ~= "function" then
+          reg_fail("callback argument given to redis.register_function must be a function")
+        end
+        cb = v
+      elseif key == "flags" then
+        if type(v) ~= "table" then
+          reg_fail("flags argument to redis.register_function must be a table representing function flags")
+        end
+        local j = 1
+        while true do
+          local f = v[j]
+          if f == nil then
+            break
+          end
+          local bit = is_str(f) and FLAG_BITS[slower(tostring(f))]
+          if not bit then
+            reg_fail("unknown flag given")
+          end
+          if flags % (2 * bit) < bit then
+            flags = flags + bit
+          end
+          j = j + 1
+        end
+      else
+        reg_fail("unknown argument given to redis.register_function")
+      end
+    end
+    if not name then
+      reg_fail("redis.register_function must get a function name argument")
+    end
+    if not cb then
+      reg_fail("redis.register_function must get a callback argument")
+    end
+  else
+    local a, b = ...
+    if not is_str(a) then
+      reg_fail("first argument to redis.register_function must be a string")
+    end
+    if type(b) ~= "function" then
+      reg_fail("second argument to redis.register_function must be a function")
+    end
+    name, cb = tostring(a), b
+  end
+  if #name == 0 or sfind(name, "[^%w_]") then
+    reg_fail("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long")
+  end
+  if seen[name] then
+    reg_fail("Function already exists in the library")
+  end
+  seen[name] = true
+  registered[#registered + 1] = { name, desc or false, flags, cb }
+end
+local libredis_view = setmetatable({}, {
+  __index = function(_, k)
+    local v = libredis[k]
+    if v == nil then
+      error(nonexistent(k), 2)
+    end
+    return v
+  end,
+  __newindex = readonly,
+})
+protected[libredis_view] = true
+local loading = false
+local FENV = setmetatable({}, {
+  __index = function(_, k)
+    local v
+    if loading then
+      if k == "redis" then
+        v = libredis_view
+      end
+    elseif k ~= "KEYS" and k ~= "ARGV" then
+      v = rawget(R, k)
+    end
+    if v == nil then
+      error(nonexistent(k), 2)
+    end
+    return v
+  end,
+  __newindex = readonly,
+})
+protected[FENV] = true
+
+-- Runs a library's code: true and the functions it registered ({name, desc or false, flags,
+-- callback} each), or false and Redis's error text.
+function I.load_lib(f)
+  setfenv(f, FENV)
+  registered, seen, loading = {}, {}, true
+  local ok, e = rawpcall(f)
+  local list = registered
+  registered, seen, loading = nil, nil, false
+  if ok then
+    return true, list
+  end
+  if type(e) == "userdata" then
+    e = I.unwrap_err(e)
+  end
+  if type(e) == "table" and type(rawget(e, "err")) == "string" then
+    return false, rawget(e, "err")
+  end
+  return false, "ERR " .. tostring(e)
+end
+
+-- One FCALL: the function gets KEYS and ARGV as its arguments.
+function I.runf(f, k, a)
+  return xpcall(function()
+    return f(k, a)
+  end, I.errh)
+end
+
 return G

@@ -799,8 +799,14 @@ impl Aof {
     ) -> Result<(RewriteJob, Instant), AofError> {
         let started = Instant::now();
         let mut switched = Ok(None);
-        let snap = super::snapshot::start(ks, || switched = self.switch_files(s, incr))
-            .ok_or(AofError::SaveInProgress)?;
+        let mut functions = Vec::new();
+        // The libraries as of the cut: FUNCTION LOAD and the like change them and append to
+        // the AOF with every shard locked, so each is either in the base or in the new file.
+        let snap = super::snapshot::start(ks, || {
+            switched = self.switch_files(s, incr);
+            functions = ks.functions.read().map(|f| f.clone()).unwrap_or_default();
+        })
+        .ok_or(AofError::SaveInProgress)?;
         // On an error the snapshot is dropped unwritten (its walk still ends it).
         let new_incr = switched?;
         Ok((
@@ -808,6 +814,7 @@ impl Aof {
                 snap,
                 new_incr,
                 settings: s.clone(),
+                functions,
             },
             started,
         ))
@@ -880,6 +887,7 @@ impl Aof {
             snap,
             new_incr,
             settings,
+            functions,
         } = job;
         let s = &settings;
         let dir = s.aof_dir();
@@ -897,6 +905,7 @@ impl Aof {
                         crate::keyspace::now_ms() / 1000,
                         crate::alloc::used_memory() as u64,
                     )?;
+                    w.functions(&functions)?;
                     snap.write(&mut w, s.rdb.key_save_delay)?;
                     w.finish()?;
                 } else {
@@ -905,6 +914,10 @@ impl Aof {
                         // As Redis's rewrite: the base starts with the time it was made.
                         let now = crate::keyspace::now_ms() / 1000;
                         sink.0.write_all(format!("#TS:{now}\r\n").as_bytes())?;
+                    }
+                    // As Redis's rewriteFunctions: FUNCTION LOAD of each library first.
+                    for code in &functions {
+                        resp_cmd(&mut sink.0, &[b"FUNCTION", b"LOAD", code])?;
                     }
                     snap.write_to(&mut sink, s.rdb.key_save_delay)?;
                     sink.0.flush()?;
@@ -1023,6 +1036,8 @@ struct RewriteJob {
     snap: super::snapshot::Snapshot,
     new_incr: Option<FileInfo>,
     settings: AofSettings,
+    /// The function libraries' code at the cut.
+    functions: Vec<Bytes>,
 }
 
 /// The base as commands (`aof-use-rdb-preamble no`), as Redis's `rewriteAppendOnlyFileRio`:

@@ -127,6 +127,65 @@ pub fn restore_payload(
     Ok(v)
 }
 
+/// FUNCTION DUMP's payload: each library's code after the FUNCTION2 opcode, then the RDB
+/// version and the CRC64, as Redis's `functionDumpCommand`.
+pub fn function_payload(codes: &[&[u8]]) -> Vec<u8> {
+    let mut w = Writer::new(Vec::new(), false, true);
+    for c in codes {
+        // Writing into a Vec cannot fail.
+        let _ = w.raw(&[op::FUNCTION2]);
+        let _ = w.string(c);
+    }
+    let _ = w.raw(&RDB_VERSION.to_le_bytes());
+    let crc = w.crc();
+    let mut out = w.into_inner();
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The libraries' code in a FUNCTION RESTORE payload (Redis's `functionRestoreCommand`); the
+/// error is Redis's text. The old 7.0-rc format (FUNCTION: name, engine, description, code)
+/// becomes `#!<engine> name=<name>` code, as Redis reads it.
+pub fn read_function_payload(payload: &[u8]) -> Result<Vec<bytes::Bytes>, String> {
+    let footer_err = || "DUMP payload version or checksum are wrong".to_string();
+    let n = payload.len();
+    if n < 10 {
+        return Err(footer_err());
+    }
+    let (body, footer) = payload.split_at(n - 10);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let crc = u64::from_le_bytes(footer[2..10].try_into().map_err(|_| footer_err())?);
+    if version > RDB_VERSION || crc64::update(crc64::update(0, body), &footer[..2]) != crc {
+        return Err(footer_err());
+    }
+    let mut r = Reader::new(body, body.len() as u64, read::Limits::default());
+    let mut out = Vec::new();
+    while r.position() < body.len() as u64 {
+        let t = r.byte().map_err(|_| "can not read data type".to_string())?;
+        let failed = |_| "failed loading the given functions payload".to_string();
+        match t {
+            op::FUNCTION2 => out.push(r.string().map_err(failed)?),
+            op::FUNCTION => {
+                let name = r.string().map_err(failed)?;
+                let engine = r.string().map_err(failed)?;
+                if r.length().map_err(failed)? != 0 {
+                    r.string().map_err(failed)?;
+                }
+                let code = r.string().map_err(failed)?;
+                let mut c = b"#!".to_vec();
+                c.extend_from_slice(&engine);
+                c.extend_from_slice(b" name=");
+                c.extend_from_slice(&name);
+                c.push(b'\n');
+                c.extend_from_slice(&code);
+                out.push(bytes::Bytes::from(c));
+            }
+            _ => return Err("given type is not a function".into()),
+        }
+    }
+    Ok(out)
+}
+
 /// Why RESTORE refused a payload.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {

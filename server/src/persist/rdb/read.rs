@@ -61,6 +61,8 @@ pub enum Item {
     },
     /// An aux field (redis-ver, ctime, ...).
     Aux(Bytes, Bytes),
+    /// A function library's code (shebang included).
+    Function(Bytes),
     /// The end, checksum verified.
     Eof,
 }
@@ -274,8 +276,23 @@ impl<R: Read> Reader<R> {
                     return Ok(Item::Aux(k, v));
                 }
                 op::MODULE_AUX => return self.corrupt("module data, which respd cannot load"),
-                op::FUNCTION | op::FUNCTION2 => {
-                    return self.corrupt("a function library, which respd cannot load")
+                op::FUNCTION2 => return Ok(Item::Function(self.string()?)),
+                op::FUNCTION => {
+                    // 7.0-rc's form: name, engine, description, code; Redis turns it into the
+                    // code with its shebang.
+                    let name = self.string()?;
+                    let engine = self.string()?;
+                    if self.length()? != 0 {
+                        self.string()?;
+                    }
+                    let code = self.string()?;
+                    let mut c = b"#!".to_vec();
+                    c.extend_from_slice(&engine);
+                    c.extend_from_slice(b" name=");
+                    c.extend_from_slice(&name);
+                    c.push(b'\n');
+                    c.extend_from_slice(&code);
+                    return Ok(Item::Function(Bytes::from(c)));
                 }
                 op::EOF => {
                     let computed = self.crc;

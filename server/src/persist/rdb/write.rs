@@ -126,6 +126,15 @@ impl<W: Write> Writer<W> {
         self.aux(b"aof-base", b"0")
     }
 
+    /// The function libraries, each after RDB_OPCODE_FUNCTION2 (written before the keys).
+    pub fn functions(&mut self, codes: &[bytes::Bytes]) -> io::Result<()> {
+        for c in codes {
+            self.raw(&[op::FUNCTION2])?;
+            self.string(c)?;
+        }
+        Ok(())
+    }
+
     /// One aux field.
     pub fn aux(&mut self, k: &[u8], v: &[u8]) -> io::Result<()> {
         self.raw(&[op::AUX])?;
