@@ -236,7 +236,7 @@ pub fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             }
             let n = count as usize;
             if n >= len {
-                return z.iter().map(|(m, s)| (m.clone(), s)).collect();
+                return z.pairs();
             }
             rand::seq::index::sample(&mut rng, len, n)
                 .into_iter()

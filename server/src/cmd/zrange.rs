@@ -177,7 +177,9 @@ pub fn zrangestore(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let lp = lp_limits(ctx);
     let r = ctx.with_keys(&[dst, src], |v| {
         let items = zread(v, src)?.map(|z| select(z, &req)).unwrap_or_default();
+        // Built as a skiplist (a packed set would grow past its limits); the store settles it.
         let mut z = ZSet::new();
+        z.set_skiplist();
         for (m, s) in items {
             z.insert(m, s);
         }

@@ -102,7 +102,7 @@ fn read_srcs(v: &mut View, keys: &[Bytes]) -> Result<Vec<Src>, Reply> {
     for k in keys {
         let src = match v.get(k).map(|e| &e.value) {
             None => Vec::new(),
-            Some(Value::ZSet(z)) => z.iter().map(|(m, s)| (m.clone(), s)).collect(),
+            Some(Value::ZSet(z)) => z.pairs(),
             Some(Value::Set(s)) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
             Some(_) => return Err(wrongtype()),
         };
@@ -235,7 +235,7 @@ fn generic(
                 Ok((Reply::Int(len as i64), Some((len, deleted))))
             }
             None => {
-                let items = z.iter().map(|(m, s)| (m.clone(), s)).collect();
+                let items = z.pairs();
                 Ok((scored_reply(resp, items, opts.withscores), None))
             }
         }

@@ -3,7 +3,10 @@
 //! The skip list lives in an arena (`Vec` of nodes linked by index), which keeps it in safe Rust.
 
 use bytes::Bytes;
+use packed::Packed;
 use std::collections::HashMap;
+
+mod packed;
 
 const MAX_LEVEL: usize = 32;
 const NIL: u32 = u32::MAX;
@@ -212,9 +215,9 @@ fn after(n: &Node, score: f64, member: &[u8]) -> bool {
     n.score > score || (n.score == score && n.member[..] > *member)
 }
 
-/// A sorted set.
+/// A sorted set past the listpack thresholds.
 #[derive(Debug, Clone)]
-pub struct ZSet {
+struct SkipList {
     dict: HashMap<Bytes, f64, super::KeyHasher>,
     nodes: Vec<Node>,
     free: Vec<u32>,
@@ -222,110 +225,48 @@ pub struct ZSet {
     tail: u32,
     /// Bytes of all members, for memory accounting.
     member_bytes: usize,
-    /// Reported as "listpack" until it outgrows the thresholds, then "skiplist" for good (Redis
-    /// does not convert back on removal).
-    listpack: bool,
     rng: u64,
 }
 
-impl Default for ZSet {
-    fn default() -> Self {
-        ZSet::new()
-    }
-}
-
-impl ZSet {
+impl SkipList {
     /// An empty sorted set.
-    pub fn new() -> Self {
+    fn new() -> Self {
         let head = Node {
             member: Bytes::new(),
             score: 0.0,
             prev: NIL,
             levels: Levels::new(MAX_LEVEL),
         };
-        ZSet {
+        SkipList {
             dict: HashMap::default(),
             nodes: vec![head],
             free: Vec::new(),
             level: 1,
             tail: NIL,
             member_bytes: 0,
-            listpack: true,
             rng: 0x9E37_79B9_7F4A_7C15,
         }
     }
 
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.dict.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.dict.is_empty()
-    }
-
     /// Approximate bytes held.
-    pub fn mem_usage(&self) -> usize {
+    fn mem_usage(&self) -> usize {
         64 + self.member_bytes
             + self.dict.len() * (16 + 8 + 16)
             + self.nodes.len() * (std::mem::size_of::<Node>() + 2 * 8)
     }
 
-    /// The encoding OBJECT ENCODING reports.
-    pub fn encoding(&self) -> &'static str {
-        if self.listpack {
-            "listpack"
-        } else {
-            "skiplist"
-        }
-    }
-
-    /// Switches the reported encoding to skiplist when adding a member of `len` bytes would exceed
-    /// Redis's listpack limits (`zset-max-listpack-entries`, `zset-max-listpack-value`). Call it
-    /// before inserting a new member, as Redis converts before the insert.
-    pub fn grow_encoding(&mut self, len: usize, max_entries: usize, max_value: usize) {
-        if self.listpack && (self.len() + 1 > max_entries || len > max_value) {
-            self.listpack = false;
-        }
-    }
-
-    /// Sets the encoding a freshly built set (a STORE destination) gets in Redis: listpack when
-    /// it fits the limits.
-    pub fn settle_encoding(&mut self, max_entries: usize, max_value: usize) {
-        self.listpack = self.len() <= max_entries && self.dict.keys().all(|m| m.len() <= max_value);
-        if self.listpack {
-            // A listpack stores -0 as the integer 0.
-            for s in self.dict.values_mut() {
-                if *s == 0.0 {
-                    *s = 0.0;
-                }
-            }
-            for n in self.nodes.iter_mut().skip(1) {
-                if n.score == 0.0 {
-                    n.score = 0.0;
-                }
-            }
-        }
-    }
-
-    /// Forces the skiplist encoding (ZADD creating a set whose first member is too long).
-    pub fn set_skiplist(&mut self) {
-        self.listpack = false;
-    }
-
     /// The score of `member`.
-    pub fn score(&self, member: &[u8]) -> Option<f64> {
+    fn score(&self, member: &[u8]) -> Option<f64> {
         self.dict.get(member).copied()
     }
 
     /// Adds `member` or changes its score; returns the previous score.
-    pub fn insert(&mut self, member: Bytes, score: f64) -> Option<f64> {
+    fn insert(&mut self, member: Bytes, score: f64) -> Option<f64> {
         debug_assert!(!score.is_nan());
-        // A listpack stores -0 as the integer 0; only the skiplist keeps the sign.
-        let score = if self.listpack && score == 0.0 {
-            0.0
-        } else {
-            score
-        };
         match self.dict.get_mut(&member) {
             Some(old) => {
                 let prev = *old;
@@ -346,7 +287,7 @@ impl ZSet {
     }
 
     /// Removes `member`; returns whether it was there.
-    pub fn remove(&mut self, member: &[u8]) -> bool {
+    fn remove(&mut self, member: &[u8]) -> bool {
         match self.dict.remove(member) {
             Some(s) => {
                 self.member_bytes -= member.len();
@@ -358,14 +299,14 @@ impl ZSet {
     }
 
     /// 0-based rank of `member` in ascending order.
-    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+    fn rank(&self, member: &[u8]) -> Option<usize> {
         let s = self.score(member)?;
         let r = self.sl_rank(s, member);
         (r > 0).then(|| r - 1)
     }
 
     /// The element at 0-based rank `r`.
-    pub fn at_rank(&self, r: usize) -> Option<(Bytes, f64)> {
+    fn at_rank(&self, r: usize) -> Option<(Bytes, f64)> {
         let i = self.by_rank(r + 1)?;
         let n = &self.nodes[i as usize];
         Some((n.member.clone(), n.score))
@@ -373,7 +314,7 @@ impl ZSet {
 
     /// Elements with 0-based ranks `start..=end` (already clamped by the caller), ascending, or
     /// counted from the top when `rev`.
-    pub fn range_by_rank(&self, start: usize, end: usize, rev: bool) -> Vec<(Bytes, f64)> {
+    fn range_by_rank(&self, start: usize, end: usize, rev: bool) -> Vec<(Bytes, f64)> {
         let len = self.len();
         if start > end || start >= len {
             return Vec::new();
@@ -388,7 +329,7 @@ impl ZSet {
     }
 
     /// Elements in `range`, skipping `offset`, at most `limit`; descending when `rev`.
-    pub fn range_by_score(
+    fn range_by_score(
         &self,
         range: &ScoreRange,
         rev: bool,
@@ -399,7 +340,7 @@ impl ZSet {
     }
 
     /// Elements in the lexicographic `range`, skipping `offset`, at most `limit`.
-    pub fn range_by_lex(
+    fn range_by_lex(
         &self,
         range: &LexRange,
         rev: bool,
@@ -410,29 +351,29 @@ impl ZSet {
     }
 
     /// How many elements have a score in `range`, in O(log n).
-    pub fn count_score(&self, range: &ScoreRange) -> usize {
+    fn count_score(&self, range: &ScoreRange) -> usize {
         self.count_in(range)
     }
 
     /// How many elements are in the lexicographic `range`, in O(log n).
-    pub fn count_lex(&self, range: &LexRange) -> usize {
+    fn count_lex(&self, range: &LexRange) -> usize {
         self.count_in(range)
     }
 
     /// Removes ranks `start..=end` (0-based, clamped by the caller); returns how many went.
-    pub fn remove_range_by_rank(&mut self, start: usize, end: usize) -> usize {
+    fn remove_range_by_rank(&mut self, start: usize, end: usize) -> usize {
         let victims = self.range_by_rank(start, end, false);
         self.remove_all(victims)
     }
 
     /// Removes the elements with a score in `range`.
-    pub fn remove_range_by_score(&mut self, range: &ScoreRange) -> usize {
+    fn remove_range_by_score(&mut self, range: &ScoreRange) -> usize {
         let victims = self.range_by_score(range, false, 0, None);
         self.remove_all(victims)
     }
 
     /// Removes the elements in the lexicographic `range`.
-    pub fn remove_range_by_lex(&mut self, range: &LexRange) -> usize {
+    fn remove_range_by_lex(&mut self, range: &LexRange) -> usize {
         let victims = self.range_by_lex(range, false, 0, None);
         self.remove_all(victims)
     }
@@ -445,7 +386,7 @@ impl ZSet {
     }
 
     /// Removes and returns up to `count` elements from the bottom (or the top when `max`).
-    pub fn pop(&mut self, count: usize, max: bool) -> Vec<(Bytes, f64)> {
+    fn pop(&mut self, count: usize, max: bool) -> Vec<(Bytes, f64)> {
         let n = count.min(self.len());
         if n == 0 {
             return Vec::new();
@@ -458,7 +399,7 @@ impl ZSet {
     }
 
     /// Every (member, score), ascending.
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, f64)> + '_ {
+    fn iter(&self) -> impl Iterator<Item = (&Bytes, f64)> + '_ {
         let mut i = self.nodes[HEAD as usize].levels[0].next;
         std::iter::from_fn(move || {
             if i == NIL {
@@ -468,11 +409,6 @@ impl ZSet {
             i = n.levels[0].next;
             Some((&n.member, n.score))
         })
-    }
-
-    /// Every member, ascending by (score, member).
-    pub fn members_in_order(&self) -> Vec<Bytes> {
-        self.iter().map(|(m, _)| m.clone()).collect()
     }
 
     // ---- skip list internals (a port of Redis's zskiplist) ----
@@ -809,6 +745,344 @@ impl ZSet {
             }
         }
         (x != HEAD && r.gte_min(&self.nodes[x as usize])).then_some(x)
+    }
+}
+
+/// The two forms of a sorted set, as Redis 7.0 has them: packed while within
+/// `zset-max-listpack-entries` / `-value`, a skip list past them for good (Redis converts back
+/// only when a STORE command or a load builds a set anew, which `settle_encoding` follows).
+#[derive(Debug, Clone)]
+enum Repr {
+    Packed(Packed),
+    Skip(Box<SkipList>),
+}
+
+/// A sorted set.
+#[derive(Debug, Clone)]
+pub struct ZSet {
+    repr: Repr,
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet::new()
+    }
+}
+
+/// A packed member as the owned `Bytes` replies carry.
+fn owned(m: &[u8], s: f64) -> (Bytes, f64) {
+    (Bytes::copy_from_slice(m), s)
+}
+
+/// Packed entries in `r` (ascending, or descending when `rev`), skipping `offset`, at most `limit`.
+fn packed_range(
+    p: &Packed,
+    inside: impl Fn(&[u8], f64) -> bool,
+    rev: bool,
+    offset: usize,
+    limit: Option<usize>,
+) -> Vec<(Bytes, f64)> {
+    let mut all = p.entries();
+    all.retain(|&(m, s)| inside(m, s));
+    if rev {
+        all.reverse();
+    }
+    let take = limit.unwrap_or(usize::MAX);
+    all.into_iter()
+        .skip(offset)
+        .take(take)
+        .map(|(m, s)| owned(m, s))
+        .collect()
+}
+
+impl ZSet {
+    /// An empty sorted set, packed.
+    pub fn new() -> Self {
+        ZSet {
+            repr: Repr::Packed(Packed::default()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::Packed(p) => p.len(),
+            Repr::Skip(z) => z.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Approximate bytes held.
+    pub fn mem_usage(&self) -> usize {
+        match &self.repr {
+            Repr::Packed(p) => 32 + 16 + p.heap_bytes(),
+            Repr::Skip(z) => z.mem_usage(),
+        }
+    }
+
+    /// Whether the set is in its packed (listpack) form.
+    pub fn is_packed(&self) -> bool {
+        matches!(self.repr, Repr::Packed(_))
+    }
+
+    /// The encoding OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match &self.repr {
+            Repr::Packed(_) => "listpack",
+            Repr::Skip(_) => "skiplist",
+        }
+    }
+
+    fn make_skiplist(&mut self) {
+        if let Repr::Packed(p) = &self.repr {
+            let mut z = SkipList::new();
+            for (_, m, s) in p.iter() {
+                z.insert(Bytes::copy_from_slice(m), s);
+            }
+            self.repr = Repr::Skip(Box::new(z));
+        }
+    }
+
+    fn make_packed(&mut self) {
+        if let Repr::Skip(z) = &self.repr {
+            let mut p = Packed::default();
+            // Ascending order: each insert lands at the end. -0 becomes 0, as in a listpack.
+            for (m, s) in z.iter() {
+                p.insert(m, s);
+            }
+            self.repr = Repr::Packed(p);
+        }
+    }
+
+    /// Converts to the skip list when adding a member of `len` bytes would exceed Redis's
+    /// listpack limits (`zset-max-listpack-entries`, `zset-max-listpack-value`). Call it before
+    /// inserting a new member, as Redis converts before the insert.
+    pub fn grow_encoding(&mut self, len: usize, max_entries: usize, max_value: usize) {
+        if matches!(self.repr, Repr::Packed(_)) && (self.len() + 1 > max_entries || len > max_value)
+        {
+            self.make_skiplist();
+        }
+    }
+
+    /// Gives a freshly built set (a STORE destination, a loaded key) the encoding Redis gives it:
+    /// packed when it fits the limits.
+    pub fn settle_encoding(&mut self, max_entries: usize, max_value: usize) {
+        let fits = self.len() <= max_entries && self.iter().all(|(m, _)| m.len() <= max_value);
+        if fits {
+            self.make_packed();
+        } else {
+            self.make_skiplist();
+        }
+    }
+
+    /// Forces the skip list (ZADD creating a set whose first member is too long, a STORE
+    /// command's result under construction).
+    pub fn set_skiplist(&mut self) {
+        self.make_skiplist();
+    }
+
+    /// The score of `member`.
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match &self.repr {
+            Repr::Packed(p) => p.score(member),
+            Repr::Skip(z) => z.score(member),
+        }
+    }
+
+    /// Adds `member` or changes its score; returns the previous score. A packed set stays packed:
+    /// `grow_encoding` first is the caller's part.
+    pub fn insert(&mut self, member: Bytes, score: f64) -> Option<f64> {
+        match &mut self.repr {
+            Repr::Packed(p) => p.insert(&member, score),
+            Repr::Skip(z) => z.insert(member, score),
+        }
+    }
+
+    /// Removes `member`; returns whether it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match &mut self.repr {
+            Repr::Packed(p) => p.remove(member),
+            Repr::Skip(z) => z.remove(member),
+        }
+    }
+
+    /// 0-based rank of `member` in ascending order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        match &self.repr {
+            Repr::Packed(p) => p.rank(member),
+            Repr::Skip(z) => z.rank(member),
+        }
+    }
+
+    /// The element at 0-based rank `r`.
+    pub fn at_rank(&self, r: usize) -> Option<(Bytes, f64)> {
+        match &self.repr {
+            Repr::Packed(p) => p.iter().nth(r).map(|(_, m, s)| owned(m, s)),
+            Repr::Skip(z) => z.at_rank(r),
+        }
+    }
+
+    /// Elements with 0-based ranks `start..=end` (already clamped by the caller), ascending, or
+    /// counted from the top when `rev`.
+    pub fn range_by_rank(&self, start: usize, end: usize, rev: bool) -> Vec<(Bytes, f64)> {
+        match &self.repr {
+            Repr::Packed(p) => {
+                let len = p.len();
+                if start > end || start >= len {
+                    return Vec::new();
+                }
+                let n = end.min(len - 1) - start + 1;
+                let mut all = p.entries();
+                if rev {
+                    all.reverse();
+                }
+                all[start..start + n]
+                    .iter()
+                    .map(|&(m, s)| owned(m, s))
+                    .collect()
+            }
+            Repr::Skip(z) => z.range_by_rank(start, end, rev),
+        }
+    }
+
+    /// Elements in `range`, skipping `offset`, at most `limit`; descending when `rev`.
+    pub fn range_by_score(
+        &self,
+        range: &ScoreRange,
+        rev: bool,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Vec<(Bytes, f64)> {
+        match &self.repr {
+            Repr::Packed(p) => packed_range(
+                p,
+                |_, s| range.gte_min(s) && range.lte_max(s),
+                rev,
+                offset,
+                limit,
+            ),
+            Repr::Skip(z) => z.range_by_score(range, rev, offset, limit),
+        }
+    }
+
+    /// Elements in the lexicographic `range`, skipping `offset`, at most `limit`.
+    pub fn range_by_lex(
+        &self,
+        range: &LexRange,
+        rev: bool,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Vec<(Bytes, f64)> {
+        match &self.repr {
+            Repr::Packed(p) => packed_range(
+                p,
+                |m, _| !range.is_empty() && range.gte_min(m) && range.lte_max(m),
+                rev,
+                offset,
+                limit,
+            ),
+            Repr::Skip(z) => z.range_by_lex(range, rev, offset, limit),
+        }
+    }
+
+    /// How many elements have a score in `range`.
+    pub fn count_score(&self, range: &ScoreRange) -> usize {
+        match &self.repr {
+            Repr::Packed(p) => p
+                .iter()
+                .filter(|&(_, _, s)| range.gte_min(s) && range.lte_max(s))
+                .count(),
+            Repr::Skip(z) => z.count_score(range),
+        }
+    }
+
+    /// How many elements are in the lexicographic `range`.
+    pub fn count_lex(&self, range: &LexRange) -> usize {
+        match &self.repr {
+            Repr::Packed(_) if range.is_empty() => 0,
+            Repr::Packed(p) => p
+                .iter()
+                .filter(|&(_, m, _)| range.gte_min(m) && range.lte_max(m))
+                .count(),
+            Repr::Skip(z) => z.count_lex(range),
+        }
+    }
+
+    /// Removes ranks `start..=end` (0-based, clamped by the caller); returns how many went.
+    pub fn remove_range_by_rank(&mut self, start: usize, end: usize) -> usize {
+        match &mut self.repr {
+            Repr::Packed(p) => p.retain(|i, _, _| i < start || i > end),
+            Repr::Skip(z) => z.remove_range_by_rank(start, end),
+        }
+    }
+
+    /// Removes the elements with a score in `range`.
+    pub fn remove_range_by_score(&mut self, range: &ScoreRange) -> usize {
+        match &mut self.repr {
+            Repr::Packed(p) => p.retain(|_, _, s| !(range.gte_min(s) && range.lte_max(s))),
+            Repr::Skip(z) => z.remove_range_by_score(range),
+        }
+    }
+
+    /// Removes the elements in the lexicographic `range`.
+    pub fn remove_range_by_lex(&mut self, range: &LexRange) -> usize {
+        match &mut self.repr {
+            Repr::Packed(_) if range.is_empty() => 0,
+            Repr::Packed(p) => p.retain(|_, m, _| !(range.gte_min(m) && range.lte_max(m))),
+            Repr::Skip(z) => z.remove_range_by_lex(range),
+        }
+    }
+
+    /// Removes and returns up to `count` elements from the bottom (or the top when `max`).
+    pub fn pop(&mut self, count: usize, max: bool) -> Vec<(Bytes, f64)> {
+        match &mut self.repr {
+            Repr::Packed(p) => {
+                let n = count.min(p.len());
+                if n == 0 {
+                    return Vec::new();
+                }
+                let victims = if max {
+                    let mut all = p.entries();
+                    all.reverse();
+                    all.truncate(n);
+                    all.into_iter().map(|(m, s)| owned(m, s)).collect()
+                } else {
+                    p.iter()
+                        .take(n)
+                        .map(|(_, m, s)| owned(m, s))
+                        .collect::<Vec<_>>()
+                };
+                let len = p.len();
+                p.retain(|i, _, _| if max { i + n < len } else { i >= n });
+                victims
+            }
+            Repr::Skip(z) => z.pop(count, max),
+        }
+    }
+
+    /// Every (member, score), ascending.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        let (a, b) = match &self.repr {
+            Repr::Packed(p) => (Some(p.iter().map(|(_, m, s)| (m, s))), None),
+            Repr::Skip(z) => (None, Some(z.iter().map(|(m, s)| (&m[..], s)))),
+        };
+        a.into_iter().flatten().chain(b.into_iter().flatten())
+    }
+
+    /// Every (member, score), ascending, as owned `Bytes` (shared, not copied, past the
+    /// thresholds).
+    pub fn pairs(&self) -> Vec<(Bytes, f64)> {
+        match &self.repr {
+            Repr::Packed(p) => p.iter().map(|(_, m, s)| owned(m, s)).collect(),
+            Repr::Skip(z) => z.iter().map(|(m, s)| (m.clone(), s)).collect(),
+        }
+    }
+
+    /// Every member, ascending by (score, member).
+    pub fn members_in_order(&self) -> Vec<Bytes> {
+        self.pairs().into_iter().map(|(m, _)| m).collect()
     }
 }
 

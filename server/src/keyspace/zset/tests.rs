@@ -71,12 +71,27 @@ fn lex_ranges() {
 #[test]
 fn randomized_against_model() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    for round in 0..20 {
+    // Rounds alternate the forms: packed throughout, skip list throughout, and switching
+    // between them at small thresholds (grown past, settled back), as the commands do.
+    for round in 0..30 {
         let mut z = ZSet::new();
+        if round % 3 == 1 {
+            z.set_skiplist();
+        }
         let mut m: HashMap<Bytes, f64> = HashMap::new();
         for _ in 0..600 {
             let mem = b(&format!("m{}", rng.random_range(0..80)));
             let score = rng.random_range(-5..5) as f64 / 2.0;
+            if round % 3 == 2 {
+                let (entries, value) = (rng.random_range(0..40), rng.random_range(1..4));
+                if rng.random_bool(0.05) {
+                    z.settle_encoding(entries, value);
+                    let fits = m.len() <= entries && m.keys().all(|k| k.len() <= value);
+                    assert_eq!(z.encoding(), if fits { "listpack" } else { "skiplist" });
+                } else if !m.contains_key(&mem) {
+                    z.grow_encoding(mem.len(), entries, value);
+                }
+            }
             match rng.random_range(0..10) {
                 0..=4 => {
                     assert_eq!(z.insert(mem.clone(), score), m.insert(mem, score));
@@ -134,7 +149,7 @@ fn randomized_against_model() {
             assert_eq!(z.len(), m.len());
         }
         let s = model_sorted(&m);
-        let got: Vec<_> = z.iter().map(|(k, v)| (k.clone(), v)).collect();
+        let got = z.pairs();
         assert_eq!(got, s, "round {round}");
         for (i, (k, v)) in s.iter().enumerate() {
             assert_eq!(z.rank(k), Some(i));

@@ -1093,7 +1093,7 @@ fn entry_commands<W: Write>(w: &mut W, k: &[u8], e: &Entry) -> std::io::Result<(
             let args = z
                 .iter()
                 .zip(&scores)
-                .flat_map(|((m, _), sc)| [sc.as_bytes(), &m[..]])
+                .flat_map(|((m, _), sc)| [sc.as_bytes(), m])
                 .collect();
             batched(w, b"ZADD", k, 2, args)?
         }

@@ -389,7 +389,7 @@ impl<R: Read> Reader<R> {
                     };
                     pairs.push((m, s));
                 }
-                self.zset(pairs)?
+                self.zset(pairs, false)?
             }
             ty::ZSET_ZIPLIST | ty::ZSET_LISTPACK => {
                 let at = self.pos;
@@ -414,7 +414,7 @@ impl<R: Read> Reader<R> {
                         }
                     }
                 }
-                self.zset(scored)?
+                self.zset(scored, true)?
             }
             ty::HASH => {
                 let n = self.count()?;
@@ -490,7 +490,10 @@ impl<R: Read> Reader<R> {
         Ok(Value::Set(Box::new(s)))
     }
 
-    fn zset(&self, pairs: Vec<(Bytes, f64)>) -> Result<Value, RdbError> {
+    /// A sorted set as Redis loads it: a listpack (or ziplist) payload, `packed`, keeps its form
+    /// unless it has more entries than `zset-max-listpack-entries`, whatever its members'
+    /// lengths; a skiplist payload becomes a listpack when it fits both limits.
+    fn zset(&self, pairs: Vec<(Bytes, f64)>, packed: bool) -> Result<Value, RdbError> {
         let mut z = ZSet::new();
         // Built as a skiplist (keeping -0), then encoded as Redis would after loading.
         z.set_skiplist();
@@ -503,7 +506,7 @@ impl<R: Read> Reader<R> {
             }
         }
         let (entries, value) = self.limits.zset;
-        z.settle_encoding(entries, value);
+        z.settle_encoding(entries, if packed { usize::MAX } else { value });
         Ok(Value::ZSet(Box::new(z)))
     }
 

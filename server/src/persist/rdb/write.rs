@@ -1,10 +1,11 @@
 //! Writing RDB files and DUMP payloads.
 //!
-//! One encoding per type, all of them ones Redis 7.0.15's `rdbLoadObject` reads: the plain
-//! `STRING`, `LIST`, `SET`, `ZSET_2` and `HASH` (Redis picks listpack, intset, quicklist or a table
-//! by its own thresholds while loading them, exactly as for values it builds itself) and
-//! `STREAM_LISTPACKS_2`, whose nodes have to be listpacks. No packed encoding is needed for the
-//! others, so the writer has no ziplist/intset code, and a value is written element by element
+//! Encodings Redis 7.0.15's `rdbLoadObject` reads: the plain `STRING`, `LIST`, `SET`, `ZSET_2`
+//! and `HASH` (Redis picks listpack, intset, quicklist or a table by its own thresholds while
+//! loading them, exactly as for values it builds itself), `ZSET_LISTPACK` for a sorted set held
+//! packed (Redis keeps a loaded listpack as one even past `zset-max-listpack-value`, so the form
+//! survives a DUMP/RESTORE as in Redis) and `STREAM_LISTPACKS_2`, whose nodes have to be
+//! listpacks. The writer has no ziplist/intset code; a value is written element by element
 //! straight from the keyspace.
 
 use super::{blobs, crc64, lzf, op, ty, RDB_VERSION};
@@ -199,6 +200,20 @@ impl<W: Write> Writer<W> {
                 self.len(s.len() as u64)?;
                 s.iter().try_for_each(|x| self.string(x))
             }
+            Value::ZSet(z) if z.is_packed() => {
+                // A listpack as Redis writes it: member, score (d2string's text; integers stored
+                // as integers by the listpack itself).
+                let scores: Vec<String> =
+                    z.iter().map(|(_, s)| crate::resp::fmt_double(s)).collect();
+                let items: Vec<blobs::LpItem> = z
+                    .iter()
+                    .zip(&scores)
+                    .flat_map(|((m, _), s)| {
+                        [blobs::LpItem::Str(m), blobs::LpItem::Str(s.as_bytes())]
+                    })
+                    .collect();
+                self.string(&blobs::build_listpack(&items))
+            }
             Value::ZSet(z) => {
                 self.len(z.len() as u64)?;
                 z.iter().try_for_each(|(m, score)| {
@@ -307,6 +322,7 @@ fn type_of(v: &Value) -> u8 {
         Value::Str(_) => ty::STRING,
         Value::List(_) => ty::LIST,
         Value::Set(_) => ty::SET,
+        Value::ZSet(z) if z.is_packed() => ty::ZSET_LISTPACK,
         Value::ZSet(_) => ty::ZSET_2,
         Value::Hash(_) => ty::HASH,
         Value::Stream(_) => ty::STREAM_LISTPACKS_2,
