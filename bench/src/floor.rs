@@ -27,13 +27,17 @@ fn bulk(n: usize) -> Vec<u8> {
 
 /// Serves `port` on 127.0.0.1 until killed.
 pub fn serve(port: u16, large_prefix: &str, large: usize, small: usize) -> Result<()> {
+    let l = TcpListener::bind(("127.0.0.1", port)).with_context(|| format!("bind {port}"))?;
+    serve_on(l, large_prefix, large, small)
+}
+
+fn serve_on(l: TcpListener, large_prefix: &str, large: usize, small: usize) -> Result<()> {
     let bufs = Arc::new(Bufs {
         large_prefix: large_prefix.as_bytes().to_vec(),
         large: bulk(large),
         small: bulk(small),
     });
-    let l = TcpListener::bind(("127.0.0.1", port)).with_context(|| format!("bind {port}"))?;
-    eprintln!("floor: listening on 127.0.0.1:{port}");
+    eprintln!("floor: listening on {}", l.local_addr()?);
     for s in l.incoming() {
         let Ok(s) = s else { continue };
         let bufs = bufs.clone();
@@ -88,5 +92,54 @@ fn client(s: TcpStream, bufs: &Bufs) -> Result<()> {
         } else {
             w.write_all(b"+OK\r\n")?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Workload;
+
+    /// The floor answers the driver's GETs with the right buffers, and workloads of one group
+    /// run at the same time, each measured on its own.
+    #[test]
+    fn grouped_workloads_run_together_against_the_floor() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        std::thread::spawn(move || serve_on(l, "big:", 1 << 20, 1024));
+        let small = Workload {
+            ratio: "0:1".into(),
+            size: "1KiB".into(),
+            key_prefix: "small:".into(),
+            keys: 10,
+            connections: 2,
+            threads: 1,
+            rate: 2000.0,
+            duration: 0.5,
+            warmup: 0.1,
+            group: "g".into(),
+            ..Workload::default()
+        };
+        let large = Workload {
+            size: "1MiB".into(),
+            key_prefix: "big:".into(),
+            connections: 1,
+            rate: 20.0,
+            ..small.clone()
+        };
+        let plans = [small.plan().unwrap(), large.plan().unwrap()];
+        let m = crate::run_together(&plans, &addr).unwrap();
+        assert_eq!(m.len(), 2);
+        assert!(m.iter().all(|m| m.errors == 0 && m.ops > 0));
+        assert_eq!(
+            m[0].bytes,
+            m[0].ops * 1024,
+            "small GETs got the small buffer"
+        );
+        assert_eq!(
+            m[1].bytes,
+            m[1].ops << 20,
+            "large GETs got the large buffer"
+        );
     }
 }
