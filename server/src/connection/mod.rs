@@ -311,26 +311,16 @@ async fn aof_wait(srv: &Shared, offset: u64) {
     srv.aof.wait_synced(offset).await;
 }
 
-/// Most bytes one write(2) is offered, and written between yields: a 128 MiB reply whose
-/// reader keeps up never makes the socket block, so without yields the worker would copy it
-/// whole before serving the small requests of the other clients it holds (issue #21).
-const WRITE_CHUNK: usize = 4 << 20;
-
 /// Writes all pending output, large values straight from their `Bytes`.
 pub(crate) async fn flush(
     wr: &mut OwnedWriteHalf,
     out: &mut Out,
     srv: &Shared,
 ) -> std::io::Result<()> {
-    let mut since_yield = 0;
     while !out.is_empty() {
-        if since_yield >= WRITE_CHUNK {
-            since_yield = 0;
-            tokio::task::yield_now().await;
-        }
         let n = {
             let mut slices = [IoSlice::new(&[]); 16];
-            let k = out.slices_max(&mut slices, WRITE_CHUNK);
+            let k = out.slices(&mut slices);
             // Small replies sit in one buffer: write(2) skips writev's iovec import.
             if k == 1 {
                 wr.write(&slices[0]).await?
@@ -343,7 +333,6 @@ pub(crate) async fn flush(
         }
         srv.stats.net_output_bytes.fetch_add(n as u64, Relaxed);
         out.advance(n);
-        since_yield += n;
     }
     Ok(())
 }

@@ -306,24 +306,6 @@ impl Out {
         n
     }
 
-    /// [`Out::slices`] covering at most `max` bytes (the last slice cut short).
-    pub fn slices_max<'a>(&'a self, dst: &mut [IoSlice<'a>], max: usize) -> usize {
-        let mut room = max;
-        let mut n = 0;
-        let parts = self.chunks.iter().map(|c| &c[..]);
-        let parts = parts.chain((!self.buf.is_empty()).then_some(&self.buf[..]));
-        for (d, c) in dst.iter_mut().zip(parts) {
-            if room == 0 {
-                break;
-            }
-            let c = &c[..c.len().min(room)];
-            room -= c.len();
-            *d = IoSlice::new(c);
-            n += 1;
-        }
-        n
-    }
-
     /// Drops the first `n` written bytes.
     pub fn advance(&mut self, mut n: usize) {
         while n > 0 {
@@ -398,22 +380,6 @@ fn num(b: &mut BytesMut, kind: u8, n: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bounded_slices_cover_a_prefix_of_the_output() {
-        let mut out = Out::new();
-        out.push(&Reply::bulk(Bytes::from(vec![b'a'; 100_000])), 2);
-        out.push(&Reply::bulk(Bytes::from(vec![b'b'; 50_000])), 2);
-        let mut all = [IoSlice::new(&[]); 16];
-        let k = out.slices(&mut all);
-        let whole: Vec<u8> = all[..k].iter().flat_map(|s| s.iter().copied()).collect();
-        for max in [1, 7, 100_000, 100_009, whole.len(), whole.len() + 5] {
-            let mut part = [IoSlice::new(&[]); 16];
-            let n = out.slices_max(&mut part, max);
-            let got: Vec<u8> = part[..n].iter().flat_map(|s| s.iter().copied()).collect();
-            assert_eq!(got, whole[..max.min(whole.len())], "max {max}");
-        }
-    }
 
     #[test]
     fn integers_format_at_their_extremes() {
