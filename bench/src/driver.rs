@@ -223,6 +223,15 @@ fn prefill(plan: &Plan, addr: &str, value: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The prefill `run` does first, alone (for workloads run side by side: every prefill is done
+/// before any of them is measured).
+pub fn prefill_only(plan: &Plan, addr: &str) -> Result<()> {
+    if plan.reads() && plan.w.prefill {
+        prefill(plan, addr, &make_value(plan.size_max)).context("prefill")?;
+    }
+    Ok(())
+}
+
 /// Runs one workload against `addr` (`host:port`).
 pub fn run(plan: &Plan, addr: &str, progress: bool) -> Result<Measured> {
     let value = make_value(plan.size_max);

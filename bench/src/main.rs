@@ -10,6 +10,7 @@
 
 mod conn;
 mod driver;
+mod floor;
 mod lab;
 mod matrix;
 mod plot;
@@ -57,9 +58,31 @@ enum Cmd {
     /// A connection storm: N clients connect at once and PING; prints the time until every one
     /// has its PONG and the SYNs the kernel dropped meanwhile.
     Storm(StormArgs),
+    /// The floor: a trivial server on 127.0.0.1 that answers GET from preloaded buffers (the
+    /// large one for keys starting with --large-prefix) and +OK to anything else, storing
+    /// nothing; a mix run against it shows what the machine allows.
+    Floor(FloorArgs),
     /// Write a shell completion script (bash, zsh, fish) or the man page (man) to stdout.
     #[command(hide = true)]
     Generate { what: String },
+}
+
+#[derive(Args)]
+struct FloorArgs {
+    #[arg(short = 'p', long, default_value_t = 6379)]
+    port: u16,
+    /// GETs of keys with this prefix get the large buffer.
+    #[arg(long, default_value = "big:")]
+    large_prefix: String,
+    /// Size of the large buffer.
+    #[arg(long, default_value = "128MiB")]
+    large: String,
+    /// Size of the buffer every other GET gets.
+    #[arg(long, default_value = "1KiB")]
+    small: String,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
 }
 
 #[derive(Args)]
@@ -300,6 +323,13 @@ fn main() -> ExitCode {
         Some(Cmd::Compare(a)) => compare(a),
         Some(Cmd::Suite(a)) => suite(a),
         Some(Cmd::Storm(a)) => storm(a),
+        Some(Cmd::Floor(a)) => floor::serve(
+            a.port,
+            &a.large_prefix,
+            workload::parse_size(&a.large).unwrap_or(128 << 20),
+            workload::parse_size(&a.small).unwrap_or(1024),
+        )
+        .map(|()| ExitCode::SUCCESS),
         Some(Cmd::Generate { what }) => generate(&what),
     };
     match r {
@@ -373,16 +403,55 @@ fn run(a: RunArgs) -> Result<ExitCode> {
             .push(format!("{}: {addr}, redis_version {v}", a.target));
     }
     let mut results = Vec::new();
-    for w in ws {
-        let plan = w.plan()?;
-        let m = driver::run(&plan, &addr, !a.out.quiet)?;
-        if let Some(e) = &m.first_error {
-            eprintln!("{}: {} error replies, first: {e}", plan.label(), m.errors);
+    let plans = ws.iter().map(Workload::plan).collect::<Result<Vec<_>>>()?;
+    // Runs of the same non-empty group go together.
+    let mut rest = &plans[..];
+    while let Some(first) = rest.first() {
+        let n = match first.w.group.as_str() {
+            "" => 1,
+            g => rest.iter().take_while(|p| p.w.group == g).count(),
+        };
+        let (batch, tail) = rest.split_at(n);
+        rest = tail;
+        let measured = if let [plan] = batch {
+            vec![driver::run(plan, &addr, !a.out.quiet)?]
+        } else {
+            run_together(batch, &addr)?
+        };
+        for (plan, m) in batch.iter().zip(measured) {
+            if let Some(e) = &m.first_error {
+                eprintln!("{}: {} error replies, first: {e}", plan.label(), m.errors);
+            }
+            results.push(BenchResult::new(&a.target, &a.link, plan, &m));
         }
-        results.push(BenchResult::new(&a.target, &a.link, &plan, &m));
     }
     emit(&a.out, &cond, &[], &results)?;
     Ok(exit_code(&results))
+}
+
+/// Workloads of one group: every prefill first, then all of them at once, each on its own
+/// threads and histogram.
+fn run_together(batch: &[workload::Plan], addr: &str) -> Result<Vec<driver::Measured>> {
+    for plan in batch {
+        driver::prefill_only(plan, addr)?;
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = batch
+            .iter()
+            .map(|plan| {
+                let mut plan = plan.clone();
+                plan.w.prefill = false;
+                s.spawn(move || driver::run(&plan, addr, false))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a workload's thread panicked"))?
+            })
+            .collect()
+    })
 }
 
 /// Failure when any request got an error reply: a run whose requests all failed measured nothing.

@@ -53,6 +53,10 @@ pub struct Workload {
     pub rate: f64,
     /// SET every key once before measuring when the workload reads (default: yes).
     pub prefill: bool,
+    /// Workloads next to each other in a file with the same non-empty group run at the same
+    /// time against the server (after their prefills, one by one), each measured and reported
+    /// on its own: small GETs at a fixed rate beside large GETs, for instance.
+    pub group: String,
 }
 
 impl Default for Workload {
@@ -75,6 +79,7 @@ impl Default for Workload {
             seed: 1,
             rate: 0.0,
             prefill: true,
+            group: String::new(),
         }
     }
 }

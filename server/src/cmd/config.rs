@@ -194,6 +194,7 @@ fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     for c in [&k.hits, &k.misses, &k.expired] {
         c.store(0, Relaxed);
     }
+    crate::keyspace::lazyfree::reset_stats();
     if let Some(st) = ctx.srv.cmdstats.get() {
         for (_, c) in st.values() {
             c.calls.store(0, Relaxed);

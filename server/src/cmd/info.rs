@@ -105,7 +105,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         let maxmem = c.get(crate::config::params::MAXMEMORY);
         let _ = write!(
             o,
-            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\ntotal_system_memory:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n",
+            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\ntotal_system_memory:{}\r\nmaxmemory:{maxmem}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
             human(used as u64),
             human(rss as u64),
             crate::alloc::peak_rss(),
@@ -115,6 +115,8 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
             c.get(crate::config::params::MAXMEMORY_POLICY).name(),
             if used > 0 { rss as f64 / used as f64 } else { 1.0 },
             crate::alloc::name(),
+            crate::keyspace::lazyfree::pending(),
+            crate::keyspace::lazyfree::freed(),
         );
     }
     if want("persistence") {

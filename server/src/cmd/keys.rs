@@ -180,7 +180,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], unit_ms: bool, absolute: bool) -> 
             return Ok(0);
         }
         if when <= now {
-            v.remove(key);
+            v.delete(key);
             return Ok(2);
         }
         v.set_expire(key, Some(when as u64));
@@ -375,31 +375,39 @@ fn dbsize(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     Reply::Int(ctx.with_db(|v| v.dbsize()) as i64)
 }
 
-fn flush_mode(a: &[Bytes]) -> Result<(), Reply> {
+/// Whether a FLUSHDB/FLUSHALL is ASYNC: said so, or `lazyfree-lazy-user-flush` without a mode
+/// (Redis's `getFlushCommandFlags`). Large values are freed off the worker either way.
+fn flush_mode(ctx: &Ctx, a: &[Bytes]) -> Result<bool, Reply> {
     match a.len() {
-        1 => Ok(()),
-        2 if eq(&a[1], "async") || eq(&a[1], "sync") => Ok(()),
+        1 => Ok(ctx
+            .srv
+            .config()
+            .get(crate::config::params::LAZYFREE_LAZY_USER_FLUSH)),
+        2 if eq(&a[1], "async") => Ok(true),
+        2 if eq(&a[1], "sync") => Ok(false),
         _ => Err(syntax()),
     }
 }
 
 fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    if let Err(e) = flush_mode(a) {
-        return e;
-    }
+    let lazy = match flush_mode(ctx, a) {
+        Ok(l) => l,
+        Err(e) => return e,
+    };
     let db = ctx.conn.db;
-    ctx.with_db(|v| v.flush(db));
+    ctx.with_db(|v| v.flush_with(db, lazy));
     Reply::Ok
 }
 
 fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    if let Err(e) = flush_mode(a) {
-        return e;
-    }
+    let lazy = match flush_mode(ctx, a) {
+        Ok(l) => l,
+        Err(e) => return e,
+    };
     let n = ctx.srv.ks.db_count();
     ctx.with_all(|v| {
         for db in 0..n {
-            v.flush(db);
+            v.flush_with(db, lazy);
         }
     });
     Reply::Ok
@@ -509,7 +517,9 @@ fn copy(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             if !replace {
                 return false;
             }
-            v.remove_in(dst_db, dst);
+            if let Some(e) = v.remove_in(dst_db, dst) {
+                crate::keyspace::lazyfree::free_entry(e);
+            }
         }
         v.set_in(dst_db, dst, val, ttl);
         true

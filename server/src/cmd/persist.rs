@@ -274,7 +274,7 @@ fn restore(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         }
     };
     let (deleted, created) = ctx.with_key(key, |v| {
-        let deleted = replace && v.remove(key).is_some();
+        let deleted = replace && v.delete(key);
         let at = match ttl {
             0 => None,
             t if absttl => Some(t),

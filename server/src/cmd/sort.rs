@@ -258,7 +258,7 @@ fn sort_generic(ctx: &mut Ctx, a: &[Bytes], readonly: bool) -> Reply {
         };
         let n = out.len() as i64;
         let ev = if out.is_empty() {
-            v.remove(dst).map(|_| "del")
+            v.delete(dst).then_some("del")
         } else {
             let list: VecDeque<Bytes> = out.into_iter().map(Option::unwrap_or_default).collect();
             v.set(dst, Value::List(list), None);

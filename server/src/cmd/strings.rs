@@ -162,7 +162,7 @@ fn set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             Expiry::Keep => v.set_keep_ttl(&key, Value::Str(val)),
             Expiry::At(t) if t <= now => {
                 // Already expired: Redis stores and deletes at once.
-                v.remove(&key);
+                v.delete(&key);
             }
             Expiry::At(t) => v.set(&key, Value::Str(val), Some(t)),
             _ => v.set(&key, Value::Str(val), None),
@@ -350,7 +350,7 @@ fn getex(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         if val.is_some() {
             match exp {
                 Expiry::At(t) if t <= now => {
-                    v.remove(key);
+                    v.delete(key);
                     event = Some("del");
                 }
                 Expiry::At(t) => {

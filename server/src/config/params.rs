@@ -188,7 +188,7 @@ params! {
     LAZYFREE_LAZY_EXPIRE: Bool = { name: "lazyfree-lazy-expire", kind: Kind::Bool, default: "no", support: Ignored }
     LAZYFREE_LAZY_SERVER_DEL: Bool = { name: "lazyfree-lazy-server-del", kind: Kind::Bool, default: "no", support: Ignored }
     LAZYFREE_LAZY_USER_DEL: Bool = { name: "lazyfree-lazy-user-del", kind: Kind::Bool, default: "no", support: Ignored }
-    LAZYFREE_LAZY_USER_FLUSH: Bool = { name: "lazyfree-lazy-user-flush", kind: Kind::Bool, default: "no", support: Ignored }
+    LAZYFREE_LAZY_USER_FLUSH: Bool = { name: "lazyfree-lazy-user-flush", kind: Kind::Bool, default: "no" }
     LFU_DECAY_TIME: Int = { name: "lfu-decay-time", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "1", support: Ignored }
     LFU_LOG_FACTOR: Int = { name: "lfu-log-factor", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "10", support: Ignored }
     LIST_COMPRESS_DEPTH: Int = { name: "list-compress-depth", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "0", support: Ignored }

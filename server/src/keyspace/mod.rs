@@ -6,6 +6,7 @@ mod enclimits;
 mod evict;
 pub mod hash;
 mod key;
+pub mod lazyfree;
 pub mod set;
 mod snap;
 pub mod stream;
@@ -797,14 +798,19 @@ impl<'v, 'k> View<'v, 'k> {
 
     /// Empties database `db` (all its shards locked); returns how many keys it held.
     pub fn flush(&mut self, db: usize) -> usize {
+        self.flush_with(db, false)
+    }
+
+    /// [`View::flush`]; `lazy` (FLUSHDB/FLUSHALL ASYNC) hands every shard's keys to the
+    /// lazyfree thread whatever their number (large values go there anyway).
+    pub fn flush_with(&mut self, db: usize, lazy: bool) -> usize {
         let mut n = 0;
         for (d, _, g) in self.locked.guards.iter_mut() {
             if *d == db {
                 n += g.map.len();
                 g.changes += g.map.len() as u64;
                 g.touch_replaced(None, self.now);
-                g.take_all();
-                g.expires = BTreeSet::new();
+                g.take_all(lazy);
             }
         }
         n

@@ -126,6 +126,8 @@ impl Shard {
     pub(crate) fn keep_removed(&mut self, key: impl FnOnce() -> Bytes, e: Entry) {
         if self.snap.active && e.saved != self.snap.epoch {
             self.snap.push(key(), e);
+        } else {
+            super::lazyfree::free_entry(e);
         }
     }
 
@@ -135,15 +137,25 @@ impl Shard {
         self.snap.epoch
     }
 
-    /// Empties the map, keeping for the running snapshot what it still needs (FLUSHDB).
-    pub(crate) fn take_all(&mut self) {
+    /// Empties the map and the expiry index, keeping for the running snapshot what it still
+    /// needs (FLUSHDB); the rest is freed off this thread when large (`lazy`: FLUSHDB ASYNC).
+    pub(crate) fn take_all(&mut self, lazy: bool) {
         let map = std::mem::take(&mut self.map);
+        let expires = std::mem::take(&mut self.expires);
         if self.snap.active {
             let epoch = self.snap.epoch;
-            for (k, e) in map.into_iter().filter(|(_, e)| e.saved != epoch) {
-                self.snap.push(k.to_bytes(), e);
+            let mut rest = std::collections::HashMap::default();
+            for (k, e) in map {
+                if e.saved != epoch {
+                    self.snap.push(k.to_bytes(), e);
+                } else {
+                    rest.insert(k, e);
+                }
             }
+            super::lazyfree::free_map((rest, expires), lazy);
+            return;
         }
+        super::lazyfree::free_map((map, expires), lazy);
     }
 }
 
