@@ -40,6 +40,8 @@ ensure_deps() {
     # iproute2: `ss` shows a listening socket's backlog (test_connections.py).
     # prometheus-redis-exporter: test_exporter.py scrapes respd as a site's Prometheus would.
     apt_install redis-server redis-tools iproute2 prometheus-redis-exporter
+    # openssl: the TLS tests make their certificates at run time (test_tls.py, client-tls).
+    apt_install openssl
     # The respd-view browser tests (tests/python/test_view*.py): Debian's headless Chromium and
     # its WebDriver, driven by selenium.
     apt_install chromium chromium-driver
