@@ -41,6 +41,8 @@ ensure_deps() {
     # prometheus-redis-exporter: test_exporter.py scrapes respd as a site's Prometheus would.
     # strace: counts the AOF's fsyncs (test_persist_aof.py, no-appendfsync-on-rewrite).
     apt_install redis-server redis-tools iproute2 prometheus-redis-exporter strace
+    # openssl: the TLS tests make their certificates at run time (test_tls.py, client-tls).
+    apt_install openssl
     # The respd-view browser tests (tests/python/test_view*.py): Debian's headless Chromium and
     # its WebDriver, driven by selenium.
     apt_install chromium chromium-driver

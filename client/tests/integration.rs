@@ -4,4 +4,6 @@ mod it {
     pub mod cluster;
     pub mod lib_tests;
     pub mod servers;
+    #[cfg(feature = "tls")]
+    pub mod tls;
 }

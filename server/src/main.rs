@@ -398,10 +398,19 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<Served> {
     let settings = respd::persist::Settings::from_config(&config);
     let srv = respd::Shared::new(config);
     let aof_on = srv.config().get(respd::config::params::APPENDONLY);
-    let listeners = respd::bind(srv.config()).await.context("cannot listen")?;
+    if respd::state::tls::enabled(srv.config()) {
+        // As Redis: TLS that cannot be set up (no certificate, a bad key) stops the start.
+        if let Err(e) = srv.tls.configure(srv.config()) {
+            tracing::error!("{e}");
+            anyhow::bail!("Failed to configure TLS. Check logs for more info.");
+        }
+    }
+    let listeners = respd::server::bind_all(srv.config())
+        .await
+        .context("cannot listen")?;
     let addrs: Vec<_> = listeners
         .iter()
-        .filter_map(|l| l.local_addr().ok())
+        .filter_map(|l| l.tcp.local_addr().ok())
         .collect();
     for a in &addrs {
         tracing::info!("listening on {a}");
@@ -417,7 +426,11 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<Served> {
         srv.persist.loading.start(0);
     }
     stop_watchdog(srv.clone()).context("cannot watch for signals")?;
-    let server = tokio::spawn(respd::run(listeners, srv.clone(), std::future::pending()));
+    let server = tokio::spawn(respd::server::run_listeners(
+        listeners,
+        srv.clone(),
+        std::future::pending(),
+    ));
     if loading {
         let loader = {
             let srv = srv.clone();

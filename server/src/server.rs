@@ -17,7 +17,32 @@ use tokio::task::JoinSet;
 /// Redis; the kernel caps it at `somaxconn`). Tokio's own `bind` listens with 128, which drops
 /// SYNs when thousands of clients connect at once and makes them retry after 1 s, 3 s, 7 s...
 pub async fn bind(config: &Config) -> std::io::Result<Vec<TcpListener>> {
-    let port = config.get(params::PORT);
+    bind_port(config, config.get(params::PORT)).await
+}
+
+/// A listening socket, and whether its clients speak TLS (`tls-port`).
+pub struct Listener {
+    pub tcp: TcpListener,
+    pub tls: bool,
+}
+
+/// Binds the plain port and the TLS one, each on every `bind` address. As Redis, `port 0` with a
+/// `tls-port` listens on TLS only; with neither, `port 0` stays an ephemeral plain port (tests).
+pub async fn bind_all(config: &Config) -> std::io::Result<Vec<Listener>> {
+    let tls_port = config.get(params::TLS_PORT);
+    let mut out = Vec::new();
+    if config.get(params::PORT) != 0 || tls_port == 0 {
+        let plain = bind(config).await?;
+        out.extend(plain.into_iter().map(|tcp| Listener { tcp, tls: false }));
+    }
+    if tls_port != 0 {
+        let tls = bind_port(config, tls_port).await?;
+        out.extend(tls.into_iter().map(|tcp| Listener { tcp, tls: true }));
+    }
+    Ok(out)
+}
+
+async fn bind_port(config: &Config, port: i64) -> std::io::Result<Vec<TcpListener>> {
     let backlog = u32::try_from(config.get(params::TCP_BACKLOG)).unwrap_or(u32::MAX);
     warn_if_backlog_capped(backlog);
     let mut out = Vec::new();
@@ -88,22 +113,34 @@ pub async fn run(
     srv: Arc<Shared>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    let plain = listeners
+        .into_iter()
+        .map(|tcp| Listener { tcp, tls: false });
+    run_listeners(plain.collect(), srv, shutdown).await
+}
+
+/// [`run`] over plain and TLS listeners ([`bind_all`]).
+pub async fn run_listeners(
+    listeners: Vec<Listener>,
+    srv: Arc<Shared>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     if let Some(l) = listeners.first() {
-        if let Ok(a) = l.local_addr() {
+        if let Ok(a) = l.tcp.local_addr() {
             srv.process.set_local_addr(a);
         }
     }
     // Accepted sockets reach the loop below in batches: everything the backlog holds is taken
     // at once (up to ACCEPT_BATCH, as Redis's MAX_ACCEPTS_PER_CALL), so a storm of connects drains
     // the backlog in a few wake-ups instead of one task hop per client.
-    let (conn_tx, mut conn_rx) = mpsc::channel::<Vec<(TcpStream, SocketAddr)>>(16);
+    let (conn_tx, mut conn_rx) = mpsc::channel::<(Vec<(TcpStream, SocketAddr)>, bool)>(16);
     let mut accept_tasks = JoinSet::new();
-    for l in listeners {
+    for Listener { tcp: l, tls } in listeners {
         let tx = conn_tx.clone();
         accept_tasks.spawn(async move {
             loop {
                 let (batch, err) = accept_batch(&l).await;
-                if !batch.is_empty() && tx.send(batch).await.is_err() {
+                if !batch.is_empty() && tx.send((batch, tls)).await.is_err() {
                     return;
                 }
                 if let Some(e) = err {
@@ -168,15 +205,27 @@ pub async fn run(
             _ = stop.changed() => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             batch = conn_rx.recv() => {
-                let Some(batch) = batch else { break };
+                let Some((batch, tls)) = batch else { break };
                 let keepalive = u64::try_from(srv.config().get(params::TCP_KEEPALIVE)).unwrap_or(0);
+                // The certificates of the moment: a CONFIG SET reload serves the next batch.
+                let acceptor = if tls { srv.tls.acceptor() } else { None };
                 for (sock, addr) in batch {
                     if let Err(e) = set_keepalive(&sock, keepalive) {
                         tracing::debug!("tcp-keepalive on {addr}: {e}");
                     }
                     srv.stats.connections_received.fetch_add(1, Relaxed);
                     let s = srv.clone();
-                    conns.spawn(async move { connection::serve(s, sock, addr).await });
+                    match (tls, &acceptor) {
+                        (false, _) => {
+                            conns.spawn(async move { connection::serve(s, sock, addr).await });
+                        }
+                        (true, Some(a)) => {
+                            let a = a.clone();
+                            conns.spawn(async move { connection::serve_tls(s, sock, addr, a).await });
+                        }
+                        // Not reachable: a TLS port is bound only once TLS is configured.
+                        (true, None) => tracing::warn!("TLS client {addr} dropped: TLS not configured"),
+                    }
                 }
             }
         }

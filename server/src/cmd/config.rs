@@ -126,8 +126,17 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             Some((k.clone(), ctx.srv.config().text(p)))
         })
         .collect();
+    // The TLS settings among them, to put back if the new ones cannot be loaded.
+    let tls_before: Vec<(String, String)> = before
+        .iter()
+        .filter(|(k, _)| k.to_ascii_lowercase().starts_with("tls-"))
+        .cloned()
+        .collect();
     match ctx.srv.config().set_from_client(&pairs) {
         Ok(()) => {
+            if let Some(r) = reload_tls(ctx, &tls_before) {
+                return r;
+            }
             if pairs
                 .iter()
                 .any(|(k, _)| k.eq_ignore_ascii_case("loglevel"))
@@ -149,6 +158,25 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         }
         Err(msg) => Reply::error(format!("ERR {msg}")),
     }
+}
+
+/// Rebuilds the TLS configuration after a CONFIG SET of `tls-*` (new connections get the new
+/// certificates); when it cannot be built, the old values go back and the error is Redis's.
+fn reload_tls(ctx: &mut Ctx, before: &[(String, String)]) -> Option<Reply> {
+    let srv = ctx.srv;
+    if before.is_empty() || !crate::state::tls::enabled(srv.config()) {
+        return None;
+    }
+    let e = srv.tls.configure(srv.config()).err()?;
+    tracing::warn!("{e}");
+    if let Err(undo) = srv.config().set_from_client(before) {
+        tracing::warn!("could not restore the TLS settings: {undo}");
+    }
+    let name = &before[0].0;
+    Some(Reply::error(format!(
+        "ERR CONFIG SET failed (possibly related to argument '{name}') - Unable to update TLS \
+         configuration. Check server logs."
+    )))
 }
 
 /// Follows `appendonly` and `appendfsync` after a CONFIG SET: `yes` starts appending and a

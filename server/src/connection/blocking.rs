@@ -76,11 +76,11 @@ pub enum Outcome {
 }
 
 /// What the connection's wait loop must watch besides the registry.
-pub struct WaitIo<'a> {
-    pub rd: &'a mut tokio::net::tcp::OwnedReadHalf,
+pub struct WaitIo<'a, R, W> {
+    pub rd: &'a mut R,
     pub parser: &'a mut crate::resp::RequestParser,
     pub push_rx: &'a mut tokio::sync::mpsc::UnboundedReceiver<Reply>,
-    pub wr: &'a mut tokio::net::tcp::OwnedWriteHalf,
+    pub wr: &'a mut W,
     pub out: &'a mut crate::resp::Out,
     pub stop: &'a mut tokio::sync::watch::Receiver<bool>,
 }
@@ -88,13 +88,17 @@ pub struct WaitIo<'a> {
 /// Blocks the connection until its command can be served, it times out, it is unblocked or
 /// killed, the client disconnects, or the server stops. Requests the client sends meanwhile are
 /// read but, as in Redis, not run until the wait is over.
-pub async fn wait(
+pub async fn wait<R, W>(
     srv: &Shared,
     conn: &mut Session,
     args: &[Bytes],
     block: BlockOn,
-    io: WaitIo<'_>,
-) -> std::io::Result<Outcome> {
+    io: WaitIo<'_, R, W>,
+) -> std::io::Result<Outcome>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
     use tokio::io::AsyncReadExt;
     let id = conn.id;
     let mut deadline = block.deadline;

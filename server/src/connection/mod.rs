@@ -13,8 +13,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -44,8 +43,46 @@ const DENIED: &str = "-DENIED Redis is running in protected mode because protect
 pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
     let _ = sock.set_nodelay(true);
     let laddr = sock.local_addr().unwrap_or(addr);
-    let (mut rd, mut wr) = sock.into_split();
+    let (rd, wr) = sock.into_split();
+    serve_io(srv, rd, wr, addr, laddr).await
+}
 
+/// How long a client on a TLS port has to complete its handshake: one that stalls or sends
+/// something else is dropped, not kept until `timeout` (which applies to clients in session).
+const TLS_HANDSHAKE_TIME: Duration = Duration::from_secs(10);
+
+/// Serves one client of a TLS port: the handshake with the acceptor of the moment (so a
+/// reloaded certificate serves new connections), then as [`serve`].
+pub async fn serve_tls(
+    srv: Arc<Shared>,
+    sock: TcpStream,
+    addr: SocketAddr,
+    acceptor: tokio_rustls::TlsAcceptor,
+) {
+    let _ = sock.set_nodelay(true);
+    let laddr = sock.local_addr().unwrap_or(addr);
+    let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIME, acceptor.accept(sock)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            // Redis logs these at verbose too ("Error accepting a client connection").
+            tracing::debug!("Error accepting a client connection: {e} (conn: {addr})");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake with {addr} timed out");
+            return;
+        }
+    };
+    let (rd, wr) = tokio::io::split(stream);
+    serve_io(srv, rd, wr, addr, laddr).await
+}
+
+/// The connection over any stream: generic, so the plain TCP path compiles to what it was.
+async fn serve_io<R, W>(srv: Arc<Shared>, mut rd: R, mut wr: W, addr: SocketAddr, laddr: SocketAddr)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     {
         let (max, protected) = {
             let c = srv.config();
@@ -312,8 +349,8 @@ async fn aof_wait(srv: &Shared, offset: u64) {
 }
 
 /// Writes all pending output, large values straight from their `Bytes`.
-pub(crate) async fn flush(
-    wr: &mut OwnedWriteHalf,
+pub(crate) async fn flush<W: AsyncWrite + Unpin>(
+    wr: &mut W,
     out: &mut Out,
     srv: &Shared,
 ) -> std::io::Result<()> {

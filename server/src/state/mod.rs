@@ -25,6 +25,7 @@ pub mod pause;
 pub mod pubsub;
 pub mod scripts;
 pub mod stats;
+pub mod tls;
 
 pub use blocked::BlockOn;
 pub use client::{ClientHandle, Clients};
@@ -115,6 +116,8 @@ pub struct Shared {
     pub pause: pause::Pause,
     /// LATENCY's event samples.
     pub latency: latency::LatencyMonitor,
+    /// The TLS ports' certificates and settings (CONFIG SET of a `tls-*` reloads them).
+    pub tls: tls::Tls,
 }
 
 impl Shared {
@@ -141,6 +144,7 @@ impl Shared {
             monitors: Default::default(),
             pause: Default::default(),
             latency: Default::default(),
+            tls: Default::default(),
         })
     }
 
