@@ -126,6 +126,12 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 let level = ctx.srv.config().get(crate::config::params::LOGLEVEL);
                 crate::config::loglevel_changed(level);
             }
+            if pairs
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("requirepass"))
+            {
+                super::acl::requirepass_changed(ctx.srv);
+            }
             apply_aof(ctx)
         }
         Err(msg) => Reply::error(format!("ERR {msg}")),

@@ -8,6 +8,7 @@
 //!   and the parts below.
 //! - [`client`]: what other tasks may see or change of a client ([`ClientHandle`]), and the list
 //!   of connected clients ([`Clients`]).
+//! - [`acl`]: ACL users, their permission check and the ACL LOG.
 //! - [`blocked`]: the registry of clients blocked on keys ([`BlockOn`]).
 //! - [`pubsub`]: channel and pattern subscriptions; [`notify`]: keyspace events.
 //! - [`stats`]: INFO counters, per-command counters and the slow log.
@@ -16,6 +17,7 @@
 //! - [`pause`]: CLIENT PAUSE in force.
 //! - [`latency`]: the latency monitor's events and per-command latency histograms.
 
+pub mod acl;
 pub mod blocked;
 pub mod client;
 pub mod latency;
@@ -115,6 +117,8 @@ pub struct Shared {
     pub pause: pause::Pause,
     /// LATENCY's event samples.
     pub latency: latency::LatencyMonitor,
+    /// ACL users and the ACL LOG.
+    pub acl: acl::Acl,
 }
 
 impl Shared {
@@ -122,6 +126,7 @@ impl Shared {
     pub fn new(config: Config) -> Arc<Self> {
         let dbs = config.get(params::DATABASES) as usize;
         let (tx, _) = watch::channel(false);
+        let requirepass = config.is_set(params::REQUIREPASS);
         Arc::new(Shared {
             ks: Arc::new(Keyspace::new(dbs)),
             persist: Arc::new(crate::persist::Status::new(
@@ -141,6 +146,7 @@ impl Shared {
             monitors: Default::default(),
             pause: Default::default(),
             latency: Default::default(),
+            acl: acl::Acl::new(!requirepass),
         })
     }
 
@@ -218,10 +224,10 @@ impl Shared {
         })
     }
 
-    /// Whether clients must AUTH first.
+    /// Whether clients must AUTH first: the default user is off or has a password.
     #[inline]
     pub fn auth_required(&self) -> bool {
-        self.config.is_set(params::REQUIREPASS)
+        !self.acl.default_open()
     }
 
     /// Unix milliseconds at a monotonic instant.
