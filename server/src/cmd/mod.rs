@@ -166,10 +166,12 @@ fn run_command(
     if conn.acl_epoch != srv.acl.epoch() {
         acl::refresh(srv, conn);
     }
-    if !conn.acl_free {
+    // The AOF's replay runs as the default user, whatever rules it has now.
+    if !conn.acl_free && !conn.replaying {
         if let Some(e) = acl::check(srv, conn, spec, args, held.is_some()) {
             srv.record_rejected(spec);
-            if let (Reply::Error(m), "exec", Some(_)) = (&e, spec.name, &conn.multi) {
+            // As Redis's `rejectCommand`: a refused EXEC aborts, in MULTI or not.
+            if let (Reply::Error(m), "exec") = (&e, spec.name) {
                 let m = m.to_string();
                 return exec_abort(srv, conn, &m);
             }

@@ -73,8 +73,11 @@ pub const WRITE: u8 = 2;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Selector {
     cmds: Vec<u64>,
-    /// Set by `+@all`: future commands too (and the describe starts from `+@all`).
+    /// Every command allowed (cleared by any `-`): the check is skipped.
     all_commands: bool,
+    /// Set by `+@all` only, cleared by `-@all`: Redis's reserved bit for future commands, which
+    /// decides whether the description starts from `+@all` or `-@all`.
+    future: bool,
     all_keys: bool,
     keys: Vec<(u8, String)>,
     all_channels: bool,
@@ -116,6 +119,7 @@ impl Selector {
         Selector {
             cmds: vec![0; u.len().div_ceil(64)],
             all_commands: false,
+            future: false,
             all_keys: false,
             keys: Vec::new(),
             all_channels: false,
@@ -165,6 +169,7 @@ impl Selector {
             }
         }
         self.all_commands = on;
+        self.future = on;
     }
 
     /// `ACLSetSelector`: one rule.
@@ -295,7 +300,7 @@ impl Selector {
     /// `ACLDescribeSelectorCommandRules`: `+@all` or `-@all`, the categories that fit best, then
     /// single commands until the rules give back exactly this selector's commands.
     pub fn describe_commands(&self, u: &Universe) -> String {
-        let additive = !self.all_commands;
+        let additive = !self.future;
         let mut rules = String::from(if additive { "-@all " } else { "+@all " });
         let mut fake = Selector::new(u);
         fake.all(u, !additive);
