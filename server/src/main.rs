@@ -396,7 +396,11 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<Served> {
     // The AOF's replay runs its commands through the dispatcher as a session of its own, which
     // the -LOADING check lets through.
     let settings = respd::persist::Settings::from_config(&config);
+    let users = config.users.clone();
     let srv = respd::Shared::new(config);
+    // As Redis: a bad ACL file or `user` line stops the start.
+    respd::cmd::acl::load_at_start(&srv, &users)
+        .map_err(|e| anyhow::anyhow!("Aborting respd startup because of ACL errors: {e}"))?;
     let aof_on = srv.config().get(respd::config::params::APPENDONLY);
     if respd::state::tls::enabled(srv.config()) {
         // As Redis: TLS that cannot be set up (no certificate, a bad key) stops the start.

@@ -333,7 +333,7 @@ const REPLY_BUF: usize = 16384;
 
 /// One CLIENT LIST line (without the newline), in Redis 7's format. `current` is the running
 /// command's arguments, for the client that asks.
-fn client_line(srv: &Shared, h: &ClientHandle, current: Option<&[Bytes]>) -> String {
+pub(crate) fn client_line(srv: &Shared, h: &ClientHandle, current: Option<&[Bytes]>) -> String {
     let now = srv.uptime_ms();
     let name = current_value(&h.name).unwrap_or_default();
     let lib = current_value(&h.lib_name).unwrap_or_default();
@@ -362,7 +362,7 @@ fn client_line(srv: &Shared, h: &ClientHandle, current: Option<&[Bytes]>) -> Str
     // What the client holds: query buffer, arguments, pending output and the reply buffer.
     let tot_mem = qbuf + qbuf_free + argv_mem + omem + REPLY_BUF;
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -381,6 +381,7 @@ fn client_line(srv: &Shared, h: &ClientHandle, current: Option<&[Bytes]>) -> Str
         omem,
         tot_mem,
         cmd,
+        h.user(),
         h.resp.load(Relaxed),
         String::from_utf8_lossy(&lib),
         String::from_utf8_lossy(&ver),
@@ -488,7 +489,12 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 }
                 continue;
             }
-            "addr" | "laddr" | "user" | "maxage" => {}
+            "user" => {
+                if ctx.srv.acl.get(&v).is_none() && v != "default" {
+                    return Reply::error(format!("ERR No such user '{v}'"));
+                }
+            }
+            "addr" | "laddr" | "maxage" => {}
             _ => return syntax(),
         }
         filters.push((k, v));
@@ -502,7 +508,7 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             "id" => h.id.to_string() == *v,
             "addr" => h.addr.to_string() == *v,
             "laddr" => h.laddr.to_string() == *v,
-            "user" => v == "default",
+            "user" => *h.user() == **v,
             "type" => {
                 let ps = h.subs.load(Relaxed) + h.psubs.load(Relaxed) > 0;
                 match v.to_ascii_lowercase().as_str() {

@@ -144,6 +144,12 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
                 let level = ctx.srv.config().get(crate::config::params::LOGLEVEL);
                 crate::config::loglevel_changed(level);
             }
+            if pairs
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("requirepass"))
+            {
+                super::acl::requirepass_changed(ctx.srv);
+            }
             let r = apply_aof(ctx);
             if r.is_error() {
                 if let Err(e) = ctx.srv.config().set_from_client(&before) {

@@ -132,44 +132,28 @@ fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     ctx.conn.resp = 2;
     ctx.conn.handle.resp.store(2, Relaxed);
     ctx.conn.authed = false;
+    // Back to the default user, as Redis's RESET.
+    ctx.conn.user = "default".into();
+    ctx.conn.handle.set_user("default");
+    ctx.conn.acl_epoch = 0;
     set_name(&ctx.conn.handle, Bytes::new());
     Reply::simple("RESET")
-}
-
-/// Checks a password for the default user; Redis's errors otherwise.
-fn check_auth(srv: &Shared, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Reply> {
-    let wrong = Reply::error("WRONGPASS invalid username-password pair or user is disabled.");
-    if let Some(u) = user {
-        if u != b"default" {
-            return Err(wrong);
-        }
-    }
-    let p = srv.config().get(crate::config::params::REQUIREPASS);
-    match &*p {
-        // No password: the default user takes any password (nopass), as Redis does.
-        "" => Ok(()),
-        p if p.as_bytes() == pass => Ok(()),
-        _ => Err(wrong),
-    }
 }
 
 fn auth(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if a.len() > 3 {
         return syntax();
     }
-    if a.len() == 2 && !ctx.srv.auth_required() {
+    if a.len() == 2 && super::acl::default_nopass(ctx.srv) {
         return Reply::error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
     }
     let (user, pass) = if a.len() == 3 {
-        (Some(&a[1][..]), &a[2])
+        (&a[1][..], &a[2])
     } else {
-        (None, &a[1])
+        (&b"default"[..], &a[1])
     };
-    match check_auth(ctx.srv, user, pass) {
-        Ok(()) => {
-            ctx.conn.authed = true;
-            Reply::Ok
-        }
+    match super::acl::authenticate(ctx, user, pass) {
+        Ok(()) => Reply::Ok,
         Err(e) => e,
     }
 }
@@ -188,14 +172,11 @@ fn hello(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         i = 2;
     }
     let mut name: Option<Bytes> = None;
-    let mut authed_now = false;
+    let mut auth_at = None;
     while i < a.len() {
         let more = a.len() - i - 1;
         if eq(&a[i], "auth") && more >= 2 {
-            if let Err(e) = check_auth(ctx.srv, Some(&a[i + 1]), &a[i + 2]) {
-                return e;
-            }
-            authed_now = true;
+            auth_at = Some(i);
             i += 3;
         } else if eq(&a[i], "setname") && more >= 1 {
             if let Err(e) = valid_name(&a[i + 1]) {
@@ -210,8 +191,11 @@ fn hello(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             ));
         }
     }
-    if authed_now {
-        ctx.conn.authed = true;
+    // As Redis: options are parsed first, then the credentials checked.
+    if let Some(i) = auth_at {
+        if let Err(e) = super::acl::authenticate(ctx, &a[i + 1], &a[i + 2]) {
+            return e;
+        }
     }
     if !ctx.conn.authed && ctx.srv.auth_required() {
         return Reply::error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");

@@ -193,6 +193,11 @@ pub struct Session {
     /// counts only the script's final reply.
     pub in_script: bool,
     pub user: String,
+    /// The ACL user as read at `acl_epoch` (None once deleted), and whether it may run anything
+    /// (the check is then skipped).
+    pub acl_user: Option<Arc<crate::state::acl::User>>,
+    pub acl_epoch: u64,
+    pub acl_free: bool,
     pub handle: Arc<ClientHandle>,
     /// Close once the current reply is written (QUIT).
     pub close_after_reply: bool,
@@ -261,6 +266,9 @@ impl Session {
             replaying: false,
             in_script: false,
             user: "default".into(),
+            acl_user: None,
+            acl_epoch: 0,
+            acl_free: false,
             handle,
             close_after_reply: false,
             multi: None,

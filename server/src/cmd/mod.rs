@@ -4,6 +4,7 @@
 //! the connection commands; INFO, CONFIG, COMMAND, SLOWLOG and MEMORY beside the server ones);
 //! each exports `COMMANDS`, and [`table`] joins them.
 
+pub mod acl;
 pub mod args;
 pub mod bitmaps;
 pub mod client;
@@ -160,6 +161,25 @@ fn run_command(
             conn.multi_error = true;
         }
         return Reply::error("NOAUTH Authentication required.");
+    }
+    // ACL: one branch for an unrestricted user, once its cached user is current.
+    if conn.acl_epoch != srv.acl.epoch() {
+        acl::refresh(srv, conn);
+    }
+    // The AOF's replay runs as the default user, whatever rules it has now.
+    if !conn.acl_free && !conn.replaying {
+        if let Some(e) = acl::check(srv, conn, spec, args, held.is_some()) {
+            srv.record_rejected(spec);
+            // As Redis's `rejectCommand`: a refused EXEC aborts, in MULTI or not.
+            if let (Reply::Error(m), "exec") = (&e, spec.name) {
+                let m = m.to_string();
+                return exec_abort(srv, conn, &m);
+            }
+            if conn.multi.is_some() {
+                conn.multi_error = true;
+            }
+            return e;
+        }
     }
     // Persistence's refusals, where Redis's processCommand has them: MISCONF before the
     // subscribed-context check, LOADING after it. Not inside EXEC: EXEC itself was checked.

@@ -272,6 +272,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::hyperloglog::COMMANDS,
     super::geo::COMMANDS,
     super::lcs::COMMANDS,
+    super::acl::COMMANDS,
 ];
 
 /// Keyed by bytes, so a request's name is looked up without a UTF-8 check.

@@ -145,6 +145,9 @@ pub struct Config {
     output_limits: Arc<[special::ObufLimit; 3]>,
     /// Held across a set's checks and stores, so that concurrent CONFIG SETs do not interleave.
     writer: Mutex<()>,
+    /// `user` lines (Redis's `user alice on >pw ~* +@all`), read at start only, not a parameter
+    /// CONFIG GET shows, as in Redis: the ACL layer applies them.
+    pub users: Vec<String>,
 }
 
 /// Why `text` as the value of `p` does less than it says, if it does.
@@ -203,6 +206,7 @@ impl Config {
             texts: std::array::from_fn(|_| RwLock::new(Arc::from(""))),
             output_limits: Default::default(),
             writer: Mutex::new(()),
+            users: Vec::new(),
         };
         for (i, p) in PARAMS.iter().enumerate() {
             match p.parse(p.default, "") {
@@ -400,7 +404,7 @@ impl Config {
                             .to_string(),
                     })
                     .collect::<Vec<_>>()
-                    .join(" "),
+                    .join(if key == "user" { "\n" } else { " " }),
                 other => {
                     return Err(ConfigError::Invalid {
                         key,
@@ -428,6 +432,16 @@ impl Config {
 
     /// Sets a parameter and turns a refusal into a [`ConfigError`] naming the key.
     pub fn set_checked(&mut self, key: &str, value: &str, at: &str) -> Result<(), ConfigError> {
+        if key == "user" {
+            // One user per line: a YAML list of them, or one per `--user` on the command line.
+            self.users.extend(
+                value
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(String::from),
+            );
+            return Ok(());
+        }
         if params::index(key).is_none() {
             return Err(ConfigError::Unknown {
                 key: key.to_string(),

@@ -109,9 +109,9 @@ macro_rules! params {
 }
 
 params! {
-    ACL_PUBSUB_DEFAULT: Pick = { name: "acl-pubsub-default", kind: Kind::Enum(&["allchannels", "resetchannels"]), default: "resetchannels", support: Ignored }
-    ACLFILE: Str = { name: "aclfile", kind: Kind::Str, default: "", support: Ignored, immutable: true }
-    ACLLOG_MAX_LEN: Int = { name: "acllog-max-len", kind: Kind::Int { min: 0, max: i64::MAX }, default: "128", support: Ignored }
+    ACL_PUBSUB_DEFAULT: Pick = { name: "acl-pubsub-default", kind: Kind::Enum(&["allchannels", "resetchannels"]), default: "resetchannels", support: Implemented }
+    ACLFILE: Str = { name: "aclfile", kind: Kind::Str, default: "", support: Implemented, immutable: true }
+    ACLLOG_MAX_LEN: Int = { name: "acllog-max-len", kind: Kind::Int { min: 0, max: i64::MAX }, default: "128", support: Implemented }
     ACTIVE_DEFRAG_CYCLE_MAX: Int = { name: "active-defrag-cycle-max", kind: Kind::Int { min: 1, max: 99 }, default: "25", support: Ignored }
     ACTIVE_DEFRAG_CYCLE_MIN: Int = { name: "active-defrag-cycle-min", kind: Kind::Int { min: 1, max: 99 }, default: "1", support: Ignored }
     ACTIVE_DEFRAG_IGNORE_BYTES: Mem = { name: "active-defrag-ignore-bytes", kind: Kind::Memory { min: 1, max: i64::MAX as u64 }, default: "104857600", support: Ignored }

@@ -88,7 +88,8 @@ where
             let c = srv.config();
             (
                 c.get(params::MAXCLIENTS) as usize,
-                c.get(params::PROTECTED_MODE) && !c.is_set(params::REQUIREPASS),
+                // As Redis: only while the default user has no password.
+                c.get(params::PROTECTED_MODE) && srv.acl.default_open(),
             )
         };
         let n = srv.clients.len();

@@ -40,6 +40,8 @@ pub struct ClientHandle {
     pub obuf_soft_since: AtomicU64,
     /// Push messages (pub/sub, keyspace notifications) for this client's connection.
     pub push: mpsc::UnboundedSender<Reply>,
+    /// The ACL user it is authenticated as (CLIENT LIST's `user`, CLIENT KILL USER).
+    pub user: Mutex<Arc<str>>,
 }
 
 impl ClientHandle {
@@ -73,6 +75,7 @@ impl ClientHandle {
             multi: AtomicU64::new(0),
             obuf_soft_since: AtomicU64::new(0),
             push,
+            user: Mutex::new(Arc::from("default")),
         })
     }
 
@@ -80,6 +83,15 @@ impl ClientHandle {
     pub fn detached(id: u64) -> Arc<ClientHandle> {
         let none = SocketAddr::from(([0, 0, 0, 0], 0));
         Self::new(id, none, none, 0, mpsc::unbounded_channel().0)
+    }
+
+    /// The ACL user's name.
+    pub fn user(&self) -> Arc<str> {
+        self.user.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_user(&self, name: &str) {
+        *self.user.lock().unwrap_or_else(|e| e.into_inner()) = Arc::from(name);
     }
 
     /// Asks the connection to close.
@@ -127,6 +139,7 @@ pub(crate) mod tests {
             multi: Default::default(),
             obuf_soft_since: Default::default(),
             push: tx,
+            user: Mutex::new(Arc::from("default")),
         });
         (h, rx)
     }

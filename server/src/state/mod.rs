@@ -8,6 +8,7 @@
 //!   and the parts below.
 //! - [`client`]: what other tasks may see or change of a client ([`ClientHandle`]), and the list
 //!   of connected clients ([`Clients`]).
+//! - [`acl`]: ACL users, their permission check and the ACL LOG.
 //! - [`blocked`]: the registry of clients blocked on keys ([`BlockOn`]).
 //! - [`pubsub`]: channel and pattern subscriptions; [`notify`]: keyspace events.
 //! - [`stats`]: INFO counters, per-command counters and the slow log.
@@ -16,6 +17,7 @@
 //! - [`pause`]: CLIENT PAUSE in force.
 //! - [`latency`]: the latency monitor's events and per-command latency histograms.
 
+pub mod acl;
 pub mod blocked;
 pub mod client;
 pub mod latency;
@@ -118,6 +120,8 @@ pub struct Shared {
     pub latency: latency::LatencyMonitor,
     /// The TLS ports' certificates and settings (CONFIG SET of a `tls-*` reloads them).
     pub tls: tls::Tls,
+    /// ACL users and the ACL LOG.
+    pub acl: acl::Acl,
 }
 
 impl Shared {
@@ -125,6 +129,7 @@ impl Shared {
     pub fn new(config: Config) -> Arc<Self> {
         let dbs = config.get(params::DATABASES) as usize;
         let (tx, _) = watch::channel(false);
+        let requirepass = config.is_set(params::REQUIREPASS);
         Arc::new(Shared {
             ks: Arc::new(Keyspace::new(dbs)),
             persist: Arc::new(crate::persist::Status::new(
@@ -145,6 +150,7 @@ impl Shared {
             pause: Default::default(),
             latency: Default::default(),
             tls: Default::default(),
+            acl: acl::Acl::new(!requirepass),
         })
     }
 
@@ -222,10 +228,10 @@ impl Shared {
         })
     }
 
-    /// Whether clients must AUTH first.
+    /// Whether clients must AUTH first: the default user is off or has a password.
     #[inline]
     pub fn auth_required(&self) -> bool {
-        self.config.is_set(params::REQUIREPASS)
+        !self.acl.default_open()
     }
 
     /// Unix milliseconds at a monotonic instant.

@@ -81,6 +81,15 @@ impl PubSub {
         self.total.fetch_add(1, Relaxed);
     }
 
+    /// What client `id` subscribes to, of one kind (ACL SETUSER checks a subscriber's channels).
+    pub fn of_client(&self, kind: SubKind, id: u64) -> Vec<Bytes> {
+        read(self.map(kind))
+            .iter()
+            .filter(|(_, v)| v.iter().any(|h| h.id == id))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     /// Removes client `id` from a channel or pattern it subscribed to.
     pub fn unsubscribe(&self, kind: SubKind, name: &[u8], id: u64) {
         let mut m = write(self.map(kind));

@@ -3,3 +3,4 @@
 pub mod glob;
 pub mod num;
 pub mod sha1;
+pub mod sha256;
