@@ -49,11 +49,13 @@ def test_config_set_of_an_ignored_parameter_warns_once_per_set(respd):
     assert log.count(WARN.format("lazyfree-lazy-eviction")) == 1
     assert "'maxmemory'" not in log
     assert r.config_get("hz") == {"hz": "50"}
-    # Of client-output-buffer-limit, respd enforces the pubsub class: only the others warn.
+    # Of client-output-buffer-limit, respd enforces the normal and pubsub classes: only the
+    # replica class warns.
     assert r.config_set("client-output-buffer-limit", "pubsub 64mb 16mb 60")
     assert r.config_set("client-output-buffer-limit", "normal 1mb 0 0")
-    log = wait_for_log(respd, "only the pubsub class of 'client-output-buffer-limit'")
-    assert log.count("only the pubsub class") == 1, log
+    assert r.config_set("client-output-buffer-limit", "replica 1mb 0 0")
+    log = wait_for_log(respd, "only the normal and pubsub classes of 'client-output-buffer-limit'")
+    assert log.count("only the normal and pubsub classes") == 1, log
 
 
 def test_a_startup_only_parameter_says_when_it_takes_effect(respd):

@@ -15,6 +15,8 @@ CASES = {
     "bulk_over_proto_max": b"*2\r\n$3\r\nSET\r\n$536870913\r\n",
     "huge_multibulk_count": b"*3000000000\r\n",
     "expected_dollar": b"*1\r\n+PING\r\n",
+    # Found by cargo fuzz: respd's decoder panicked on a bare line end in a bulk header's place.
+    "empty_bulk_header": b"*1\r\n\r\n",
     "bulk_count_not_number": b"*1\r\n$abc\r\n",
     "unbalanced_double_quote": b'SET k "abc\r\n',
     "unbalanced_single_quote": b"SET k 'abc\r\n",

@@ -358,7 +358,7 @@ pub(crate) fn client_line(srv: &Shared, h: &ClientHandle, current: Option<&[Byte
     // As Redis: the arguments of the command running now, only the asking client has any.
     let argv_mem: usize = current.map_or(0, |a| a.iter().map(|x| x.len()).sum());
     let (qbuf, qbuf_free) = (h.qbuf.load(Relaxed), h.qbuf_free.load(Relaxed));
-    let omem = h.omem.load(Relaxed);
+    let omem = h.omem.load(Relaxed) + h.obuf.load(Relaxed);
     // What the client holds: query buffer, arguments, pending output and the reply buffer.
     let tot_mem = qbuf + qbuf_free + argv_mem + omem + REPLY_BUF;
     format!(

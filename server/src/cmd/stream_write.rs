@@ -175,18 +175,16 @@ pub fn xadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 pub fn xdel(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let mut ids = Vec::with_capacity(a.len() - 2);
-    for b in &a[2..] {
-        match parse_strict_id(b, 0) {
-            Ok(id) => ids.push(id),
-            Err(e) => return e,
-        }
-    }
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
+        // As Redis: a missing key or another type answers before the IDs are checked.
         let Some(s) = stream_mut(v, key)? else {
             return Ok(0);
         };
+        let mut ids = Vec::with_capacity(a.len() - 2);
+        for b in &a[2..] {
+            ids.push(parse_strict_id(b, 0)?);
+        }
         let mut n = 0;
         for id in ids {
             if s.delete(id) {

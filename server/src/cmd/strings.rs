@@ -342,10 +342,12 @@ fn getex(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
         let now = v.now();
-        if let Some((ms, abs, raw)) = spec {
+        let val = get_str(v, key)?;
+        // As Redis: a missing key answers nil (and another type WRONGTYPE) before the time
+        // is checked.
+        if let (Some((ms, abs, raw)), Some(_)) = (spec, &val) {
             exp = Expiry::At(expire_at(ms, abs, raw, now, "getex")?);
         }
-        let val = get_str(v, key)?;
         let mut event = None;
         if val.is_some() {
             match exp {

@@ -162,9 +162,10 @@ fn without_effect(p: &Param, text: &str) -> Option<String> {
                 special::parse_buffer_limits(text),
                 special::parse_buffer_limits(p.default),
             );
-            (now[..2] != default[..2]).then(|| {
+            // Replicas are not implemented: their class is the one without effect.
+            (now[1] != default[1]).then(|| {
                 format!(
-                    "respd enforces only the pubsub class of '{}', the normal and replica \
+                    "respd enforces only the normal and pubsub classes of '{}', the replica \
                      limits have no effect",
                     p.name
                 )
@@ -299,7 +300,7 @@ impl Config {
 
     /// CONFIG SET of `(name, value)` pairs with Redis's checks and error texts (without `ERR `):
     /// all are applied or, on the first refusal, none. Each ignored parameter set to other than
-    /// its default (and client-output-buffer-limit with normal or replica limits), and each
+    /// its default (and client-output-buffer-limit with replica limits), and each
     /// startup-only one changed, is logged by name.
     pub fn set_from_client(&self, pairs: &[(String, String)]) -> Result<(), String> {
         let _w = self.lock_writer();
@@ -351,7 +352,7 @@ impl Config {
     }
 
     /// A warning for each parameter set to a value respd does not act on (an ignored one
-    /// not at its default, client-output-buffer-limit's normal or replica class), for startup.
+    /// not at its default, client-output-buffer-limit's replica class), for startup.
     pub fn unimplemented_in_use(&self) -> Vec<String> {
         PARAMS
             .iter()
@@ -664,10 +665,13 @@ mod tests {
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].starts_with("activedefrag \"yes\": respd does not implement 'activedefrag'"));
         c.set("client-output-buffer-limit", "normal 1mb 0 0")
+            .expect("enforced too");
+        assert_eq!(c.unimplemented_in_use().len(), 1);
+        c.set("client-output-buffer-limit", "replica 1mb 0 0")
             .expect("accepted");
         let w = c.unimplemented_in_use();
         assert_eq!(w.len(), 2, "{w:?}");
-        assert!(w[1].contains("only the pubsub class of 'client-output-buffer-limit'"));
+        assert!(w[1].contains("only the normal and pubsub classes of 'client-output-buffer-limit'"));
     }
 
     #[test]

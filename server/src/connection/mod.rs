@@ -119,11 +119,20 @@ where
     let mut stop = srv.shutdown.subscribe();
     // Pushed bytes (see `pubsub::push_cost`) moved into `out` and not yet known to be written.
     let mut push_pending = 0usize;
+    // client-output-buffer-limit's cells: CONFIG SET changes them in place.
+    let obuf_limits = srv.config().output_limits();
 
     let main = async {
         loop {
             // Run every complete request in the buffer, then flush their replies together.
             let mut batch = 0usize; // commands run from this read
+                                    // The normal class's hard limit (0: none), read once a batch; subscribers' output
+                                    // is counted by pub/sub delivery under their own class.
+            let obuf_hard = if conn.subscriptions.is_empty() && conn.psubscriptions.is_empty() {
+                obuf_limits[0].load().hard as usize
+            } else {
+                0
+            };
             loop {
                 let limits = srv.limits();
                 let auth_req = !conn.authed && srv.auth_required();
@@ -192,6 +201,12 @@ where
                             push_unless_silent(&mut out, &conn, &m);
                         }
                         parser.recycle(args);
+                        if obuf_hard != 0 && out.len() > obuf_hard {
+                            // As Redis, which counts a reply as pending from when it is made
+                            // and drops what is pending with the client.
+                            obuf_close(&handle, out.len());
+                            return Ok(());
+                        }
                         if conn.close_after_reply {
                             aof_wait(&srv, conn.prop.offset).await;
                             flush(&mut wr, &mut out, &srv).await?;
@@ -199,7 +214,7 @@ where
                         }
                         if out.len() >= FLUSH_AT {
                             aof_wait(&srv, conn.prop.offset).await;
-                            flush(&mut wr, &mut out, &srv).await?;
+                            flush_client(&mut wr, &mut out, &srv, Some(&handle)).await?;
                             conn.clock = Instant::now();
                         }
                     }
@@ -223,7 +238,7 @@ where
                 tokio::task::yield_now().await;
             }
             aof_wait(&srv, conn.prop.offset).await;
-            flush(&mut wr, &mut out, &srv).await?;
+            flush_client(&mut wr, &mut out, &srv, Some(&handle)).await?;
             if push_pending > 0 {
                 crate::state::pubsub::release(&handle, std::mem::take(&mut push_pending));
             }
@@ -355,15 +370,48 @@ pub(crate) async fn flush<W: AsyncWrite + Unpin>(
     out: &mut Out,
     srv: &Shared,
 ) -> std::io::Result<()> {
+    flush_client(wr, out, srv, None).await
+}
+
+/// [`flush`], and when the socket takes no more (the client does not read) and `client` is
+/// given: the output waiting is shown in CLIENT LIST's `omem`, and the client is closed once
+/// it passes the normal class's output buffer limit or makes no progress for `timeout`.
+async fn flush_client(
+    wr: &mut OwnedWriteHalf,
+    out: &mut Out,
+    srv: &Shared,
+    client: Option<&ClientHandle>,
+) -> std::io::Result<()> {
+    let mut stalled = false;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(wr.as_ref());
     while !out.is_empty() {
+        let pending = out.len();
         let n = {
             let mut slices = [IoSlice::new(&[]); 16];
             let k = out.slices(&mut slices);
-            // Small replies sit in one buffer: write(2) skips writev's iovec import.
-            if k == 1 {
-                wr.write(&slices[0]).await?
-            } else {
-                wr.write_vectored(&slices[..k]).await?
+            let mut w = std::pin::pin!(async {
+                // Small replies sit in one buffer: write(2) skips writev's iovec import.
+                if k == 1 {
+                    wr.write(&slices[0]).await
+                } else {
+                    wr.write_vectored(&slices[..k]).await
+                }
+            });
+            // One poll: a socket with room (the usual case) writes without a timer.
+            let first = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(match std::future::Future::poll(w.as_mut(), cx) {
+                    std::task::Poll::Ready(r) => Some(r),
+                    std::task::Poll::Pending => None,
+                })
+            })
+            .await;
+            match (first, client) {
+                (Some(r), _) => r?,
+                (None, None) => w.await?,
+                (None, Some(h)) => {
+                    stalled = true;
+                    write_stalled(srv, h, pending + send_queue(fd), w).await?
+                }
             }
         };
         if n == 0 {
@@ -372,5 +420,81 @@ pub(crate) async fn flush<W: AsyncWrite + Unpin>(
         srv.stats.net_output_bytes.fetch_add(n as u64, Relaxed);
         out.advance(n);
     }
+    if let (true, Some(h)) = (stalled, client) {
+        h.obuf.store(0, Relaxed);
+        h.obuf_soft_since.store(0, Relaxed);
+    }
     Ok(())
+}
+
+/// Waits for a write the socket has no room for, checking every second the limits a client
+/// that does not read its replies is held to: client-output-buffer-limit's normal class (not
+/// for subscribers: pub/sub delivery counts theirs) and `timeout`, counted from the stall.
+async fn write_stalled(
+    srv: &Shared,
+    h: &ClientHandle,
+    pending: usize,
+    mut w: std::pin::Pin<&mut impl std::future::Future<Output = std::io::Result<usize>>>,
+) -> std::io::Result<usize> {
+    h.obuf.store(pending, Relaxed);
+    let began = Instant::now();
+    loop {
+        let subscriber = h.subs.load(Relaxed) + h.psubs.load(Relaxed) > 0;
+        if !subscriber && over_output_limit(srv, h, pending as u64) {
+            obuf_close(h, pending);
+            return Err(std::io::Error::other("output buffer limit"));
+        }
+        let idle = srv.idle_timeout();
+        if idle > 0 && began.elapsed() >= Duration::from_secs(idle) && !subscriber {
+            tracing::debug!("closing idle client {} (its replies unread)", h.addr);
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        tokio::select! {
+            r = w.as_mut() => return r,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Bytes the kernel still holds in a socket's send queue: output the client has not taken,
+/// counted with the connection's own as Redis counts its reply list.
+fn send_queue(fd: std::os::fd::RawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ on a socket) writes one int through the pointer.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) };
+    if r == 0 {
+        n.max(0) as usize
+    } else {
+        0
+    }
+}
+
+/// Whether `pending` output bytes pass the normal class's hard limit, or its soft limit for
+/// longer than its seconds (the time over it kept in the handle, as Redis keeps it).
+fn over_output_limit(srv: &Shared, h: &ClientHandle, pending: u64) -> bool {
+    let l = srv.config().output_limits()[0].load();
+    if l.hard > 0 && pending >= l.hard {
+        return true;
+    }
+    if l.soft == 0 || pending < l.soft {
+        h.obuf_soft_since.store(0, Relaxed);
+        return false;
+    }
+    let now = crate::keyspace::now_ms().max(1);
+    let since = h.obuf_soft_since.load(Relaxed);
+    if since == 0 {
+        h.obuf_soft_since.store(now, Relaxed);
+        return false;
+    }
+    now.saturating_sub(since) > l.soft_secs * 1000
+}
+
+/// Logs, as Redis does, a client closed for its output buffer limit.
+fn obuf_close(h: &ClientHandle, pending: usize) {
+    tracing::warn!(
+        "Client id={} addr={} omem={pending} scheduled to be closed ASAP for overcoming of output buffer limits.",
+        h.id,
+        h.addr
+    );
+    h.killed.store(true, Relaxed);
 }

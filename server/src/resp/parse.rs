@@ -392,7 +392,8 @@ fn read_header(
     if cr + 1 >= buf.len() {
         return Ok(None); // The '\n' has not arrived yet.
     }
-    Ok(Some((parse_i64(&buf[1..cr]), cr + 2)))
+    // A header that is only "\r\n" has no number (the caller then names the type byte).
+    Ok(Some((buf.get(1..cr).and_then(parse_i64), cr + 2)))
 }
 
 /// Reads a `<type><number>\r\n` header at `at`: the number and where the header ends; None when
@@ -509,6 +510,24 @@ fn hex(c: u8) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    /// Inputs `cargo fuzz` (fuzz/fuzz_targets/resp_parse.rs) found to panic.
+    #[test]
+    fn fuzz_regressions() {
+        // An empty line where a bulk header belongs used to slice buf[1..0].
+        let mut p = RequestParser::new();
+        bytes::BufMut::put_slice(p.read_target(), b"*1\r\n\r\n");
+        assert_eq!(
+            p.next_command(&Limits::default(), false),
+            Err(ProtoError::ExpectedDollar(b'\r'))
+        );
+        let mut p = RequestParser::new();
+        let crash = b"*3\r\n$3\r\n\0\0SET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+        bytes::BufMut::put_slice(p.read_target(), crash);
+        while let Ok(Some(args)) = p.next_command(&Limits::default(), false) {
+            p.recycle(args);
+        }
+    }
+
     use super::*;
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ProtoError> {

@@ -38,6 +38,9 @@ pub struct ClientHandle {
     pub multi: AtomicU64,
     /// When (ms since the epoch) pending output first passed the soft limit; 0 when under it.
     pub obuf_soft_since: AtomicU64,
+    /// Reply bytes the connection holds while the socket takes no more (the client does not
+    /// read): set only when a write stalls, so CLIENT LIST's `omem` shows them.
+    pub obuf: AtomicUsize,
     /// Push messages (pub/sub, keyspace notifications) for this client's connection.
     pub push: mpsc::UnboundedSender<Reply>,
     /// The ACL user it is authenticated as (CLIENT LIST's `user`, CLIENT KILL USER).
@@ -74,6 +77,7 @@ impl ClientHandle {
             psubs: AtomicUsize::new(0),
             multi: AtomicU64::new(0),
             obuf_soft_since: AtomicU64::new(0),
+            obuf: AtomicUsize::new(0),
             push,
             user: Mutex::new(Arc::from("default")),
         })
@@ -138,6 +142,7 @@ pub(crate) mod tests {
             psubs: Default::default(),
             multi: Default::default(),
             obuf_soft_since: Default::default(),
+            obuf: Default::default(),
             push: tx,
             user: Mutex::new(Arc::from("default")),
         });
