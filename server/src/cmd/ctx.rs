@@ -31,7 +31,7 @@ impl<'a, 'k> Ctx<'a, 'k> {
     ) -> R {
         let db = self.conn.db;
         let srv = self.srv;
-        let (r, expired) = match self.held.as_deref_mut() {
+        let (r, done) = match self.held.as_deref_mut() {
             Some(l) => {
                 if l.is_growable() {
                     // A script's lock set; its `redis.call` took these shards already, this
@@ -52,7 +52,7 @@ impl<'a, 'k> Ctx<'a, 'k> {
                 f,
             ),
         };
-        self.after(expired, db);
+        self.after(done, db);
         r
     }
 
@@ -65,7 +65,7 @@ impl<'a, 'k> Ctx<'a, 'k> {
     pub fn with_dbs<R>(&mut self, dbs: &[usize], f: impl FnOnce(&mut View) -> R) -> R {
         let db = self.conn.db;
         let srv = self.srv;
-        let (r, expired) = match self.held.as_deref_mut() {
+        let (r, done) = match self.held.as_deref_mut() {
             Some(l) => {
                 if l.is_growable() {
                     let shards = crate::keyspace::SHARDS;
@@ -76,7 +76,7 @@ impl<'a, 'k> Ctx<'a, 'k> {
             }
             None => run_view(&mut srv.ks.lock_dbs(dbs), db, srv, self.conn, self.args, f),
         };
-        self.after(expired, db);
+        self.after(done, db);
         r
     }
 
@@ -92,8 +92,17 @@ impl<'a, 'k> Ctx<'a, 'k> {
         self.with_dbs(&all, f)
     }
 
-    /// Bookkeeping for keys a command found expired.
-    fn after(&mut self, expired: Vec<Bytes>, db: usize) {
+    /// Bookkeeping for keys a command found expired, then the `new` events of the keys it
+    /// created (in Redis's order: the lookup that expires comes before the `dbAdd`).
+    fn after(&mut self, (expired, new_keys): (Vec<Bytes>, Vec<(usize, Bytes)>), db: usize) {
+        self.after_expired(expired, db);
+        for (d, k) in new_keys {
+            self.srv
+                .notify_keyspace(d, crate::state::NotifyClass::New, "new", &k);
+        }
+    }
+
+    fn after_expired(&mut self, expired: Vec<Bytes>, db: usize) {
         if expired.is_empty() {
             return;
         }
@@ -163,7 +172,7 @@ fn run_view<R>(
     conn: &mut Session,
     args: &[Bytes],
     f: impl FnOnce(&mut View) -> R,
-) -> (R, Vec<Bytes>) {
+) -> (R, (Vec<Bytes>, Vec<(usize, Bytes)>)) {
     // Read under the locks: `CONFIG SET appendonly yes` turns it on under every lock, so a
     // command is either in the rewrite's snapshot or appended. The one load paid when off.
     let on = srv.aof.on();
@@ -172,11 +181,15 @@ fn run_view<R>(
     if on {
         v.prop = Some(Vec::new());
     }
+    if srv.wants_keyspace_event(crate::state::NotifyClass::New) {
+        v.new_keys = Some(Vec::new());
+    }
     let r = f(&mut v);
     if on {
         super::propagate::after_view(srv, conn, args, &mut v, db, before);
     }
-    (r, std::mem::take(&mut v.expired))
+    let new_keys = v.new_keys.take().unwrap_or_default();
+    (r, (std::mem::take(&mut v.expired), new_keys))
 }
 
 /// One client's own state (today's selected db, protocol, MULTI queue, subscriptions, the block
