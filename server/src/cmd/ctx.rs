@@ -218,6 +218,8 @@ pub struct Session {
     pub watch_dirty: Arc<AtomicBool>,
     pub subscriptions: HashSet<Bytes>,
     pub psubscriptions: HashSet<Bytes>,
+    /// Shard channels (SSUBSCRIBE).
+    pub ssubscriptions: HashSet<Bytes>,
     /// Set by a blocking command that found nothing to do yet.
     pub block: Option<BlockOn>,
     /// While the command runs again for a blocked client: the key that became ready. As in
@@ -282,6 +284,7 @@ impl Session {
             watch_dirty: Arc::new(AtomicBool::new(false)),
             subscriptions: Default::default(),
             psubscriptions: Default::default(),
+            ssubscriptions: Default::default(),
             block: None,
             rerun: None,
             now_ms: crate::keyspace::now_ms(),
@@ -295,7 +298,14 @@ impl Session {
 
     /// Whether only pub/sub commands are allowed (RESP2 with subscriptions).
     pub fn in_subscribed_context(&self) -> bool {
-        self.resp == 2 && (!self.subscriptions.is_empty() || !self.psubscriptions.is_empty())
+        self.resp == 2 && self.has_subscriptions()
+    }
+
+    /// Whether the client subscribes to anything (Redis's CLIENT_PUBSUB).
+    pub fn has_subscriptions(&self) -> bool {
+        !self.subscriptions.is_empty()
+            || !self.psubscriptions.is_empty()
+            || !self.ssubscriptions.is_empty()
     }
 }
 
