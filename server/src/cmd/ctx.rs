@@ -53,7 +53,23 @@ impl<'a, 'k> Ctx<'a, 'k> {
             ),
         };
         self.after(done, db);
+        if self.wakes_waiters() {
+            for k in keys {
+                self.srv.blocking.signal(db, k.as_ref());
+            }
+        }
         r
+    }
+
+    /// Whether this command must have the clients blocked on the keys it wrote look again
+    /// once it is done: a stream deleted, replaced by another type or flushed wakes its
+    /// XREADGROUP readers with an error, as Redis's `signalDeletedKeyAsReady` does; the others'
+    /// re-runs find nothing and keep waiting. Only while someone waits, never for a re-run.
+    fn wakes_waiters(&self) -> bool {
+        self.srv.blocking.blocked() > 0
+            && self.conn.rerun.is_none()
+            && self.args.first().is_some()
+            && super::may_write(self.args)
     }
 
     /// Runs `f` with one key's shard locked.
@@ -77,6 +93,11 @@ impl<'a, 'k> Ctx<'a, 'k> {
             None => run_view(&mut srv.ks.lock_dbs(dbs), db, srv, self.conn, self.args, f),
         };
         self.after(done, db);
+        if self.wakes_waiters() {
+            for &d in dbs {
+                self.srv.blocking.signal_db(d);
+            }
+        }
         r
     }
 
@@ -114,6 +135,10 @@ impl<'a, 'k> Ctx<'a, 'k> {
         for k in expired {
             self.srv
                 .notify_keyspace(db, crate::state::NotifyClass::Expired, "expired", &k);
+            // A deleted key, as for Redis's `signalDeletedKeyAsReady`.
+            if self.conn.rerun.is_none() {
+                self.srv.blocking.signal(db, &k);
+            }
         }
     }
 
