@@ -68,7 +68,7 @@ impl<'a, 'k> Ctx<'a, 'k> {
     fn wakes_waiters(&self) -> bool {
         self.srv.blocking.blocked() > 0
             && self.conn.rerun.is_none()
-            && self.args.first().is_some()
+            && !self.args.is_empty()
             && super::may_write(self.args)
     }
 
@@ -115,7 +115,7 @@ impl<'a, 'k> Ctx<'a, 'k> {
 
     /// Bookkeeping for keys a command found expired, then the `new` events of the keys it
     /// created (in Redis's order: the lookup that expires comes before the `dbAdd`).
-    fn after(&mut self, (expired, new_keys): (Vec<Bytes>, Vec<(usize, Bytes)>), db: usize) {
+    fn after(&mut self, (expired, new_keys): ViewDone, db: usize) {
         self.after_expired(expired, db);
         for (d, k) in new_keys {
             self.srv
@@ -190,6 +190,9 @@ impl<'a, 'k> Ctx<'a, 'k> {
 
 /// Runs `f` on a view of `db` and hands back the keys it found expired. While the AOF is on,
 /// what the command changed is appended before the locks are released (`propagate`).
+/// What a view leaves for after its locks: the keys it found expired, the (db, key) it created.
+type ViewDone = (Vec<Bytes>, Vec<(usize, Bytes)>);
+
 fn run_view<R>(
     l: &mut Locked,
     db: usize,
@@ -197,7 +200,7 @@ fn run_view<R>(
     conn: &mut Session,
     args: &[Bytes],
     f: impl FnOnce(&mut View) -> R,
-) -> (R, (Vec<Bytes>, Vec<(usize, Bytes)>)) {
+) -> (R, ViewDone) {
     // Read under the locks: `CONFIG SET appendonly yes` turns it on under every lock, so a
     // command is either in the rewrite's snapshot or appended. The one load paid when off.
     let on = srv.aof.on();
