@@ -37,7 +37,7 @@ CASES = {
     "xrg-destroy": (XRG, GROUP, [["XGROUP", "DESTROY", "k", "g"]]),
     "xrg-rename": (XRG, GROUP, [["RENAME", "k", "k2"]]),
     "xrg-move": (XRG, GROUP, [["MOVE", "k", "1"]]),
-    "xrg-expire": (XRG, GROUP, [["PEXPIRE", "k", "1"], ["SLEEP", "0.5"]]),
+    "xrg-expire": (XRG, GROUP, [["PEXPIRE", "k", "300"], ["SLEEP", "0.9"]]),
     "xrg-recreate": (XRG, GROUP, [["MULTI"], ["DEL", "k"], ["XADD", "k", "1-1", "f", "v"], ["EXEC"]]),
     "xrg-other-write": (XRG, GROUP, [["XGROUP", "CREATE", "k", "g2", "$"], ["PEXPIRE", "k", "100000"]]),
 }
