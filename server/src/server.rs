@@ -165,8 +165,15 @@ pub async fn run_listeners(
             if expire_srv.scripts.running.load(Relaxed) > 0 {
                 continue;
             }
+            let mut any = false;
             for (db, key) in expire_srv.expire_cycle(200) {
                 expire_srv.notify_keyspace(db, NotifyClass::Expired, "expired", &key);
+                // A deleted key: its XREADGROUP readers are told (`signalDeletedKeyAsReady`).
+                expire_srv.blocking.signal(db, &key);
+                any = true;
+            }
+            if any {
+                crate::connection::blocking::serve_ready(&expire_srv);
             }
         }
     });

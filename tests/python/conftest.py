@@ -241,13 +241,13 @@ def each_server(request):
         s.stop()
 
 
-def keyspace_events(server, cmds, pattern="__key*__:*"):
+def keyspace_events(server, cmds, pattern="__key*__:*", events="KEA"):
     """Runs `cmds` with every keyspace event on and returns the (channel, key) events they
     published, in order. A final `SET end` is the marker that ends the collection (not a silence);
     the time bound only catches a marker that never comes."""
     c = server.client()
     c.flushall()
-    c.config_set("notify-keyspace-events", "KEA")
+    c.config_set("notify-keyspace-events", events)
     p = c.pubsub()
     p.psubscribe(pattern)
     deadline = time.monotonic() + 10

@@ -150,3 +150,56 @@ def test_random_stream_sequences(seed, respd_shared, redis_shared):
     a.close()
     b.close()
     assert respd_shared.alive()
+
+
+def trim_command(rng, tick):
+    """XADD/XTRIM with approximate trimming (MAXLEN/MINID ~, LIMIT), XDEL and XLEN."""
+    key = rng.choice(KEYS[:2])
+    r = rng.randrange(100)
+    if r < 60:
+        args = ["XADD", key]
+        t = rng.randrange(4)
+        if t == 0:
+            args += ["MAXLEN", "~", str(rng.randint(0, 40))]
+        elif t == 1:
+            args += ["MINID", "~", str(max(0, tick - rng.randint(0, 60)))]
+        if t < 2 and rng.random() < 0.5:
+            args += ["LIMIT", str(rng.randint(0, 30))]
+        fields = [x for i in range(rng.randint(1, 3)) for x in (f"f{i}", f"v{rng.randint(0, 9)}")]
+        return args + [f"{tick}-1"] + fields
+    if r < 75:
+        how = rng.choice([["MAXLEN", "~", str(rng.randint(0, 40))],
+                          ["MINID", "~", str(max(0, tick - rng.randint(0, 60)))]])
+        args = ["XTRIM", key] + how
+        if rng.random() < 0.6:
+            args += ["LIMIT", str(rng.randint(0, 30))]
+        return args
+    if r < 85:
+        return ["XDEL", key] + [f"{rng.randint(max(0, tick - 80), tick)}-1" for _ in range(3)]
+    return ["XLEN", key]
+
+
+# Not with `stream-node-max-entries 0`: nodes then end by bytes, which respd estimates (no
+# listpacks), so its nodes may end elsewhere than Redis's.
+@pytest.mark.parametrize("entries, seed", [(1, 1), (3, 2), (7, 3), (100, 4)])
+def test_approximate_trimming_removes_whole_nodes_as_redis(entries, seed, respd_shared,
+                                                           redis_shared):
+    """`stream-node-max-entries` decides where nodes end, hence what `~` trimming removes and
+    its default LIMIT (100 nodes' worth); XLEN and every reply equal redis-server's."""
+    rng = random.Random(seed)
+    a, b = RawClient(respd_shared.port), RawClient(redis_shared.port)
+    try:
+        for c in (a, b):
+            c.cmd("FLUSHALL")
+            assert c.cmd("CONFIG", "SET", "stream-node-max-entries", str(entries)) == b"+OK\r\n"
+        for tick in range(1, 1200):
+            cmd = trim_command(rng, tick)
+            ra, rb = a.cmd(*cmd), b.cmd(*cmd)
+            assert ra == rb, f"entries {entries} seed {seed} step {tick}: {cmd}"
+        for k in KEYS[:2]:
+            assert a.cmd("XLEN", k) == b.cmd("XLEN", k)
+        assert a.cmd("XLEN", KEYS[0]) != b":0\r\n" or a.cmd("XLEN", KEYS[1]) != b":0\r\n"
+    finally:
+        for c in (a, b):
+            c.cmd("CONFIG", "SET", "stream-node-max-entries", "100")
+            c.close()

@@ -340,9 +340,10 @@ pub(crate) fn client_line(srv: &Shared, h: &ClientHandle, current: Option<&[Byte
     let ver = current_value(&h.lib_ver).unwrap_or_default();
     let subs = h.subs.load(Relaxed);
     let psubs = h.psubs.load(Relaxed);
+    let ssubs = h.ssubs.load(Relaxed);
     let flags = if srv.monitors.contains(h.id) {
         "O"
-    } else if subs + psubs > 0 {
+    } else if subs + psubs + ssubs > 0 {
         "P"
     } else if srv.blocking.is_blocked(h.id) {
         "b"
@@ -362,7 +363,7 @@ pub(crate) fn client_line(srv: &Shared, h: &ClientHandle, current: Option<&[Byte
     // What the client holds: query buffer, arguments, pending output and the reply buffer.
     let tot_mem = qbuf + qbuf_free + argv_mem + omem + REPLY_BUF;
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -373,6 +374,7 @@ pub(crate) fn client_line(srv: &Shared, h: &ClientHandle, current: Option<&[Byte
         h.db.load(Relaxed),
         subs,
         psubs,
+        ssubs,
         h.multi.load(Relaxed) as i64 - 1,
         qbuf,
         qbuf_free,
@@ -423,7 +425,7 @@ fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         if ids.as_ref().is_some_and(|v| !v.contains(&h.id)) {
             continue;
         }
-        let is_pubsub = h.subs.load(Relaxed) + h.psubs.load(Relaxed) > 0;
+        let is_pubsub = h.subs.load(Relaxed) + h.psubs.load(Relaxed) + h.ssubs.load(Relaxed) > 0;
         match typ.as_deref() {
             Some("pubsub") if !is_pubsub => continue,
             Some("normal") if is_pubsub => continue,
@@ -510,7 +512,7 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             "laddr" => h.laddr.to_string() == *v,
             "user" => *h.user() == **v,
             "type" => {
-                let ps = h.subs.load(Relaxed) + h.psubs.load(Relaxed) > 0;
+                let ps = h.subs.load(Relaxed) + h.psubs.load(Relaxed) + h.ssubs.load(Relaxed) > 0;
                 match v.to_ascii_lowercase().as_str() {
                     "pubsub" => ps,
                     "normal" => !ps,

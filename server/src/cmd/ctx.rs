@@ -31,7 +31,7 @@ impl<'a, 'k> Ctx<'a, 'k> {
     ) -> R {
         let db = self.conn.db;
         let srv = self.srv;
-        let (r, expired) = match self.held.as_deref_mut() {
+        let (r, done) = match self.held.as_deref_mut() {
             Some(l) => {
                 if l.is_growable() {
                     // A script's lock set; its `redis.call` took these shards already, this
@@ -52,8 +52,24 @@ impl<'a, 'k> Ctx<'a, 'k> {
                 f,
             ),
         };
-        self.after(expired, db);
+        self.after(done, db);
+        if self.wakes_waiters() {
+            for k in keys {
+                self.srv.blocking.signal(db, k.as_ref());
+            }
+        }
         r
+    }
+
+    /// Whether this command must have the clients blocked on the keys it wrote look again
+    /// once it is done: a stream deleted, replaced by another type or flushed wakes its
+    /// XREADGROUP readers with an error, as Redis's `signalDeletedKeyAsReady` does; the others'
+    /// re-runs find nothing and keep waiting. Only while someone waits, never for a re-run.
+    fn wakes_waiters(&self) -> bool {
+        self.srv.blocking.blocked() > 0
+            && self.conn.rerun.is_none()
+            && !self.args.is_empty()
+            && super::may_write(self.args)
     }
 
     /// Runs `f` with one key's shard locked.
@@ -65,7 +81,7 @@ impl<'a, 'k> Ctx<'a, 'k> {
     pub fn with_dbs<R>(&mut self, dbs: &[usize], f: impl FnOnce(&mut View) -> R) -> R {
         let db = self.conn.db;
         let srv = self.srv;
-        let (r, expired) = match self.held.as_deref_mut() {
+        let (r, done) = match self.held.as_deref_mut() {
             Some(l) => {
                 if l.is_growable() {
                     let shards = crate::keyspace::SHARDS;
@@ -76,7 +92,12 @@ impl<'a, 'k> Ctx<'a, 'k> {
             }
             None => run_view(&mut srv.ks.lock_dbs(dbs), db, srv, self.conn, self.args, f),
         };
-        self.after(expired, db);
+        self.after(done, db);
+        if self.wakes_waiters() {
+            for &d in dbs {
+                self.srv.blocking.signal_db(d);
+            }
+        }
         r
     }
 
@@ -92,8 +113,17 @@ impl<'a, 'k> Ctx<'a, 'k> {
         self.with_dbs(&all, f)
     }
 
-    /// Bookkeeping for keys a command found expired.
-    fn after(&mut self, expired: Vec<Bytes>, db: usize) {
+    /// Bookkeeping for keys a command found expired, then the `new` events of the keys it
+    /// created (in Redis's order: the lookup that expires comes before the `dbAdd`).
+    fn after(&mut self, (expired, new_keys): ViewDone, db: usize) {
+        self.after_expired(expired, db);
+        for (d, k) in new_keys {
+            self.srv
+                .notify_keyspace(d, crate::state::NotifyClass::New, "new", &k);
+        }
+    }
+
+    fn after_expired(&mut self, expired: Vec<Bytes>, db: usize) {
         if expired.is_empty() {
             return;
         }
@@ -105,6 +135,10 @@ impl<'a, 'k> Ctx<'a, 'k> {
         for k in expired {
             self.srv
                 .notify_keyspace(db, crate::state::NotifyClass::Expired, "expired", &k);
+            // A deleted key, as for Redis's `signalDeletedKeyAsReady`.
+            if self.conn.rerun.is_none() {
+                self.srv.blocking.signal(db, &k);
+            }
         }
     }
 
@@ -156,6 +190,9 @@ impl<'a, 'k> Ctx<'a, 'k> {
 
 /// Runs `f` on a view of `db` and hands back the keys it found expired. While the AOF is on,
 /// what the command changed is appended before the locks are released (`propagate`).
+/// What a view leaves for after its locks: the keys it found expired, the (db, key) it created.
+type ViewDone = (Vec<Bytes>, Vec<(usize, Bytes)>);
+
 fn run_view<R>(
     l: &mut Locked,
     db: usize,
@@ -163,7 +200,7 @@ fn run_view<R>(
     conn: &mut Session,
     args: &[Bytes],
     f: impl FnOnce(&mut View) -> R,
-) -> (R, Vec<Bytes>) {
+) -> (R, ViewDone) {
     // Read under the locks: `CONFIG SET appendonly yes` turns it on under every lock, so a
     // command is either in the rewrite's snapshot or appended. The one load paid when off.
     let on = srv.aof.on();
@@ -172,11 +209,15 @@ fn run_view<R>(
     if on {
         v.prop = Some(Vec::new());
     }
+    if srv.wants_keyspace_event(crate::state::NotifyClass::New) {
+        v.new_keys = Some(Vec::new());
+    }
     let r = f(&mut v);
     if on {
         super::propagate::after_view(srv, conn, args, &mut v, db, before);
     }
-    (r, std::mem::take(&mut v.expired))
+    let new_keys = v.new_keys.take().unwrap_or_default();
+    (r, (std::mem::take(&mut v.expired), new_keys))
 }
 
 /// One client's own state (today's selected db, protocol, MULTI queue, subscriptions, the block
@@ -210,6 +251,8 @@ pub struct Session {
     pub watch_dirty: Arc<AtomicBool>,
     pub subscriptions: HashSet<Bytes>,
     pub psubscriptions: HashSet<Bytes>,
+    /// Shard channels (SSUBSCRIBE).
+    pub ssubscriptions: HashSet<Bytes>,
     /// Set by a blocking command that found nothing to do yet.
     pub block: Option<BlockOn>,
     /// While the command runs again for a blocked client: the key that became ready. As in
@@ -277,6 +320,7 @@ impl Session {
             watch_dirty: Arc::new(AtomicBool::new(false)),
             subscriptions: Default::default(),
             psubscriptions: Default::default(),
+            ssubscriptions: Default::default(),
             block: None,
             rerun: None,
             now_ms: crate::keyspace::now_ms(),
@@ -290,7 +334,14 @@ impl Session {
 
     /// Whether only pub/sub commands are allowed (RESP2 with subscriptions).
     pub fn in_subscribed_context(&self) -> bool {
-        self.resp == 2 && (!self.subscriptions.is_empty() || !self.psubscriptions.is_empty())
+        self.resp == 2 && self.has_subscriptions()
+    }
+
+    /// Whether the client subscribes to anything (Redis's CLIENT_PUBSUB).
+    pub fn has_subscriptions(&self) -> bool {
+        !self.subscriptions.is_empty()
+            || !self.psubscriptions.is_empty()
+            || !self.ssubscriptions.is_empty()
     }
 }
 

@@ -162,7 +162,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         let k = &srv.ks.stats;
         let _ = write!(
             o,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n",
             s.connections_received.load(Relaxed),
             s.commands_processed.load(Relaxed),
             s.net_input_bytes.load(Relaxed),
@@ -174,6 +174,7 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
             k.misses.load(Relaxed),
             srv.pubsub.numchannels(),
             srv.pubsub.numpat(),
+            srv.pubsub.numshardchannels(),
             s.error_replies.load(Relaxed),
         );
     }

@@ -340,6 +340,8 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> Reply {
             return Err(Reply::error(ERR_NO_KEY));
         };
         let ttl = e.expire_at();
+        // Redis deletes the destination and adds the key anew: a `new` event even over one.
+        v.delete(dst);
         v.set(dst, e.value, ttl);
         Ok(1)
     });
@@ -482,6 +484,8 @@ fn move_cmd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     });
     if moved {
         ctx.notify(NotifyClass::Generic, "move_from", key);
+        ctx.srv
+            .notify_keyspace(dst, NotifyClass::Generic, "move_to", key);
         ctx.srv.signal_ready(dst, key);
     }
     Reply::Int(moved as i64)

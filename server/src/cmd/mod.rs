@@ -19,6 +19,7 @@ pub mod hashes;
 mod hll;
 pub mod hyperloglog;
 pub mod info;
+mod keymiss;
 pub mod keys;
 pub mod keyspec;
 pub mod latency;
@@ -249,6 +250,9 @@ fn run_command(
     let in_script = ctx.conn.in_script;
     if spec.flags.contains(Flags::SKIP_MONITOR) && srv.monitors.active() {
         monitor::feed(srv, ctx.conn, in_script, false, args);
+    }
+    if srv.wants_keyspace_event(crate::state::NotifyClass::KeyMiss) {
+        keymiss::notify(&mut ctx, spec, args);
     }
     let mut reply = (spec.handler)(&mut ctx, args);
     if srv.monitors.active()

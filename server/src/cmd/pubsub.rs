@@ -1,4 +1,6 @@
-//! Pub/sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
+//! Pub/sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB, and
+//! the sharded ones (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) as a single Redis node has them: their
+//! own channels, `smessage` pushes, and a subscription count of shard channels only.
 //!
 //! Confirmations are push replies (`>` in RESP3, arrays in RESP2), one per channel, as Redis
 //! sends them; messages reach subscribers through their connection's push queue.
@@ -77,6 +79,39 @@ pub static COMMANDS: &[CommandSpec] = &[
         publish,
         "Posts a message to a channel."
     ),
+    command!(
+        "ssubscribe",
+        -2,
+        SUB,
+        (1, -1, 1),
+        "pubsub",
+        "7.0.0",
+        &[],
+        ssubscribe,
+        "Listens for messages published to shard channels."
+    ),
+    command!(
+        "sunsubscribe",
+        -1,
+        SUB,
+        (1, -1, 1),
+        "pubsub",
+        "7.0.0",
+        &[],
+        sunsubscribe,
+        "Stops listening to messages posted to shard channels."
+    ),
+    command!(
+        "spublish",
+        3,
+        PS.union(Flags::FAST),
+        (1, 1, 1),
+        "pubsub",
+        "7.0.0",
+        &[],
+        spublish,
+        "Post a message to a shard channel"
+    ),
     container!(
         "pubsub",
         -2,
@@ -124,6 +159,28 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
     ),
     subcommand!(
         "pubsub",
+        "shardchannels",
+        -2,
+        PS,
+        (0, 0, 0),
+        "7.0.0",
+        &[],
+        pubsub_shardchannels,
+        "Returns the active shard channels."
+    ),
+    subcommand!(
+        "pubsub",
+        "shardnumsub",
+        -2,
+        PS,
+        (0, 0, 0),
+        "7.0.0",
+        &[],
+        pubsub_shardnumsub,
+        "Returns the count of subscribers of shard channels."
+    ),
+    subcommand!(
+        "pubsub",
         "help",
         2,
         Flags::LOADING.union(Flags::STALE),
@@ -139,9 +196,14 @@ fn word(w: &'static str) -> Reply {
     Reply::bulk(Bytes::from_static(w.as_bytes()))
 }
 
-/// One confirmation: `[kind, name, subscription count]`.
+/// One confirmation: `[kind, name, subscription count]` (of channels and patterns, or of
+/// shard channels for the sharded commands, as Redis counts them).
 fn confirm(kind: &'static str, name: Option<&Bytes>, conn: &Session) -> Reply {
-    let n = conn.subscriptions.len() + conn.psubscriptions.len();
+    let n = if kind.starts_with('s') && kind != "subscribe" {
+        conn.ssubscriptions.len()
+    } else {
+        conn.subscriptions.len() + conn.psubscriptions.len()
+    };
     Reply::Push(vec![
         word(kind),
         Reply::opt_bulk(name.cloned()),
@@ -161,6 +223,7 @@ fn replies(mut v: Vec<Reply>) -> Reply {
 fn sync_counts(conn: &Session) {
     conn.handle.subs.store(conn.subscriptions.len(), Relaxed);
     conn.handle.psubs.store(conn.psubscriptions.len(), Relaxed);
+    conn.handle.ssubs.store(conn.ssubscriptions.len(), Relaxed);
 }
 
 /// What the commands need of a kind of subscription beside the registry: the client's own set of
@@ -170,6 +233,7 @@ impl Kind {
         match self {
             Kind::Channel => &mut conn.subscriptions,
             Kind::Pattern => &mut conn.psubscriptions,
+            Kind::Shard => &mut conn.ssubscriptions,
         }
     }
 
@@ -180,6 +244,8 @@ impl Kind {
             (Kind::Channel, false) => "unsubscribe",
             (Kind::Pattern, true) => "psubscribe",
             (Kind::Pattern, false) => "punsubscribe",
+            (Kind::Shard, true) => "ssubscribe",
+            (Kind::Shard, false) => "sunsubscribe",
         }
     }
 }
@@ -198,6 +264,23 @@ fn unsubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 fn punsubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     drop_names(ctx, &a[1..], Kind::Pattern)
+}
+
+fn ssubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    // Redis refuses it to a client that cannot block, a transaction's included (unlike
+    // SUBSCRIBE).
+    if ctx.held.is_some() {
+        return Reply::error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
+    }
+    take(ctx, &a[1..], Kind::Shard)
+}
+
+fn sunsubscribe(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    drop_names(ctx, &a[1..], Kind::Shard)
+}
+
+fn spublish(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    Reply::Int(ctx.srv.pubsub.spublish(&a[1], &a[2]) as i64)
 }
 
 /// (P)SUBSCRIBE: one confirmation per name, subscribed or not before.
@@ -237,7 +320,7 @@ fn drop_names(ctx: &mut Ctx, given: &[Bytes], kind: Kind) -> Reply {
 
 /// Drops every subscription of a connection (RESET, disconnect).
 pub fn unsubscribe_all(srv: &Shared, conn: &mut Session) {
-    for kind in [Kind::Channel, Kind::Pattern] {
+    for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
         for name in std::mem::take(kind.names(conn)) {
             srv.pubsub.unsubscribe(kind, &name, conn.id);
         }
@@ -264,6 +347,29 @@ fn pubsub_numsub(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     for ch in &a[2..] {
         out.push(Reply::Bulk(ch.clone()));
         out.push(Reply::Int(ctx.srv.pubsub.numsub(ch) as i64));
+    }
+    Reply::Array(out)
+}
+
+fn pubsub_shardchannels(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    if a.len() > 3 {
+        return Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            text(&a[1][..a[1].len().min(128)])
+        ));
+    }
+    Reply::bulks(
+        ctx.srv
+            .pubsub
+            .channels_of(Kind::Shard, a.get(2).map(|p| &p[..])),
+    )
+}
+
+fn pubsub_shardnumsub(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
+    let mut out = Vec::with_capacity((a.len() - 2) * 2);
+    for ch in &a[2..] {
+        out.push(Reply::Bulk(ch.clone()));
+        out.push(Reply::Int(ctx.srv.pubsub.numsub_of(Kind::Shard, ch) as i64));
     }
     Reply::Array(out)
 }

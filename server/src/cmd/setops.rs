@@ -210,7 +210,15 @@ pub fn smove(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             return Ok((1, evs));
         }
         let d = Set::write(v, dst, true)?.ok_or_else(wrongtype)?;
-        if d.insert(m.clone(), max) {
+        let added = d.insert(m.clone(), max);
+        if dst_type.is_none() {
+            // Redis adds the destination after the source's events: its `new` goes here.
+            if let Some(n) = v.new_keys.as_mut() {
+                n.retain(|(_, k)| k != dst);
+            }
+            evs.push((NotifyClass::New, "new", dst.clone()));
+        }
+        if added {
             evs.push((NotifyClass::Set, "sadd", dst.clone()));
         }
         Ok((1, evs))

@@ -107,13 +107,32 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
     let mut created: Vec<Bytes> = Vec::new();
     // Woken from BLOCK, Redis 7.0 serves only the stream that became ready.
     let only = ctx.conn.rerun.clone().filter(|k| keys.contains(k));
+    let rerun = ctx.conn.rerun.is_some();
     let r = ctx.with_keys(keys, |v| {
         let now = v.now();
         // Resolve the IDs, checking types and groups in Redis's order.
         let mut ids = Vec::with_capacity(keys.len());
         for (key, arg) in keys.iter().zip(id_args) {
-            let s = stream_ref(v, key)?;
+            // A blocked client's re-run looks at the stream that was signalled only, as
+            // Redis's serving of a ready key does: XREAD keeps waiting whatever the key now
+            // holds; XREADGROUP's stream or group gone ends the wait with Redis's errors.
+            if rerun && only.as_ref() != Some(key) {
+                ids.push(StreamId::MAX);
+                continue;
+            }
+            let s = match stream_ref(v, key) {
+                Err(_) if rerun && o.group.is_none() => None,
+                Err(_) | Ok(None) if rerun && o.group.is_some() => {
+                    return Err(Reply::error("UNBLOCKED the stream key no longer exists"));
+                }
+                r => r?,
+            };
             if let Some((gname, _)) = &o.group {
+                if rerun && !s.is_some_and(|s| s.groups.contains_key(gname)) {
+                    return Err(Reply::error(
+                        "NOGROUP the consumer group this client was blocked on no longer exists",
+                    ));
+                }
                 if !s.is_some_and(|s| s.groups.contains_key(gname)) {
                     return Err(Reply::error(format!(
                             "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
@@ -148,8 +167,11 @@ fn read(ctx: &mut Ctx, a: &[Bytes], grouped: bool) -> Reply {
             }
             let entries = match &o.group {
                 None => {
-                    let Some(s) = stream_ref(v, key)? else {
-                        continue;
+                    let s = match stream_ref(v, key) {
+                        Ok(Some(s)) => s,
+                        Ok(None) => continue,
+                        Err(_) if rerun => continue,
+                        Err(e) => return Err(e),
                     };
                     if s.is_empty() || s.last_valid_id() <= gt {
                         continue;

@@ -2,7 +2,8 @@
 
 use super::streams::{id_reply, parse_id_generic, parse_strict_id, stream_mut};
 use super::{eq, int, syntax, wrongtype, Ctx};
-use crate::keyspace::stream::{Fields, StreamId, Trim};
+use crate::config::params;
+use crate::keyspace::stream::{Fields, NodeLimits, StreamId, Trim};
 use crate::keyspace::Value;
 use crate::resp::Reply;
 use crate::state::NotifyClass;
@@ -20,7 +21,7 @@ struct AddTrim {
 }
 
 /// Redis's streamParseAddOrTrimArgsOrReply.
-fn parse_add_trim(a: &[Bytes], xadd: bool) -> Result<AddTrim, Reply> {
+fn parse_add_trim(a: &[Bytes], xadd: bool, limit: u64) -> Result<AddTrim, Reply> {
     let mut p = AddTrim {
         trim: None,
         approx: false,
@@ -95,13 +96,30 @@ fn parse_add_trim(a: &[Bytes], xadd: bool) -> Result<AddTrim, Reply> {
             ));
         }
     } else if p.approx {
-        p.limit = 10_000; // 100 * stream-node-max-entries
+        p.limit = limit;
     }
     Ok(p)
 }
 
+/// The configured node limits, and the default LIMIT of `~` trimming Redis derives from them
+/// (100 nodes' worth, within 1 and 1000000; 10000 when nodes have no entry bound).
+fn node_limits(ctx: &Ctx) -> (NodeLimits, u64) {
+    let c = ctx.srv.config();
+    let max_entries = c.get(params::STREAM_NODE_MAX_ENTRIES).max(0) as u64;
+    let limits = NodeLimits {
+        max_entries,
+        max_bytes: c.get(params::STREAM_NODE_MAX_BYTES),
+    };
+    let limit = match max_entries.saturating_mul(100) {
+        0 => 10_000,
+        n => n.min(1_000_000),
+    };
+    (limits, limit)
+}
+
 pub fn xadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let p = match parse_add_trim(a, true) {
+    let (nodes, limit) = node_limits(ctx);
+    let p = match parse_add_trim(a, true, limit) {
         Ok(p) => p,
         Err(e) => return e,
     };
@@ -155,7 +173,7 @@ pub fn xadd(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         if id <= s.last_id {
             return Err(top());
         }
-        s.append(id, fields);
+        s.append_in(id, fields, nodes);
         let trimmed = p.trim.is_some_and(|t| s.trim(t, p.approx, p.limit) > 0);
         v.mark_modified(key);
         Ok(Some((id, trimmed)))
@@ -211,7 +229,8 @@ pub fn xdel(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 }
 
 pub fn xtrim(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
-    let p = match parse_add_trim(a, false) {
+    let (_, limit) = node_limits(ctx);
+    let p = match parse_add_trim(a, false, limit) {
         Ok(p) => p,
         Err(e) => return e,
     };

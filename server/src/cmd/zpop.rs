@@ -12,16 +12,21 @@ use std::time::Instant;
 type Popped = (Bytes, Vec<(Bytes, f64)>, bool);
 
 /// Pops up to `count` from the first non-empty sorted set among `keys`. WRONGTYPE for a key of
-/// another type met before one with something to pop.
+/// another type met before one with something to pop, except for a blocked client's re-run
+/// (`rerun`): Redis serves it only from sorted sets and passes other types over, as for lists.
 fn pop_first(
     v: &mut View,
     keys: &[Bytes],
     count: usize,
     max: bool,
+    rerun: bool,
 ) -> Result<Option<Popped>, Reply> {
     for k in keys {
-        let Some(z) = zwrite(v, k)? else {
-            continue;
+        let z = match zwrite(v, k) {
+            Ok(Some(z)) => z,
+            Ok(None) => continue,
+            Err(_) if rerun => continue,
+            Err(e) => return Err(e),
         };
         let popped = z.pop(count, max);
         let gone = drop_if_empty(v, k);
@@ -65,7 +70,7 @@ fn zpop_generic(ctx: &mut Ctx, a: &[Bytes], max: bool) -> Reply {
     };
     let key = &a[1];
     let r = ctx.with_key(key, |v| {
-        pop_first(v, std::slice::from_ref(key), count.unwrap_or(1), max)
+        pop_first(v, std::slice::from_ref(key), count.unwrap_or(1), max, false)
     });
     match r {
         Err(e) => e,
@@ -93,7 +98,8 @@ fn bzpop_generic(ctx: &mut Ctx, a: &[Bytes], max: bool) -> Reply {
         Err(e) => return e,
     };
     let keys = &a[1..a.len() - 1];
-    match ctx.with_keys(keys, |v| pop_first(v, keys, 1, max)) {
+    let rerun = ctx.conn.rerun.is_some();
+    match ctx.with_keys(keys, |v| pop_first(v, keys, 1, max, rerun)) {
         Err(e) => e,
         Ok(Some((k, mut popped, gone))) => {
             notify_pop(ctx, &k, popped.len(), max, gone);
@@ -160,7 +166,8 @@ fn mpop_generic(ctx: &mut Ctx, a: &[Bytes], at: usize, to: Option<Option<Instant
         Ok(x) => x,
         Err(e) => return e,
     };
-    match ctx.with_keys(keys, |v| pop_first(v, keys, count, max)) {
+    let rerun = ctx.conn.rerun.is_some();
+    match ctx.with_keys(keys, |v| pop_first(v, keys, count, max, rerun)) {
         Err(e) => e,
         Ok(Some((k, popped, gone))) => {
             notify_pop(ctx, &k, popped.len(), max, gone);

@@ -254,8 +254,8 @@ params! {
     SLOWLOG_MAX_LEN: Int = { name: "slowlog-max-len", kind: Kind::Int { min: 0, max: i64::MAX }, default: "128", support: Implemented }
     SOCKET_MARK_ID: Int = { name: "socket-mark-id", kind: Kind::Int { min: 0, max: 4294967295 }, default: "0", support: Ignored }
     STOP_WRITES_ON_BGSAVE_ERROR: Bool = { name: "stop-writes-on-bgsave-error", kind: Kind::Bool, default: "yes", support: Implemented }
-    STREAM_NODE_MAX_BYTES: Mem = { name: "stream-node-max-bytes", kind: Kind::Memory { min: 0, max: i64::MAX as u64 }, default: "4096", support: Ignored }
-    STREAM_NODE_MAX_ENTRIES: Int = { name: "stream-node-max-entries", kind: Kind::Int { min: 0, max: i64::MAX }, default: "100", support: Ignored }
+    STREAM_NODE_MAX_BYTES: Mem = { name: "stream-node-max-bytes", kind: Kind::Memory { min: 0, max: i64::MAX as u64 }, default: "4096", support: Implemented }
+    STREAM_NODE_MAX_ENTRIES: Int = { name: "stream-node-max-entries", kind: Kind::Int { min: 0, max: i64::MAX }, default: "100", support: Implemented }
     SUPERVISED: Pick = { name: "supervised", kind: Kind::Enum(&["upstart", "systemd", "auto", "no"]), default: "no", support: Ignored, immutable: true }
     SYSLOG_ENABLED: Bool = { name: "syslog-enabled", kind: Kind::Bool, default: "no", support: Ignored, immutable: true }
     SYSLOG_FACILITY: Pick = { name: "syslog-facility", kind: Kind::Enum(&["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), default: "local0", support: Ignored, immutable: true }

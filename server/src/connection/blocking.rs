@@ -29,14 +29,18 @@ pub fn serve_ready(srv: &Shared) {
                 continue;
             };
             let (reply, blocked_again) = rerun(srv, id, &job, &key);
+            let stream_reader = job.args.first().is_some_and(|c| {
+                c.eq_ignore_ascii_case(b"xread") || c.eq_ignore_ascii_case(b"xreadgroup")
+            });
             let served = (!blocked_again).then_some(reply);
             if !b.settle(id, job, served) {
                 continue;
             }
             // Nothing for this client: if the key is gone, nothing for the ones after it either
-            // (a stream stays, and its readers may each want different entries).
+            // (a stream stays, and its readers may each want different entries; a gone
+            // stream still has XREADGROUP readers to tell).
             let exists = srv.ks.lock_keys(db, &[&key]).view(db).exists(&key);
-            if !exists {
+            if !exists && !stream_reader {
                 break;
             }
         }

@@ -257,8 +257,7 @@ where
             }
             // Redis's `timeout`: idle clients are closed, except subscribers.
             let idle_limit = srv.idle_timeout();
-            let may_time_out =
-                idle_limit > 0 && conn.subscriptions.is_empty() && conn.psubscriptions.is_empty();
+            let may_time_out = idle_limit > 0 && !conn.has_subscriptions();
             // Made only when it can fire: making one reads the clock.
             let idle = async {
                 if may_time_out {

@@ -460,6 +460,7 @@ impl<'k> Locked<'k> {
             locked: self,
             expired: Vec::new(),
             prop: None,
+            new_keys: None,
         }
     }
 }
@@ -474,6 +475,9 @@ pub struct View<'v, 'k> {
     /// While the AOF is on: the commands a handler asks to be written in place of its own
     /// (SPOP as SREM, a blocking pop as its plain form); see [`View::propagate`].
     pub prop: Option<Vec<Vec<Bytes>>>,
+    /// While someone listens for `new` keyspace events: the (db, key) of every key this view
+    /// created, as Redis's `dbAdd` reports them (a replaced value is no new key).
+    pub new_keys: Option<Vec<(usize, Bytes)>>,
 }
 
 impl<'v, 'k> View<'v, 'k> {
@@ -627,6 +631,9 @@ impl<'v, 'k> View<'v, 'k> {
                     s.expires.insert((t, key.clone()));
                 }
                 s.map.insert(Key::from(key), entry);
+                if let Some(n) = self.new_keys.as_mut() {
+                    n.push((db, key.clone()));
+                }
             }
         }
     }

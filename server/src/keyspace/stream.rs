@@ -71,6 +71,26 @@ pub type Fields = Vec<(Bytes, Bytes)>;
 /// Redis's `stream-node-max-entries` and `stream-node-max-bytes` defaults.
 const NODE_MAX_ENTRIES: u64 = 100;
 const NODE_MAX_BYTES: usize = 4096;
+/// Redis's STREAM_LISTPACK_MAX_SIZE: the byte bound when `stream-node-max-bytes` is 0 or more.
+const LISTPACK_MAX_SIZE: usize = 1 << 30;
+
+/// When XADD starts a new node (`stream-node-max-entries`, `stream-node-max-bytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct NodeLimits {
+    /// Entries (live or deleted) per node; 0: no bound.
+    pub max_entries: u64,
+    /// Bytes per node as Redis's listpack would count them; 0: Redis's own maximum.
+    pub max_bytes: u64,
+}
+
+impl Default for NodeLimits {
+    fn default() -> Self {
+        NodeLimits {
+            max_entries: NODE_MAX_ENTRIES,
+            max_bytes: NODE_MAX_BYTES as u64,
+        }
+    }
+}
 
 /// One listpack node as Redis would have it: entries are counted until the node is freed.
 #[derive(Debug, Clone, Default)]
@@ -196,15 +216,30 @@ impl Stream {
         self.entries.keys().next_back().copied().unwrap_or_default()
     }
 
-    /// Appends an entry whose ID the caller has checked is above `last_id`.
+    /// Appends an entry whose ID the caller has checked is above `last_id`, in nodes of
+    /// Redis's default size.
     pub fn append(&mut self, id: StreamId, fields: Fields) {
+        self.append_in(id, fields, NodeLimits::default())
+    }
+
+    /// `append` with the configured node limits: trimming with `~` removes whole nodes only,
+    /// so where they end decides what it removes, as in Redis.
+    pub fn append_in(&mut self, id: StreamId, fields: Fields, limits: NodeLimits) {
+        let max_bytes = match usize::try_from(limits.max_bytes) {
+            Ok(0) | Err(_) => LISTPACK_MAX_SIZE,
+            Ok(b) => b.min(LISTPACK_MAX_SIZE),
+        };
+        let max_entries = match limits.max_entries {
+            0 => u64::MAX,
+            n => n,
+        };
         let size: usize = fields
             .iter()
             .map(|(f, v)| f.len() + v.len() + 4)
             .sum::<usize>()
             + 8;
         let new_node = match self.nodes.iter_mut().next_back() {
-            Some((_, n)) if n.total < NODE_MAX_ENTRIES && n.bytes + size < NODE_MAX_BYTES => {
+            Some((_, n)) if n.total < max_entries && n.bytes + size < max_bytes => {
                 n.live += 1;
                 n.total += 1;
                 n.last = id;

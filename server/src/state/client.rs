@@ -35,6 +35,7 @@ pub struct ClientHandle {
     pub qbuf_free: AtomicUsize,
     pub subs: AtomicUsize,
     pub psubs: AtomicUsize,
+    pub ssubs: AtomicUsize,
     pub multi: AtomicU64,
     /// When (ms since the epoch) pending output first passed the soft limit; 0 when under it.
     pub obuf_soft_since: AtomicU64,
@@ -75,6 +76,7 @@ impl ClientHandle {
             qbuf_free: AtomicUsize::new(0),
             subs: AtomicUsize::new(0),
             psubs: AtomicUsize::new(0),
+            ssubs: AtomicUsize::new(0),
             multi: AtomicU64::new(0),
             obuf_soft_since: AtomicU64::new(0),
             obuf: AtomicUsize::new(0),
@@ -140,6 +142,7 @@ pub(crate) mod tests {
             qbuf_free: Default::default(),
             subs: Default::default(),
             psubs: Default::default(),
+            ssubs: Default::default(),
             multi: Default::default(),
             obuf_soft_since: Default::default(),
             obuf: Default::default(),

@@ -257,6 +257,16 @@ impl Shared {
         notify::publish(flags, &self.pubsub, db, class, event, key);
     }
 
+    /// Whether an event of `class` would reach anyone now (so work to find such events, as
+    /// `new` and `keymiss` need, is done only then).
+    pub fn wants_keyspace_event(&self, class: NotifyClass) -> bool {
+        use crate::config::special::events;
+        let f = self.config.get(params::NOTIFY_KEYSPACE_EVENTS);
+        f & notify::class_bit(class) != 0
+            && f & (events::KEYSPACE | events::KEYEVENT) != 0
+            && !self.pubsub.is_idle()
+    }
+
     /// Asks the server to stop.
     pub fn request_shutdown(&self) {
         let _ = self.shutdown.send(true);

@@ -20,6 +20,8 @@ type Subscribers = HashMap<Bytes, Vec<Arc<ClientHandle>>>;
 pub struct PubSub {
     channels: RwLock<Subscribers>,
     patterns: RwLock<Subscribers>,
+    /// Shard channels (SSUBSCRIBE/SPUBLISH): their own namespace, no patterns.
+    shard: RwLock<Subscribers>,
     /// Number of (client, channel or pattern) subscriptions: zero lets notifications skip all work.
     total: AtomicUsize,
     /// client-output-buffer-limit's classes, shared with the configuration that sets them.
@@ -44,11 +46,13 @@ pub fn push_cost(r: &Reply) -> usize {
     }
 }
 
-/// Channels or patterns: the two kinds of subscription, kept in two maps and handled alike.
+/// Channels, patterns or shard channels: the kinds of subscription, kept in their own maps
+/// and handled alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubKind {
     Channel,
     Pattern,
+    Shard,
 }
 
 impl PubSub {
@@ -69,6 +73,7 @@ impl PubSub {
         match kind {
             SubKind::Channel => &self.channels,
             SubKind::Pattern => &self.patterns,
+            SubKind::Shard => &self.shard,
         }
     }
 
@@ -132,6 +137,23 @@ impl PubSub {
         n
     }
 
+    /// SPUBLISH: sends `msg` to the subscribers of shard channel `channel` (patterns do not
+    /// see shard channels); returns how many clients it was addressed to.
+    pub fn spublish(&self, channel: &Bytes, msg: &Bytes) -> usize {
+        if self.is_idle() {
+            return 0;
+        }
+        let Some(subs) = read(&self.shard).get(channel).cloned() else {
+            return 0;
+        };
+        let m = Reply::Push(vec![
+            Reply::bulk(Bytes::from_static(b"smessage")),
+            Reply::Bulk(channel.clone()),
+            Reply::Bulk(msg.clone()),
+        ]);
+        self.deliver_all(&subs, m)
+    }
+
     /// Queues `m` for each of `subs`; returns how many they were.
     fn deliver_all(&self, subs: &[Arc<ClientHandle>], m: Reply) -> usize {
         let cost = push_cost(&m);
@@ -185,7 +207,12 @@ impl PubSub {
 
     /// Channels with subscribers matching `pattern` (all without one).
     pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        read(&self.channels)
+        self.channels_of(SubKind::Channel, pattern)
+    }
+
+    /// Channels or shard channels with subscribers matching `pattern` (all without one).
+    pub fn channels_of(&self, kind: SubKind, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        read(self.map(kind))
             .keys()
             .filter(|c| pattern.is_none_or(|p| crate::util::glob::glob_match(p, c, false)))
             .cloned()
@@ -199,7 +226,17 @@ impl PubSub {
 
     /// Subscribers of one channel (patterns not counted).
     pub fn numsub(&self, channel: &[u8]) -> usize {
-        read(&self.channels).get(channel).map_or(0, |v| v.len())
+        self.numsub_of(SubKind::Channel, channel)
+    }
+
+    /// Subscribers of one channel or shard channel.
+    pub fn numsub_of(&self, kind: SubKind, channel: &[u8]) -> usize {
+        read(self.map(kind)).get(channel).map_or(0, |v| v.len())
+    }
+
+    /// Shard channels with at least one subscriber (INFO pubsubshard_channels).
+    pub fn numshardchannels(&self) -> usize {
+        read(&self.shard).len()
     }
 
     /// Distinct patterns with subscribers.
