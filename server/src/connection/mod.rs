@@ -43,8 +43,9 @@ const DENIED: &str = "-DENIED Redis is running in protected mode because protect
 pub async fn serve(srv: Arc<Shared>, sock: TcpStream, addr: SocketAddr) {
     let _ = sock.set_nodelay(true);
     let laddr = sock.local_addr().unwrap_or(addr);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&sock);
     let (rd, wr) = sock.into_split();
-    serve_io(srv, rd, wr, addr, laddr).await
+    serve_io(srv, rd, wr, addr, laddr, fd).await
 }
 
 /// How long a client on a TLS port has to complete its handshake: one that stalls or sends
@@ -61,6 +62,8 @@ pub async fn serve_tls(
 ) {
     let _ = sock.set_nodelay(true);
     let laddr = sock.local_addr().unwrap_or(addr);
+    // The socket's descriptor, valid as long as the TLS stream that owns it.
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&sock);
     let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIME, acceptor.accept(sock)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -74,12 +77,19 @@ pub async fn serve_tls(
         }
     };
     let (rd, wr) = tokio::io::split(stream);
-    serve_io(srv, rd, wr, addr, laddr).await
+    serve_io(srv, rd, wr, addr, laddr, fd).await
 }
 
 /// The connection over any stream: generic, so the plain TCP path compiles to what it was.
-async fn serve_io<R, W>(srv: Arc<Shared>, mut rd: R, mut wr: W, addr: SocketAddr, laddr: SocketAddr)
-where
+/// `fd` is the TCP socket's, whose kernel send queue counts in a stalled client's output.
+async fn serve_io<R, W>(
+    srv: Arc<Shared>,
+    mut rd: R,
+    mut wr: W,
+    addr: SocketAddr,
+    laddr: SocketAddr,
+    fd: std::os::fd::RawFd,
+) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
@@ -214,7 +224,7 @@ where
                         }
                         if out.len() >= FLUSH_AT {
                             aof_wait(&srv, conn.prop.offset).await;
-                            flush_client(&mut wr, &mut out, &srv, Some(&handle)).await?;
+                            flush_client(&mut wr, &mut out, &srv, Some((&handle, fd))).await?;
                             conn.clock = Instant::now();
                         }
                     }
@@ -238,7 +248,7 @@ where
                 tokio::task::yield_now().await;
             }
             aof_wait(&srv, conn.prop.offset).await;
-            flush_client(&mut wr, &mut out, &srv, Some(&handle)).await?;
+            flush_client(&mut wr, &mut out, &srv, Some((&handle, fd))).await?;
             if push_pending > 0 {
                 crate::state::pubsub::release(&handle, std::mem::take(&mut push_pending));
             }
@@ -375,14 +385,13 @@ pub(crate) async fn flush<W: AsyncWrite + Unpin>(
 /// [`flush`], and when the socket takes no more (the client does not read) and `client` is
 /// given: the output waiting is shown in CLIENT LIST's `omem`, and the client is closed once
 /// it passes the normal class's output buffer limit or makes no progress for `timeout`.
-async fn flush_client(
-    wr: &mut OwnedWriteHalf,
+async fn flush_client<W: AsyncWrite + Unpin>(
+    wr: &mut W,
     out: &mut Out,
     srv: &Shared,
-    client: Option<&ClientHandle>,
+    client: Option<(&ClientHandle, std::os::fd::RawFd)>,
 ) -> std::io::Result<()> {
     let mut stalled = false;
-    let fd = std::os::fd::AsRawFd::as_raw_fd(wr.as_ref());
     while !out.is_empty() {
         let pending = out.len();
         let n = {
@@ -407,7 +416,7 @@ async fn flush_client(
             match (first, client) {
                 (Some(r), _) => r?,
                 (None, None) => w.await?,
-                (None, Some(h)) => {
+                (None, Some((h, fd))) => {
                     stalled = true;
                     write_stalled(srv, h, pending + send_queue(fd), w).await?
                 }
@@ -419,7 +428,7 @@ async fn flush_client(
         srv.stats.net_output_bytes.fetch_add(n as u64, Relaxed);
         out.advance(n);
     }
-    if let (true, Some(h)) = (stalled, client) {
+    if let (true, Some((h, _))) = (stalled, client) {
         h.obuf.store(0, Relaxed);
         h.obuf_soft_since.store(0, Relaxed);
     }
@@ -438,7 +447,7 @@ async fn write_stalled(
     h.obuf.store(pending, Relaxed);
     let began = Instant::now();
     loop {
-        let subscriber = h.subs.load(Relaxed) + h.psubs.load(Relaxed) > 0;
+        let subscriber = h.subs.load(Relaxed) + h.psubs.load(Relaxed) + h.ssubs.load(Relaxed) > 0;
         if !subscriber && over_output_limit(srv, h, pending as u64) {
             obuf_close(h, pending);
             return Err(std::io::Error::other("output buffer limit"));
