@@ -959,3 +959,15 @@ def test_cjson_as_redis(respd, redis_server, protocol):
     differ = [f"{s!r}:\n  respd {o!r}\n  redis {t!r}"
               for s, o, t in zip(CJSON_SCRIPTS, ours, theirs) if o != t]
     assert not differ, f"{len(differ)} replies differ:\n" + "\n".join(differ)
+
+
+def test_cjson_in_functions_as_redis(respd, redis_server):
+    """Functions see cjson when they run, not while their library loads (Redis 7.0)."""
+    cmds = [
+        ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lj\nredis.register_function('jf', "
+         "function(keys, args) return cjson.encode({1, 'a/b', cjson.decode(args[1])}) end)"),
+        ("FCALL", "jf", "0", '{"x":[true,null]}'),
+        ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lk\nlocal x = cjson.encode({1})\n"
+         "redis.register_function('kf', function() return x end)"),
+    ]
+    assert replies(respd.port, cmds) == replies(redis_server.port, cmds)
