@@ -774,3 +774,200 @@ def test_resp3_conversions_byte_for_byte(respd, redis_server, protocol):
     differ = [f"{s!r}:\n  respd {o!r}\n  redis {t!r}"
               for s, o, t in zip(RESP3_SCRIPTS, ours, theirs) if o != t]
     assert not differ, f"{len(differ)} replies differ:\n" + "\n".join(differ)
+
+
+# The cjson library: encode and decode as Redis's lua_cjson (numbers `%.14g`, `/` escaped, sparse
+# arrays, depth limits, error texts with their positions). Objects of several keys come out in
+# Lua's hash order, which is the same Lua 5.1 table code on both servers. Settings are changed on
+# a `cjson.new()` copy: the global table's settings outlive the script (per Lua state).
+CJSON_SCRIPTS = [
+    "return cjson.encode({1, 2, 3, 'x', true, false})",
+    "return cjson.encode({})",
+    "return cjson.encode({a = 1})",
+    "return cjson.encode({a = {b = {c = {1, {d = 'e'}}}}})",
+    "return cjson.encode({[1] = 1, [2] = 2, [4] = 4})",
+    "return cjson.encode({[1] = 1, [11] = 2})",
+    "return cjson.encode({[10] = 1})",
+    "return cjson.encode({[11] = 1})",
+    "return cjson.encode({[1] = 'a', x = 'b'})",
+    "return cjson.encode({[1.5] = 'a'})",
+    "return cjson.encode({[0] = 'a'})",
+    "return cjson.encode({[-1] = 'a'})",
+    "return cjson.encode({[2^40] = 1})",
+    "return cjson.encode({[2^31] = 1})",
+    "return cjson.encode({[true] = 1})",
+    "return cjson.encode({f = function() end})",
+    "return cjson.encode(function() end)",
+    "return cjson.encode(coroutine.create(function() end))",
+    "return cjson.encode(nil)",
+    "return cjson.encode(cjson.null)",
+    "return cjson.encode({1, nil, 3})",
+    "return cjson.encode({1, cjson.null, 3})",
+    "return cjson.encode(0)",
+    "return cjson.encode(-0)",
+    "return cjson.encode(42)",
+    "return cjson.encode(-17)",
+    "return cjson.encode(3.14159)",
+    "return cjson.encode(0.1)",
+    "return cjson.encode(1/3)",
+    "return cjson.encode(1e100)",
+    "return cjson.encode(-1.5e-7)",
+    "return cjson.encode(123456789012345678)",
+    "return cjson.encode(12345678901234)",
+    "return cjson.encode(2^53)",
+    "return cjson.encode(1/0)",
+    "return cjson.encode(-1/0)",
+    "return cjson.encode(0/0)",
+    "return cjson.encode({x = 1/0})",
+    "return cjson.encode({[1/0] = 1})",
+    "return cjson.encode('a/b\"c\\\\d')",
+    "return cjson.encode('\\0\\1\\8\\9\\10\\11\\12\\13\\31\\127 ~')",
+    "return cjson.encode('h\\195\\169llo \\226\\130\\172 \\240\\159\\152\\128 \\255')",
+    "return cjson.encode({['k/1'] = 'v\\n'})",
+    "return cjson.encode()",
+    "return cjson.encode(1, 2)",
+    "local t = {} t.t = t return cjson.encode(t)",
+    "local t = {} for i = 1, 999 do t = {t} end return cjson.encode(t)",
+    "local t = {} for i = 1, 1000 do t = {t} end return cjson.encode(t)",
+    "local t = {} for i = 1, 1000 do t = {a = t} end return cjson.encode(t)",
+    "local j = cjson.new() j.encode_max_depth(3) return j.encode({{{}}})",
+    "local j = cjson.new() j.encode_max_depth(3) return j.encode({{{{}}}})",
+    "local j = cjson.new() return {j.encode_sparse_array(true)}",
+    "local j = cjson.new() j.encode_sparse_array(true) return j.encode({[1] = 1, [20] = 2})",
+    "local j = cjson.new() j.encode_sparse_array(false, 0) return j.encode({[1] = 1, [20] = 2})",
+    "local j = cjson.new() j.encode_sparse_array(nil, 3, 1) return j.encode({[1] = 1, [4] = 2})",
+    "local j = cjson.new() return {j.encode_sparse_array('on', 5, 6)}",
+    "local j = cjson.new() return j.encode_sparse_array('maybe')",
+    "local j = cjson.new() return j.encode_sparse_array(1, 2, 3, 4)",
+    "local j = cjson.new() return j.encode_sparse_array(nil, -1)",
+    "local j = cjson.new() return j.encode_sparse_array(nil, 'x')",
+    "local j = cjson.new() j.encode_number_precision(3) return j.encode({1/3, 1234.5, 2})",
+    "local j = cjson.new() return j.encode_number_precision(15)",
+    "local j = cjson.new() return j.encode_number_precision(0)",
+    "local j = cjson.new() return j.encode_number_precision()",
+    "local j = cjson.new() j.encode_invalid_numbers(true) return j.encode({1/0, -1/0, 0/0})",
+    "local j = cjson.new() j.encode_invalid_numbers('null') return j.encode({1/0, -1/0, 0/0})",
+    "local j = cjson.new() return {j.encode_invalid_numbers('null')}",
+    "local j = cjson.new() return {j.encode_invalid_numbers('on')}",
+    "local j = cjson.new() return {j.encode_invalid_numbers()}",
+    "local j = cjson.new() return j.encode_invalid_numbers('yes')",
+    "local j = cjson.new() return {j.encode_keep_buffer(false), j.encode({1})}",
+    "local j = cjson.new() return {j.encode_keep_buffer()}",
+    "local j = cjson.new() return {j.encode_max_depth(), j.decode_max_depth()}",
+    "local j = cjson.new() return j.encode_max_depth(0)",
+    "local j = cjson.new() return j.decode_max_depth(5.7)",
+    "local j = cjson.new() return {j.decode_invalid_numbers()}",
+    "return {cjson._NAME, cjson._VERSION, type(cjson.null), type(cjson.new)}",
+    "cjson.encode = 1",
+    "return cjson.nope",
+    # Decoding: every type, escapes, numbers as strtod reads them, and the errors.
+    "local t = cjson.decode('[1, 2.5, \"x\", true, false, null, [], {}]') "
+    "return {#t, t[1], t[2] * 2, t[3], tostring(t[4]), tostring(t[5]), t[6] == cjson.null, "
+    "type(t[7]), type(t[8])}",
+    "return cjson.decode('\"abc\"')",
+    "return cjson.decode('  17  ')",
+    "return cjson.decode('-1.5e3')",
+    "return tostring(cjson.decode('1e400'))",
+    "return cjson.decode('0x1F')",
+    "return cjson.decode('-0x10')",
+    "return cjson.decode('017')",
+    "return cjson.decode('+5')",
+    "return tostring(cjson.decode('Infinity'))",
+    "return tostring(cjson.decode('-inf'))",
+    "return tostring(cjson.decode('nan'))",
+    "return cjson.decode('true')",
+    "return cjson.decode('null') == cjson.null",
+    "return cjson.decode('{\"a\": {\"b\": [1, {\"c\": \"d\"}]}}').a.b[2].c",
+    "return cjson.encode(cjson.decode('{\"k\":[1,2,{\"x\":null}]}'))",
+    "return cjson.decode('\"\\\\u00e9\\\\u20ac\\\\ud83d\\\\ude00\\\\n\\\\t\\\\/\\\\\\\\\\\\\"\\\\b\\\\f\\\\r\"')",
+    "return cjson.decode('\"\\\\u0041\\\\u0000z\"')",
+    "return cjson.decode('\"\\\\ud83d\"')",
+    "return cjson.decode('\"\\\\ude00\"')",
+    "return cjson.decode('\"\\\\ud83d\\\\u0041\"')",
+    "return cjson.decode('\"\\\\u12G4\"')",
+    "return cjson.decode('\"\\\\x\"')",
+    "return cjson.decode('\"abc')",
+    "return cjson.decode('')",
+    "return cjson.decode('   ')",
+    "return cjson.decode('[1, 2')",
+    "return cjson.decode('[1 2]')",
+    "return cjson.decode('{\"a\" 1}')",
+    "return cjson.decode('{\"a\": 1,}')",
+    "return cjson.decode('{1: 2}')",
+    "return cjson.decode('{\"a\": 1 \"b\": 2}')",
+    "return cjson.decode('[1] x')",
+    "return cjson.decode('tru')",
+    "return cjson.decode('nul')",
+    "return cjson.decode('-')",
+    "return cjson.decode('@')",
+    "return cjson.decode(']')",
+    "return cjson.decode('[,]')",
+    "return cjson.decode('1\\0garbage')",
+    "return cjson.decode('\\0a')",
+    "return cjson.decode('a\\0')",
+    "return cjson.decode('\"a\\0b\"')",
+    "return cjson.decode(12)",
+    "return cjson.decode({})",
+    "return cjson.decode()",
+    "return cjson.decode('1', '2')",
+    "return #cjson.decode(string.rep('[', 999) .. string.rep(']', 999))",
+    "return cjson.decode(string.rep('[', 1000) .. string.rep(']', 1000))",
+    "return cjson.decode(string.rep('[', 1001) .. string.rep(']', 1001))",
+    "return cjson.decode(string.rep('{\"a\":', 1001) .. '1' .. string.rep('}', 1001))",
+    "local j = cjson.new() j.decode_max_depth(2) return j.decode('[[1]]')[1][1]",
+    "local j = cjson.new() j.decode_max_depth(2) return j.decode('[[[1]]]')",
+    "local j = cjson.new() j.decode_invalid_numbers(false) return j.decode('0x10')",
+    "local j = cjson.new() j.decode_invalid_numbers(false) return j.decode('nan')",
+    "local j = cjson.new() j.decode_invalid_numbers(false) return j.decode('+1')",
+    "local j = cjson.new() j.decode_invalid_numbers(false) return j.decode('-12.5')",
+    "local j = cjson.new() j.decode_invalid_numbers(false) return j.decode('007')",
+    # Round trips.
+    "local s = '{\"a\":[1,2,3,[4,5,{\"b\":\"c\\\\/d\"}]]}' return cjson.encode(cjson.decode(s)) == s",
+    "return cjson.encode(cjson.decode(cjson.encode({1.5, -2, 'q\\1', {x = {true}}})))",
+    "return cjson.encode(cjson.decode('[1e300,-1e-300,0.30000000000000004]'))",
+    "local ok, e = pcall(cjson.decode, '[') return e",
+    "local ok, e = pcall(cjson.encode, {1/0}) return e",
+    "local ok, e = pcall(bit.band, 'x') return e",
+    "local ok, e = pcall(struct.pack, 'i') return e",
+    "local ok, e = pcall(function() return cjson.decode('x') end) return e",
+    # Nesting past 1000 when the script allows it: Lua's C stack (8000 slots) is the limit.
+    "local j = cjson.new() j.encode_max_depth(100000) local t = {} "
+    "for i = 1, 10000 do t = {t} end return j.encode(t)",
+    "local j = cjson.new() j.encode_max_depth(100000) local t = {} "
+    "for i = 1, 10000 do t = {a = t} end return j.encode(t)",
+    "local j = cjson.new() j.encode_max_depth(100000) local t = {} "
+    "for i = 1, 7990 do t = {t} end return #j.encode(t)",
+    "local j = cjson.new() j.decode_max_depth(100000) "
+    "return j.decode(string.rep('[', 10000) .. string.rep(']', 10000))",
+    "local j = cjson.new() j.decode_max_depth(100000) "
+    "return j.decode(string.rep('{\"a\":', 10000) .. '1' .. string.rep('}', 10000))",
+    "local j = cjson.new() j.decode_max_depth(100000) "
+    "return #j.decode(string.rep('[', 3990) .. string.rep(']', 3990))",
+    # Wide tables (more entries than Lua has C stack slots).
+    "local t = {} for i = 1, 20000 do t['k' .. i] = i end "
+    "local d = cjson.decode(cjson.encode(t)) local n = 0 "
+    "for k, v in pairs(d) do n = n + 1 assert(t[k] == v) end return n",
+    "local t = {} for i = 1, 20000 do t[i] = {i} end local s = cjson.encode(t) "
+    "return {#s, #cjson.decode(s), cjson.decode(s)[20000][1]}",
+]
+
+
+@pytest.mark.parametrize("protocol", [2])
+def test_cjson_as_redis(respd, redis_server, protocol):
+    ours = raw_replies(respd.port, protocol, CJSON_SCRIPTS)
+    theirs = raw_replies(redis_server.port, protocol, CJSON_SCRIPTS)
+    differ = [f"{s!r}:\n  respd {o!r}\n  redis {t!r}"
+              for s, o, t in zip(CJSON_SCRIPTS, ours, theirs) if o != t]
+    assert not differ, f"{len(differ)} replies differ:\n" + "\n".join(differ)
+
+
+def test_cjson_in_functions_as_redis(respd, redis_server):
+    """Functions see cjson when they run, not while their library loads (Redis 7.0)."""
+    cmds = [
+        ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lj\nredis.register_function('jf', "
+         "function(keys, args) return cjson.encode({1, 'a/b', cjson.decode(args[1])}) end)"),
+        ("FCALL", "jf", "0", '{"x":[true,null]}'),
+        ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lk\nlocal x = cjson.encode({1})\n"
+         "redis.register_function('kf', function() return x end)"),
+    ]
+    assert replies(respd.port, cmds) == replies(redis_server.port, cmds)

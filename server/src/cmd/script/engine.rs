@@ -242,9 +242,10 @@ impl Engine {
             "unwrap_err",
             lua.create_function(|lua, v: Value| match v {
                 Value::Error(e) => {
-                    let msg = match script_error(&e) {
-                        Some(m) => m,
-                        None => format!("ERR {}", lua_error_text(&e)),
+                    // A library function's error (`bit`, `struct`, `cjson`) is a plain message,
+                    // as luaL_error's: `pcall` returns it as a string.
+                    let Some(msg) = script_error(&e) else {
+                        return Ok(Value::String(lua.create_string(lua_error_text(&e))?));
                     };
                     let t = lua.create_table()?;
                     t.raw_set("err", msg)?;
@@ -257,6 +258,7 @@ impl Engine {
         let libs = lua.create_table()?;
         libs.raw_set("bit", super::bit::library(&lua)?)?;
         libs.raw_set("struct", super::structlib::library(&lua)?)?;
+        libs.raw_set("cjson", super::cjson::library(&lua)?)?;
         internal.raw_set("libs", libs)?;
         internal.raw_set("version", crate::REDIS_VERSION)?;
         internal.raw_set("version_num", redis_version_num())?;

@@ -6,6 +6,7 @@
 //! run in parallel.
 
 mod bit;
+mod cjson;
 mod convert;
 pub mod engine;
 mod function;
