@@ -265,3 +265,23 @@ def test_random_set_encodings(seed, respd_shared, redis_shared):
         for c in (a, b):
             c.cmd("CONFIG", "SET", "set-max-intset-entries", "512")
         a.close(), b.close()
+
+
+def test_intset_width_survives_restore(respd_shared, redis_shared):
+    """Redis never narrows an intset: after the wide member goes, DUMP still has 8-byte integers,
+    and a RESTORE (of either server's payload) keeps them, so the bytes stay Redis's."""
+    a, b = RawClient(respd_shared.port), RawClient(redis_shared.port)
+    try:
+        for c in (a, b):
+            c.cmd("DEL", "w", "w2")
+            c.cmd("SADD", "w", "1", "5000000000")
+            c.cmd("SREM", "w", "5000000000")
+        da, db = a.cmd("DUMP", "w"), b.cmd("DUMP", "w")
+        assert da == db and b"\x08\x00\x00\x00\x01\x00\x00\x00" in da
+        for c in (a, b):
+            for d in (da, db):
+                assert c.cmd("RESTORE", "w2", "0", d[d.index(b"\r\n") + 2:-2], "REPLACE") == b"+OK\r\n"
+                assert c.cmd("DUMP", "w2") == db
+                assert c.cmd("OBJECT", "ENCODING", "w2") == b"$6\r\nintset\r\n"
+    finally:
+        a.close(), b.close()

@@ -186,7 +186,7 @@ impl Set {
     }
 
     /// Turns an intset into a table (ascending order, as Redis's `setTypeConvert` fills it).
-    fn to_table(&mut self) -> &mut IndexSet<Bytes, super::KeyHasher> {
+    fn make_table(&mut self) -> &mut IndexSet<Bytes, super::KeyHasher> {
         if let Repr::Ints(p) = &self.repr {
             let mut t = IndexSet::with_capacity_and_hasher(p.len() + 1, Default::default());
             t.extend(p.iter().map(int_bytes));
@@ -204,12 +204,12 @@ impl Set {
             if let Some(v) = crate::util::num::parse_i64(&m) {
                 let new = p.insert(v);
                 if p.len() > max_intset {
-                    self.to_table();
+                    self.make_table();
                 }
                 return new;
             }
         }
-        self.to_table().insert(m)
+        self.make_table().insert(m)
     }
 
     /// Removes a member; true if it was there.
