@@ -49,7 +49,7 @@ fn union(v: &mut View, keys: &[Bytes], max_intset: usize) -> Result<Set, Reply> 
     for k in keys {
         if let Some(s) = Set::peek(v, k)? {
             for m in s.iter() {
-                out.insert(m.clone(), max_intset);
+                out.insert(m, max_intset);
             }
         }
     }
@@ -59,7 +59,7 @@ fn union(v: &mut View, keys: &[Bytes], max_intset: usize) -> Result<Set, Reply> 
 fn diff(v: &mut View, keys: &[Bytes], max_intset: usize) -> Result<Set, Reply> {
     sizes(v, keys)?;
     let mut cand: Vec<Bytes> = Set::peek(v, &keys[0])?
-        .map(|s| s.iter().cloned().collect())
+        .map(|s| s.iter().collect())
         .unwrap_or_default();
     for k in &keys[1..] {
         if cand.is_empty() {

@@ -190,7 +190,7 @@ fn spop(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 fn srandmember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if a.len() == 2 {
         return Set::with_read(ctx, &a[1], |s| {
-            Reply::opt_bulk(s.and_then(|s| s.get_index(rand_index(s.len())).cloned()))
+            Reply::opt_bulk(s.and_then(|s| s.get_index(rand_index(s.len()))))
         })
         .unwrap_or_else(|e| e);
     }
@@ -211,7 +211,7 @@ fn srandmember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         if count < 0 {
             let n = s.len();
             return Reply::bulks(
-                (0..count.unsigned_abs()).filter_map(|_| s.get_index(rand_index(n)).cloned()),
+                (0..count.unsigned_abs()).filter_map(|_| s.get_index(rand_index(n))),
             );
         }
         if count as usize >= s.len() {
@@ -220,7 +220,7 @@ fn srandmember(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         Reply::bulks(
             distinct_indexes(s.len(), count as usize)
                 .into_iter()
-                .filter_map(|i| s.get_index(i).cloned()),
+                .filter_map(|i| s.get_index(i)),
         )
     })
     .unwrap_or_else(|e| e)
@@ -231,8 +231,9 @@ fn sscan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         let (next, elems) = if s.is_intset() {
             (0, s.members())
         } else {
+            let members = s.members();
             scan_step(
-                s.iter().map(|m| (m.as_ref(), m.clone())),
+                members.iter().map(|m| (m.as_ref(), m.clone())),
                 s.len(),
                 cursor,
                 opts.count,

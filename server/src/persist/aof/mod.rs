@@ -1084,7 +1084,10 @@ fn entry_commands<W: Write>(w: &mut W, k: &[u8], e: &Entry) -> std::io::Result<(
     match &e.value {
         Value::Str(s) => resp_cmd(w, &[b"SET", k, &s[..]])?,
         Value::List(l) => batched(w, b"RPUSH", k, 1, l.iter().map(|x| &x[..]).collect())?,
-        Value::Set(s) => batched(w, b"SADD", k, 1, s.iter().map(|x| &x[..]).collect())?,
+        Value::Set(s) => {
+            let members = s.members();
+            batched(w, b"SADD", k, 1, members.iter().map(|x| &x[..]).collect())?
+        }
         Value::ZSet(z) => {
             let scores: Vec<String> = z
                 .iter()

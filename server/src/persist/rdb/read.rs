@@ -374,8 +374,21 @@ impl<R: Read> Reader<R> {
                 self.set(m)?
             }
             ty::SET_INTSET => {
-                let m = self.blob(blobs::intset)?;
-                self.set(m)?
+                let at = self.pos;
+                let b = self.string()?;
+                let m = blobs::intset(&b).map_err(|what| RdbError::Corrupt {
+                    offset: at,
+                    what: what.into(),
+                })?;
+                // `intset` checked the header: its first byte is the width (2, 4 or 8).
+                let width = usize::from(b[0]);
+                let mut v = self.set(m)?;
+                if let Value::Set(s) = &mut v {
+                    // Redis never narrows an intset: keep the payload's width, so a DUMP
+                    // after RESTORE gives the same bytes.
+                    s.widen(width);
+                }
+                v
             }
             ty::ZSET | ty::ZSET_2 => {
                 let n = self.count()?;

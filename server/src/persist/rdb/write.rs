@@ -5,8 +5,9 @@
 //! loading them, exactly as for values it builds itself), `ZSET_LISTPACK` for a sorted set held
 //! packed (Redis keeps a loaded listpack as one even past `zset-max-listpack-value`, so the form
 //! survives a DUMP/RESTORE as in Redis) and `STREAM_LISTPACKS_2`, whose nodes have to be
-//! listpacks. The writer has no ziplist/intset code; a value is written element by element
-//! straight from the keyspace.
+//! listpacks, and `SET_INTSET` for a set held as an intset (its buffer is the blob's contents,
+//! so DUMP gives Redis's bytes). The writer has no ziplist code; other values are written
+//! element by element straight from the keyspace.
 
 use super::{blobs, crc64, lzf, op, ty, RDB_VERSION};
 use crate::keyspace::stream::{Stream, StreamId};
@@ -196,9 +197,19 @@ impl<W: Write> Writer<W> {
                 self.len(l.len() as u64)?;
                 l.iter().try_for_each(|x| self.string(x))
             }
+            Value::Set(s) if s.is_intset() => {
+                // Redis's intset blob: width and count (u32 LE), then the sorted contents, which
+                // is how the set is held already.
+                let (width, data) = s.intset_parts().unwrap_or((2, &[]));
+                let mut b = Vec::with_capacity(8 + data.len());
+                b.extend_from_slice(&(width as u32).to_le_bytes());
+                b.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                b.extend_from_slice(data);
+                self.string(&b)
+            }
             Value::Set(s) => {
                 self.len(s.len() as u64)?;
-                s.iter().try_for_each(|x| self.string(x))
+                s.iter().try_for_each(|x| self.string(&x))
             }
             Value::ZSet(z) if z.is_packed() => {
                 // A listpack as Redis writes it: member, score (d2string's text; integers stored
@@ -321,6 +332,7 @@ fn type_of(v: &Value) -> u8 {
     match v {
         Value::Str(_) => ty::STRING,
         Value::List(_) => ty::LIST,
+        Value::Set(s) if s.is_intset() => ty::SET_INTSET,
         Value::Set(_) => ty::SET,
         Value::ZSet(z) if z.is_packed() => ty::ZSET_LISTPACK,
         Value::ZSet(_) => ty::ZSET_2,
