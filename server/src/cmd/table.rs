@@ -112,29 +112,8 @@ impl CommandSpec {
     /// `setImplicitACLCategories` adds them (write, read, admin and dangerous, pubsub, fast,
     /// blocking; slow for whatever is not fast).
     pub fn acl_categories(&self) -> Vec<&'static str> {
-        const ORDER: &[&str] = &[
-            "keyspace",
-            "read",
-            "write",
-            "set",
-            "sortedset",
-            "list",
-            "hash",
-            "string",
-            "bitmap",
-            "hyperloglog",
-            "geo",
-            "stream",
-            "pubsub",
-            "admin",
-            "fast",
-            "slow",
-            "blocking",
-            "dangerous",
-            "connection",
-            "transaction",
-            "scripting",
-        ];
+        // Redis's order, the one ACL CAT lists.
+        const ORDER: &[&str] = crate::state::acl::CATEGORIES;
         let f = self.flags;
         let own = |c: &str| self.acl.contains(&c);
         let fast = own("fast") || f.contains(Flags::FAST);

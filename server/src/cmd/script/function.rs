@@ -589,12 +589,7 @@ fn function_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
             "      in case of functions name collision with another library).",
         ],
     );
-    // As SCRIPT HELP: "Prints", where help_reply's other users say "Print".
-    if let Reply::Array(v) = &mut r {
-        if let Some(last) = v.last_mut() {
-            *last = Reply::simple("    Prints this help.");
-        }
-    }
+    super::prints(&mut r);
     r
 }
 

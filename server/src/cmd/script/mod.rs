@@ -635,11 +635,16 @@ fn script_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
             "    Load a script into the scripts cache without executing it.",
         ],
     );
-    // SCRIPT HELP says "Prints", where help_reply's other users say "Print".
-    if let Reply::Array(v) = &mut r {
+    prints(&mut r);
+    r
+}
+
+/// SCRIPT HELP and FUNCTION HELP end with "Prints this help.", where help_reply's other users
+/// say "Print".
+fn prints(r: &mut Reply) {
+    if let Reply::Array(v) = r {
         if let Some(last) = v.last_mut() {
             *last = Reply::simple("    Prints this help.");
         }
     }
-    r
 }
