@@ -291,3 +291,16 @@ def redis_shared():
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="module")
+def servers():
+    """A respd and a redis-server for a whole module, as (respd, redis); respd must still be
+    alive at the end."""
+    a, b = start_respd(), start_redis()
+    try:
+        yield a, b
+        assert a.alive()
+    finally:
+        a.stop()
+        b.stop()

@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from conftest import start_redis, start_respd
 from resp_raw import RawClient, encode
 
 STILL_BLOCKED = "still blocked"
@@ -68,17 +67,6 @@ def run(port, block, setup, trigger, waiters=1):
         b.close()
     c.close()
     return out
-
-
-@pytest.fixture(scope="module")
-def servers():
-    a, b = start_respd(), start_redis()
-    try:
-        yield a, b
-        assert a.alive()
-    finally:
-        a.stop()
-        b.stop()
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -6,19 +6,7 @@ import re
 
 import pytest
 
-from conftest import start_redis, start_respd
 from resp_raw import RawClient, parse
-
-
-@pytest.fixture(scope="module")
-def servers():
-    a, b = start_respd(), start_redis()
-    try:
-        yield a, b
-        assert a.alive()
-    finally:
-        a.stop()
-        b.stop()
 
 
 def flow(port, proto):
