@@ -4,7 +4,29 @@
 use respd_client::{AsyncClient, Client};
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// The step the test is at, for the watchdog's message.
+static STEP: Mutex<&str> = Mutex::new("start");
+
+fn step(s: &'static str) {
+    eprintln!("tls test: {s}");
+    if let Ok(mut g) = STEP.lock() {
+        *g = s;
+    }
+}
+
+/// Ends the process, naming the step, if the test has not finished in `limit`: a TLS read that
+/// never returns must fail this test, not hold CI until its limit (it did once, not reproduced).
+fn watchdog(limit: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        let at = STEP.lock().map(|g| *g).unwrap_or("?");
+        eprintln!("tls test: no end after {limit:?}, stuck at: {at}");
+        std::process::exit(3);
+    });
+}
 
 fn openssl(dir: &Path, args: &[&str]) {
     let st = Command::new("openssl")
@@ -119,19 +141,26 @@ fn respd_tls(
 
 #[test]
 fn rediss_urls_reach_a_tls_port() {
+    watchdog(Duration::from_secs(120));
+    step("certificates");
     let dir = std::env::temp_dir().join(format!("respd-client-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp dir");
     make_certs(&dir);
     // Read by rustls-native-certs when the client builds its trust store; no other test in
     // this binary uses TLS.
     std::env::set_var("SSL_CERT_FILE", dir.join("ca.crt"));
+    step("server start");
     let (port, stop, thread) = respd_tls(&dir);
 
     let url = format!("rediss://127.0.0.1:{port}");
+    step("rediss connect");
     let mut c = Client::connect(&url).expect("rediss:// connects");
     let value: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    step("put 3 MB");
     c.put(b"k", &value).expect("put");
+    step("get 3 MB");
     assert_eq!(c.get(b"k").expect("get"), value);
+    step("plain client on the TLS port");
     // A plain redis:// client on the TLS port gets no answer it could take for a reply.
     assert!(Client::connect(&format!("redis://127.0.0.1:{port}"))
         .and_then(|mut p| p.get(b"k"))
@@ -141,11 +170,13 @@ fn rediss_urls_reach_a_tls_port() {
         .enable_all()
         .build()
         .expect("runtime");
+    step("async rediss");
     rt.block_on(async {
         let mut a = AsyncClient::connect(&url).await.expect("async rediss://");
         assert_eq!(a.get(b"k").await.expect("async get"), value);
     });
 
+    step("server stop");
     drop(stop);
     thread.join().expect("server thread");
     let _ = std::fs::remove_dir_all(&dir);
