@@ -533,6 +533,43 @@ def test_config_set_appendonly_at_runtime(tmpdir_):
         s2.stop()
 
 
+def test_config_set_appendonly_inside_multi_as_redis(tmpdir_):
+    """CONFIG SET appendonly yes inside MULTI/EXEC turns the AOF on, as in Redis (whose rewrite
+    forks at that point): the writes of the same EXEC and those after it are in the AOF, which
+    each server then loads."""
+    for which in ("respd", "redis"):
+        d = Path(tmpdir_) / which
+        d.mkdir()
+        s = start_respd("--dir", str(d)) if which == "respd" else start_redis("--dir", str(d))
+        try:
+            r = s.client()
+            r.set("before", "1")
+            p = r.pipeline(transaction=True)
+            p.config_set("appendonly", "yes")
+            p.set("inside", "2")
+            assert p.execute() == [True, True], which
+            r.set("after", "3")
+            wait_rewrite_done(r)
+            assert r.info("persistence")["aof_enabled"] == 1, which
+            r.incr("after")
+        finally:
+            shutdown(s, "NOSAVE")
+        check_aof(str(d))
+        for loader in ("respd", "redis"):
+            copy = copy_dir(str(d))
+            try:
+                args = ("--dir", copy, "--appendonly", "yes")
+                t = start_respd(*args) if loader == "respd" else start_redis(*args)
+                try:
+                    r = t.client()
+                    got = r.get("before"), r.get("inside"), r.get("after")
+                    assert got == (b"1", b"2", b"4"), (which, loader, got)
+                finally:
+                    t.stop()
+            finally:
+                shutil.rmtree(copy, ignore_errors=True)
+
+
 def test_config_set_appendonly_that_fails_is_reverted_as_redis_does(tmpdir_):
     """When the AOF cannot start (here its directory's name is taken by a file), CONFIG SET
     fails and every value it set is put back, as Redis's restoreBackupConfig does."""

@@ -106,17 +106,6 @@ fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         .chunks(2)
         .map(|p| (text(&p[0]), text(&p[1])))
         .collect();
-    if ctx.held.is_some()
-        && pairs
-            .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("appendonly") && v.eq_ignore_ascii_case("yes"))
-        && !ctx.srv.aof.on()
-    {
-        // Turning the AOF on takes every lock, which EXEC already holds.
-        return Reply::error(
-            "ERR CONFIG SET appendonly yes is not supported inside MULTI by respd",
-        );
-    }
     // What the pairs held before, put back when applying them fails (Redis's
     // restoreBackupConfig).
     let before: Vec<(String, String)> = pairs
@@ -198,7 +187,8 @@ fn apply_aof(ctx: &mut Ctx) -> Reply {
     }
     let want = c.get(params::APPENDONLY);
     if want && !aof.on() {
-        if let Err(e) = aof.enable(&ctx.srv.ks, AofSettings::from_config(c)) {
+        let held = ctx.held.is_some();
+        if let Err(e) = aof.enable(&ctx.srv.ks, AofSettings::from_config(c), held) {
             tracing::warn!("cannot turn on the AOF: {e}");
             return Reply::error(
                 "ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.",

@@ -506,7 +506,15 @@ impl Aof {
 
     /// `CONFIG SET appendonly yes` at runtime: appending starts now, into a new incremental
     /// file, and a rewrite writes the base (Redis's `startAppendOnly`).
-    pub fn enable(self: &Arc<Self>, ks: &Arc<Keyspace>, s: AofSettings) -> Result<(), AofError> {
+    /// `defer`: the shard locks are held by the caller (CONFIG SET inside EXEC), so the rewrite
+    /// that starts appending begins at the next once-a-second check, after EXEC; its cut then
+    /// holds every write made meanwhile.
+    pub fn enable(
+        self: &Arc<Self>,
+        ks: &Arc<Keyspace>,
+        s: AofSettings,
+        defer: bool,
+    ) -> Result<(), AofError> {
         if self.on() {
             return Ok(());
         }
@@ -516,6 +524,11 @@ impl Aof {
         let _ = self.ks.set(Arc::downgrade(ks));
         self.files_or_manifest(&s);
         self.spawn_writer();
+        if defer {
+            self.enable_pending.store(true, Relaxed);
+            self.rewrite_scheduled.store(true, Relaxed);
+            return Ok(());
+        }
         match self.rewrite(ks, s, true) {
             Err(AofError::SaveInProgress) => {
                 // As Redis's startAppendOnly with a child running: the rewrite (which starts
