@@ -44,11 +44,5 @@ pub use config::Config;
 pub use server::{bind, run};
 pub use state::Shared;
 
-/// The version, and the release tag the binary was built from (`RESPD_TAG` at build time).
-pub fn version_string() -> String {
-    let tag = option_env!("RESPD_TAG").unwrap_or("untagged");
-    format!("respd {} (tag {})", env!("CARGO_PKG_VERSION"), tag)
-}
-
 /// The Redis version respd reports to clients, which pick features by it.
 pub const REDIS_VERSION: &str = "7.0.15";

@@ -104,7 +104,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if args.version {
-        println!("{}", respd::version_string());
+        println!("{}", version_string());
         return ExitCode::SUCCESS;
     }
     if let Some(sh) = &args.completions {
@@ -461,10 +461,7 @@ async fn serve_async(config: respd::Config) -> anyhow::Result<Served> {
         srv.persist.loading.finish();
     }
     for a in &addrs {
-        tracing::info!(
-            "{} ready to accept connections on {a}",
-            respd::version_string()
-        );
+        tracing::info!("{} ready to accept connections on {a}", version_string());
     }
     respd::server::notify_systemd_ready();
     let _ = server.await;
@@ -627,4 +624,12 @@ fn wait_for_bgsave(srv: &respd::Shared) {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
+}
+
+/// The version, and the release tag the binary was built from (`RESPD_TAG` at build time).
+/// Read here, not in the library: a new tag then recompiles this file alone (rpm/build builds
+/// twice, once per tag), not the library and every binary over it.
+fn version_string() -> String {
+    let tag = option_env!("RESPD_TAG").unwrap_or("untagged");
+    format!("respd {} (tag {})", env!("CARGO_PKG_VERSION"), tag)
 }

@@ -30,7 +30,6 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("bind", "server"),
     ("run", "server"),
     ("REDIS_VERSION", "util"),
-    ("version_string", "util"),
 ];
 
 fn layer(module: &str) -> Option<u8> {
