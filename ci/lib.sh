@@ -1,6 +1,10 @@
 # Helpers shared by the ci/ scripts.
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it began (seconds since the first step of this process tree), so a CI log
+# shows where the time goes.
+: "${CI_T0:=$(date +%s)}"
+export CI_T0
+step() { printf '\n==> [%4d s] %s\n' "$(($(date +%s) - CI_T0))" "$*"; }
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
