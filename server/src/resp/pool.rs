@@ -4,6 +4,7 @@
 //! system, like jemalloc's dirty-page decay, so an idle server does not hold them.
 
 use bytes::Bytes;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,9 @@ struct Idle {
 }
 
 static POOL: Mutex<Vec<Idle>> = Mutex::new(Vec::new());
+/// The capacity held in `POOL`, changed under its lock: `used_memory` reads it before every write
+/// under `maxmemory`, from every worker, so it must not take the lock.
+static IDLE: AtomicUsize = AtomicUsize::new(0);
 
 fn pool() -> std::sync::MutexGuard<'static, Vec<Idle>> {
     POOL.lock().unwrap_or_else(|e| e.into_inner())
@@ -35,6 +39,7 @@ pub fn take(cap: usize) -> Vec<u8> {
             .position(|b| b.buf.capacity() >= cap && b.buf.capacity() <= cap + cap / 8)
         {
             let mut v = p.swap_remove(i).buf;
+            IDLE.fetch_sub(v.capacity(), Relaxed);
             v.clear();
             return v;
         }
@@ -51,6 +56,7 @@ pub fn purge() {
             .drain(..)
             .partition(|b| now.duration_since(b.since) < DECAY);
         *p = keep;
+        IDLE.fetch_sub(stale.iter().map(|b| b.buf.capacity()).sum(), Relaxed);
         stale
     };
     drop(stale); // Freed outside the lock.
@@ -58,13 +64,17 @@ pub fn purge() {
 
 /// Frees every idle buffer at once (memory pressure).
 pub fn clear() {
-    let all = std::mem::take(&mut *pool());
+    let all = {
+        let mut p = pool();
+        IDLE.fetch_sub(p.iter().map(|b| b.buf.capacity()).sum(), Relaxed);
+        std::mem::take(&mut *p)
+    };
     drop(all);
 }
 
 /// Bytes held idle in the pool.
 pub fn idle_bytes() -> usize {
-    pool().iter().map(|b| b.buf.capacity()).sum()
+    IDLE.load(Relaxed)
 }
 
 /// Owner of a pooled buffer inside a `Bytes`: gives the buffer back when the value is dropped.
@@ -80,8 +90,8 @@ impl Drop for Pooled {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.0);
         let mut p = pool();
-        let idle: usize = p.iter().map(|b| b.buf.capacity()).sum();
-        if idle + buf.capacity() <= MAX_IDLE {
+        if IDLE.load(Relaxed) + buf.capacity() <= MAX_IDLE {
+            IDLE.fetch_add(buf.capacity(), Relaxed);
             p.push(Idle {
                 since: Instant::now(),
                 buf,
@@ -114,5 +124,10 @@ mod tests {
         let again = take(3 << 20);
         assert_eq!(again.as_ptr(), ptr);
         assert!(again.is_empty());
+        // The pool is shared with the other tests of this binary: its idle count agrees with
+        // what it holds, whatever they left there.
+        let p = pool();
+        let held: usize = p.iter().map(|b| b.buf.capacity()).sum();
+        assert_eq!(idle_bytes(), held);
     }
 }
