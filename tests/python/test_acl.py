@@ -521,6 +521,8 @@ FIRST_ARG_SEQUENCE = [
     ["fj", "+select|0", "reset"],
     # A category not holding select keeps them.
     ["fk", "+select|0", "+@string", "-@write"],
+    # Kept but not shown while the command itself is allowed.
+    ["fl", "allcommands", "+select|0"],
 ]
 
 FIRST_ARG_ERRORS = [
@@ -561,6 +563,7 @@ def test_first_arg_rule_setuser_getuser_list():
     assert got["fa"]["commands"] == ["-@all", "+get", "+select|0", "+select|1"]
     assert got["fb"]["commands"] == ["+@all", "+select|0", "-select"]  # (sorted)
     assert got["fd"]["commands"] == ["-@all"]
+    assert got["fl"]["commands"] == ["+@all"]
     assert out[len(FIRST_ARG_SEQUENCE)] == "Error in ACL SETUSER modifier '-select|0': Unknown command or category name in ACL"
     assert "Allowing first-arg of a subcommand is not supported" in out[len(FIRST_ARG_SEQUENCE) + 2]
 

@@ -417,6 +417,8 @@ def test_wrong_or_missing_password_stops_the_start(kind, enc, form, password):
     assert code == 1, out
     assert "Failed to configure TLS" in out
     assert f"Failed to load private key: {key}" in out
+    if kind == "respd":
+        assert ("bad decrypt" if password else "no password is set (tls-key-file-pass)") in out, out
 
 
 def test_config_set_reloads_an_encrypted_key(kind, enc):

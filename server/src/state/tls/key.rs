@@ -98,11 +98,12 @@ fn decrypt(block: &Block<'_>, pass: &[u8]) -> Result<PrivateKeyDer<'static>, Str
     if block.label == "ENCRYPTED PRIVATE KEY" {
         let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
             .map_err(|e| format!("bad PKCS#8 structure: {e}"))?;
-        // A wrong password shows as bad padding (OpenSSL's "bad decrypt").
+        // A wrong password shows as bad padding (OpenSSL's "bad decrypt"), which pkcs5 0.7
+        // reports as EncryptFailed.
         let doc = info.decrypt(pass).map_err(|e| match e {
-            pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed) => {
-                "bad decrypt (wrong tls-key-file-pass?)".to_string()
-            }
+            pkcs8::Error::EncryptedPrivateKey(
+                pkcs8::pkcs5::Error::DecryptFailed | pkcs8::pkcs5::Error::EncryptFailed,
+            ) => "bad decrypt (wrong tls-key-file-pass?)".to_string(),
             e => format!("cannot decrypt: {e}"),
         })?;
         return Ok(PrivatePkcs8KeyDer::from(doc.as_bytes().to_vec()).into());
