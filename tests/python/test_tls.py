@@ -472,3 +472,14 @@ def test_unsupported_legacy_cipher_is_refused_by_name(enc):
         assert client(s, enc, cert=None).ping()
     finally:
         s.stop()
+
+
+def test_password_with_a_plain_key_is_ignored(kind, enc):
+    """OpenSSL asks for the password only for an encrypted key; a plain one loads whatever it is."""
+    s = start(kind, enc, tls_auth_clients="no", tls_key_file_pass="unused")
+    try:
+        assert client(s, enc, cert=None).ping()
+        s.client().config_set("tls-key-file-pass", "other")
+        assert client(s, enc, cert=None).ping()
+    finally:
+        s.stop()
