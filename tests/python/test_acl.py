@@ -4,6 +4,7 @@ rules depends on Redis's hash table (ACL LIST, GETUSER's `commands`), those rule
 a set."""
 
 import os
+import re
 import tempfile
 import time
 
@@ -70,7 +71,8 @@ def norm_rules(s):
     single = lambda t: t[:1] in "+-" and not t.startswith(("+@", "-@"))
     fixed = [t for t in toks if not single(t)]
     have = respd_commands()
-    cmds = sorted(t for t in toks if single(t) and t[1:] in have)
+    # `+select|0` (a first-arg rule) is kept where its command is one respd has.
+    cmds = sorted(t for t in toks if single(t) and (t[1:] in have or t[1:].split("|")[0] in have))
     return fixed + cmds
 
 
@@ -501,3 +503,140 @@ def test_protected_mode_follows_the_default_users_password():
         return out
 
     same(run)
+
+
+# Redis 7.0's deprecated first-arg rule: `+cmd|arg` for a command without subcommands allows it
+# only with that first argument (compared case-insensitively); a rule on the command drops them.
+FIRST_ARG_SEQUENCE = [
+    ["fa", "on", "nopass", "~*", "-@all", "+select|0", "+SELECT|1", "+select|0", "+get"],
+    ["fb", "on", "nopass", "~*", "+@all", "-select", "+select|0"],
+    ["fc", "on", "nopass", "~*", "+select|0", "(+select|2 +get)"],
+    # Each of these drops what came before it for select.
+    ["fd", "+select|0", "-select"],
+    ["fe", "+select|0", "+select"],
+    ["ff", "+select|0", "allcommands"],
+    ["fg", "+select|0", "nocommands"],
+    ["fh", "+select|0", "+@connection"],
+    ["fi", "+select|0", "-@keyspace"],
+    ["fj", "+select|0", "reset"],
+    # A category not holding select keeps them.
+    ["fk", "+select|0", "+@string", "-@write"],
+    # Kept but not shown while the command itself is allowed.
+    ["fl", "allcommands", "+select|0"],
+]
+
+FIRST_ARG_ERRORS = [
+    ["x", "-select|0"],
+    ["x", "+select|"],
+    ["x", "+client|kill|x"],
+    ["x", "+config|get|x"],
+    ["x", "+config|nosuch"],
+    ["x", "+nosuch|0"],
+    ["x", "-config|nosuch"],
+]
+
+
+def norm_line_by_selector(line):
+    """An ACL LIST line as its root rules and each `(...)` selector's rules, each normalized."""
+    sels = re.findall(r"\(([^)]*)\)", line)
+    return [norm_rules(re.sub(r"\([^)]*\)", "", line))] + [norm_rules(x) for x in sels]
+
+
+def test_first_arg_rule_setuser_getuser_list():
+    def run(s):
+        c = s.client(decode_responses=True)
+        out = [c.execute_command("ACL", "SETUSER", *a) for a in FIRST_ARG_SEQUENCE]
+        out += [err(c, "ACL", "SETUSER", *a) for a in FIRST_ARG_ERRORS]
+        out.append(c.execute_command("ACL", "USERS"))
+        out.append([norm_line_by_selector(x) for x in c.execute_command("ACL", "LIST")])
+        for u in [a[0] for a in FIRST_ARG_SEQUENCE]:
+            raw = c.execute_command("ACL", "GETUSER", u)
+            g = raw if isinstance(raw, dict) else dict(zip(raw[::2], raw[1::2]))
+            g = norm_getuser(g)
+            g["selectors"] = [norm_getuser_sel(x) for x in g["selectors"]]
+            out.append((u, g))
+        return out
+
+    out = same(run)
+    got = dict(x for x in out if isinstance(x, tuple))
+    # Shown as given (first spelling kept, a repeat not added), after the command.
+    assert got["fa"]["commands"] == ["-@all", "+get", "+select|0", "+select|1"]
+    assert got["fb"]["commands"] == ["+@all", "+select|0", "-select"]  # (sorted)
+    assert got["fd"]["commands"] == ["-@all"]
+    assert got["fl"]["commands"] == ["+@all"]
+    assert out[len(FIRST_ARG_SEQUENCE)] == "Error in ACL SETUSER modifier '-select|0': Unknown command or category name in ACL"
+    assert "Allowing first-arg of a subcommand is not supported" in out[len(FIRST_ARG_SEQUENCE) + 2]
+
+
+def test_first_arg_rule_is_checked_on_dispatch():
+    def run(s):
+        admin = s.client(decode_responses=True)
+        admin.execute_command("ACL", "SETUSER", "fa", "on", ">pw", "~*", "-@all", "+select|0",
+                              "+SELECT|Db", "+get", "(+config|get ~x)", "+ping")
+        c = s.client(username="fa", password="pw", decode_responses=True)
+        out = [
+            err(c, "SELECT", "0") or c.execute_command("SELECT", "0"),
+            err(c, "select", "1"),
+            err(c, "SELECT"),
+            err(c, "SELECT", "DB"),
+            err(c, "CONFIG", "GET", "maxmemory") or "ok",
+            err(c, "CONFIG", "SET", "maxmemory", "0"),
+        ]
+        cases = [["fa", "SELECT", "0"], ["fa", "SELECT", "1"], ["fa", "select", "db"],
+                 ["fa", "SELECT", "00"]]
+        out += [err(admin, "ACL", "DRYRUN", *a) or admin.execute_command("ACL", "DRYRUN", *a)
+                for a in cases]
+        # A later rule on the command takes the first args away from open connections too.
+        admin.execute_command("ACL", "SETUSER", "fa", "-select")
+        out.append(err(c, "SELECT", "0"))
+        admin.execute_command("ACL", "SETUSER", "fa", "+select|0")
+        out.append(err(c, "SELECT", "0") or "ok")
+        log = admin.execute_command("ACL", "LOG")
+        entries = []
+        for e in log:
+            e = e if isinstance(e, dict) else dict(zip(e[::2], e[1::2]))
+            entries.append({k: e[k] for k in ("count", "reason", "context", "object", "username")})
+        out.append(entries)
+        return out
+
+    out = same(run)
+    assert out[0] is True
+    assert "no permissions to run the 'select' command" in out[1]
+    assert "not an integer" in out[3]  # the ACL let it through: `Db` matches `DB`
+    assert out[4] == "ok"
+    assert out[6:9] == ["OK", "This user has no permissions to run the 'select' command", "OK"]
+    assert out[-3] is not None and out[-2] == "ok"
+
+
+def test_first_arg_rule_survives_acl_save_and_load(tmp_path):
+    def run(s):
+        c = s.client(decode_responses=True)
+        c.execute_command("ACL", "SETUSER", "fa", "on", "nopass", "~*", "-@all", "+select|0")
+        c.execute_command("ACL", "SAVE")
+        c.execute_command("ACL", "SETUSER", "fa", "-select")
+        c.execute_command("ACL", "LOAD")
+        line = [x for x in c.execute_command("ACL", "LIST") if x.startswith("user fa ")]
+        f = c.execute_command("CONFIG", "GET", "aclfile")["aclfile"]
+        text = [x for x in open(f).read().splitlines() if x.startswith("user fa ")]
+        return line, text
+
+    def with_file(kind):
+        d = tempfile.mkdtemp(dir=tmp_path)
+        path = os.path.join(d, "users.acl")
+        open(path, "w").write("")
+        return ["--aclfile", path]
+
+    r = start_respd(*with_file("respd"))
+    try:
+        a = run(r)
+        # As Redis, each first-arg rule set (by SETUSER or the file) logs the deprecation.
+        assert "Deprecation warning: Allowing a first arg" in r.log_text()
+    finally:
+        r.stop()
+    d = start_redis(*with_file("redis"))
+    try:
+        b = run(d)
+    finally:
+        d.stop()
+    assert a == b
+    assert a[0] == ["user fa on nopass ~* resetchannels -@all +select|0"]

@@ -303,7 +303,7 @@ def test_tls_port_without_certificate_is_refused_at_start(kind, certs, missing):
 
 
 def test_respd_refuses_what_rustls_cannot_do(certs):
-    """respd-only: OpenSSL cipher keywords, TLSv1.1 and encrypted keys are refused by name."""
+    """respd-only: OpenSSL cipher keywords and TLSv1.1 are refused by name."""
     s = start("respd", certs)
     try:
         c = s.client()
@@ -311,10 +311,175 @@ def test_respd_refuses_what_rustls_cannot_do(certs):
             c.config_set("tls-ciphers", "HIGH:!aNULL")
         with pytest.raises(redis.ResponseError, match="Unable to update TLS configuration"):
             c.config_set("tls-protocols", "TLSv1.1")
-        with pytest.raises(redis.ResponseError, match="tls-key-file-pass"):
-            c.config_set("tls-key-file-pass", "secret")
         assert c.config_get("tls-ciphers")["tls-ciphers"] == ""
         assert "respd does not support 'HIGH'" in s.log_text()
         assert client(s, certs).ping()
+    finally:
+        s.stop()
+
+
+# --- tls-key-file-pass: encrypted private keys, made by openssl here in each form it writes.
+PASS = "s3cret pass"
+# name -> (the unencrypted key it is made from, openssl's arguments after `-in KEY -out OUT`)
+ENCRYPTED_FORMS = {
+    # OpenSSL 3's default: PKCS#8, PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC.
+    "ec-pkcs8-aes256": ("server", ["pkey", "-aes256"]),
+    "rsa-pkcs8-aes256": ("rsa", ["pkey", "-aes256"]),
+    "ec-pkcs8-aes128-sha1": ("server", ["pkcs8", "-topk8", "-v2", "aes128", "-v2prf", "hmacWithSHA1"]),
+    "ec-pkcs8-aes192": ("server", ["pkcs8", "-topk8", "-v2", "aes192"]),
+    "ec-pkcs8-scrypt": ("server", ["pkcs8", "-topk8", "-scrypt"]),
+    "rsa-pkcs8-des3": ("rsa", ["pkcs8", "-topk8", "-v2", "des3"]),
+    # The legacy PEM: Proc-Type: 4,ENCRYPTED, DEK-Info (EVP_BytesToKey with MD5).
+    "rsa-legacy-aes256": ("rsa", ["rsa", "-aes256", "-traditional"]),
+    "rsa-legacy-des3": ("rsa", ["rsa", "-des3", "-traditional"]),
+    "ec-legacy-aes128": ("server", ["ec", "-aes128"]),
+}
+
+
+def _encrypt(d, src, argv, out, password=PASS):
+    _run(OPENSSL, argv[0], "-in", f"{src}.key", "-out", out, *argv[1:], "-passout", f"pass:{password}",
+         cwd=d)
+    return Path(d, out)
+
+
+@pytest.fixture(scope="module")
+def enc(certs):
+    """An RSA server certificate beside the EC one, and every encrypted form of their keys."""
+    d = str(certs)
+    _run(OPENSSL, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key", "-out", "rsa.csr",
+         "-subj", "/CN=rsa", cwd=d)
+    Path(d, "rsa.ext").write_text(SERVER_EXT + "\n")
+    _run(OPENSSL, "x509", "-req", "-in", "rsa.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "rsa.crt", "-days", "2", "-extfile", "rsa.ext", cwd=d)
+    for name, (src, argv) in ENCRYPTED_FORMS.items():
+        _encrypt(d, src, argv, f"{name}.key")
+    # server2's key (another CA's certificate) encrypted, for CONFIG SET reloads.
+    _encrypt(d, "server2", ["pkey", "-aes256"], "server2-enc.key", password="other pass")
+    return certs
+
+
+def _begin(path):
+    return path.read_text().splitlines()[0]
+
+
+@pytest.mark.parametrize("form", list(ENCRYPTED_FORMS))
+def test_encrypted_key_is_read_with_its_password(kind, enc, form):
+    key = enc / f"{form}.key"
+    src = ENCRYPTED_FORMS[form][0]
+    # The file is the form it claims to be.
+    text = key.read_text()
+    assert ("Proc-Type: 4,ENCRYPTED" in text) == ("legacy" in form)
+    assert (_begin(key) == "-----BEGIN ENCRYPTED PRIVATE KEY-----") == ("pkcs8" in form)
+    s = start(kind, enc, tls_auth_clients="no", tls_cert_file=str(enc / f"{src}.crt"),
+              tls_key_file=str(key), tls_key_file_pass=PASS)
+    try:
+        c = client(s, enc, cert=None)
+        assert c.set("k", "v") and c.get("k") == b"v"
+        c.close()
+    finally:
+        s.stop()
+
+
+def test_encrypted_key_with_redis_cli(kind, enc):
+    s = start(kind, enc, tls_key_file=str(enc / "ec-pkcs8-aes256.key"), tls_key_file_pass=PASS)
+    try:
+        out = subprocess.run(
+            ["redis-cli", "--tls", "--cacert", str(enc / "ca.crt"), "--cert", str(enc / "client.crt"),
+             "--key", str(enc / "client.key"), "-h", "127.0.0.1", "-p", str(s.tls_port), "PING"],
+            capture_output=True, text=True, timeout=30)
+        assert out.stdout.strip() == "PONG", out.stderr
+    finally:
+        s.stop()
+
+
+def _start_fails(kind, argv):
+    exe = respd_bin() if kind == "respd" else (shutil.which("redis-server") or "/usr/bin/redis-server")
+    wd = tempfile.mkdtemp(prefix=f"{kind}-tls-")
+    try:
+        p = subprocess.run([exe, "--port", str(free_port()), "--bind", "127.0.0.1", "--save", "", *argv],
+                           cwd=wd, capture_output=True, text=True, timeout=30)
+    finally:
+        shutil.rmtree(wd, ignore_errors=True)
+    return p.returncode, p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("form", ["ec-pkcs8-aes256", "rsa-legacy-aes256"])
+@pytest.mark.parametrize("password", [None, "wrong"])
+def test_wrong_or_missing_password_stops_the_start(kind, enc, form, password):
+    key = enc / f"{form}.key"
+    src = ENCRYPTED_FORMS[form][0]
+    argv = tls_args(enc, free_port(), tls_auth_clients="no", tls_cert_file=str(enc / f"{src}.crt"),
+                    tls_key_file=str(key))
+    if password is not None:
+        argv += ["--tls-key-file-pass", password]
+    code, out = _start_fails(kind, argv)
+    # Both log the file that failed, as Redis's "Failed to load private key: FILE: reason".
+    assert code == 1, out
+    assert "Failed to configure TLS" in out
+    assert f"Failed to load private key: {key}" in out
+    if kind == "respd":
+        assert ("bad decrypt" if password else "no password is set (tls-key-file-pass)") in out, out
+
+
+def test_config_set_reloads_an_encrypted_key(kind, enc):
+    s = start(kind, enc, tls_auth_clients="no")
+    try:
+        admin = s.client()
+
+        def settings():
+            got = admin.config_get("tls-*")
+            return got["tls-cert-file"], got["tls-key-file"], got["tls-key-file-pass"]
+
+        before = settings()
+        assert before == (str(enc / "server.crt"), str(enc / "server.key"), "")
+        enc2 = str(enc / "server2-enc.key")
+        # No password, then a wrong one: refused, every value as before, the old key still served.
+        for extra in ([], ["tls-key-file-pass", "wrong"]):
+            with pytest.raises(redis.ResponseError, match="Unable to update TLS configuration"):
+                admin.execute_command("CONFIG", "SET", "tls-cert-file", str(enc / "server2.crt"),
+                                      "tls-key-file", enc2, *extra)
+            assert settings() == before
+            assert client(s, enc, cert=None).ping()
+        admin.execute_command("CONFIG", "SET", "tls-cert-file", str(enc / "server2.crt"),
+                              "tls-key-file", enc2, "tls-key-file-pass", "other pass")
+        assert settings() == (str(enc / "server2.crt"), enc2, "other pass")
+        # New connections get the new certificate: trusted through ca2 only.
+        assert client(s, enc, cert=None, ca="ca2").ping()
+        assert refused(client(s, enc, cert=None, ca="ca"))
+        # Changing the password alone reloads the key with it: a wrong one is refused and reverted.
+        with pytest.raises(redis.ResponseError, match="Unable to update TLS configuration"):
+            admin.config_set("tls-key-file-pass", "wrong")
+        assert settings()[2] == "other pass"
+        # Another key, encrypted with the same password as before: only the key file changes.
+        admin.execute_command("CONFIG", "SET", "tls-cert-file", str(enc / "rsa.crt"),
+                              "tls-key-file", str(enc / "rsa-pkcs8-aes256.key"), "tls-key-file-pass", PASS)
+        assert client(s, enc, cert=None, ca="ca").ping()
+        assert s.alive()
+    finally:
+        s.stop()
+
+
+def test_unsupported_legacy_cipher_is_refused_by_name(enc):
+    """respd-only: a legacy PEM cipher outside AES-CBC and DES-EDE3-CBC is named in the log."""
+    key = _encrypt(str(enc), "rsa", ["rsa", "-camellia256", "-traditional"], "rsa-camellia.key")
+    s = start("respd", enc, tls_auth_clients="no")
+    try:
+        c = s.client()
+        with pytest.raises(redis.ResponseError, match="Unable to update TLS configuration"):
+            c.execute_command("CONFIG", "SET", "tls-cert-file", str(enc / "rsa.crt"), "tls-key-file", str(key),
+                              "tls-key-file-pass", PASS)
+        assert "CAMELLIA-256-CBC is not supported" in s.log_text()
+        assert client(s, enc, cert=None).ping()
+    finally:
+        s.stop()
+
+
+def test_password_with_a_plain_key_is_ignored(kind, enc):
+    """OpenSSL asks for the password only for an encrypted key; a plain one loads whatever it is."""
+    s = start(kind, enc, tls_auth_clients="no", tls_key_file_pass="unused")
+    try:
+        assert client(s, enc, cert=None).ping()
+        s.client().config_set("tls-key-file-pass", "other")
+        assert client(s, enc, cert=None).ping()
     finally:
         s.stop()

@@ -275,7 +275,7 @@ params! {
     TLS_CLUSTER: Bool = { name: "tls-cluster", kind: Kind::Bool, default: "no", support: Ignored }
     TLS_DH_PARAMS_FILE: Str = { name: "tls-dh-params-file", kind: Kind::Str, default: "", support: Ignored }
     TLS_KEY_FILE: Str = { name: "tls-key-file", kind: Kind::Str, default: "", support: Implemented }
-    TLS_KEY_FILE_PASS: Str = { name: "tls-key-file-pass", kind: Kind::Str, default: "", support: Refused }
+    TLS_KEY_FILE_PASS: Str = { name: "tls-key-file-pass", kind: Kind::Str, default: "", support: Implemented }
     TLS_PORT: Int = { name: "tls-port", kind: Kind::Int { min: 0, max: 65535 }, default: "0", support: Startup }
     TLS_PREFER_SERVER_CIPHERS: Bool = { name: "tls-prefer-server-ciphers", kind: Kind::Bool, default: "no", support: Implemented }
     TLS_PROTOCOLS: Str = { name: "tls-protocols", kind: Kind::Str, default: "", support: Implemented }

@@ -82,6 +82,10 @@ pub struct Selector {
     keys: Vec<(u8, String)>,
     all_channels: bool,
     channels: Vec<String>,
+    /// Redis's deprecated first-arg rule (`+select|0`): per command id without subcommands, the
+    /// first arguments allowed while the command itself is not, as given (compared
+    /// case-insensitively). Cleared for a command by any `+cmd`/`-cmd`/category rule touching it.
+    first_args: BTreeMap<usize, Vec<String>>,
 }
 
 /// Why a rule was refused: Redis's `ACLSetUserStringError` texts.
@@ -124,6 +128,7 @@ impl Selector {
             keys: Vec::new(),
             all_channels: false,
             channels: Vec::new(),
+            first_args: BTreeMap::new(),
         }
     }
 
@@ -143,6 +148,7 @@ impl Selector {
     /// `ACLChangeSelectorPerm`: a container takes its subcommands along.
     fn change(&mut self, u: &Universe, id: usize, on: bool) {
         self.set_bit(id, on);
+        self.first_args.remove(&id);
         for &s in &u.subs[id] {
             self.set_bit(s, on);
         }
@@ -170,6 +176,7 @@ impl Selector {
         }
         self.all_commands = on;
         self.future = on;
+        self.first_args.clear();
     }
 
     /// `ACLSetSelector`: one rule.
@@ -251,13 +258,16 @@ impl Selector {
             }
             Some(b'+') => {
                 let name = op[1..].to_ascii_lowercase();
-                match name.rsplit_once('|') {
+                match op[1..].rsplit_once('|') {
                     None => {
                         let id = *u.by_name.get(&name).ok_or(RuleError::Unknown)?;
                         self.change(u, id, true);
                     }
                     Some((parent, sub)) => {
-                        let pid = *u.by_name.get(parent).ok_or(RuleError::Unknown)?;
+                        let pid = *u
+                            .by_name
+                            .get(&parent.to_ascii_lowercase())
+                            .ok_or(RuleError::Unknown)?;
                         if u.is_sub[pid] {
                             return Err(RuleError::SubFirstArg);
                         }
@@ -265,8 +275,18 @@ impl Selector {
                             return Err(RuleError::Syntax);
                         }
                         if u.subs[pid].is_empty() {
-                            // Redis's deprecated first-arg rule (`+select|0`): not kept here.
-                            return Err(RuleError::Syntax);
+                            // Redis's deprecated first-arg rule, kept as Redis 7.0 keeps it.
+                            tracing::warn!(
+                                "Deprecation warning: Allowing a first arg of an otherwise \
+                                 blocked command is a misuse of ACL and may get disabled in the \
+                                 future (offender: {})",
+                                &op[1..]
+                            );
+                            let args = self.first_args.entry(pid).or_default();
+                            if !args.iter().any(|a| a.eq_ignore_ascii_case(sub)) {
+                                args.push(sub.to_string());
+                            }
+                            return Ok(());
                         }
                         let id = *u.by_name.get(&name).ok_or(RuleError::Unknown)?;
                         self.change(u, id, true);
@@ -337,6 +357,16 @@ impl Selector {
                 rules.push_str(&u.names[id]);
                 rules.push(' ');
                 fake.change(u, id, want);
+            }
+            // First args show only where the command itself is not allowed, as Redis.
+            if let (false, Some(args)) = (want, self.first_args.get(&id)) {
+                for a in args {
+                    rules.push('+');
+                    rules.push_str(&u.names[id]);
+                    rules.push('|');
+                    rules.push_str(a);
+                    rules.push(' ');
+                }
             }
         }
         rules.pop();
@@ -410,8 +440,19 @@ impl Selector {
             })
     }
 
+    /// Whether the command's first argument is one `+cmd|arg` allowed (only looked at when the
+    /// command itself is not allowed).
+    fn first_arg_ok(&self, req: &Request<'_>) -> bool {
+        match (self.first_args.get(&req.id), req.args.get(1)) {
+            (Some(allowed), Some(arg)) => allowed
+                .iter()
+                .any(|a| a.as_bytes().eq_ignore_ascii_case(arg)),
+            _ => false,
+        }
+    }
+
     fn check(&self, req: &Request<'_>, keys: &mut KeyCache<'_>) -> Result<(), Denied> {
-        if !self.all_commands && !req.noauth && !self.bit(req.id) {
+        if !self.all_commands && !req.noauth && !self.bit(req.id) && !self.first_arg_ok(req) {
             return Err(Denied::Command);
         }
         if !self.all_keys && req.has_keys {
@@ -1002,6 +1043,47 @@ mod tests {
         assert_eq!(check(4, &w, WRITE), Ok(()));
         assert_eq!(check(4, &args, WRITE), Err(Denied::Key(1)));
         assert_eq!(check(1, &args, 0), Err(Denied::Command));
+    }
+
+    #[test]
+    fn first_arg_rule_as_redis() {
+        let u = universe();
+        let mut a = User::new(&u, "a", false);
+        for op in ["on", "nopass", "~*", "+get|K1", "+GET|k1", "+get|x"] {
+            a.apply(&u, op, false).expect(op);
+        }
+        // Kept as given, once per case-insensitive argument, shown after the command.
+        assert_eq!(a.selectors[0].fields(&u)[0], "-@all +get|K1 +get|x");
+        let check = |a: &User, args: &[&str]| {
+            let args: Vec<bytes::Bytes> = args.iter().map(|s| s.to_string().into()).collect();
+            a.check(&Request {
+                id: 3,
+                noauth: false,
+                args: &args,
+                has_keys: false,
+                keys: &Vec::new,
+                channels: &[],
+            })
+        };
+        assert_eq!(check(&a, &["get", "k1"]), Ok(()));
+        assert_eq!(check(&a, &["GET", "X"]), Ok(()));
+        assert_eq!(check(&a, &["get", "k2"]), Err(Denied::Command));
+        assert_eq!(check(&a, &["get"]), Err(Denied::Command));
+        assert_eq!(a.apply(&u, "+get|", false), Err(RuleError::Syntax));
+        assert_eq!(a.apply(&u, "-get|k1", false), Err(RuleError::Unknown));
+        assert_eq!(
+            a.apply(&u, "+config|nosuch", false),
+            Err(RuleError::Unknown)
+        );
+        // A rule on the command (or a category holding it, or all commands) drops them.
+        for op in ["-get", "+@read", "+get", "nocommands"] {
+            let mut b = a.clone();
+            b.apply(&u, op, false).expect(op);
+            assert!(b.selectors[0].first_args.is_empty(), "{op}");
+        }
+        let mut b = a.clone();
+        b.apply(&u, "-@write", false).expect("-@write");
+        assert_eq!(b.selectors[0].fields(&u)[0], "-@all +get|K1 +get|x");
     }
 
     #[test]

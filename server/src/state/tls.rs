@@ -7,12 +7,14 @@ use rustls::crypto::CryptoProvider;
 use rustls::server::{StoresServerSessions, WebPkiClientVerifier};
 use rustls::{RootCertStore, ServerConfig, SupportedCipherSuite};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::CertificateDer;
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio_rustls::TlsAcceptor;
+
+mod key;
 
 /// The acceptor new TLS connections use; none while no `tls-port` is configured.
 #[derive(Default)]
@@ -81,7 +83,7 @@ pub fn server_config(c: &Config) -> Result<ServerConfig, String> {
             "Failed to load certificate: {cert_file}: no certificate in the file"
         ));
     }
-    let key = load_key(&key_file)?;
+    let key = key::load(&key_file, &c.get(params::TLS_KEY_FILE_PASS))?;
 
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
@@ -135,21 +137,6 @@ pub fn server_config(c: &Config) -> Result<ServerConfig, String> {
         config.send_tls13_tickets = 0;
     }
     Ok(config)
-}
-
-/// The private key, PEM (PKCS#8, PKCS#1 or SEC1). Encrypted keys are refused by name: no small
-/// maintained crate decrypts them without bringing a dozen cipher crates along.
-fn load_key(path: &str) -> Result<PrivateKeyDer<'static>, String> {
-    let text =
-        std::fs::read(path).map_err(|e| format!("Failed to load private key: {path}: {e}"))?;
-    if text.windows(9).any(|w| w == b"ENCRYPTED") {
-        return Err(format!(
-            "Failed to load private key: {path}: the key is encrypted, which respd does not \
-             support (tls-key-file-pass); decrypt it with `openssl pkey -in KEY -out PLAIN`"
-        ));
-    }
-    PrivateKeyDer::from_pem_slice(&text)
-        .map_err(|e| format!("Failed to load private key: {path}: {e}"))
 }
 
 fn add_ca_file(roots: &mut RootCertStore, path: &Path) -> Result<(), String> {
