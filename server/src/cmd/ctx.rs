@@ -226,6 +226,11 @@ fn run_view<R>(
         v.modified = Some(Vec::new());
     }
     let r = f(&mut v);
+    if !conn.track_keys.is_empty() {
+        // Client-side caching: the keys read join the table before these locks go, so a write
+        // that follows this read finds them there and invalidates them.
+        super::tracking::remember(srv, conn);
+    }
     if on {
         super::propagate::after_view(srv, conn, args, &mut v, db, before);
     }
@@ -289,6 +294,8 @@ pub struct Session {
     pub reply: ReplyMode,
     /// CLIENT TRACKING as the read path needs it (the rest is in `Shared::tracking`).
     pub track: super::tracking::TrackFlags,
+    /// The keys the running read will add to the tracking table (`cmd::tracking::remember`).
+    pub track_keys: Vec<Bytes>,
 }
 
 /// CLIENT REPLY: replies left out (OFF), or the next command's (SKIP). Pushes (pub/sub) still go,
@@ -346,6 +353,7 @@ impl Session {
             after_reply: None,
             reply: ReplyMode::default(),
             track: Default::default(),
+            track_keys: Vec::new(),
         }
     }
 

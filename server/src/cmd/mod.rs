@@ -266,9 +266,13 @@ fn run_command(
     if srv.wants_keyspace_event(crate::state::NotifyClass::KeyMiss) {
         keymiss::notify(&mut ctx, spec, args);
     }
-    let mut reply = (spec.handler)(&mut ctx, args);
     if ctx.conn.track.on {
-        tracking::after_command(srv, ctx.conn, spec, args);
+        tracking::before_command(ctx.conn, spec, args);
+    }
+    let mut reply = (spec.handler)(&mut ctx, args);
+    if !ctx.conn.track_keys.is_empty() {
+        // A command that opened no view (an error before it) still tracks, as in Redis.
+        tracking::remember(srv, ctx.conn);
     }
     if srv.monitors.active()
         && !spec

@@ -1,7 +1,8 @@
 //! CLIENT TRACKING, CACHING, GETREDIR and TRACKINGINFO (Redis 7.0's `networking.c`), and the
-//! command layer's part of client-side caching: after a read, the keys a tracking client read
-//! join the table (`after_command`); after a top-level command, the messages due go out
-//! (`finish`). The table and the messages are `crate::state::tracking`'s.
+//! command layer's part of client-side caching: the keys a tracking client reads join the
+//! table (`before_command`, then `remember` while the read's shards are still locked, so a
+//! write that follows the read always finds them); after a top-level command, the messages due
+//! go out (`finish`). The table and the messages are `crate::state::tracking`'s.
 
 use super::{eq, syntax, CommandSpec, Ctx, Flags, Session};
 use crate::resp::Reply;
@@ -191,9 +192,10 @@ pub(crate) fn list_fields(srv: &Shared, id: u64) -> (String, i64) {
     }
 }
 
-/// After a command ran (Redis's `call`): a tracking client that read keys now has them in the
-/// table, unless OPTIN without CACHING YES, OPTOUT with CACHING NO, or BCAST.
-pub(super) fn after_command(srv: &Shared, conn: &Session, spec: &CommandSpec, args: &[Bytes]) {
+/// Before a command runs: the keys a tracking client's read will put in the table (Redis's
+/// `trackingRememberKeys` after `call`), unless OPTIN without CACHING YES, OPTOUT with CACHING
+/// NO, or BCAST. They are added by [`remember`] under the read's locks.
+pub(super) fn before_command(conn: &mut Session, spec: &CommandSpec, args: &[Bytes]) {
     let t = conn.track;
     if t.bcast
         || !spec.flags.contains(Flags::READONLY)
@@ -205,15 +207,16 @@ pub(super) fn after_command(srv: &Shared, conn: &Session, spec: &CommandSpec, ar
     {
         return;
     }
-    let keys = super::keyspec::find(spec, args);
-    if keys.is_empty() {
-        return;
-    }
-    srv.tracking.remember(
-        conn.id,
-        keys.iter()
-            .filter_map(|&(i, _)| args.get(i).map(|k| &k[..])),
-    );
+    conn.track_keys = super::keyspec::find(spec, args)
+        .iter()
+        .filter_map(|&(i, _)| args.get(i).cloned())
+        .collect();
+}
+
+/// Adds the keys `before_command` found to the table (from `run_view`, under the locks).
+pub fn remember(srv: &Shared, conn: &mut Session) {
+    let keys = std::mem::take(&mut conn.track_keys);
+    srv.tracking.remember(conn.id, keys.iter().map(|k| &k[..]));
 }
 
 /// After a top-level command: what tracking has for this client goes after its reply, the

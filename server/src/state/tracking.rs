@@ -408,6 +408,12 @@ fn send(g: &mut Inner, r: &Route, id: u64, inv: &Inval, own: Option<&mut Vec<Rep
     deliver(r, &target, msg, own);
 }
 
+/// Whether a queued push is a RESP3 invalidation (the connection writes those after the reply
+/// to the command running when they came).
+pub fn is_invalidation(m: &Reply) -> bool {
+    matches!(m, Reply::Push(v) if matches!(v.first(), Some(Reply::Bulk(b)) if &b[..] == b"invalidate"))
+}
+
 fn subscribed(h: &ClientHandle) -> bool {
     h.subs.load(Relaxed) + h.psubs.load(Relaxed) + h.ssubs.load(Relaxed) > 0
 }
