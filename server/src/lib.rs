@@ -13,7 +13,7 @@
 //!   [`cmd::ctx`] holds what a handler runs with ([`cmd::Ctx`], the client's [`cmd::Session`])
 //!   and the one way to block.
 //! - [`state`]: what every connection shares ([`Shared`]): clients, the blocked-keys registry,
-//!   pub/sub, keyspace notifications, stats and the slow log.
+//!   pub/sub, keyspace notifications, client tracking, stats and the slow log.
 //! - [`persist`]: snapshots on disk: the RDB codec ([`persist::rdb`], shared by SAVE, loading
 //!   at start and DUMP/RESTORE), writing and loading `dir/dbfilename`; the append-only file
 //!   ([`persist::aof`]: buffer, writer, manifest, rewrite, loading; `cmd::propagate` decides what

@@ -1,5 +1,6 @@
 //! CLIENT and its subcommands (ID, SETNAME, GETNAME, LIST, INFO, KILL, SETINFO, NO-EVICT,
-//! NO-TOUCH, GETREDIR, UNBLOCK, HELP) over the shared client registry.
+//! NO-TOUCH, UNBLOCK, HELP) over the shared client registry; the tracking ones (TRACKING,
+//! CACHING, GETREDIR, TRACKINGINFO) are in `cmd::tracking`.
 
 use super::connection::ACL;
 use super::{eq, help_reply, syntax, text, CommandSpec, Ctx, Flags, Session};
@@ -131,8 +132,41 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         (0, 0, 0),
         "6.0.0",
         ACL,
-        client_getredir,
+        super::tracking::client_getredir,
         "Returns the client ID to which the connection's tracking notifications are redirected."
+    ),
+    subcommand!(
+        "client",
+        "tracking",
+        -3,
+        CS,
+        (0, 0, 0),
+        "6.0.0",
+        ACL,
+        super::tracking::client_tracking,
+        "Controls server-assisted client-side caching for the connection."
+    ),
+    subcommand!(
+        "client",
+        "caching",
+        3,
+        CS,
+        (0, 0, 0),
+        "6.0.0",
+        ACL,
+        super::tracking::client_caching,
+        "Instructs the server whether to track the keys in the next request."
+    ),
+    subcommand!(
+        "client",
+        "trackinginfo",
+        2,
+        CS,
+        (0, 0, 0),
+        "6.2.0",
+        ACL,
+        super::tracking::client_trackinginfo,
+        "Returns information about server-assisted client-side caching for the connection."
     ),
     subcommand!(
         "client",
@@ -324,10 +358,6 @@ fn client_unpause(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     Reply::Ok
 }
 
-fn client_getredir(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
-    Reply::Int(-1)
-}
-
 /// Output buffer of a client (Redis's `rbs` and the static reply buffer in `tot-mem`).
 const REPLY_BUF: usize = 16384;
 
@@ -341,15 +371,20 @@ pub(crate) fn client_line(srv: &Shared, h: &ClientHandle, current: Option<&[Byte
     let subs = h.subs.load(Relaxed);
     let psubs = h.psubs.load(Relaxed);
     let ssubs = h.ssubs.load(Relaxed);
-    let flags = if srv.monitors.contains(h.id) {
+    let mut flags = String::from(if srv.monitors.contains(h.id) {
         "O"
     } else if subs + psubs + ssubs > 0 {
         "P"
     } else if srv.blocking.is_blocked(h.id) {
         "b"
     } else {
-        "N"
-    };
+        ""
+    });
+    let (track, redir) = super::tracking::list_fields(srv, h.id);
+    flags.push_str(&track);
+    if flags.is_empty() {
+        flags.push('N');
+    }
     let key = h.last_cmd.load(Relaxed);
     let cmd = srv
         .cmdstats
@@ -363,7 +398,7 @@ pub(crate) fn client_line(srv: &Shared, h: &ClientHandle, current: Option<&[Byte
     // What the client holds: query buffer, arguments, pending output and the reply buffer.
     let tot_mem = qbuf + qbuf_free + argv_mem + omem + REPLY_BUF;
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -384,6 +419,7 @@ pub(crate) fn client_line(srv: &Shared, h: &ClientHandle, current: Option<&[Byte
         tot_mem,
         cmd,
         h.user(),
+        redir,
         h.resp.load(Relaxed),
         String::from_utf8_lossy(&lib),
         String::from_utf8_lossy(&ver),
@@ -562,6 +598,10 @@ fn client_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     help_reply(
         "CLIENT",
         &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "GETNAME",
             "    Return the name of the current connection.",
             "ID",
@@ -580,6 +620,11 @@ fn client_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
             "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "    Unblock the specified blocked client.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
         ],
     )
 }

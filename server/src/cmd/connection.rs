@@ -127,6 +127,7 @@ fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     unwatch_all(ctx.srv, ctx.conn);
     crate::cmd::connection::unsubscribe_all(ctx.srv, ctx.conn);
     ctx.srv.monitors.remove(ctx.conn.id);
+    super::tracking::disable(ctx.srv, ctx.conn);
     ctx.conn.db = 0;
     ctx.conn.handle.db.store(0, Relaxed);
     ctx.conn.resp = 2;
@@ -224,6 +225,7 @@ pub fn cleanup(srv: &Shared, conn: &mut Session) {
     unwatch_all(srv, conn);
     unsubscribe_all(srv, conn);
     srv.monitors.remove(conn.id);
+    super::tracking::disable(srv, conn);
 }
 
 #[cfg(test)]

@@ -115,11 +115,20 @@ impl<'a, 'k> Ctx<'a, 'k> {
 
     /// Bookkeeping for keys a command found expired, then the `new` events of the keys it
     /// created (in Redis's order: the lookup that expires comes before the `dbAdd`).
-    fn after(&mut self, (expired, new_keys): ViewDone, db: usize) {
+    fn after(&mut self, (expired, new_keys, modified): ViewDone, db: usize) {
         self.after_expired(expired, db);
         for (d, k) in new_keys {
             self.srv
                 .notify_keyspace(d, crate::state::NotifyClass::New, "new", &k);
+        }
+        if let Some(keys) = modified.filter(|k| !k.is_empty()) {
+            // Client-side caching: the one place every change reaches. A blocked client's
+            // re-run is not the running client: its messages go at once.
+            let defer = self.conn.rerun.is_none();
+            let r = self.srv.track_route();
+            self.srv
+                .tracking
+                .invalidate(&r, Some(self.conn.id), &keys, defer);
         }
     }
 
@@ -190,8 +199,9 @@ impl<'a, 'k> Ctx<'a, 'k> {
 
 /// Runs `f` on a view of `db` and hands back the keys it found expired. While the AOF is on,
 /// what the command changed is appended before the locks are released (`propagate`).
-/// What a view leaves for after its locks: the keys it found expired, the (db, key) it created.
-type ViewDone = (Vec<Bytes>, Vec<(usize, Bytes)>);
+/// What a view leaves for after its locks: the keys it found expired, the (db, key) it created
+/// and, while tracking is active, every key it changed.
+type ViewDone = (Vec<Bytes>, Vec<(usize, Bytes)>, Option<Vec<Bytes>>);
 
 fn run_view<R>(
     l: &mut Locked,
@@ -212,12 +222,21 @@ fn run_view<R>(
     if srv.wants_keyspace_event(crate::state::NotifyClass::New) {
         v.new_keys = Some(Vec::new());
     }
+    if srv.tracking.active() {
+        v.modified = Some(Vec::new());
+    }
     let r = f(&mut v);
+    if !conn.track_keys.is_empty() {
+        // Client-side caching: the keys read join the table before these locks go, so a write
+        // that follows this read finds them there and invalidates them.
+        super::tracking::remember(srv, conn);
+    }
     if on {
         super::propagate::after_view(srv, conn, args, &mut v, db, before);
     }
     let new_keys = v.new_keys.take().unwrap_or_default();
-    (r, (std::mem::take(&mut v.expired), new_keys))
+    let modified = v.modified.take();
+    (r, (std::mem::take(&mut v.expired), new_keys, modified))
 }
 
 /// One client's own state (today's selected db, protocol, MULTI queue, subscriptions, the block
@@ -273,6 +292,10 @@ pub struct Session {
     pub after_reply: Option<Reply>,
     /// CLIENT REPLY's state.
     pub reply: ReplyMode,
+    /// CLIENT TRACKING as the read path needs it (the rest is in `Shared::tracking`).
+    pub track: super::tracking::TrackFlags,
+    /// The keys the running read will add to the tracking table (`cmd::tracking::remember`).
+    pub track_keys: Vec<Bytes>,
 }
 
 /// CLIENT REPLY: replies left out (OFF), or the next command's (SKIP). Pushes (pub/sub) still go,
@@ -329,6 +352,8 @@ impl Session {
             prop: Default::default(),
             after_reply: None,
             reply: ReplyMode::default(),
+            track: Default::default(),
+            track_keys: Vec::new(),
         }
     }
 

@@ -92,9 +92,10 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         let c = srv.config();
         let _ = write!(
             o,
-            "connected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+            "connected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n",
             c.get(crate::config::params::MAXCLIENTS),
             srv.stats.blocked_clients.load(Relaxed),
+            srv.tracking.clients(),
         );
     }
     if want("memory") {
@@ -160,9 +161,10 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
         section(&mut o, "Stats");
         let s = &srv.stats;
         let k = &srv.ks.stats;
+        let (tk, ti, tp) = srv.tracking.totals();
         let _ = write!(
             o,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n",
             s.connections_received.load(Relaxed),
             s.commands_processed.load(Relaxed),
             s.net_input_bytes.load(Relaxed),
@@ -175,6 +177,9 @@ pub fn info_text(ctx: &mut Ctx, wanted: &[String]) -> String {
             srv.pubsub.numchannels(),
             srv.pubsub.numpat(),
             srv.pubsub.numshardchannels(),
+            tk,
+            ti,
+            tp,
             s.error_replies.load(Relaxed),
         );
     }

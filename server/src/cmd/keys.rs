@@ -398,7 +398,15 @@ fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     };
     let db = ctx.conn.db;
     ctx.with_db(|v| v.flush_with(db, lazy));
+    flushed(ctx);
     Reply::Ok
+}
+
+/// Tracking clients learn that every key is invalid (Redis's `signalFlushedDb`).
+fn flushed(ctx: &Ctx) {
+    let r = ctx.srv.track_route();
+    let defer = ctx.conn.rerun.is_none();
+    ctx.srv.tracking.flush(&r, Some(ctx.conn.id), defer);
 }
 
 fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
@@ -412,6 +420,7 @@ fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             v.flush_with(db, lazy);
         }
     });
+    flushed(ctx);
     Reply::Ok
 }
 

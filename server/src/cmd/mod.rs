@@ -44,6 +44,7 @@ mod stream_write;
 pub mod streams;
 pub mod strings;
 mod table;
+pub mod tracking;
 pub mod tx;
 mod zpop;
 mod zrange;
@@ -92,7 +93,18 @@ pub fn dispatch(
     args: &[Bytes],
 ) -> Reply {
     let in_script = conn.in_script;
+    // Client-side caching's turn around a top-level command (not one EXEC or a script runs,
+    // nor a blocked client's re-run): one relaxed load while nobody tracks.
+    let top = held.is_none() && !in_script && conn.rerun.is_none();
+    let tracking_before = top && srv.tracking.active();
+    if tracking_before {
+        tracking::limit(srv);
+    }
     let reply = run_command(srv, conn, held, args);
+    // Also right after the first CLIENT TRACKING ON (its CACHING state starts clean).
+    if tracking_before || (conn.track.on && top) {
+        tracking::finish(srv, conn, args);
+    }
     if !in_script {
         match &reply {
             Reply::Error(e) => srv.stats.count_error(e),
@@ -254,7 +266,14 @@ fn run_command(
     if srv.wants_keyspace_event(crate::state::NotifyClass::KeyMiss) {
         keymiss::notify(&mut ctx, spec, args);
     }
+    if ctx.conn.track.on {
+        tracking::before_command(ctx.conn, spec, args);
+    }
     let mut reply = (spec.handler)(&mut ctx, args);
+    if !ctx.conn.track_keys.is_empty() {
+        // A command that opened no view (an error before it) still tracks, as in Redis.
+        tracking::remember(srv, ctx.conn);
+    }
     if srv.monitors.active()
         && !spec
             .flags

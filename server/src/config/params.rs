@@ -283,7 +283,7 @@ params! {
     TLS_SESSION_CACHE_SIZE: Int = { name: "tls-session-cache-size", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "20480", support: Implemented }
     TLS_SESSION_CACHE_TIMEOUT: Int = { name: "tls-session-cache-timeout", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, default: "300", support: Implemented }
     TLS_SESSION_CACHING: Bool = { name: "tls-session-caching", kind: Kind::Bool, default: "yes", support: Implemented }
-    TRACKING_TABLE_MAX_KEYS: Int = { name: "tracking-table-max-keys", kind: Kind::Int { min: 0, max: i64::MAX }, default: "1000000", support: Ignored }
+    TRACKING_TABLE_MAX_KEYS: Int = { name: "tracking-table-max-keys", kind: Kind::Int { min: 0, max: i64::MAX }, default: "1000000", support: Implemented }
     UNIXSOCKET: Str = { name: "unixsocket", kind: Kind::Str, default: "", support: Ignored, immutable: true }
     UNIXSOCKETPERM: Int = { name: "unixsocketperm", kind: Kind::Int { min: 0, max: 511 }, default: "0", support: Ignored, immutable: true }
     ZSET_MAX_LISTPACK_ENTRIES: Int = { name: "zset-max-listpack-entries", kind: Kind::Int { min: 0, max: i64::MAX }, default: "128", support: Implemented, alias: Some("zset-max-ziplist-entries") }

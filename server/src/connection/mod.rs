@@ -162,15 +162,31 @@ async fn serve_io<R, W>(
                             flush(&mut wr, &mut out, &srv).await?;
                             srv.ks.save_backlog_wait().await;
                         }
+                        if conn.track.on && handle.omem.load(Relaxed) != 0 {
+                            // What came before this command goes before its reply, as in Redis;
+                            // invalidations that come while it runs wait for it (below).
+                            while let Ok(m) = push_rx.try_recv() {
+                                push_pending += crate::state::pubsub::push_cost(&m);
+                                push_unless_silent(&mut out, &conn, &m);
+                            }
+                        }
                         let mut reply = cmd::dispatch(&srv, &mut conn, None, &args);
                         // Messages queued so far (PUBLISH to a channel of our own, in RESP3)
                         // go before this reply, as Redis writes them into the output buffer.
                         // `omem` counts every queued message: one load spares the common case
                         // (nothing for us) the channel's receive.
+                        // An invalidation (CLIENT TRACKING) waits for the reply: it may be for
+                        // a key this very command read, and must not reach the client's cache
+                        // before the value it invalidates.
+                        let mut invalidations = Vec::new();
                         if handle.omem.load(Relaxed) != 0 {
                             while let Ok(m) = push_rx.try_recv() {
                                 push_pending += crate::state::pubsub::push_cost(&m);
-                                push_unless_silent(&mut out, &conn, &m);
+                                if crate::state::tracking::is_invalidation(&m) {
+                                    invalidations.push(m);
+                                } else {
+                                    push_unless_silent(&mut out, &conn, &m);
+                                }
                             }
                         }
                         // Clients blocked on keys this command fed are served before our next one.
@@ -208,6 +224,9 @@ async fn serve_io<R, W>(
                         push_unless_silent(&mut out, &conn, &reply);
                         conn.reply.command_done();
                         if let Some(m) = conn.after_reply.take() {
+                            push_unless_silent(&mut out, &conn, &m);
+                        }
+                        for m in invalidations {
                             push_unless_silent(&mut out, &conn, &m);
                         }
                         parser.recycle(args);

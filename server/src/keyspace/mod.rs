@@ -323,6 +323,24 @@ impl Keyspace {
 
 type Held<'k> = (usize, usize, MutexGuard<'k, Shard>);
 
+/// The held shard of `key` in database `db`.
+fn held_shard<'a>(locked: &'a mut Locked<'_>, db: usize, key: &[u8]) -> &'a mut Shard {
+    if let Guards::One([(d, _, _)]) = &locked.guards {
+        if *d == db && locked.one_key == (key.as_ptr() as usize, key.len()) {
+            return &mut locked.guards[0].2;
+        }
+    }
+    let si = shard_of(key);
+    let pos = locked
+        .guards
+        .binary_search_by(|(d, s, _)| (*d, *s).cmp(&(db, si)));
+    match pos {
+        Ok(p) => &mut locked.guards[p].2,
+        // Handlers lock the keys they touch; reaching here is a bug in a handler's key list.
+        Err(_) => panic!("shard {si} of db {db} not locked for this command"),
+    }
+}
+
 /// Locked shards: (db, shard, guard), sorted by db then shard.
 enum Guards<'k> {
     One([Held<'k>; 1]),
@@ -461,6 +479,7 @@ impl<'k> Locked<'k> {
             expired: Vec::new(),
             prop: None,
             new_keys: None,
+            modified: None,
         }
     }
 }
@@ -478,12 +497,23 @@ pub struct View<'v, 'k> {
     /// While someone listens for `new` keyspace events: the (db, key) of every key this view
     /// created, as Redis's `dbAdd` reports them (a replaced value is no new key).
     pub new_keys: Option<Vec<(usize, Bytes)>>,
+    /// While some client tracks keys (CLIENT TRACKING): every key this view changed, in the
+    /// order of the changes, as WATCH sees them (Redis's `signalModifiedKey`).
+    pub modified: Option<Vec<Bytes>>,
 }
 
 impl<'v, 'k> View<'v, 'k> {
     /// The current time as this command sees it (one clock reading per command, as Redis does).
     pub fn now(&self) -> u64 {
         self.now
+    }
+
+    /// Notes a changed key for tracking (see `modified`), after its shard's `touch`.
+    #[inline]
+    fn note(&mut self, key: &[u8]) {
+        if let Some(m) = self.modified.as_mut() {
+            m.push(Bytes::copy_from_slice(key));
+        }
     }
 
     /// Asks for `argv` to be appended to the AOF in place of the running command's own argv
@@ -506,21 +536,7 @@ impl<'v, 'k> View<'v, 'k> {
     }
 
     fn shard_in(&mut self, db: usize, key: &[u8]) -> &mut Shard {
-        if let Guards::One([(d, _, _)]) = &self.locked.guards {
-            if *d == db && self.locked.one_key == (key.as_ptr() as usize, key.len()) {
-                return &mut self.locked.guards[0].2;
-            }
-        }
-        let si = shard_of(key);
-        let pos = self
-            .locked
-            .guards
-            .binary_search_by(|(d, s, _)| (*d, *s).cmp(&(db, si)));
-        match pos {
-            Ok(p) => &mut self.locked.guards[p].2,
-            // Handlers lock the keys they touch; reaching here is a bug in a handler's key list.
-            Err(_) => panic!("shard {si} of db {db} not locked for this command"),
-        }
+        held_shard(self.locked, db, key)
     }
 
     fn shard(&mut self, key: &[u8]) -> &mut Shard {
@@ -538,6 +554,7 @@ impl<'v, 'k> View<'v, 'k> {
             s.drop_entry(key);
             s.touch(key);
             self.expired.push(Bytes::copy_from_slice(key));
+            self.note(key);
         }
     }
 
@@ -561,12 +578,15 @@ impl<'v, 'k> View<'v, 'k> {
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(self.db, key);
         let now_s = (self.now / 1000) as u32;
-        let s = self.shard(key);
+        let s = held_shard(self.locked, self.db, key);
         if !s.map.contains_key(key) {
             return None;
         }
         s.touch(key);
         s.keep_old(key);
+        if let Some(m) = self.modified.as_mut() {
+            m.push(Bytes::copy_from_slice(key));
+        }
         let e = s.map.get_mut(key)?;
         e.touch_access(now_s);
         Some(e)
@@ -593,6 +613,7 @@ impl<'v, 'k> View<'v, 'k> {
     /// Tells WATCHers of `key` that it changed (after a `get_mut_quiet` that did change it).
     pub fn mark_modified(&mut self, key: &[u8]) {
         self.shard(key).touch(key);
+        self.note(key);
     }
 
     /// Whether the key exists (and is not expired).
@@ -608,6 +629,7 @@ impl<'v, 'k> View<'v, 'k> {
     /// `set` in another locked database.
     pub fn set_in(&mut self, db: usize, key: &Bytes, value: Value, expire_at: Option<u64>) {
         let now_s = (self.now / 1000) as u32;
+        self.note(key);
         let s = self.shard_in(db, key);
         s.touch(key);
         let mut entry = Entry::new(value, expire_at, now_s);
@@ -688,6 +710,7 @@ impl<'v, 'k> View<'v, 'k> {
             return false;
         }
         s.touch(key);
+        self.note(key);
         true
     }
 
@@ -697,6 +720,7 @@ impl<'v, 'k> View<'v, 'k> {
         let s = self.shard_in(db, key);
         let e = s.remove_entry(key)?;
         s.touch(key);
+        self.note(key);
         Some(e)
     }
 
@@ -726,6 +750,7 @@ impl<'v, 'k> View<'v, 'k> {
             e.expire_at = at;
         }
         s.touch(key);
+        self.note(key);
         true
     }
 

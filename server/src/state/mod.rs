@@ -16,6 +16,7 @@
 //! - [`monitor`]: the clients in MONITOR mode and the line each command shows them.
 //! - [`pause`]: CLIENT PAUSE in force.
 //! - [`latency`]: the latency monitor's events and per-command latency histograms.
+//! - [`tracking`]: client-side caching: who read which keys, BCAST prefixes, invalidations.
 
 pub mod acl;
 pub mod blocked;
@@ -28,6 +29,7 @@ pub mod pubsub;
 pub mod scripts;
 pub mod stats;
 pub mod tls;
+pub mod tracking;
 
 pub use blocked::BlockOn;
 pub use client::{ClientHandle, Clients};
@@ -122,6 +124,8 @@ pub struct Shared {
     pub tls: tls::Tls,
     /// ACL users and the ACL LOG.
     pub acl: acl::Acl,
+    /// CLIENT TRACKING: the keys tracking clients read, and their BCAST prefixes.
+    pub tracking: tracking::Tracking,
 }
 
 impl Shared {
@@ -151,6 +155,7 @@ impl Shared {
             latency: Default::default(),
             tls: Default::default(),
             acl: acl::Acl::new(!requirepass),
+            tracking: Default::default(),
         })
     }
 
@@ -209,6 +214,11 @@ impl Shared {
                 Some((db, key)) => {
                     self.stats.evicted_keys.fetch_add(1, Relaxed);
                     self.notify_keyspace(db, NotifyClass::Evicted, "evicted", &key);
+                    if self.tracking.active() {
+                        let keys = [key];
+                        self.tracking
+                            .invalidate(&self.track_route(), None, &keys, false);
+                    }
                 }
                 None => return false,
             }
@@ -221,11 +231,27 @@ impl Shared {
     pub fn expire_cycle(&self, budget: usize) -> Vec<(usize, bytes::Bytes)> {
         let aof = &self.aof;
         let on = aof.on();
-        self.ks.expire_cycle_with(budget, &mut |db, k| {
+        let gone = self.ks.expire_cycle_with(budget, &mut |db, k| {
             if on {
                 aof.append(db, &[vec![Bytes::from_static(b"DEL"), k.clone()]]);
             }
-        })
+        });
+        if self.tracking.active() && !gone.is_empty() {
+            let keys: Vec<Bytes> = gone.iter().map(|(_, k)| k.clone()).collect();
+            let r = self.track_route();
+            self.tracking.invalidate(&r, None, &keys, false);
+            // No command follows to send what BCAST clients gathered.
+            self.tracking.finish(&r, 0);
+        }
+        gone
+    }
+
+    /// Where tracking messages go: the clients, under pub/sub's output limits.
+    pub fn track_route(&self) -> tracking::Route<'_> {
+        tracking::Route {
+            clients: &self.clients,
+            pubsub: &self.pubsub,
+        }
     }
 
     /// Whether clients must AUTH first: the default user is off or has a password.

@@ -506,6 +506,8 @@ impl Engine {
         sc.db = conn.db;
         sc.authed = true;
         sc.user = conn.user.clone();
+        // Client-side caching: what the script reads, its caller read (Redis's `script_caller`).
+        sc.track = conn.track;
         let mut call = CallCtx {
             srv,
             sc,
