@@ -259,6 +259,7 @@ impl Engine {
         libs.raw_set("bit", super::bit::library(&lua)?)?;
         libs.raw_set("struct", super::structlib::library(&lua)?)?;
         libs.raw_set("cjson", super::cjson::library(&lua)?)?;
+        libs.raw_set("cmsgpack", super::cmsgpack::library(&lua)?)?;
         internal.raw_set("libs", libs)?;
         internal.raw_set("version", crate::REDIS_VERSION)?;
         internal.raw_set("version_num", redis_version_num())?;

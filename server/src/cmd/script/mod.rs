@@ -7,6 +7,7 @@
 
 mod bit;
 mod cjson;
+mod cmsgpack;
 mod convert;
 pub mod engine;
 mod function;
