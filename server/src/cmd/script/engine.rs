@@ -12,8 +12,9 @@ use crate::resp::Reply;
 use crate::state::scripts::{Cached, RunState};
 use crate::state::Shared;
 use bytes::Bytes;
-use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+use mlua::{ffi, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
 use std::collections::HashMap;
+use std::ffi::c_int;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -68,7 +69,7 @@ pub struct Script {
 /// One Lua state and what it compiled.
 pub struct Engine {
     lua: Lua,
-    pub scripts: HashMap<String, Script>,
+    pub scripts: HashMap<String, Script, foldhash::fast::RandomState>,
     /// The run state its hook reads (one run at a time per engine).
     pub run: Arc<RunState>,
     /// `Scripts::generation` when it was made: SCRIPT FLUSH retires it.
@@ -304,22 +305,28 @@ impl Engine {
         real.raw_set("KEYS", &keys)?;
         real.raw_set("ARGV", &argv)?;
         let current = Arc::new(Current::default());
-        let cur = current.clone();
         // redis.call raises the error (a Rust error that `unwrap_err` turns back into Redis's
-        // error table); redis.pcall returns the table.
-        let rcall = lua.create_function(move |lua, args: Variadic<Value>| {
-            unlimited(lua, || {
-                cur.with(|c| match c.call(&args) {
+        // error table); redis.pcall returns the table. Lua calls `call_with_args`, which reads
+        // the arguments off the Lua stack into `args` and calls these without arguments.
+        let args = Arc::new(ArgBuf::default());
+        let (cur, buf) = (current.clone(), args.clone());
+        let rcall = lua.create_function(move |lua, ()| {
+            let (argv, bad) = buf.take();
+            let r = unlimited(lua, || {
+                cur.with(|c| match c.call(&argv, bad) {
                     Reply::Error(e) => Err(mlua::Error::external(ScriptError(err_text(&e)))),
                     r => reply_to_lua(lua, &r, c.sc.resp),
                 })
                 .unwrap_or_else(|| Err(idle_error()))
-            })
+            });
+            buf.give_back(argv);
+            r
         })?;
-        let cur = current.clone();
-        let rpcall = lua.create_function(move |lua, args: Variadic<Value>| {
-            unlimited(lua, || {
-                cur.with(|c| match c.call(&args) {
+        let (cur, buf) = (current.clone(), args.clone());
+        let rpcall = lua.create_function(move |lua, ()| {
+            let (argv, bad) = buf.take();
+            let r = unlimited(lua, || {
+                cur.with(|c| match c.call(&argv, bad) {
                     Reply::Error(e) => {
                         let t = lua.create_table()?;
                         t.raw_set("err", err_text(&e))?;
@@ -328,8 +335,12 @@ impl Engine {
                     r => reply_to_lua(lua, &r, c.sc.resp),
                 })
                 .unwrap_or_else(|| Err(idle_error()))
-            })
+            });
+            buf.give_back(argv);
+            r
         })?;
+        let rcall = with_args(&lua, rcall, &args)?;
+        let rpcall = with_args(&lua, rpcall, &args)?;
         let cur = current.clone();
         internal.raw_set(
             "in_run",
@@ -355,7 +366,7 @@ impl Engine {
             load_lib,
             libs: HashMap::new(),
             lua,
-            scripts: HashMap::new(),
+            scripts: HashMap::default(),
             run,
             generation,
             keys,
@@ -637,6 +648,86 @@ fn to_args(vals: &[Value]) -> Result<Vec<Bytes>, ()> {
         .collect()
 }
 
+/// The arguments of the `redis.call` in progress, as `call_with_args` read them off the Lua
+/// stack, and whether one was neither a string nor a number.
+#[derive(Default)]
+struct ArgBuf(std::sync::Mutex<(Vec<Bytes>, bool)>);
+
+impl ArgBuf {
+    fn take(&self) -> (Vec<Bytes>, bool) {
+        match self.0.lock() {
+            Ok(mut b) => (std::mem::take(&mut b.0), b.1),
+            Err(_) => (Vec::new(), true),
+        }
+    }
+
+    /// Hands the vector back for the next call to fill (its allocation is kept).
+    fn give_back(&self, mut v: Vec<Bytes>) {
+        v.clear();
+        if let Ok(mut b) = self.0.lock() {
+            b.0 = v;
+        }
+    }
+}
+
+/// A number argument of `redis.call` as mlua's `Value` conversion and `to_args` write it: an
+/// integral one (that an i64 holds exactly) in decimal, another as `%.17g`.
+fn number_arg(n: f64) -> Bytes {
+    let i = n as i64;
+    if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&n)
+        && (i as f64).to_bits() == n.to_bits()
+    {
+        Bytes::from(i.to_string())
+    } else {
+        Bytes::from(crate::resp::fmt_double(n))
+    }
+}
+
+/// `f` (a Rust function taking no arguments) behind a C function that first reads its own
+/// arguments off the Lua stack into `buf`: no mlua value per argument, no vector of them.
+fn with_args(lua: &Lua, f: mlua::Function, buf: &Arc<ArgBuf>) -> mlua::Result<mlua::Function> {
+    unsafe extern "C-unwind" fn call_with_args(l: *mut ffi::lua_State) -> c_int {
+        // SAFETY: upvalue 2 is the `ArgBuf` that `f` (upvalue 1) keeps alive; only integers and
+        // pointers live in this frame when `lua_call` may raise (a longjmp, as across Lua's own
+        // C functions); the strings read are copied while on the stack.
+        unsafe {
+            let buf = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(2)) as *const ArgBuf);
+            let n = ffi::lua_gettop(l);
+            if let Ok(mut b) = buf.0.lock() {
+                b.0.clear();
+                b.1 = false;
+                for i in 1..=n {
+                    match ffi::lua_type(l, i) {
+                        ffi::LUA_TSTRING => {
+                            let mut len = 0usize;
+                            let p = ffi::lua_tolstring(l, i, &mut len);
+                            let s = std::slice::from_raw_parts(p as *const u8, len);
+                            b.0.push(Bytes::copy_from_slice(s));
+                        }
+                        ffi::LUA_TNUMBER => b.0.push(number_arg(ffi::lua_tonumber(l, i))),
+                        _ => {
+                            b.1 = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            ffi::lua_settop(l, 0);
+            ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+            ffi::lua_call(l, 0, 1);
+            1
+        }
+    }
+    let ptr = Arc::as_ptr(buf) as *mut std::ffi::c_void;
+    // SAFETY: pushes one closure over the two values given; `f` owns an `Arc` of `buf` (see
+    // `Engine::new`), so the pointer lives as long as the closure can run.
+    unsafe {
+        lua.exec_raw::<mlua::Function>((f, mlua::LightUserData(ptr)), |l| {
+            ffi::lua_pushcclosure(l, call_with_args, 2)
+        })
+    }
+}
+
 /// What a run's `redis.call` works with.
 struct CallCtx<'a, 'l, 'k> {
     srv: &'a Shared,
@@ -658,20 +749,20 @@ impl CallCtx<'_, '_, '_> {
     /// One `redis.call`: Redis's checks for a command run by a script (script.c `scriptCall`),
     /// the shards of keys the script did not declare, then the normal dispatcher with the
     /// script's locks.
-    fn call(&mut self, vals: &[Value]) -> Reply {
+    fn call(&mut self, args: &[Bytes], bad: bool) -> Reply {
         if self.restart {
             // Whatever the script does with the error, the run is discarded.
             return Reply::error("ERR respd: the script runs again with every shard locked");
         }
-        let Ok(args) = to_args(vals) else {
+        if bad {
             return Reply::error("ERR Lua redis lib command arguments must be strings or integers");
-        };
+        }
         if args.is_empty() {
             return Reply::error(
                 "ERR Please specify at least one argument for this redis lib call",
             );
         }
-        let Ok(spec) = lookup(&args) else {
+        let Ok(spec) = lookup(args) else {
             return Reply::error("ERR Unknown Redis command called from script");
         };
         if !spec.arity_ok(args.len()) {
@@ -688,7 +779,7 @@ impl CallCtx<'_, '_, '_> {
             return Reply::error("OOM command not allowed when used memory > 'maxmemory'.");
         }
         if self.held.is_growable() {
-            if let Err(e) = self.cover(spec, &args) {
+            if let Err(e) = self.cover(spec, args) {
                 return e;
             }
         }
@@ -700,7 +791,7 @@ impl CallCtx<'_, '_, '_> {
         }
         // The clock: dispatch starts each command where the one before it ended (the first
         // where the run began), as for a client's pipeline.
-        dispatch(self.srv, &mut self.sc, Some(&mut *self.held), &args)
+        dispatch(self.srv, &mut self.sc, Some(&mut *self.held), args)
     }
 
     /// Takes the shards a command needs that the run does not hold (keys it did not declare).
@@ -709,19 +800,27 @@ impl CallCtx<'_, '_, '_> {
     /// for it a while polling, then fails the call.
     fn cover(&mut self, spec: &crate::cmd::CommandSpec, args: &[Bytes]) -> Result<(), Reply> {
         use crate::keyspace::{shard_of, SHARDS};
-        let want: Vec<(usize, usize)> =
-            if spec.flags.contains(Flags::MOVABLEKEYS) || WIDE.contains(&spec.name) {
-                let dbs = self.srv.ks.db_count();
-                (0..dbs)
-                    .flat_map(|d| (0..SHARDS).map(move |s| (d, s)))
-                    .collect()
-            } else {
-                let db = self.sc.db;
-                spec.key_args(args)
-                    .into_iter()
-                    .map(|k| (db, shard_of(k)))
-                    .collect()
-            };
+        let wide = spec.flags.contains(Flags::MOVABLEKEYS) || WIDE.contains(&spec.name);
+        // The common case, keys the run holds, without building the list of shards.
+        if !wide {
+            let db = self.sc.db;
+            let keys = spec.key_args(args);
+            if keys.iter().all(|k| self.held.holds(db, shard_of(k))) {
+                return Ok(());
+            }
+        }
+        let want: Vec<(usize, usize)> = if wide {
+            let dbs = self.srv.ks.db_count();
+            (0..dbs)
+                .flat_map(|d| (0..SHARDS).map(move |s| (d, s)))
+                .collect()
+        } else {
+            let db = self.sc.db;
+            spec.key_args(args)
+                .into_iter()
+                .map(|k| (db, shard_of(k)))
+                .collect()
+        };
         if want.iter().all(|&(d, s)| self.held.holds(d, s)) {
             return Ok(());
         }
