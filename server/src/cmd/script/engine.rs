@@ -74,14 +74,12 @@ pub struct Engine {
     pub run: Arc<RunState>,
     /// `Scripts::generation` when it was made: SCRIPT FLUSH retires it.
     pub generation: u64,
-    /// KEYS and ARGV, refilled by each run, and how many entries each had last.
-    keys: Table,
-    argv: Table,
-    lens: (usize, usize),
+    /// KEYS and ARGV of the script run in progress, for the runner to fill.
+    run_args: Arc<RunArgs>,
     /// The run in progress, for the functions below: set only while [`Engine::run`] runs a
     /// script.
     current: Arc<Current>,
-    /// The sandbox's runner (`I.run`).
+    /// The sandbox's runner (`I.run`) behind `fill_and_run`, which first fills KEYS and ARGV.
     runner: mlua::Function,
     /// The sandbox's function runner (`I.runf`) and library loader (`I.load_lib`).
     runner_f: mlua::Function,
@@ -358,7 +356,8 @@ impl Engine {
         let redis: Table = internal.raw_get("redis")?;
         redis.raw_set("call", rcall)?;
         redis.raw_set("pcall", rpcall)?;
-        let runner: mlua::Function = internal.raw_get("run")?;
+        let run_args = Arc::new(RunArgs::default());
+        let runner = fill_and_run(&lua, internal.raw_get("run")?, keys, argv, &run_args)?;
         let runner_f: mlua::Function = internal.raw_get("runf")?;
         let load_lib: mlua::Function = internal.raw_get("load_lib")?;
         Ok(Engine {
@@ -369,9 +368,7 @@ impl Engine {
             scripts: HashMap::default(),
             run,
             generation,
-            keys,
-            argv,
-            lens: (0, 0),
+            run_args,
             current,
             runner,
         })
@@ -492,13 +489,9 @@ impl Engine {
                         "NOSCRIPT No matching script. Please use EVAL.",
                     ));
                 };
-                let func = script.func.clone();
-                let set = unlimited(lua, || -> mlua::Result<()> {
-                    Self::fill(lua, &self.keys, spec.keys, self.lens.0)?;
-                    Self::fill(lua, &self.argv, spec.args, self.lens.1)
-                });
-                self.lens = (spec.keys.len(), spec.args.len());
-                set.map(|_| (func, None))
+                // The runner fills KEYS and ARGV from these (valid for this call, cleared after).
+                self.run_args.set(spec.keys, spec.args);
+                Ok((script.func.clone(), None))
             }
             Target::Function(f) => unlimited(lua, || -> mlua::Result<_> {
                 let k = lua.create_table()?;
@@ -537,6 +530,7 @@ impl Engine {
             Some((k, a)) => self.runner_f.call::<(bool, Value)>((func, k, a)),
         };
         self.current.0.store(std::ptr::null_mut(), Relaxed);
+        self.run_args.set(&[], &[]);
         let reply = if call.restart {
             RunOutcome::Restart
         } else {
@@ -728,6 +722,78 @@ fn with_args(lua: &Lua, f: mlua::Function, buf: &Arc<ArgBuf>) -> mlua::Result<ml
     }
 }
 
+/// KEYS and ARGV for the next script run (pointers into the caller's slices, set by
+/// `Engine::run` around the call that reads them), and how many entries each table had last.
+#[derive(Default)]
+struct RunArgs {
+    lists: [(AtomicPtr<Bytes>, AtomicUsize); 2],
+    before: [AtomicUsize; 2],
+}
+
+impl RunArgs {
+    fn set(&self, keys: &[Bytes], args: &[Bytes]) {
+        for (i, l) in [keys, args].into_iter().enumerate() {
+            self.lists[i].0.store(l.as_ptr() as *mut Bytes, Relaxed);
+            self.lists[i].1.store(l.len(), Relaxed);
+        }
+    }
+}
+
+/// `runner` behind a C function that first fills the KEYS and ARGV tables from `args` with
+/// Lua's own API (mlua's safe calls cost more than the filling itself).
+fn fill_and_run(
+    lua: &Lua,
+    runner: mlua::Function,
+    keys: Table,
+    argv: Table,
+    args: &Arc<RunArgs>,
+) -> mlua::Result<mlua::Function> {
+    unsafe extern "C-unwind" fn call(l: *mut ffi::lua_State) -> c_int {
+        // SAFETY: upvalue 4 is the `RunArgs` the engine keeps as long as its Lua state; its
+        // pointers are slices `Engine::run` borrows for this call. Only integers, pointers and
+        // references live in this frame when Lua may raise (a longjmp).
+        unsafe {
+            let ra = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(4)) as *const RunArgs);
+            for which in 0..2 {
+                let p = ra.lists[which].0.load(Relaxed);
+                let n = if p.is_null() {
+                    0
+                } else {
+                    ra.lists[which].1.load(Relaxed)
+                };
+                ffi::lua_pushvalue(l, ffi::lua_upvalueindex(2 + which as c_int));
+                for i in 0..n {
+                    let b: &Bytes = &*p.add(i);
+                    ffi::lua_pushlstring_(l, b.as_ptr() as *const std::ffi::c_char, b.len());
+                    ffi::lua_rawseti_(l, -2, (i + 1) as c_int);
+                }
+                // A longer list before, or entries the script added: those go.
+                let before = ra.before[which]
+                    .swap(n, Relaxed)
+                    .max(ffi::lua_objlen(l, -1));
+                for i in n..before {
+                    ffi::lua_pushnil(l);
+                    ffi::lua_rawseti_(l, -2, (i + 1) as c_int);
+                }
+                ffi::lua_settop(l, -2);
+            }
+            let nargs = ffi::lua_gettop(l);
+            ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+            ffi::lua_insert(l, 1);
+            ffi::lua_call(l, nargs, ffi::LUA_MULTRET);
+            ffi::lua_gettop(l)
+        }
+    }
+    let ptr = Arc::as_ptr(args) as *mut std::ffi::c_void;
+    // SAFETY: pushes one closure over the four values given; the engine owns `args` as long
+    // as its Lua state.
+    unsafe {
+        lua.exec_raw::<mlua::Function>((runner, keys, argv, mlua::LightUserData(ptr)), |l| {
+            ffi::lua_pushcclosure(l, call, 4)
+        })
+    }
+}
+
 /// What a run's `redis.call` works with.
 struct CallCtx<'a, 'l, 'k> {
     srv: &'a Shared,
@@ -791,6 +857,8 @@ impl CallCtx<'_, '_, '_> {
         }
         // The clock: dispatch starts each command where the one before it ended (the first
         // where the run began), as for a client's pipeline.
+        // Dispatch takes the command from here rather than looking it up again.
+        self.sc.last_spec = Some(spec);
         dispatch(self.srv, &mut self.sc, Some(&mut *self.held), args)
     }
 
