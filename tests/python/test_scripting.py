@@ -1142,3 +1142,26 @@ def test_cmsgpack_in_functions_as_redis(respd, redis_server):
         ("FCALL", "mf", "0", "x", "\xc1"),
     ]
     assert replies(respd.port, cmds) == replies(redis_server.port, cmds)
+
+
+def test_keys_argv_and_call_arguments_across_runs_as_redis(respd, redis_server):
+    """KEYS and ARGV are refilled for each run (a shorter list after a longer one, entries a
+    script added), and redis.call's number arguments are written as Redis writes them."""
+    grow = "ARGV[7] = 'x' KEYS[9] = 'y' return {#KEYS, #ARGV}"
+    show = "return {#KEYS, #ARGV, KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], tostring(ARGV[7])}"
+    nums = ("redis.call('del', 'n') redis.call('rpush', 'n', 0, -0.0, 7, -7, 2^31, 2^53, 2^62, "
+            "1e20, 1.5, -2.25, 1/3, 1e-5) return redis.call('lrange', 'n', 0, -1)")
+    cmds = [
+        ("EVAL", show, "2", "k1", "k2", "a1", "a2", "a3"),
+        ("EVAL", show, "1", "k1", "a1"),
+        ("EVAL", show, "0"),
+        ("EVAL", grow, "1", "k", "a", "b"),
+        ("EVAL", show, "1", "k", "a"),
+        ("EVAL", show, "2", "k1", "k2", "a1", "a2", "a3"),
+        ("EVAL", show, "0", "a1"),
+        ("EVAL", nums, "0"),
+        ("EVAL", "return redis.call('set', 'x', {})", "0"),
+        ("EVAL", "return redis.pcall('set', 'x', true)", "0"),
+        ("EVAL", "return redis.call()", "0"),
+    ]
+    assert replies(respd.port, cmds) == replies(redis_server.port, cmds)

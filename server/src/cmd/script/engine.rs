@@ -357,7 +357,7 @@ impl Engine {
         redis.raw_set("call", rcall)?;
         redis.raw_set("pcall", rpcall)?;
         let run_args = Arc::new(RunArgs::default());
-        let runner = fill_and_run(&lua, internal.raw_get("run")?, keys, argv, &run_args)?;
+        let runner = fill_and_run(&lua, internal.raw_get("run")?, real.clone(), &run_args)?;
         let runner_f: mlua::Function = internal.raw_get("runf")?;
         let load_lib: mlua::Function = internal.raw_get("load_lib")?;
         Ok(Engine {
@@ -664,13 +664,11 @@ impl ArgBuf {
     }
 }
 
-/// A number argument of `redis.call` as mlua's `Value` conversion and `to_args` write it: an
-/// integral one (that an i64 holds exactly) in decimal, another as `%.17g`.
+/// A number argument of `redis.call` as Redis writes it, `%.17g`: an integral one below 10^17
+/// in plain digits (a faster path to the same text), others by `fmt_double`.
 fn number_arg(n: f64) -> Bytes {
     let i = n as i64;
-    if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&n)
-        && (i as f64).to_bits() == n.to_bits()
-    {
+    if (-1e17..1e17).contains(&n) && (i as f64).to_bits() == n.to_bits() {
         Bytes::from(i.to_string())
     } else {
         Bytes::from(crate::resp::fmt_double(n))
@@ -723,11 +721,10 @@ fn with_args(lua: &Lua, f: mlua::Function, buf: &Arc<ArgBuf>) -> mlua::Result<ml
 }
 
 /// KEYS and ARGV for the next script run (pointers into the caller's slices, set by
-/// `Engine::run` around the call that reads them), and how many entries each table had last.
+/// `Engine::run` around the call that reads them).
 #[derive(Default)]
 struct RunArgs {
     lists: [(AtomicPtr<Bytes>, AtomicUsize); 2],
-    before: [AtomicUsize; 2],
 }
 
 impl RunArgs {
@@ -739,42 +736,37 @@ impl RunArgs {
     }
 }
 
-/// `runner` behind a C function that first fills the KEYS and ARGV tables from `args` with
-/// Lua's own API (mlua's safe calls cost more than the filling itself).
+/// `runner` behind a C function that first sets new KEYS and ARGV tables (as Redis makes for
+/// each run: what a script put in them does not outlive it) in the `globals` table, filled from
+/// `args` with Lua's own API (mlua's safe calls cost more than the filling itself).
 fn fill_and_run(
     lua: &Lua,
     runner: mlua::Function,
-    keys: Table,
-    argv: Table,
+    globals: Table,
     args: &Arc<RunArgs>,
 ) -> mlua::Result<mlua::Function> {
     unsafe extern "C-unwind" fn call(l: *mut ffi::lua_State) -> c_int {
-        // SAFETY: upvalue 4 is the `RunArgs` the engine keeps as long as its Lua state; its
+        // SAFETY: upvalue 3 is the `RunArgs` the engine keeps as long as its Lua state; its
         // pointers are slices `Engine::run` borrows for this call. Only integers, pointers and
         // references live in this frame when Lua may raise (a longjmp).
         unsafe {
-            let ra = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(4)) as *const RunArgs);
-            for which in 0..2 {
+            let ra = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(3)) as *const RunArgs);
+            for (which, name) in [(0usize, c"KEYS"), (1, c"ARGV")] {
                 let p = ra.lists[which].0.load(Relaxed);
                 let n = if p.is_null() {
                     0
                 } else {
                     ra.lists[which].1.load(Relaxed)
                 };
-                ffi::lua_pushvalue(l, ffi::lua_upvalueindex(2 + which as c_int));
+                ffi::lua_pushvalue(l, ffi::lua_upvalueindex(2));
+                ffi::lua_pushstring_(l, name.as_ptr());
+                ffi::lua_createtable(l, n.min(c_int::MAX as usize) as c_int, 0);
                 for i in 0..n {
                     let b: &Bytes = &*p.add(i);
                     ffi::lua_pushlstring_(l, b.as_ptr() as *const std::ffi::c_char, b.len());
                     ffi::lua_rawseti_(l, -2, (i + 1) as c_int);
                 }
-                // A longer list before, or entries the script added: those go.
-                let before = ra.before[which]
-                    .swap(n, Relaxed)
-                    .max(ffi::lua_objlen(l, -1));
-                for i in n..before {
-                    ffi::lua_pushnil(l);
-                    ffi::lua_rawseti_(l, -2, (i + 1) as c_int);
-                }
+                ffi::lua_rawset(l, -3);
                 ffi::lua_settop(l, -2);
             }
             let nargs = ffi::lua_gettop(l);
@@ -785,11 +777,11 @@ fn fill_and_run(
         }
     }
     let ptr = Arc::as_ptr(args) as *mut std::ffi::c_void;
-    // SAFETY: pushes one closure over the four values given; the engine owns `args` as long
+    // SAFETY: pushes one closure over the three values given; the engine owns `args` as long
     // as its Lua state.
     unsafe {
-        lua.exec_raw::<mlua::Function>((runner, keys, argv, mlua::LightUserData(ptr)), |l| {
-            ffi::lua_pushcclosure(l, call, 4)
+        lua.exec_raw::<mlua::Function>((runner, globals, mlua::LightUserData(ptr)), |l| {
+            ffi::lua_pushcclosure(l, call, 3)
         })
     }
 }
