@@ -357,7 +357,13 @@ impl Engine {
         redis.raw_set("call", rcall)?;
         redis.raw_set("pcall", rpcall)?;
         let run_args = Arc::new(RunArgs::default());
-        let runner = fill_and_run(&lua, internal.raw_get("run")?, real.clone(), &run_args)?;
+        let runner = fill_and_run(
+            &lua,
+            internal.raw_get("run")?,
+            (keys, argv),
+            real.clone(),
+            &run_args,
+        )?;
         let runner_f: mlua::Function = internal.raw_get("runf")?;
         let load_lib: mlua::Function = internal.raw_get("load_lib")?;
         Ok(Engine {
@@ -721,10 +727,11 @@ fn with_args(lua: &Lua, f: mlua::Function, buf: &Arc<ArgBuf>) -> mlua::Result<ml
 }
 
 /// KEYS and ARGV for the next script run (pointers into the caller's slices, set by
-/// `Engine::run` around the call that reads them).
+/// `Engine::run` around the call that reads them), and how many entries each table got last.
 #[derive(Default)]
 struct RunArgs {
     lists: [(AtomicPtr<Bytes>, AtomicUsize); 2],
+    before: [AtomicUsize; 2],
 }
 
 impl RunArgs {
@@ -736,21 +743,54 @@ impl RunArgs {
     }
 }
 
-/// `runner` behind a C function that first sets new KEYS and ARGV tables (as Redis makes for
-/// each run: what a script put in them does not outlive it) in the `globals` table, filled from
-/// `args` with Lua's own API (mlua's safe calls cost more than the filling itself).
+/// Whether the table at `t` holds only keys 1..=`before` and has no metatable: refilling it
+/// then leaves exactly what a new table would hold.
+///
+/// # Safety
+/// `t` is a table's absolute index on `l`'s stack, with two free slots above the top.
+unsafe fn refillable(l: *mut ffi::lua_State, t: c_int, before: usize) -> bool {
+    unsafe {
+        if ffi::lua_getmetatable(l, t) != 0 {
+            ffi::lua_settop(l, -2);
+            return false;
+        }
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, t) != 0 {
+            ffi::lua_settop(l, -2);
+            let k = if ffi::lua_type(l, -1) == ffi::LUA_TNUMBER {
+                ffi::lua_tonumber(l, -1)
+            } else {
+                0.0
+            };
+            if !(k >= 1.0 && k <= before as f64 && k == k.trunc()) {
+                ffi::lua_settop(l, -2);
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// `runner` behind a C function that first fills the KEYS and ARGV tables from `args` with
+/// Lua's own API (mlua's safe calls cost more than the filling itself). A table the last
+/// script changed beyond its entries (another key, a metatable) is replaced by a new one, so
+/// each run sees what Redis's new tables hold; the usual one is refilled in place.
 fn fill_and_run(
     lua: &Lua,
     runner: mlua::Function,
+    lists: (Table, Table),
     globals: Table,
     args: &Arc<RunArgs>,
 ) -> mlua::Result<mlua::Function> {
     unsafe extern "C-unwind" fn call(l: *mut ffi::lua_State) -> c_int {
-        // SAFETY: upvalue 3 is the `RunArgs` the engine keeps as long as its Lua state; its
+        // SAFETY: upvalue 5 is the `RunArgs` the engine keeps as long as its Lua state; its
         // pointers are slices `Engine::run` borrows for this call. Only integers, pointers and
         // references live in this frame when Lua may raise (a longjmp).
         unsafe {
-            let ra = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(3)) as *const RunArgs);
+            let ra = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(5)) as *const RunArgs);
+            if ffi::lua_checkstack(l, 8) == 0 {
+                return 0;
+            }
             for (which, name) in [(0usize, c"KEYS"), (1, c"ARGV")] {
                 let p = ra.lists[which].0.load(Relaxed);
                 let n = if p.is_null() {
@@ -758,15 +798,31 @@ fn fill_and_run(
                 } else {
                     ra.lists[which].1.load(Relaxed)
                 };
-                ffi::lua_pushvalue(l, ffi::lua_upvalueindex(2));
-                ffi::lua_pushstring_(l, name.as_ptr());
-                ffi::lua_createtable(l, n.min(c_int::MAX as usize) as c_int, 0);
+                let up = ffi::lua_upvalueindex(2 + which as c_int);
+                ffi::lua_pushvalue(l, up);
+                let t = ffi::lua_gettop(l);
+                let mut before = ra.before[which].swap(n, Relaxed);
+                if !refillable(l, t, before) {
+                    ffi::lua_settop(l, -2);
+                    ffi::lua_createtable(l, n.min(c_int::MAX as usize) as c_int, 0);
+                    ffi::lua_pushvalue(l, -1);
+                    ffi::lua_replace(l, up);
+                    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(4));
+                    ffi::lua_pushstring_(l, name.as_ptr());
+                    ffi::lua_pushvalue(l, t);
+                    ffi::lua_rawset(l, -3);
+                    ffi::lua_settop(l, -2);
+                    before = 0;
+                }
                 for i in 0..n {
                     let b: &Bytes = &*p.add(i);
                     ffi::lua_pushlstring_(l, b.as_ptr() as *const std::ffi::c_char, b.len());
-                    ffi::lua_rawseti_(l, -2, (i + 1) as c_int);
+                    ffi::lua_rawseti_(l, t, (i + 1) as c_int);
                 }
-                ffi::lua_rawset(l, -3);
+                for i in n..before {
+                    ffi::lua_pushnil(l);
+                    ffi::lua_rawseti_(l, t, (i + 1) as c_int);
+                }
                 ffi::lua_settop(l, -2);
             }
             let nargs = ffi::lua_gettop(l);
@@ -777,12 +833,13 @@ fn fill_and_run(
         }
     }
     let ptr = Arc::as_ptr(args) as *mut std::ffi::c_void;
-    // SAFETY: pushes one closure over the three values given; the engine owns `args` as long
+    // SAFETY: pushes one closure over the five values given; the engine owns `args` as long
     // as its Lua state.
     unsafe {
-        lua.exec_raw::<mlua::Function>((runner, globals, mlua::LightUserData(ptr)), |l| {
-            ffi::lua_pushcclosure(l, call, 3)
-        })
+        lua.exec_raw::<mlua::Function>(
+            (runner, lists.0, lists.1, globals, mlua::LightUserData(ptr)),
+            |l| ffi::lua_pushcclosure(l, call, 5),
+        )
     }
 }
 
