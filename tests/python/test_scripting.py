@@ -971,3 +971,202 @@ def test_cjson_in_functions_as_redis(respd, redis_server):
          "redis.register_function('kf', function() return x end)"),
     ]
     assert replies(respd.port, cmds) == replies(redis_server.port, cmds)
+
+
+# The cmsgpack library: pack's bytes (integers in their smallest form, float32 when lossless,
+# doubles, strings by length, tables of keys 1..N as arrays, others as maps, nesting past 16 as
+# nil), unpack/unpack_one/unpack_limit with their offsets, and the errors of bad input, compared
+# byte for byte. Maps of several keys are compared after a round trip (their order is Lua's).
+def _hex(expr):
+    return f"return redis.sha1hex(cmsgpack.pack({expr})) .. ' ' .. #cmsgpack.pack({expr})"
+
+
+CMSGPACK_SCRIPTS = [
+    "return cmsgpack.pack(1, 2, 3)",
+    "return cmsgpack.pack({1, 2, 3, 'x', true, false})",
+    "return cmsgpack.pack({})",
+    "return cmsgpack.pack({a = 1})",
+    "return cmsgpack.pack({[1] = 1, [2] = 2, [4] = 4})",
+    "return cmsgpack.pack({[1] = 'a', [3] = 'c'})",
+    "return cmsgpack.pack({[0] = 'a'})",
+    "return cmsgpack.pack({[1.5] = 'a'})",
+    "return cmsgpack.pack({[-1] = 'a'})",
+    "return cmsgpack.pack({[2^31] = 'a'})",
+    "return cmsgpack.pack({[2^31 - 1] = 'a'})",
+    "return cmsgpack.pack({[true] = 'a'})",
+    "return cmsgpack.pack({a = {b = {c = {1, {d = 'e'}}}}})",
+    "return cmsgpack.pack(nil)",
+    "return cmsgpack.pack(nil, 1)",
+    "return cmsgpack.pack(function() end, coroutine.create(function() end))",
+    "return cmsgpack.pack(cjson.null)",
+    "return cmsgpack.pack(0, 127, 128, 255, 256, 65535, 65536, 2^32 - 1, 2^32, 2^53, 2^63 - 1)",
+    "return cmsgpack.pack(-1, -32, -33, -128, -129, -32768, -32769, -2^31, -2^31 - 1, -2^53)",
+    "return cmsgpack.pack(-2^63, 2^63, 2^64, -2^64, 1e300, -1e300)",
+    "return cmsgpack.pack(1.5, -0.25, 0.1, 1/3, 3.4028234663852886e38, 1e-45, 1e-320)",
+    "return cmsgpack.pack(1/0, -1/0, 0/0, -0.0)",
+    "return cmsgpack.pack('', 'a', string.rep('x', 31), string.rep('x', 32))",
+    _hex("string.rep('y', 255)"),
+    _hex("string.rep('y', 256)"),
+    _hex("string.rep('y', 65535)"),
+    _hex("string.rep('y', 65536)"),
+    _hex("(function() local t = {} for i = 1, 15 do t[i] = i end return t end)()"),
+    _hex("(function() local t = {} for i = 1, 16 do t[i] = i end return t end)()"),
+    _hex("(function() local t = {} for i = 1, 65535 do t[i] = i end return t end)()"),
+    _hex("(function() local t = {} for i = 1, 65536 do t[i] = i end return t end)()"),
+    "local t = {} for i = 1, 16 do t['k' .. i] = i end return #cmsgpack.pack(t)",
+    "local t = {} for i = 1, 65536 do t['k' .. i] = i end return #cmsgpack.pack(t)",
+    "return cmsgpack.pack({1, nil, 3})",
+    "return cmsgpack.pack({nil, nil, 3})",
+    "return cmsgpack.pack(12, 'x', {y = {}})",
+    # Nesting: a table 16 levels down packs as nil, so a table containing itself packs.
+    "local t = {} local c = t for i = 1, 20 do c[1] = {} c = c[1] end return cmsgpack.pack(t)",
+    "local t = {} t[1] = t return cmsgpack.pack(t)",
+    "local t = {} t.a = t return cmsgpack.pack(t)",
+    "return cmsgpack.pack()",
+    "local ok, e = pcall(cmsgpack.pack) return e",
+    # Unpacking.
+    "return cmsgpack.unpack(cmsgpack.pack(1, 'a', {2, 3}, true, false))",
+    "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', {2, 3}, {4, {5}}))}",
+    "return {cmsgpack.unpack('')}",
+    "return {cmsgpack.unpack('\\192\\1\\192\\2')}",
+    "local a, b = cmsgpack.unpack('\\192\\1') return {type(a), b}",
+    "return cmsgpack.unpack('\\195')",
+    "return cmsgpack.unpack('\\194')",
+    "return {cmsgpack.unpack('\\204\\255\\205\\255\\255\\206\\255\\255\\255\\255')}",
+    "return {cmsgpack.unpack('\\208\\128\\209\\128\\0\\210\\128\\0\\0\\0\\255\\224')}",
+    "return tostring(cmsgpack.unpack('\\207\\255\\255\\255\\255\\255\\255\\255\\255'))",
+    "return tostring(cmsgpack.unpack('\\207\\128\\0\\0\\0\\0\\0\\0\\1'))",
+    "return tostring(cmsgpack.unpack('\\211\\128\\0\\0\\0\\0\\0\\0\\1'))",
+    "return tostring(cmsgpack.unpack(cmsgpack.pack(0.1)))",
+    "return tostring(cmsgpack.unpack(cmsgpack.pack(1.5)))",
+    "return tostring(cmsgpack.unpack('\\202\\127\\192\\0\\0'))",
+    "return tostring(cmsgpack.unpack('\\203\\127\\240\\0\\0\\0\\0\\0\\0'))",
+    "return cmsgpack.unpack('\\217\\3abc')",
+    "return cmsgpack.unpack('\\218\\0\\3abc')",
+    "return cmsgpack.unpack('\\219\\0\\0\\0\\3abc')",
+    "return cmsgpack.unpack('\\163abc')",
+    "return cmsgpack.unpack('\\129\\161a\\1').a",
+    "local t = cmsgpack.unpack('\\130\\161a\\1\\161a\\2') return t.a",
+    "return cmsgpack.unpack('\\220\\0\\2\\1\\2')",
+    "return cmsgpack.unpack('\\221\\0\\0\\0\\2\\1\\2')",
+    "return cmsgpack.unpack('\\222\\0\\1\\1\\2')[1]",
+    "return cmsgpack.unpack('\\223\\0\\0\\0\\1\\1\\2')[1]",
+    "return #cmsgpack.unpack('\\147\\192\\192\\3')",
+    "local t = cmsgpack.unpack('\\129\\1\\192') return next(t) == nil",
+    "return cmsgpack.unpack('\\129\\192\\1')",
+    "return cmsgpack.unpack('\\129\\203\\255\\248\\0\\0\\0\\0\\0\\0\\1')",
+    "return cmsgpack.unpack(123)",
+    "return cmsgpack.unpack()",
+    "return cmsgpack.unpack({})",
+    # Bad and truncated input, huge lengths.
+    "return cmsgpack.unpack('\\193')",
+    "return cmsgpack.unpack('\\196\\1a')",
+    "return cmsgpack.unpack('\\212\\1\\1')",
+    "return cmsgpack.unpack('\\1\\193')",
+    "return cmsgpack.unpack('\\204')",
+    "return cmsgpack.unpack('\\207\\1\\2')",
+    "return cmsgpack.unpack('\\163ab')",
+    "return cmsgpack.unpack('\\217')",
+    "return cmsgpack.unpack('\\219\\255\\255\\255\\255abc')",
+    "return cmsgpack.unpack('\\221\\255\\255\\255\\255\\1\\2')",
+    "return cmsgpack.unpack('\\223\\255\\255\\255\\255\\1\\2')",
+    "return cmsgpack.unpack('\\147\\1\\2')",
+    "return cmsgpack.unpack('\\147\\1\\2\\193')",
+    "local ok, e = pcall(cmsgpack.unpack, '\\193') return e",
+    "local ok, e = pcall(cmsgpack.unpack, '\\204') return e",
+    "return cmsgpack.unpack(string.rep('\\145', 100000))",
+    "local t = cmsgpack.unpack(string.rep('\\145', 3990) .. '\\1') local n = 0 "
+    "while type(t) == 'table' do t = t[1] n = n + 1 end return {n, t}",
+    "return cmsgpack.unpack(string.rep('\\145', 4000) .. '\\1')",
+    "return cmsgpack.unpack(string.rep('\\129\\1', 4000) .. '\\1')",
+    "local t = cmsgpack.unpack(string.rep('\\129\\1', 3990) .. '\\1') local n = 0 "
+    "while type(t) == 'table' do t = t[1] n = n + 1 end return {n, t}",
+    "return cmsgpack.unpack(string.rep('\\129\\145', 3000) .. '\\1')",
+    "return select('#', cmsgpack.unpack(string.rep('\\1', 7999)))",
+    "return select('#', cmsgpack.unpack(string.rep('\\1', 8000)))",
+    "return select('#', cmsgpack.unpack(string.rep('\\161a', 7999)))",
+    "return select('#', cmsgpack.unpack(string.rep('\\192', 100)))",
+    "return select('#', cmsgpack.unpack(string.rep('\\1', 100000)))",
+    # unpack_one and unpack_limit: the next offset first (-1 at the end), then the values.
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1)}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 3)}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 4)}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), -1)}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), '1')}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1.9)}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 'x')}",
+    "return {cmsgpack.unpack_one('')}",
+    "return {cmsgpack.unpack_one('\\1\\204', 1)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2, 1)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 5)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0, 1)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), -1)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3))}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 1, 99)}",
+    "return {cmsgpack.unpack_limit({}, 1)}",
+    "return select('#', cmsgpack.unpack_limit(string.rep('\\1', 8000), 7998))",
+    "return select('#', cmsgpack.unpack_limit(string.rep('\\1', 8000), 7999))",
+    # Round trips (maps of several keys, whose byte order is Lua's table order).
+    "local t = {a = 1, b = {1, 2, {c = 'd'}}, [5] = 'five', [true] = false} "
+    "local u = cmsgpack.unpack(cmsgpack.pack(t)) "
+    "return {u.a, u.b[1], u.b[3].c, u[5], tostring(u[true])}",
+    "local t = {} for i = 1, 1000 do t['k' .. i] = i end local u = cmsgpack.unpack(cmsgpack.pack(t)) "
+    "local n = 0 for k, v in pairs(u) do n = n + 1 assert(t[k] == v) end return n",
+    "return cmsgpack.unpack(cmsgpack.pack(cmsgpack.pack({1, {2}}, 'x')))",
+    "return {cmsgpack._NAME, cmsgpack._VERSION, cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION}",
+    "cmsgpack.x = 1",
+    "return type(cmsgpack_safe)",
+]
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_cmsgpack_as_redis(respd, redis_server, protocol):
+    ours = raw_replies(respd.port, protocol, CMSGPACK_SCRIPTS)
+    theirs = raw_replies(redis_server.port, protocol, CMSGPACK_SCRIPTS)
+    differ = [f"{s!r}:\n  respd {o!r}\n  redis {t!r}"
+              for s, o, t in zip(CMSGPACK_SCRIPTS, ours, theirs) if o != t]
+    assert not differ, f"{len(differ)} replies differ:\n" + "\n".join(differ)
+
+
+def test_cmsgpack_in_functions_as_redis(respd, redis_server):
+    """Functions see cmsgpack when they run; a cmsgpack error in one is Redis's."""
+    cmds = [
+        ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lm\nredis.register_function('mf', "
+         "function(keys, args) return {cmsgpack.pack({1, 'a', args[1]}), "
+         "cmsgpack.unpack(args[2])} end)"),
+        ("FCALL", "mf", "0", "x", "\x93\x01\x02\x03"),
+        ("FCALL", "mf", "0", "x", "\xc1"),
+    ]
+    assert replies(respd.port, cmds) == replies(redis_server.port, cmds)
+
+
+def test_keys_argv_and_call_arguments_across_runs_as_redis(respd, redis_server):
+    """KEYS and ARGV are refilled for each run (a shorter list after a longer one, entries a
+    script added), and redis.call's number arguments are written as Redis writes them."""
+    grow = "ARGV[7] = 'x' KEYS[9] = 'y' return {#KEYS, #ARGV}"
+    show = "return {#KEYS, #ARGV, KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], tostring(ARGV[7])}"
+    nums = ("redis.call('del', 'n') redis.call('rpush', 'n', 0, -0.0, 7, -7, 2^31, 2^53, 2^62, "
+            "1e20, 1.5, -2.25, 1/3, 1e-5) return redis.call('lrange', 'n', 0, -1)")
+    cmds = [
+        ("EVAL", show, "2", "k1", "k2", "a1", "a2", "a3"),
+        ("EVAL", show, "1", "k1", "a1"),
+        ("EVAL", show, "0"),
+        ("EVAL", grow, "1", "k", "a", "b"),
+        ("EVAL", show, "1", "k", "a"),
+        ("EVAL", show, "2", "k1", "k2", "a1", "a2", "a3"),
+        ("EVAL", show, "0", "a1"),
+        ("EVAL", "ARGV.foo = 1 setmetatable(KEYS, {__index = function() return 'm' end})", "0"),
+        ("EVAL", "return {tostring(ARGV.foo), tostring(KEYS[3]), tostring(getmetatable(KEYS))}",
+         "1", "k"),
+        ("EVAL", "ARGV[1] = 'changed' ARGV[2] = nil", "0", "a", "b", "c"),
+        ("EVAL", show, "0", "a1", "a2", "a3"),
+        ("EVAL", nums, "0"),
+        ("EVAL", "return redis.call('set', 'x', {})", "0"),
+        ("EVAL", "return redis.pcall('set', 'x', true)", "0"),
+        ("EVAL", "return redis.call()", "0"),
+    ]
+    assert replies(respd.port, cmds) == replies(redis_server.port, cmds)

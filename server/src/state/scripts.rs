@@ -17,7 +17,9 @@ pub struct Scripts {
     /// parallel on as many engines as there are runs at once (at most one per thread).
     pub engines: Mutex<Vec<Box<dyn Any + Send>>>,
     /// The script cache, SHA-1 → body: every engine compiles from it on first use.
-    pub cache: RwLock<HashMap<String, Arc<Cached>>>,
+    /// (foldhash: EVALSHA looks a SHA-1 up here on every call, and SipHash cost more than the
+    /// rest of the lookup.)
+    pub cache: RwLock<HashMap<String, Arc<Cached>, foldhash::fast::RandomState>>,
     /// Bumped by SCRIPT FLUSH: an engine made before it is dropped instead of reused.
     pub generation: AtomicU64,
     /// The runs in progress.

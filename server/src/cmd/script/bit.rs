@@ -121,8 +121,13 @@ pub fn arg_error(lua: &Lua, i: usize, msg: &str) -> mlua::Error {
 
 /// Lua's `luaL_error` from a library function: the message after the caller's position.
 pub fn lua_error(lua: &Lua, msg: &str) -> mlua::Error {
+    error_at(lua, 1, msg)
+}
+
+/// `lua_error`'s message with the position of the function `level` calls up (1: the caller).
+pub fn error_at(lua: &Lua, level: usize, msg: &str) -> mlua::Error {
     let at = lua
-        .inspect_stack(1, |d| {
+        .inspect_stack(level, |d| {
             let line = d.current_line()?;
             let src = d.source().short_src?.into_owned();
             Some(format!("{src}:{line}: "))

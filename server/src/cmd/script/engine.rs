@@ -12,8 +12,9 @@ use crate::resp::Reply;
 use crate::state::scripts::{Cached, RunState};
 use crate::state::Shared;
 use bytes::Bytes;
-use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+use mlua::{ffi, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
 use std::collections::HashMap;
+use std::ffi::c_int;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -68,19 +69,17 @@ pub struct Script {
 /// One Lua state and what it compiled.
 pub struct Engine {
     lua: Lua,
-    pub scripts: HashMap<String, Script>,
+    pub scripts: HashMap<String, Script, foldhash::fast::RandomState>,
     /// The run state its hook reads (one run at a time per engine).
     pub run: Arc<RunState>,
     /// `Scripts::generation` when it was made: SCRIPT FLUSH retires it.
     pub generation: u64,
-    /// KEYS and ARGV, refilled by each run, and how many entries each had last.
-    keys: Table,
-    argv: Table,
-    lens: (usize, usize),
+    /// KEYS and ARGV of the script run in progress, for the runner to fill.
+    run_args: Arc<RunArgs>,
     /// The run in progress, for the functions below: set only while [`Engine::run`] runs a
     /// script.
     current: Arc<Current>,
-    /// The sandbox's runner (`I.run`).
+    /// The sandbox's runner (`I.run`) behind `fill_and_run`, which first fills KEYS and ARGV.
     runner: mlua::Function,
     /// The sandbox's function runner (`I.runf`) and library loader (`I.load_lib`).
     runner_f: mlua::Function,
@@ -259,6 +258,7 @@ impl Engine {
         libs.raw_set("bit", super::bit::library(&lua)?)?;
         libs.raw_set("struct", super::structlib::library(&lua)?)?;
         libs.raw_set("cjson", super::cjson::library(&lua)?)?;
+        libs.raw_set("cmsgpack", super::cmsgpack::library(&lua)?)?;
         internal.raw_set("libs", libs)?;
         internal.raw_set("version", crate::REDIS_VERSION)?;
         internal.raw_set("version_num", redis_version_num())?;
@@ -303,22 +303,28 @@ impl Engine {
         real.raw_set("KEYS", &keys)?;
         real.raw_set("ARGV", &argv)?;
         let current = Arc::new(Current::default());
-        let cur = current.clone();
         // redis.call raises the error (a Rust error that `unwrap_err` turns back into Redis's
-        // error table); redis.pcall returns the table.
-        let rcall = lua.create_function(move |lua, args: Variadic<Value>| {
-            unlimited(lua, || {
-                cur.with(|c| match c.call(&args) {
+        // error table); redis.pcall returns the table. Lua calls `call_with_args`, which reads
+        // the arguments off the Lua stack into `args` and calls these without arguments.
+        let args = Arc::new(ArgBuf::default());
+        let (cur, buf) = (current.clone(), args.clone());
+        let rcall = lua.create_function(move |lua, ()| {
+            let (argv, bad) = buf.take();
+            let r = unlimited(lua, || {
+                cur.with(|c| match c.call(&argv, bad) {
                     Reply::Error(e) => Err(mlua::Error::external(ScriptError(err_text(&e)))),
                     r => reply_to_lua(lua, &r, c.sc.resp),
                 })
                 .unwrap_or_else(|| Err(idle_error()))
-            })
+            });
+            buf.give_back(argv);
+            r
         })?;
-        let cur = current.clone();
-        let rpcall = lua.create_function(move |lua, args: Variadic<Value>| {
-            unlimited(lua, || {
-                cur.with(|c| match c.call(&args) {
+        let (cur, buf) = (current.clone(), args.clone());
+        let rpcall = lua.create_function(move |lua, ()| {
+            let (argv, bad) = buf.take();
+            let r = unlimited(lua, || {
+                cur.with(|c| match c.call(&argv, bad) {
                     Reply::Error(e) => {
                         let t = lua.create_table()?;
                         t.raw_set("err", err_text(&e))?;
@@ -327,8 +333,12 @@ impl Engine {
                     r => reply_to_lua(lua, &r, c.sc.resp),
                 })
                 .unwrap_or_else(|| Err(idle_error()))
-            })
+            });
+            buf.give_back(argv);
+            r
         })?;
+        let rcall = with_args(&lua, rcall, &args)?;
+        let rpcall = with_args(&lua, rpcall, &args)?;
         let cur = current.clone();
         internal.raw_set(
             "in_run",
@@ -346,7 +356,14 @@ impl Engine {
         let redis: Table = internal.raw_get("redis")?;
         redis.raw_set("call", rcall)?;
         redis.raw_set("pcall", rpcall)?;
-        let runner: mlua::Function = internal.raw_get("run")?;
+        let run_args = Arc::new(RunArgs::default());
+        let runner = fill_and_run(
+            &lua,
+            internal.raw_get("run")?,
+            (keys, argv),
+            real.clone(),
+            &run_args,
+        )?;
         let runner_f: mlua::Function = internal.raw_get("runf")?;
         let load_lib: mlua::Function = internal.raw_get("load_lib")?;
         Ok(Engine {
@@ -354,12 +371,10 @@ impl Engine {
             load_lib,
             libs: HashMap::new(),
             lua,
-            scripts: HashMap::new(),
+            scripts: HashMap::default(),
             run,
             generation,
-            keys,
-            argv,
-            lens: (0, 0),
+            run_args,
             current,
             runner,
         })
@@ -480,13 +495,9 @@ impl Engine {
                         "NOSCRIPT No matching script. Please use EVAL.",
                     ));
                 };
-                let func = script.func.clone();
-                let set = unlimited(lua, || -> mlua::Result<()> {
-                    Self::fill(lua, &self.keys, spec.keys, self.lens.0)?;
-                    Self::fill(lua, &self.argv, spec.args, self.lens.1)
-                });
-                self.lens = (spec.keys.len(), spec.args.len());
-                set.map(|_| (func, None))
+                // The runner fills KEYS and ARGV from these (valid for this call, cleared after).
+                self.run_args.set(spec.keys, spec.args);
+                Ok((script.func.clone(), None))
             }
             Target::Function(f) => unlimited(lua, || -> mlua::Result<_> {
                 let k = lua.create_table()?;
@@ -527,6 +538,7 @@ impl Engine {
             Some((k, a)) => self.runner_f.call::<(bool, Value)>((func, k, a)),
         };
         self.current.0.store(std::ptr::null_mut(), Relaxed);
+        self.run_args.set(&[], &[]);
         let reply = if call.restart {
             RunOutcome::Restart
         } else {
@@ -638,6 +650,201 @@ fn to_args(vals: &[Value]) -> Result<Vec<Bytes>, ()> {
         .collect()
 }
 
+/// The arguments of the `redis.call` in progress, as `call_with_args` read them off the Lua
+/// stack, and whether one was neither a string nor a number.
+#[derive(Default)]
+struct ArgBuf(std::sync::Mutex<(Vec<Bytes>, bool)>);
+
+impl ArgBuf {
+    fn take(&self) -> (Vec<Bytes>, bool) {
+        match self.0.lock() {
+            Ok(mut b) => (std::mem::take(&mut b.0), b.1),
+            Err(_) => (Vec::new(), true),
+        }
+    }
+
+    /// Hands the vector back for the next call to fill (its allocation is kept).
+    fn give_back(&self, mut v: Vec<Bytes>) {
+        v.clear();
+        if let Ok(mut b) = self.0.lock() {
+            b.0 = v;
+        }
+    }
+}
+
+/// A number argument of `redis.call` as Redis writes it, `%.17g`: an integral one below 10^17
+/// in plain digits (a faster path to the same text), others by `fmt_double`.
+fn number_arg(n: f64) -> Bytes {
+    let i = n as i64;
+    if (-1e17..1e17).contains(&n) && (i as f64).to_bits() == n.to_bits() {
+        Bytes::from(i.to_string())
+    } else {
+        Bytes::from(crate::resp::fmt_double(n))
+    }
+}
+
+/// `f` (a Rust function taking no arguments) behind a C function that first reads its own
+/// arguments off the Lua stack into `buf`: no mlua value per argument, no vector of them.
+fn with_args(lua: &Lua, f: mlua::Function, buf: &Arc<ArgBuf>) -> mlua::Result<mlua::Function> {
+    unsafe extern "C-unwind" fn call_with_args(l: *mut ffi::lua_State) -> c_int {
+        // SAFETY: upvalue 2 is the `ArgBuf` that `f` (upvalue 1) keeps alive; only integers and
+        // pointers live in this frame when `lua_call` may raise (a longjmp, as across Lua's own
+        // C functions); the strings read are copied while on the stack.
+        unsafe {
+            let buf = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(2)) as *const ArgBuf);
+            let n = ffi::lua_gettop(l);
+            if let Ok(mut b) = buf.0.lock() {
+                b.0.clear();
+                b.1 = false;
+                for i in 1..=n {
+                    match ffi::lua_type(l, i) {
+                        ffi::LUA_TSTRING => {
+                            let mut len = 0usize;
+                            let p = ffi::lua_tolstring(l, i, &mut len);
+                            let s = std::slice::from_raw_parts(p as *const u8, len);
+                            b.0.push(Bytes::copy_from_slice(s));
+                        }
+                        ffi::LUA_TNUMBER => b.0.push(number_arg(ffi::lua_tonumber(l, i))),
+                        _ => {
+                            b.1 = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            ffi::lua_settop(l, 0);
+            ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+            ffi::lua_call(l, 0, 1);
+            1
+        }
+    }
+    let ptr = Arc::as_ptr(buf) as *mut std::ffi::c_void;
+    // SAFETY: pushes one closure over the two values given; `f` owns an `Arc` of `buf` (see
+    // `Engine::new`), so the pointer lives as long as the closure can run.
+    unsafe {
+        lua.exec_raw::<mlua::Function>((f, mlua::LightUserData(ptr)), |l| {
+            ffi::lua_pushcclosure(l, call_with_args, 2)
+        })
+    }
+}
+
+/// KEYS and ARGV for the next script run (pointers into the caller's slices, set by
+/// `Engine::run` around the call that reads them), and how many entries each table got last.
+#[derive(Default)]
+struct RunArgs {
+    lists: [(AtomicPtr<Bytes>, AtomicUsize); 2],
+    before: [AtomicUsize; 2],
+}
+
+impl RunArgs {
+    fn set(&self, keys: &[Bytes], args: &[Bytes]) {
+        for (i, l) in [keys, args].into_iter().enumerate() {
+            self.lists[i].0.store(l.as_ptr() as *mut Bytes, Relaxed);
+            self.lists[i].1.store(l.len(), Relaxed);
+        }
+    }
+}
+
+/// Whether the table at `t` holds only keys 1..=`before` and has no metatable: refilling it
+/// then leaves exactly what a new table would hold.
+///
+/// # Safety
+/// `t` is a table's absolute index on `l`'s stack, with two free slots above the top.
+unsafe fn refillable(l: *mut ffi::lua_State, t: c_int, before: usize) -> bool {
+    unsafe {
+        if ffi::lua_getmetatable(l, t) != 0 {
+            ffi::lua_settop(l, -2);
+            return false;
+        }
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, t) != 0 {
+            ffi::lua_settop(l, -2);
+            let k = if ffi::lua_type(l, -1) == ffi::LUA_TNUMBER {
+                ffi::lua_tonumber(l, -1)
+            } else {
+                0.0
+            };
+            if !(k >= 1.0 && k <= before as f64 && k == k.trunc()) {
+                ffi::lua_settop(l, -2);
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// `runner` behind a C function that first fills the KEYS and ARGV tables from `args` with
+/// Lua's own API (mlua's safe calls cost more than the filling itself). A table the last
+/// script changed beyond its entries (another key, a metatable) is replaced by a new one, so
+/// each run sees what Redis's new tables hold; the usual one is refilled in place.
+fn fill_and_run(
+    lua: &Lua,
+    runner: mlua::Function,
+    lists: (Table, Table),
+    globals: Table,
+    args: &Arc<RunArgs>,
+) -> mlua::Result<mlua::Function> {
+    unsafe extern "C-unwind" fn call(l: *mut ffi::lua_State) -> c_int {
+        // SAFETY: upvalue 5 is the `RunArgs` the engine keeps as long as its Lua state; its
+        // pointers are slices `Engine::run` borrows for this call. Only integers, pointers and
+        // references live in this frame when Lua may raise (a longjmp).
+        unsafe {
+            let ra = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(5)) as *const RunArgs);
+            if ffi::lua_checkstack(l, 8) == 0 {
+                return 0;
+            }
+            for (which, name) in [(0usize, c"KEYS"), (1, c"ARGV")] {
+                let p = ra.lists[which].0.load(Relaxed);
+                let n = if p.is_null() {
+                    0
+                } else {
+                    ra.lists[which].1.load(Relaxed)
+                };
+                let up = ffi::lua_upvalueindex(2 + which as c_int);
+                ffi::lua_pushvalue(l, up);
+                let t = ffi::lua_gettop(l);
+                let mut before = ra.before[which].swap(n, Relaxed);
+                if !refillable(l, t, before) {
+                    ffi::lua_settop(l, -2);
+                    ffi::lua_createtable(l, n.min(c_int::MAX as usize) as c_int, 0);
+                    ffi::lua_pushvalue(l, -1);
+                    ffi::lua_replace(l, up);
+                    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(4));
+                    ffi::lua_pushstring_(l, name.as_ptr());
+                    ffi::lua_pushvalue(l, t);
+                    ffi::lua_rawset(l, -3);
+                    ffi::lua_settop(l, -2);
+                    before = 0;
+                }
+                for i in 0..n {
+                    let b: &Bytes = &*p.add(i);
+                    ffi::lua_pushlstring_(l, b.as_ptr() as *const std::ffi::c_char, b.len());
+                    ffi::lua_rawseti_(l, t, (i + 1) as c_int);
+                }
+                for i in n..before {
+                    ffi::lua_pushnil(l);
+                    ffi::lua_rawseti_(l, t, (i + 1) as c_int);
+                }
+                ffi::lua_settop(l, -2);
+            }
+            let nargs = ffi::lua_gettop(l);
+            ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+            ffi::lua_insert(l, 1);
+            ffi::lua_call(l, nargs, ffi::LUA_MULTRET);
+            ffi::lua_gettop(l)
+        }
+    }
+    let ptr = Arc::as_ptr(args) as *mut std::ffi::c_void;
+    // SAFETY: pushes one closure over the five values given; the engine owns `args` as long
+    // as its Lua state.
+    unsafe {
+        lua.exec_raw::<mlua::Function>(
+            (runner, lists.0, lists.1, globals, mlua::LightUserData(ptr)),
+            |l| ffi::lua_pushcclosure(l, call, 5),
+        )
+    }
+}
+
 /// What a run's `redis.call` works with.
 struct CallCtx<'a, 'l, 'k> {
     srv: &'a Shared,
@@ -659,20 +866,20 @@ impl CallCtx<'_, '_, '_> {
     /// One `redis.call`: Redis's checks for a command run by a script (script.c `scriptCall`),
     /// the shards of keys the script did not declare, then the normal dispatcher with the
     /// script's locks.
-    fn call(&mut self, vals: &[Value]) -> Reply {
+    fn call(&mut self, args: &[Bytes], bad: bool) -> Reply {
         if self.restart {
             // Whatever the script does with the error, the run is discarded.
             return Reply::error("ERR respd: the script runs again with every shard locked");
         }
-        let Ok(args) = to_args(vals) else {
+        if bad {
             return Reply::error("ERR Lua redis lib command arguments must be strings or integers");
-        };
+        }
         if args.is_empty() {
             return Reply::error(
                 "ERR Please specify at least one argument for this redis lib call",
             );
         }
-        let Ok(spec) = lookup(&args) else {
+        let Ok(spec) = lookup(args) else {
             return Reply::error("ERR Unknown Redis command called from script");
         };
         if !spec.arity_ok(args.len()) {
@@ -689,7 +896,7 @@ impl CallCtx<'_, '_, '_> {
             return Reply::error("OOM command not allowed when used memory > 'maxmemory'.");
         }
         if self.held.is_growable() {
-            if let Err(e) = self.cover(spec, &args) {
+            if let Err(e) = self.cover(spec, args) {
                 return e;
             }
         }
@@ -701,7 +908,9 @@ impl CallCtx<'_, '_, '_> {
         }
         // The clock: dispatch starts each command where the one before it ended (the first
         // where the run began), as for a client's pipeline.
-        dispatch(self.srv, &mut self.sc, Some(&mut *self.held), &args)
+        // Dispatch takes the command from here rather than looking it up again.
+        self.sc.last_spec = Some(spec);
+        dispatch(self.srv, &mut self.sc, Some(&mut *self.held), args)
     }
 
     /// Takes the shards a command needs that the run does not hold (keys it did not declare).
@@ -710,19 +919,27 @@ impl CallCtx<'_, '_, '_> {
     /// for it a while polling, then fails the call.
     fn cover(&mut self, spec: &crate::cmd::CommandSpec, args: &[Bytes]) -> Result<(), Reply> {
         use crate::keyspace::{shard_of, SHARDS};
-        let want: Vec<(usize, usize)> =
-            if spec.flags.contains(Flags::MOVABLEKEYS) || WIDE.contains(&spec.name) {
-                let dbs = self.srv.ks.db_count();
-                (0..dbs)
-                    .flat_map(|d| (0..SHARDS).map(move |s| (d, s)))
-                    .collect()
-            } else {
-                let db = self.sc.db;
-                spec.key_args(args)
-                    .into_iter()
-                    .map(|k| (db, shard_of(k)))
-                    .collect()
-            };
+        let wide = spec.flags.contains(Flags::MOVABLEKEYS) || WIDE.contains(&spec.name);
+        // The common case, keys the run holds, without building the list of shards.
+        if !wide {
+            let db = self.sc.db;
+            let keys = spec.key_args(args);
+            if keys.iter().all(|k| self.held.holds(db, shard_of(k))) {
+                return Ok(());
+            }
+        }
+        let want: Vec<(usize, usize)> = if wide {
+            let dbs = self.srv.ks.db_count();
+            (0..dbs)
+                .flat_map(|d| (0..SHARDS).map(move |s| (d, s)))
+                .collect()
+        } else {
+            let db = self.sc.db;
+            spec.key_args(args)
+                .into_iter()
+                .map(|k| (db, shard_of(k)))
+                .collect()
+        };
         if want.iter().all(|&(d, s)| self.held.holds(d, s)) {
             return Ok(());
         }

@@ -7,6 +7,7 @@
 
 mod bit;
 mod cjson;
+mod cmsgpack;
 mod convert;
 pub mod engine;
 mod function;
@@ -307,7 +308,8 @@ fn eval_on(
 ) -> Reply {
     let srv = ctx.srv;
     let found = if by_sha {
-        let mut sha = String::from_utf8_lossy(&a[1]).into_owned();
+        // A SHA-1 not in ASCII cannot be cached: NOSCRIPT, from `find`.
+        let mut sha = String::from_utf8(a[1].to_vec()).unwrap_or_default();
         sha.make_ascii_lowercase();
         find(srv, eng, &sha).map(|c| (sha, c))
     } else {
