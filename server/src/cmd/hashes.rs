@@ -137,14 +137,20 @@ fn hstrlen(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 fn hkeys(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     Hash::with_read(ctx, &a[1], |h| {
-        Reply::bulks(h.into_iter().flat_map(|h| h.to_bytes().into_iter().map(|(k, _)| k)))
+        Reply::bulks(
+            h.into_iter()
+                .flat_map(|h| h.to_bytes().into_iter().map(|(k, _)| k)),
+        )
     })
     .unwrap_or_else(|e| e)
 }
 
 fn hvals(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     Hash::with_read(ctx, &a[1], |h| {
-        Reply::bulks(h.into_iter().flat_map(|h| h.to_bytes().into_iter().map(|(_, v)| v)))
+        Reply::bulks(
+            h.into_iter()
+                .flat_map(|h| h.to_bytes().into_iter().map(|(_, v)| v)),
+        )
     })
     .unwrap_or_else(|e| e)
 }

@@ -32,6 +32,12 @@ fn varint_bytes(mut v: u64) -> ([u8; 10], usize) {
 /// Reads a LEB128 at `*at`; the buffer is only ever written by this module, so it is well formed.
 #[inline]
 fn get_varint(buf: &[u8], at: &mut usize) -> u64 {
+    // Lengths under 128 (nearly all in a small hash) take one byte.
+    let first = buf[*at];
+    if first < 0x80 {
+        *at += 1;
+        return u64::from(first);
+    }
     let mut v = 0u64;
     let mut shift = 0;
     loop {
@@ -143,8 +149,17 @@ impl Packed {
     }
 
     fn find(&self, field: &[u8]) -> Option<Span> {
-        self.spans()
-            .find(|s| &self.buf[s.field.0..s.field.1] == field)
+        let buf = &self.buf[..];
+        self.spans().find(|s| {
+            let f = &buf[s.field.0..s.field.1];
+            // Short fields are compared inline: a memcmp call per entry cost more than the walk.
+            f.len() == field.len()
+                && if f.len() <= 16 {
+                    f.iter().zip(field).all(|(a, b)| a == b)
+                } else {
+                    f == field
+                }
+        })
     }
 
     pub(super) fn get(&self, field: &[u8]) -> Option<&[u8]> {
@@ -162,10 +177,8 @@ impl Packed {
         if new > old {
             self.buf.reserve_exact(new - old);
         }
-        self.buf.splice(
-            s.value_at..s.value.1,
-            pre[..n].iter().chain(value).copied(),
-        );
+        self.buf
+            .splice(s.value_at..s.value.1, pre[..n].iter().chain(value).copied());
         self.trim();
         false
     }
@@ -265,8 +278,7 @@ mod tests {
                 }
                 assert_eq!(p.len(), m.len());
                 let got: Vec<(&[u8], &[u8])> = p.iter().collect();
-                let want: Vec<(&[u8], &[u8])> =
-                    m.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+                let want: Vec<(&[u8], &[u8])> = m.iter().map(|(k, v)| (&k[..], &v[..])).collect();
                 assert_eq!(got, want);
                 let owned = p.to_bytes();
                 assert!(owned

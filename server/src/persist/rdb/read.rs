@@ -534,7 +534,7 @@ impl<R: Read> Reader<R> {
                 return self.corrupt("duplicate hash fields");
             }
         }
-        Ok(Value::Hash(Box::new(h)))
+        Ok(Value::Hash(h))
     }
 
     /// A hash from a listpack or ziplist payload keeps its form unless it has more entries than
@@ -542,7 +542,7 @@ impl<R: Read> Reader<R> {
     /// goes through both limits, as `hash`).
     fn packed_hash(&self, pairs: Vec<(Bytes, Bytes)>) -> Result<Value, RdbError> {
         match Hash::from_packed(pairs, self.limits.hash.entries) {
-            Some(h) => Ok(Value::Hash(Box::new(h))),
+            Some(h) => Ok(Value::Hash(h)),
             None => self.corrupt("duplicate hash fields"),
         }
     }
