@@ -301,7 +301,7 @@ def gen_hash_thresholds(rng):
     # Long values are rare and DEL is common, so keys keep coming back as listpacks.
     v = lambda: rng.choice(HASH_VALUES if rng.random() < 0.93 else LONG_VALUES)
     if c == 0:
-        return ["CONFIG", "SET", "hash-max-listpack-entries", str(rng.choice([0, 1, 2, 3, 5, 8, 128]))]
+        return ["CONFIG", "SET", "hash-max-listpack-entries", str(rng.choice([0, 1, 2, 3, 5, 8, 512]))]
     if c == 1:
         return ["CONFIG", "SET", "hash-max-listpack-value", str(rng.choice([1, 3, 8, 19, 64, 64, 100]))]
     if c in (2, 3):
@@ -373,6 +373,6 @@ def test_random_hash_encodings(seed, respd_shared, redis_shared):
                         b.cmd("HGETALL", k), "unordered"), f"seed {seed} step {i}: HGETALL {k}"
     finally:
         for c in (a, b):
-            c.cmd("CONFIG", "SET", "hash-max-listpack-entries", "128")
+            c.cmd("CONFIG", "SET", "hash-max-listpack-entries", "512")
             c.cmd("CONFIG", "SET", "hash-max-listpack-value", "64")
         a.close(), b.close()
