@@ -290,6 +290,79 @@ mod tests {
         assert_eq!(seen, want);
     }
 
+    /// Property test against a plain model (a vector of pairs in insertion order) with small
+    /// random limits, changed mid-run as CONFIG SET would: contents always agree, the order too
+    /// while packed, and the form turns into a table exactly where Redis's rules say, for good.
+    #[test]
+    fn randomized_against_model_across_the_limits() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1818);
+        for _ in 0..200 {
+            let mut h = Hash::default();
+            let mut m: Vec<(Bytes, Bytes)> = Vec::new();
+            let mut table = false;
+            let mut lim = HashLimits {
+                entries: rng.random_range(0..12),
+                value: rng.random_range(0..8),
+            };
+            for _ in 0..100 {
+                if rng.random_bool(0.05) {
+                    lim = HashLimits {
+                        entries: rng.random_range(0..12),
+                        value: rng.random_range(0..8),
+                    };
+                }
+                let f = Bytes::from(format!("f{}", rng.random_range(0..14)));
+                if rng.random_bool(0.7) {
+                    let v = Bytes::from("v".repeat(rng.random_range(0..9)));
+                    table |= f.len().max(v.len()) > lim.value;
+                    let new = match m.iter_mut().find(|(k, _)| *k == f) {
+                        Some(e) => {
+                            e.1 = v.clone();
+                            false
+                        }
+                        None => {
+                            m.push((f.clone(), v.clone()));
+                            true
+                        }
+                    };
+                    table |= m.len() > lim.entries;
+                    assert_eq!(h.insert(f, v, lim), new);
+                } else {
+                    let at = m.iter().position(|(k, _)| *k == f);
+                    if let Some(i) = at {
+                        m.remove(i);
+                    }
+                    assert_eq!(h.remove(&f), at.is_some());
+                }
+                assert_eq!(h.is_table(), table);
+                assert_eq!(h.len(), m.len());
+                for (k, v) in &m {
+                    assert_eq!(h.get(k), Some(&v[..]));
+                    assert_eq!(h.get_bytes(k).as_ref(), Some(v));
+                }
+                if !table {
+                    assert_eq!(h.to_bytes(), m);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_big_value_goes_into_the_table_uncopied() {
+        let lim = HashLimits {
+            entries: 128,
+            value: 64,
+        };
+        let mut h = Hash::default();
+        h.insert("a".into(), "1".into(), lim);
+        let big = Bytes::from(vec![b'x'; 1 << 20]);
+        h.insert("big".into(), big.clone(), lim);
+        assert!(h.is_table());
+        let got = h.get_bytes(b"big").expect("stored");
+        assert_eq!(got.as_ptr(), big.as_ptr(), "shared, not copied");
+    }
+
     #[test]
     fn listpack_order_and_conversion() {
         let lim = HashLimits {
