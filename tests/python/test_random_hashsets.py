@@ -285,3 +285,94 @@ def test_intset_width_survives_restore(respd_shared, redis_shared):
                 assert c.cmd("OBJECT", "ENCODING", "w2") == b"$6\r\nintset\r\n"
     finally:
         a.close(), b.close()
+
+
+HASH_VALUES = ["1", "-5", "0.5", "abc", "", "007", "9223372036854775807", "x" * 9]
+LONG_VALUES = ["y" * 64, "z" * 65, "w" * 200]
+
+
+def gen_hash_thresholds(rng):
+    """A hash command whose fields and values sit on both sides of `hash-max-listpack-value`,
+    a change of either `hash-max-listpack-*` limit, or a RESTORE of a DUMP (own or the other
+    server's)."""
+    c = rng.randrange(30)
+    k = lambda: rng.choice(HASHES)
+    f = lambda: rng.choice(FIELDS if rng.random() < 0.95 else FIELDS + ["F" * 70])
+    # Long values are rare and DEL is common, so keys keep coming back as listpacks.
+    v = lambda: rng.choice(HASH_VALUES if rng.random() < 0.93 else LONG_VALUES)
+    if c == 0:
+        return ["CONFIG", "SET", "hash-max-listpack-entries", str(rng.choice([0, 1, 2, 3, 5, 8, 512]))]
+    if c == 1:
+        return ["CONFIG", "SET", "hash-max-listpack-value", str(rng.choice([1, 3, 8, 19, 64, 64, 100]))]
+    if c in (2, 3):
+        return ["RESTORE", k(), "0", "(DUMP)", "REPLACE", rng.choice(["own", "cross"])]
+    ops = [
+        lambda: ["HSET", k()] + [x for _ in range(rng.randint(1, 3)) for x in (f(), v())],
+        lambda: ["HSET", k(), f(), v()],
+        lambda: ["HSETNX", k(), f(), v()],
+        lambda: ["HDEL", k()] + [f() for _ in range(rng.randint(1, 3))],
+        lambda: ["HDEL", k(), f()],
+        lambda: ["DEL", k()],
+        lambda: ["HINCRBY", k(), f(), str(rng.choice([1, -7, 1000, 2**40]))],
+        # Increments that print in 60+ digits grow a value past 64 bytes.
+        lambda: ["HINCRBYFLOAT", k(), f(), rng.choice(["1.5", "-2", "1e20", "1e70", "-1e66"])],
+        lambda: ["HGET", k(), f()],
+        lambda: ["HMGET", k(), f(), f()],
+        lambda: ["HSTRLEN", k(), f()],
+        lambda: ["HEXISTS", k(), f()],
+        lambda: ["HLEN", k()],
+    ]
+    return rng.choice(ops)()
+
+
+@pytest.mark.parametrize("seed", [31, 32, 33])
+def test_random_hash_encodings(seed, respd_shared, redis_shared):
+    """Differential run across the listpack thresholds in both directions (grow past, CONFIG
+    SET of either limit mid-run, HINCRBYFLOAT growing a value past 64 bytes, RESTORE): after
+    every command each hash's OBJECT ENCODING is redis-server's, a listpack's HGETALL, HKEYS,
+    HVALS and HSCAN are in Redis's order, and its DUMP bytes are Redis's. A table's order is
+    each server's own, so a listpack restored from a table's payload is compared unordered
+    until the key goes."""
+    rng = random.Random(seed)
+    unordered = set()
+    a, b = RawClient(respd_shared.port), RawClient(redis_shared.port)
+    try:
+        for c in (a, b):
+            c.cmd("FLUSHALL")
+        for i in range(1000):
+            args = gen_hash_thresholds(rng)
+            if args[0] == "RESTORE":
+                dumps = [c.cmd("DUMP", args[1]) for c in (a, b)]
+                assert dumps[0].startswith(b"$-1") == dumps[1].startswith(b"$-1"), (seed, i, dumps)
+                if dumps[1].startswith(b"$-1"):
+                    continue
+                payloads = [d[d.index(b"\r\n") + 2:-2] for d in dumps]
+                if args[5] == "cross":
+                    payloads.reverse()
+                ra, rb = (c.cmd(*args[:3], p, "REPLACE") for c, p in zip((a, b), payloads))
+                # Type 4 is RDB_TYPE_HASH, a table's fields in its own order (a listpack's payload
+                # carries the order of the key it came from).
+                if payloads[0][0] == 4:
+                    unordered.add(args[1])
+            else:
+                ra, rb = a.cmd(*args), b.cmd(*args)
+            assert ra == rb, f"seed {seed} step {i}: {' '.join(args)}\n respd {ra!r}\n redis {rb!r}"
+            for k in HASHES:
+                if b.cmd("EXISTS", k) == b":0\r\n":
+                    unordered.discard(k)
+                ea, eb = a.cmd("OBJECT", "ENCODING", k), b.cmd("OBJECT", "ENCODING", k)
+                assert ea == eb, f"seed {seed} step {i} after {' '.join(args)}: {k} respd {ea!r} redis {eb!r}"
+                if ea == b"$8\r\nlistpack\r\n" and k not in unordered:
+                    for cmd in (["HGETALL", k], ["HKEYS", k], ["HVALS", k], ["HSCAN", k, "0"]):
+                        assert a.cmd(*cmd) == b.cmd(*cmd), f"seed {seed} step {i}: {cmd}"
+                    da, db = a.cmd("DUMP", k), b.cmd("DUMP", k)
+                    if db[db.index(b"\r\n") + 3] != 0xC3:
+                        assert da == db, f"seed {seed} step {i}: DUMP {k}"
+                else:
+                    assert normalize(a.cmd("HGETALL", k), "unordered") == normalize(
+                        b.cmd("HGETALL", k), "unordered"), f"seed {seed} step {i}: HGETALL {k}"
+    finally:
+        for c in (a, b):
+            c.cmd("CONFIG", "SET", "hash-max-listpack-entries", "512")
+            c.cmd("CONFIG", "SET", "hash-max-listpack-value", "64")
+        a.close(), b.close()

@@ -36,7 +36,7 @@ pub trait Coll: Default {
     /// Likewise, mutable.
     fn of_mut(v: &mut Value) -> Option<&mut Self>;
     /// `self` as a stored value.
-    fn boxed(self: Box<Self>) -> Value;
+    fn into_value(self) -> Value;
     /// Whether the field or member `m` is there.
     fn has(&self, m: &[u8]) -> bool;
     /// Removes the field or member `m`; returns whether it was there.
@@ -61,7 +61,7 @@ pub trait Coll: Default {
         match v.peek(key).map(|e| Self::of(&e.value).is_some()) {
             Some(false) => return Err(wrongtype()),
             None if !create => return Ok(None),
-            None => v.set(key, Box::<Self>::default().boxed(), None),
+            None => v.set(key, Self::default().into_value(), None),
             Some(true) => {}
         }
         Ok(v.get_mut(key).and_then(|e| Self::of_mut(&mut e.value)))
@@ -116,7 +116,7 @@ pub fn scan<C: Coll>(
 
 /// `Coll` for a collection type stored as `Value::$variant`.
 macro_rules! impl_coll {
-    ($ty:ident, $variant:ident) => {
+    ($ty:ident, $variant:ident, $wrap:expr) => {
         impl Coll for $ty {
             fn of(v: &Value) -> Option<&Self> {
                 match v {
@@ -130,8 +130,8 @@ macro_rules! impl_coll {
                     _ => None,
                 }
             }
-            fn boxed(self: Box<Self>) -> Value {
-                Value::$variant(self)
+            fn into_value(self) -> Value {
+                Value::$variant($wrap(self))
             }
             fn has(&self, m: &[u8]) -> bool {
                 self.contains(m)
@@ -146,8 +146,9 @@ macro_rules! impl_coll {
     };
 }
 
-impl_coll!(Hash, Hash);
-impl_coll!(Set, Set);
+// A hash is held inline in its `Value` (see there), a set boxed.
+impl_coll!(Hash, Hash, std::convert::identity);
+impl_coll!(Set, Set, Box::new);
 
 /// HDEL and SREM: removes the fields or members `a[2..]` from the collection at `a[1]`, with
 /// `event` when any went and `del` when none is left; answers how many went.

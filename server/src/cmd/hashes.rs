@@ -56,7 +56,7 @@ fn set_fields(ctx: &mut Ctx, a: &[Bytes]) -> Result<i64, Reply> {
         let h = Hash::write(v, key, true)?.ok_or_else(wrongtype)?;
         let mut added = 0;
         for p in a[2..].chunks(2) {
-            added += i64::from(h.insert(stored(&p[0]), stored(&p[1]), lim));
+            added += i64::from(h.insert_with(&p[0], &p[1], lim, stored));
         }
         Ok(added)
     })
@@ -79,7 +79,7 @@ fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
             return Ok(false);
         }
         let h = Hash::write(v, key, true)?.ok_or_else(wrongtype)?;
-        h.insert(stored(&a[2]), stored(&a[3]), lim);
+        h.insert_with(&a[2], &a[3], lim, stored);
         Ok(true)
     });
     match r {
@@ -95,7 +95,7 @@ fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 fn hget(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     Hash::with_read(ctx, &a[1], |h| {
-        Reply::opt_bulk(h.and_then(|h| h.get(&a[2]).cloned()))
+        Reply::opt_bulk(h.and_then(|h| h.get_bytes(&a[2])))
     })
     .unwrap_or_else(|e| e)
 }
@@ -105,7 +105,7 @@ fn hmget(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         Reply::Array(
             a[2..]
                 .iter()
-                .map(|f| Reply::opt_bulk(h.and_then(|h| h.get(f).cloned())))
+                .map(|f| Reply::opt_bulk(h.and_then(|h| h.get_bytes(f))))
                 .collect(),
         )
     })
@@ -137,14 +137,20 @@ fn hstrlen(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 
 fn hkeys(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     Hash::with_read(ctx, &a[1], |h| {
-        Reply::bulks(h.into_iter().flat_map(|h| h.iter().map(|(k, _)| k.clone())))
+        Reply::bulks(
+            h.into_iter()
+                .flat_map(|h| h.to_bytes().into_iter().map(|(k, _)| k)),
+        )
     })
     .unwrap_or_else(|e| e)
 }
 
 fn hvals(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     Hash::with_read(ctx, &a[1], |h| {
-        Reply::bulks(h.into_iter().flat_map(|h| h.iter().map(|(_, v)| v.clone())))
+        Reply::bulks(
+            h.into_iter()
+                .flat_map(|h| h.to_bytes().into_iter().map(|(_, v)| v)),
+        )
     })
     .unwrap_or_else(|e| e)
 }
@@ -153,8 +159,8 @@ fn hgetall(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     Hash::with_read(ctx, &a[1], |h| {
         Reply::Map(
             h.into_iter()
-                .flat_map(|h| h.iter())
-                .map(|(k, v)| (Reply::Bulk(k.clone()), Reply::Bulk(v.clone())))
+                .flat_map(|h| h.to_bytes())
+                .map(|(k, v)| (Reply::Bulk(k), Reply::Bulk(v)))
                 .collect(),
         )
     })
@@ -166,7 +172,7 @@ fn incr_field(
     ctx: &mut Ctx,
     a: &[Bytes],
     event: &'static str,
-    f: impl FnOnce(Option<&Bytes>) -> Result<Bytes, Reply>,
+    f: impl FnOnce(Option<&[u8]>) -> Result<Bytes, Reply>,
 ) -> Result<Bytes, Reply> {
     let lim = limits(ctx);
     let key = &a[1];
@@ -183,7 +189,7 @@ fn incr_field(
                 return Err(e);
             }
         };
-        h.insert(a[2].clone(), new.clone(), lim);
+        h.insert_with(&a[2], &new, lim, stored);
         Ok(new)
     })
     .inspect(|_| ctx.notify(NotifyClass::Hash, event, key))
@@ -218,7 +224,7 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         Ok(_) => {}
     }
     let r = incr_field(ctx, a, "hincrbyfloat", |cur| {
-        incr_by_float(cur.map(|b| b.as_ref()), &a[3]).map_err(|e| match e {
+        incr_by_float(cur, &a[3]).map_err(|e| match e {
             IncrError::NotFloat => Reply::error("ERR hash value is not a float"),
             IncrError::BadIncrement => Reply::error(super::ERR_NOT_FLOAT),
             IncrError::NanOrInf => Reply::error("ERR increment would produce NaN or Infinity"),
@@ -230,9 +236,12 @@ fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
 fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     if a.len() == 2 {
         return Hash::with_read(ctx, &a[1], |h| {
-            Reply::opt_bulk(
-                h.and_then(|h| h.get_index(rand_index(h.len())).map(|(k, _)| k.clone())),
-            )
+            Reply::opt_bulk(h.and_then(|h| {
+                h.pick(&[rand_index(h.len())])
+                    .into_iter()
+                    .next()
+                    .map(|(k, _)| k)
+            }))
         })
         .unwrap_or_else(|e| e);
     }
@@ -265,38 +274,37 @@ fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
         } else {
             distinct_indexes(h.len(), count as usize)
         };
-        let pairs = picks.into_iter().filter_map(|i| h.get_index(i));
+        let pairs = h.pick(&picks).into_iter();
         if !withvalues {
-            return Reply::bulks(pairs.map(|(k, _)| k.clone()));
+            return Reply::bulks(pairs.map(|(k, _)| k));
         }
         if resp3 {
-            return Reply::Array(
-                pairs
-                    .map(|(k, v)| Reply::bulks([k.clone(), v.clone()]))
-                    .collect(),
-            );
+            return Reply::Array(pairs.map(|(k, v)| Reply::bulks([k, v])).collect());
         }
-        Reply::bulks(pairs.flat_map(|(k, v)| [k.clone(), v.clone()]))
+        Reply::bulks(pairs.flat_map(|(k, v)| [k, v]))
     })
     .unwrap_or_else(|e| e)
 }
 
 fn hscan(ctx: &mut Ctx, a: &[Bytes]) -> Reply {
     scan::<Hash>(ctx, a, |h, cursor, opts| {
-        let (next, pairs): (u64, Vec<(&Bytes, &Bytes)>) = if h.is_table() {
-            scan_step(
-                h.iter().map(|(k, v)| (k.as_ref(), (k, v))),
-                h.len(),
-                cursor,
-                opts.count,
-            )
-        } else {
-            (0, h.iter().collect())
+        let (next, pairs): (u64, Vec<(Bytes, Bytes)>) = match h.table() {
+            Some(m) => {
+                let (next, got) = scan_step(
+                    m.iter().map(|(k, v)| (k.as_ref(), (k, v))),
+                    m.len(),
+                    cursor,
+                    opts.count,
+                );
+                let got = got.into_iter().map(|(k, v)| (k.clone(), v.clone()));
+                (next, got.collect())
+            }
+            None => (0, h.to_bytes()),
         };
         let out = pairs
             .into_iter()
             .filter(|(k, _)| opts.matches(k))
-            .flat_map(|(k, v)| [k.clone(), v.clone()])
+            .flat_map(|(k, v)| [k, v])
             .collect();
         (next, out)
     })

@@ -149,7 +149,7 @@ pub fn rewrite(args: &[Bytes], v: &mut View) -> Vec<Vec<Bytes>> {
         b"hincrbyfloat" => {
             let field = args.get(2).cloned().unwrap_or_default();
             let val = match v.peek(&key).map(|e| &e.value) {
-                Some(Value::Hash(h)) => h.get(&field).cloned(),
+                Some(Value::Hash(h)) => h.get_bytes(&field),
                 _ => None,
             };
             match val {

@@ -120,7 +120,7 @@ fn lookup_pattern(v: &mut View, pat: &[u8], elem: &Bytes) -> Option<Bytes> {
     key.extend_from_slice(post);
     let e = v.get(&key)?;
     match (&e.value, field) {
-        (Value::Hash(h), Some(f)) => h.get(f).cloned(),
+        (Value::Hash(h), Some(f)) => h.get_bytes(f),
         (Value::Str(s), None) => Some(s.clone()),
         _ => None,
     }

@@ -11,7 +11,8 @@ use std::collections::VecDeque;
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(Bytes),
-    Hash(Box<Hash>),
+    /// Held inline: a small hash is then its packed buffer and nothing else.
+    Hash(Hash),
     List(VecDeque<Bytes>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),

@@ -307,7 +307,7 @@ mod tests {
                 lim,
             );
         }
-        Value::Hash(Box::new(h))
+        Value::Hash(h)
     }
 
     fn save(body: impl FnOnce(&mut Writer<&mut Vec<u8>>) -> u64) -> Vec<u8> {

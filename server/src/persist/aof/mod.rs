@@ -1114,7 +1114,7 @@ fn entry_commands<W: Write>(w: &mut W, k: &[u8], e: &Entry) -> std::io::Result<(
             batched(w, b"ZADD", k, 2, args)?
         }
         Value::Hash(h) => {
-            let args = h.iter().flat_map(|(f, v)| [&f[..], &v[..]]).collect();
+            let args = h.iter().flat_map(|(f, v)| [f, v]).collect();
             batched(w, b"HSET", k, 2, args)?
         }
         Value::Stream(_) => {

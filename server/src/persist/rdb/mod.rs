@@ -259,7 +259,7 @@ mod tests {
             )),
             Value::Str(Bytes::from("-12345")),
             Value::List(vec![Bytes::from("a"), Bytes::from("300")].into()),
-            Value::Hash(Box::new(h)),
+            Value::Hash(h),
             Value::Set(Box::new(s)),
         ];
         for v in &values {

@@ -445,7 +445,11 @@ impl<R: Read> Reader<R> {
                     _ => blobs::listpack,
                 })?;
                 let pairs = self.pairs(items, at)?;
-                self.hash(pairs)?
+                if t == ty::HASH_ZIPMAP {
+                    self.hash(pairs)?
+                } else {
+                    self.packed_hash(pairs)?
+                }
             }
             ty::STREAM_LISTPACKS | ty::STREAM_LISTPACKS_2 => {
                 Value::Stream(Box::new(self.stream(t)?))
@@ -530,7 +534,17 @@ impl<R: Read> Reader<R> {
                 return self.corrupt("duplicate hash fields");
             }
         }
-        Ok(Value::Hash(Box::new(h)))
+        Ok(Value::Hash(h))
+    }
+
+    /// A hash from a listpack or ziplist payload keeps its form unless it has more entries than
+    /// `hash-max-listpack-entries`, whatever its strings' lengths, as Redis loads one (a zipmap
+    /// goes through both limits, as `hash`).
+    fn packed_hash(&self, pairs: Vec<(Bytes, Bytes)>) -> Result<Value, RdbError> {
+        match Hash::from_packed(pairs, self.limits.hash.entries) {
+            Some(h) => Ok(Value::Hash(h)),
+            None => self.corrupt("duplicate hash fields"),
+        }
     }
 
     fn id(&mut self) -> Result<StreamId, RdbError> {

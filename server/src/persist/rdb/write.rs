@@ -232,6 +232,14 @@ impl<W: Write> Writer<W> {
                     self.raw(&score.to_le_bytes())
                 })
             }
+            Value::Hash(h) if !h.is_table() => {
+                // A listpack of field, value, ... as Redis writes a small hash.
+                let items: Vec<blobs::LpItem> = h
+                    .iter()
+                    .flat_map(|(f, x)| [blobs::LpItem::Str(f), blobs::LpItem::Str(x)])
+                    .collect();
+                self.string(&blobs::build_listpack(&items))
+            }
             Value::Hash(h) => {
                 self.len(h.len() as u64)?;
                 h.iter().try_for_each(|(f, x)| {
@@ -336,6 +344,7 @@ fn type_of(v: &Value) -> u8 {
         Value::Set(_) => ty::SET,
         Value::ZSet(z) if z.is_packed() => ty::ZSET_LISTPACK,
         Value::ZSet(_) => ty::ZSET_2,
+        Value::Hash(h) if !h.is_table() => ty::HASH_LISTPACK,
         Value::Hash(_) => ty::HASH,
         Value::Stream(_) => ty::STREAM_LISTPACKS_2,
     }
