@@ -222,6 +222,21 @@ def gen_set_thresholds(rng):
     return rng.choice(ops)()
 
 
+def restore_both(a, b, args, where):
+    """A RESTORE step of the encodings runs: each server DUMPs the key, then RESTOREs its own
+    payload or (args[5] == "cross") the other's. None when the key is missing on both; else
+    the two replies and the payloads as each server restored them."""
+    dumps = [c.cmd("DUMP", args[1]) for c in (a, b)]
+    assert dumps[0].startswith(b"$-1") == dumps[1].startswith(b"$-1"), (where, dumps)
+    if dumps[1].startswith(b"$-1"):
+        return None
+    payloads = [d[d.index(b"\r\n") + 2:-2] for d in dumps]
+    if args[5] == "cross":
+        payloads.reverse()
+    ra, rb = (c.cmd(*args[:3], p, "REPLACE") for c, p in zip((a, b), payloads))
+    return ra, rb, payloads
+
+
 @pytest.mark.parametrize("seed", [21, 22])
 def test_random_set_encodings(seed, respd_shared, redis_shared):
     """Differential run across the intset threshold and widths: after every command each set's
@@ -235,14 +250,10 @@ def test_random_set_encodings(seed, respd_shared, redis_shared):
         for i in range(1200):
             args = gen_set_thresholds(rng)
             if args[0] == "RESTORE":
-                dumps = [c.cmd("DUMP", args[1]) for c in (a, b)]
-                assert dumps[0].startswith(b"$-1") == dumps[1].startswith(b"$-1"), (seed, i, dumps)
-                if dumps[1].startswith(b"$-1"):
+                step = restore_both(a, b, args, (seed, i))
+                if step is None:
                     continue
-                payloads = [d[d.index(b"\r\n") + 2:-2] for d in dumps]
-                if args[5] == "cross":
-                    payloads.reverse()
-                ra, rb = (c.cmd(*args[:3], p, "REPLACE") for c, p in zip((a, b), payloads))
+                ra, rb, payloads = step
             else:
                 ra, rb = a.cmd(*args), b.cmd(*args)
             assert ra == rb, f"seed {seed} step {i}: {' '.join(args)}\n respd {ra!r}\n redis {rb!r}"
@@ -342,14 +353,10 @@ def test_random_hash_encodings(seed, respd_shared, redis_shared):
         for i in range(1000):
             args = gen_hash_thresholds(rng)
             if args[0] == "RESTORE":
-                dumps = [c.cmd("DUMP", args[1]) for c in (a, b)]
-                assert dumps[0].startswith(b"$-1") == dumps[1].startswith(b"$-1"), (seed, i, dumps)
-                if dumps[1].startswith(b"$-1"):
+                step = restore_both(a, b, args, (seed, i))
+                if step is None:
                     continue
-                payloads = [d[d.index(b"\r\n") + 2:-2] for d in dumps]
-                if args[5] == "cross":
-                    payloads.reverse()
-                ra, rb = (c.cmd(*args[:3], p, "REPLACE") for c, p in zip((a, b), payloads))
+                ra, rb, payloads = step
                 # Type 4 is RDB_TYPE_HASH, a table's fields in its own order (a listpack's payload
                 # carries the order of the key it came from).
                 if payloads[0][0] == 4:

@@ -9,7 +9,6 @@ import pytest
 import redis
 from redis.cache import CacheConfig
 
-from conftest import start_redis, start_respd
 from resp_raw import RawClient
 
 PONG = b"+PONG\r\n"
@@ -304,24 +303,13 @@ def expiry_invalidations(port):
     return sorted(got)
 
 
-@pytest.fixture(scope="module")
-def pair():
-    a, b = start_respd(), start_redis()
-    try:
-        yield a, b
-        assert a.alive()
-    finally:
-        a.stop()
-        b.stop()
-
-
 @pytest.mark.parametrize("scenario", [
     scenario_default, scenario_noloop_flush, scenario_bcast, scenario_opt, scenario_redirect,
     scenario_errors, scenario_info,
 ])
-def test_same_bytes_as_redis(pair, scenario):
+def test_same_bytes_as_redis(servers, scenario):
     got = []
-    for s in pair:
+    for s in servers:
         RawClient(s.port).cmd("FLUSHALL")
         got.append(scenario(s.port))
     mine, theirs = got
@@ -330,11 +318,11 @@ def test_same_bytes_as_redis(pair, scenario):
     assert len(mine) == len(theirs)
 
 
-def test_expired_keys_invalidate(pair):
-    for s in pair:
+def test_expired_keys_invalidate(servers):
+    for s in servers:
         RawClient(s.port).cmd("FLUSHALL")
-    mine = expiry_invalidations(pair[0].port)
-    assert mine == expiry_invalidations(pair[1].port)
+    mine = expiry_invalidations(servers[0].port)
+    assert mine == expiry_invalidations(servers[1].port)
     assert mine == sorted(b">2\r\n$10\r\ninvalidate\r\n*1\r\n$%d\r\n%s\r\n" % (len(k), k)
                           for k in (b"active", b"lazy"))
 
