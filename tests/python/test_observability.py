@@ -26,3 +26,74 @@ def test_memory_malloc_stats_reply_type(each_server):
 def test_memory_help_lists_malloc_stats(servers):
     a, b = (s.client() for s in servers)
     assert a.execute_command("MEMORY", "HELP") == b.execute_command("MEMORY", "HELP")
+
+
+def lolwut_pair(servers, *args, proto=2):
+    return [raw(s, proto, "LOLWUT", *args) for s in servers]
+
+
+def bulk_text(r):
+    # `$n\r\n...` or `=n\r\ntxt:...`
+    head, _, body = r.partition(b"\r\n")
+    assert body.endswith(b"\r\n")
+    body = body[:-2]
+    assert int(head[1:]) == len(body)
+    return body
+
+
+def test_lolwut_version_line(servers):
+    for args in [(), ("VERSION", "7"), ("VERSION", "4"), ("VERSION", "-1"), ("VERSION",),
+                 ("foo", "bar"), ("version", "59")]:
+        a, b = lolwut_pair(servers, *args)
+        assert a == b == b"$18\r\nRedis ver. 7.0.15\n\r\n", args
+        a, b = lolwut_pair(servers, *args, proto=3)
+        assert a == b == b"=22\r\ntxt:Redis ver. 7.0.15\n\r\n", args
+
+
+def test_lolwut_errors(servers):
+    for args in [("VERSION", "x"), ("VERSION", "5", "x"), ("VERSION", "6", "1", "x"),
+                 ("VERSION", "5", "10", "2", "1.5"), ("VERSION", "99999999999999999999")]:
+        a, b = lolwut_pair(servers, *args)
+        assert a == b == b"-ERR value is not an integer or out of range\r\n", args
+
+
+def test_lolwut5_deterministic_rows(servers):
+    # Only rows of squares below the second are rotated at random: one or two rows, and the
+    # unsigned wrap of the version (2^32 + 5 is 5), are byte for byte.
+    for args in [("VERSION", "5", "66", "8", "2"), ("VERSION", "5", "20", "3", "1"),
+                 ("VERSION", "5", "1", "1", "1"), ("VERSION", "5", "0", "-3", "2"),
+                 ("VERSION", "4294967301", "33", "4", "2"), ("VERSION", "5", "1000", "200", "1")]:
+        a, b = lolwut_pair(servers, *args)
+        assert a == b, args
+        a, b = lolwut_pair(servers, *args, proto=3)
+        assert a == b and a.startswith(b"="), args
+
+
+def test_lolwut5_random_shape(servers):
+    for args in [("VERSION", "5"), ("VERSION", "5", "40", "5", "9")]:
+        a, b = (bulk_text(r).decode() for r in lolwut_pair(servers, *args))
+        la, lb = a.split("\n"), b.split("\n")
+        assert len(la) == len(lb) and [len(x) for x in la] == [len(x) for x in lb]
+        assert la[-2:] == lb[-2:] == ["Georg Nees - schotter, plotter on paper, 1968. Redis ver. 7.0.15", ""]
+        # The first rows of squares are not rotated.
+        assert la[:2] == lb[:2]
+
+
+def test_lolwut6_shape(servers):
+    for args in [("VERSION", "6"), ("VERSION", "6", "30", "7"), ("VERSION", "6", "1", "1")]:
+        for proto in (2, 3):
+            a, b = (bulk_text(r) for r in lolwut_pair(servers, *args, proto=proto))
+            la, lb = a.split(b"\n"), b.split(b"\n")
+            assert len(la) == len(lb)
+            assert [x.count(b"\x1b[0m") for x in la] == [x.count(b"\x1b[0m") for x in lb]
+            assert la[-3:] == lb[-3:]
+            assert la[-2] == b"Original 8 bit image from Plaguemon by hikikomori. Redis ver. 7.0.15"
+    # No building reaches the top row of the default 80 x 20: all white on both.
+    a, b = (bulk_text(r).split(b"\n")[0] for r in lolwut_pair(servers, "VERSION", "6"))
+    assert a == b == b"\x1b[0;97;107m \x1b[0m" * 80
+
+
+def test_lolwut5_bounded(respd):
+    # redis-server draws 800 MB of canvas and answers 300 MB here; respd refuses and stays up.
+    assert raw(respd, 2, "LOLWUT", "VERSION", "5", "1000", "1", "200") == b"-ERR LOLWUT canvas too large\r\n"
+    assert raw(respd, 2, "PING") == b"+PONG\r\n"

@@ -26,6 +26,7 @@ pub mod latency;
 pub mod lcs;
 pub mod lists;
 pub mod lists_blocking;
+pub mod lolwut;
 pub mod memory;
 pub mod monitor;
 pub mod persist;

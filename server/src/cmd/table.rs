@@ -251,6 +251,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::hyperloglog::COMMANDS,
     super::geo::COMMANDS,
     super::lcs::COMMANDS,
+    super::lolwut::COMMANDS,
     super::acl::COMMANDS,
 ];
 
