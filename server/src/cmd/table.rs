@@ -252,6 +252,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::geo::COMMANDS,
     super::lcs::COMMANDS,
     super::lolwut::COMMANDS,
+    super::debug::COMMANDS,
     super::acl::COMMANDS,
 ];
 
