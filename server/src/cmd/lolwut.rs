@@ -125,6 +125,8 @@ impl Canvas {
         }
     }
 
+    // Redis's truncated square root of 2, not SQRT_2: the rounding must be the same.
+    #[allow(clippy::approx_constant)]
     fn square(&mut self, x: i32, y: i32, size: f32, angle: f32, c: u8) {
         let size = ((f64::from(size) / 1.4142135623) as f32).round();
         let mut k = (PI / 4.0 + f64::from(angle)) as f32;
