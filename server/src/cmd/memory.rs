@@ -1,4 +1,4 @@
-//! MEMORY USAGE, STATS, DOCTOR, PURGE and HELP.
+//! MEMORY USAGE, STATS, DOCTOR, MALLOC-STATS, PURGE and HELP.
 
 use super::server::LS;
 use super::{eq, help_reply, int, syntax, CommandSpec, Ctx, Flags};
@@ -50,6 +50,17 @@ static MEMORY_SUBS: &[CommandSpec] = &[
         &[],
         memory_doctor,
         "Outputs a memory problems report."
+    ),
+    subcommand!(
+        "memory",
+        "malloc-stats",
+        2,
+        Flags::empty(),
+        (0, 0, 0),
+        "4.0.0",
+        &[],
+        memory_malloc_stats,
+        "Returns the allocator statistics."
     ),
     subcommand!(
         "memory",
@@ -118,6 +129,24 @@ fn memory_doctor(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     Reply::Verbatim(Bytes::from_static(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."))
 }
 
+/// Redis built with jemalloc answers jemalloc's report as verbatim text; respd's allocators have
+/// no such report, so it gives the same reply type with the figures it keeps itself.
+fn memory_malloc_stats(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
+    let text = format!(
+        "___ Begin respd allocator statistics ___\n\
+         Stats not supported for the current allocator ({}); respd's own counters:\n\
+         used_memory: {}\n\
+         rss: {}\n\
+         peak_rss: {}\n\
+         ___ End respd allocator statistics ___\n",
+        crate::alloc::name(),
+        crate::alloc::used_memory(),
+        crate::alloc::rss(),
+        crate::alloc::peak_rss()
+    );
+    Reply::Verbatim(Bytes::from(text))
+}
+
 fn memory_purge(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     Reply::Ok
 }
@@ -128,6 +157,10 @@ fn memory_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
         &[
             "DOCTOR",
             "    Return memory problems reports.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
             "STATS",
             "    Return information about the memory usage of the server.",
             "USAGE <key> [SAMPLES <count>]",

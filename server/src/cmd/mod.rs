@@ -13,6 +13,7 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod ctx;
+pub mod debug;
 pub mod geo;
 mod geohash;
 pub mod hashes;
@@ -26,6 +27,7 @@ pub mod latency;
 pub mod lcs;
 pub mod lists;
 pub mod lists_blocking;
+pub mod lolwut;
 pub mod memory;
 pub mod monitor;
 pub mod persist;
@@ -167,6 +169,10 @@ fn run_command(
             conn.multi_error = true;
         }
         return Reply::error(format!("ERR {msg}"));
+    }
+    // DEBUG and MODULE LOAD/LOADEX/UNLOAD, right after the arity check as in Redis.
+    if let Some(e) = debug::protected_refusal(srv, spec, conn.handle.addr) {
+        return reject(srv, conn, spec, e);
     }
     if !conn.authed && !spec.flags.contains(Flags::NOAUTH) && srv.auth_required() {
         srv.record_rejected(spec);

@@ -251,6 +251,8 @@ static FAMILIES: &[&[CommandSpec]] = &[
     super::hyperloglog::COMMANDS,
     super::geo::COMMANDS,
     super::lcs::COMMANDS,
+    super::lolwut::COMMANDS,
+    super::debug::COMMANDS,
     super::acl::COMMANDS,
 ];
 

@@ -167,8 +167,8 @@ params! {
     DIR: Str = { name: "dir", kind: Kind::Str, default: ".", support: Implemented, protected: true }
     DISABLE_THP: Bool = { name: "disable-thp", kind: Kind::Bool, default: "yes", support: Ignored, immutable: true }
     DYNAMIC_HZ: Bool = { name: "dynamic-hz", kind: Kind::Bool, default: "yes", support: Ignored }
-    ENABLE_DEBUG_COMMAND: Pick = { name: "enable-debug-command", kind: Kind::Enum(&["no", "yes", "local"]), default: "no", support: Ignored, immutable: true }
-    ENABLE_MODULE_COMMAND: Pick = { name: "enable-module-command", kind: Kind::Enum(&["no", "yes", "local"]), default: "no", support: Ignored, immutable: true }
+    ENABLE_DEBUG_COMMAND: Pick = { name: "enable-debug-command", kind: Kind::Enum(&["no", "yes", "local"]), default: "no", support: Implemented, immutable: true }
+    ENABLE_MODULE_COMMAND: Pick = { name: "enable-module-command", kind: Kind::Enum(&["no", "yes", "local"]), default: "no", support: Implemented, immutable: true }
     ENABLE_PROTECTED_CONFIGS: Pick = { name: "enable-protected-configs", kind: Kind::Enum(&["no", "yes", "local"]), default: "no", support: Implemented, immutable: true }
     HASH_MAX_LISTPACK_ENTRIES: Int = { name: "hash-max-listpack-entries", kind: Kind::Int { min: 0, max: i64::MAX }, default: "512", support: Implemented, alias: Some("hash-max-ziplist-entries") }
     HASH_MAX_LISTPACK_VALUE: Mem = { name: "hash-max-listpack-value", kind: Kind::Memory { min: 0, max: i64::MAX as u64 }, default: "64", support: Implemented, alias: Some("hash-max-ziplist-value") }

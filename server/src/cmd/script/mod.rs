@@ -641,8 +641,7 @@ fn script_help(_ctx: &mut Ctx, _a: &[Bytes]) -> Reply {
     r
 }
 
-/// SCRIPT HELP and FUNCTION HELP end with "Prints this help.", where help_reply's other users
-/// say "Print".
+/// Redis's footer of every HELP reply (help_reply gives it too now; kept for clarity).
 fn prints(r: &mut Reply) {
     if let Reply::Array(v) = r {
         if let Some(last) = v.last_mut() {
